@@ -28,7 +28,12 @@ import {
   type SessionConfig,
 } from './config/session-config.js';
 import { quotedMessage, ToolMuxError } from './errors.js';
-import { CallsInFlight, closeTimeoutOf, reportStopped } from './execution/calls-in-flight.js';
+import {
+  CallsInFlight,
+  closeTimeoutOf,
+  reportStopped,
+  STOPPED_GRACE_MS,
+} from './execution/calls-in-flight.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
 import { logPruner, logRetentionDaysOf } from './execution/log-retention.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
@@ -54,7 +59,7 @@ import type {
   ToolkitInfo,
   ToolMuxOptions,
 } from './toolmux-types.js';
-import { checkSignal, untilAborted } from './util/abort.js';
+import { checkSignal, settlesWithin, untilAborted } from './util/abort.js';
 import {
   aliasChangeOf,
   checkSessionId,
@@ -1019,8 +1024,14 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     endConnectionWaits(store);
     await closeWorkbench(store);
     reportStopped(this.#logger, await calls, timeoutMs);
-    await env.logs.close();
-    await pruned;
+    // Every call that answered has its entry stored (it answers after that). An entry still being
+    // stored now is one of a call that did not answer in time: its commit waits on a database that
+    // stopped answering (a statement waits up to query_timeout, 30 s, and is then tried again).
+    // close() waits for it as long as for a stopped call; then the store's close cuts the
+    // connections it still waits on (within connect_timeout), and the entry is reported lost.
+    await settlesWithin(env.logs.close(), STOPPED_GRACE_MS);
+    // a pruning statement waits on it likewise
+    await settlesWithin(pruned, STOPPED_GRACE_MS);
     await store.close();
   }
 }

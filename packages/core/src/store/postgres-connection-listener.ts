@@ -13,6 +13,11 @@ const RECONNECT_DELAY_MS = 1_000;
 /** The listening connection closes after this long without waits (as the pool's idle ones do). */
 const IDLE_CLOSE_MS = 10_000;
 
+/** pg's `Client.ref()` and `unref()` (of its socket), which `@types/pg` does not declare. */
+function refOf(client: Client): { ref(): void; unref(): void } {
+  return client as unknown as { ref(): void; unref(): void };
+}
+
 /** The payload key of one user in one schema (what the trigger sends). */
 export function connectionKey(schema: string, userId: string): string {
   return `${schema}:${createHash('md5').update(userId, 'utf8').digest('hex')}`;
@@ -53,6 +58,8 @@ export class PostgresConnectionListener {
     if (this.#idle) {
       clearTimeout(this.#idle);
       this.#idle = undefined;
+      // waited on again: the connection keeps the process alive while a wait needs it
+      if (this.#client) refOf(this.#client).ref();
     }
     const ready = this.#ensure().then(() => this.#live);
     let key: string | undefined;
@@ -117,7 +124,11 @@ export class PostgresConnectionListener {
     }
     this.#client = client;
     this.#live = true;
-    if (this.#open === 0 && !this.#idle) this.#closeWhenIdle();
+    // every wait ended while it connected: idle from the start
+    if (this.#open === 0) {
+      if (this.#idle) refOf(client).unref();
+      else this.#closeWhenIdle();
+    }
     return true;
   }
 
@@ -145,8 +156,12 @@ export class PostgresConnectionListener {
     this.#retry.unref();
   }
 
-  /** Ends the listening connection if no wait starts within {@link IDLE_CLOSE_MS}. */
+  /**
+   * Ends the listening connection if no wait starts within {@link IDLE_CLOSE_MS}; meanwhile it does
+   * not keep the process alive (a script whose last wait ended exits at once).
+   */
   #closeWhenIdle(): void {
+    if (this.#client) refOf(this.#client).unref();
     this.#idle = setTimeout(() => {
       this.#idle = undefined;
       if (this.#open > 0 || this.#connecting) return;

@@ -118,6 +118,38 @@ describe.skipIf(skipPostgres !== undefined)(`PostgreSQL that drops packets ${ski
     expect(resumed.error).toBeUndefined();
   }, 30_000);
 
+  it('mux.close({ timeoutMs }) ends within its bounds when the database stops answering while a call runs, not after query_timeout', async () => {
+    const { proxy, schema } = await setUp();
+    // a query_timeout far past what close() may take: only close()'s own bounds can end it in time
+    const mux = new ToolMux({
+      toolkits: createSampleToolkits().toolkits,
+      store: `${proxy.url(schema)}&connect_timeout=0.5&query_timeout=20000`,
+      secretKey: Buffer.alloc(32, 7).toString('base64'),
+      logger: quiet,
+    });
+    cleanups.push(() => proxy.close());
+    const session = await mux.create('user_blackhole', { toolkits: ['tasks'] });
+    expect(await session.execute('TASKS_CREATE_TASK', { title: 'before' })).toMatchObject({
+      successful: true,
+    });
+    proxy.blackHole(true);
+    const started = performance.now();
+    const call = session
+      .execute('TASKS_CREATE_TASK', { title: 'during' })
+      .then(() => performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const closing = performance.now();
+    await mux.close({ timeoutMs: 200 });
+    const closeMs = performance.now() - closing;
+    // timeoutMs, then 2 s for the stopped call to answer, 2 s for its entry's commit, and
+    // connect_timeout for the connections to be cut (the old code waited for query_timeout: 20 s)
+    expect(closeMs).toBeLessThan(200 + 2_000 + 2_000 + 500 + 2_000);
+    // the call answered too, its entry reported lost rather than waited for
+    expect(await call).toBeLessThan(100 + 200 + 2_000 + 2_000 + 500 + 2_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(proxy.openConnections()).toBe(0);
+  }, 40_000);
+
   it('closes within connect_timeout when the database stopped answering', async () => {
     const { proxy, schema } = await setUp();
     const store = await PostgresStore.create({

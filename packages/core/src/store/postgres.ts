@@ -730,7 +730,10 @@ export class PostgresStore implements Store {
         `The store ${shownStoreSpec(connectionString)} cannot be used: ${quotedMessage(error)}. Correct the store URL (see the PostgreSQL documentation of connection URIs).`,
       );
     }
-    const pool = new Pool({ ...connection, max: poolSize });
+    // an idle pooled connection (and its idle timer) does not keep the process alive: a script or a
+    // handler that ends without close() exits at once, not when the pool's 10 s idle timeout ends
+    // the connections (the execution log of a call is committed before the call answers)
+    const pool = new Pool({ ...connection, max: poolSize, allowExitOnIdle: true });
     // the log writer commits at most 4 batches at once (ExecutionLogWriter). With logCommit 'server'
     // each new connection is set up before the pool hands it out (pg-pool's awaited `onConnect`, not
     // a query sent from the 'connect' event, which pg warns would overlap the first query); set there
@@ -738,6 +741,7 @@ export class PostgresStore implements Store {
     const logPool = new Pool({
       ...connection,
       max: 4,
+      allowExitOnIdle: true,
       ...(logCommit === 'server'
         ? {
             onConnect: async (client: { query(query: object): Promise<unknown> }) => {

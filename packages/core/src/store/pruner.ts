@@ -26,6 +26,9 @@ function within(intervalMs: number): string {
   return minutes === 60 ? 'an hour' : `${minutes} minutes`;
 }
 
+/** Ends the timer of a {@link Pruner} collected without `stop()`. */
+const timersOfDroppedPruners = new FinalizationRegistry<NodeJS.Timeout>((timer) => clearInterval(timer));
+
 /**
  * Runs {@link PruneTask}s when it starts (the store just opened) and then every `intervalMs`, in
  * order, {@link PRUNE_BATCH} rows per statement, giving the event loop and the database back between
@@ -48,8 +51,14 @@ export class Pruner {
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.run(), this.#intervalMs);
-    this.#timer.unref();
+    // The timer holds the pruner only weakly, and ends once it is collected: a ToolMux dropped
+    // without close() (a module evaluated again on a hot reload, a handler's ToolMux) is not kept,
+    // with its store and the store's connections, by a timer that prunes it every hour.
+    const pruner = new WeakRef(this);
+    const timer = setInterval(() => void pruner.deref()?.run(), this.#intervalMs);
+    timer.unref();
+    timersOfDroppedPruners.register(this, timer, this);
+    this.#timer = timer;
     void this.run();
   }
 
@@ -90,6 +99,7 @@ export class Pruner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    timersOfDroppedPruners.unregister(this);
     await this.#running;
   }
 }

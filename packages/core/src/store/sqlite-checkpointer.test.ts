@@ -211,6 +211,32 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     expect(outcome).toEqual({ log: expect.any(Number), checkpointed: expect.any(Number) });
   });
 
+  it('start no thread for a store that writes little (a script, a test, a ToolMux per request), whose close() then waits for none', async () => {
+    // a child process: the threads of this one (the test runner's) come and go
+    const dist = resolve(import.meta.dirname, '../../dist');
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { SqliteStore } from ${JSON.stringify(join(dist, 'store/sqlite.js'))};
+      import { logRecord, sessionRecord } from ${JSON.stringify(join(dist, 'test/log-records.js'))};
+      const threads = () => Number(/Threads:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+      const before = threads();
+      const store = new SqliteStore({ path: process.env.DB_PATH });
+      await store.migrate();
+      const session = sessionRecord();
+      await store.insertSession(session);
+      for (let index = 0; index < 20; index++) await store.insertLogs([logRecord({ sessionId: session.id })]);
+      const during = threads();
+      await store.close();
+      console.log(JSON.stringify({ before, during }));
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, DB_PATH: tempPath() },
+    });
+    const { before, during } = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    // on the old code: one thread more, started at the first write
+    expect(during).toBe(before);
+  });
+
   /** A checkpointer whose worker cannot open its file, and the failures it reported. */
   function failingCheckpointer() {
     const failures: Error[] = [];
@@ -308,8 +334,9 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     new DatabaseSync(path).close();
     const failures: Error[] = [];
     const checkpointer = new SqliteCheckpointer(path, (error) => failures.push(error));
-    // the first write starts the worker's thread; the directory goes before the thread opens the file
-    checkpointer.written(1);
+    // the writes halfway to the first checkpoint start the worker's thread; the directory goes
+    // before the thread opens the file
+    for (let commit = 0; commit < 50; commit++) checkpointer.written(1);
     rmSync(dir, { recursive: true, force: true });
     // on the old code close() rejected with the worker's "unable to open database file"
     await expect(checkpointer.close()).resolves.toBeUndefined();

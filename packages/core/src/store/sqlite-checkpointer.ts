@@ -176,8 +176,15 @@ export class SqliteCheckpointer {
     }
     if (this.#commits < CHECKPOINT_EVERY_COMMITS && this.#rows < CHECKPOINT_EVERY_ROWS) {
       // the worker's thread takes a while to start (tens of milliseconds, more on a busy machine):
-      // started at the first write, it is there when the first checkpoint is asked for
-      if (this.#worker === undefined) this.#spawn();
+      // started halfway to the first checkpoint, it is there when that is asked for. Not at the
+      // first write: a store that writes little (a script, a test, a ToolMux per request) starts no
+      // thread, and its close() does not wait for one to start and end (60-140 ms each)
+      if (
+        this.#worker === undefined &&
+        (this.#commits >= CHECKPOINT_EVERY_COMMITS / 2 || this.#rows >= CHECKPOINT_EVERY_ROWS / 2)
+      ) {
+        this.#spawn();
+      }
       return;
     }
     void this.checkpoint();

@@ -615,6 +615,26 @@ function createPrivateFile(path: string): void {
  */
 export const TOOL_SCAN_WINDOW = 1_000;
 
+/**
+ * Closes the connection and the checkpoint thread of a {@link SqliteStore} collected without
+ * `close()`: its ToolMux was dropped (a module evaluated again on a hot reload, a ToolMux made per
+ * request). node:sqlite does not close a collected `DatabaseSync` that prepared statements, so each
+ * such store kept its connection, its file handles and (a file's) checkpoint thread for good. What is
+ * held here must not hold the store, or it would never be collected.
+ */
+const droppedStores = new FinalizationRegistry<{
+  database: DatabaseSync;
+  checkpointer: SqliteCheckpointer | undefined;
+}>(({ database, checkpointer }) => {
+  void (checkpointer?.close() ?? Promise.resolve()).then(() => {
+    try {
+      database.close();
+    } catch {
+      // closed already
+    }
+  });
+});
+
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite';
   private readonly database: DatabaseSync;
@@ -650,6 +670,7 @@ export class SqliteStore implements Store {
       } catch (error) {
         throw storeError('sqlite', `open the database file "${path}"`, error);
       }
+      droppedStores.register(this, { database: this.database, checkpointer: undefined }, this);
       return;
     }
     try {
@@ -667,11 +688,18 @@ export class SqliteStore implements Store {
           `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; ` +
             `PRAGMA wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES};`,
         );
+        // (the callback holds the connection, not the store: see droppedStores)
+        const database = this.database;
         this.checkpointer = new SqliteCheckpointer(
           path,
           () => {
             // the worker could not run: checkpoint on this connection again, as SQLite does by default
-            if (!this.closed) this.database.exec('PRAGMA wal_autocheckpoint = 1000');
+            // (`isOpen` is Node.js 22.15 and later; a closed connection throws)
+            try {
+              database.exec('PRAGMA wal_autocheckpoint = 1000');
+            } catch {
+              // closed meanwhile
+            }
           },
           checkpoints,
         );
@@ -679,6 +707,7 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw storeError('sqlite', `open the database file "${path}"`, error);
     }
+    droppedStores.register(this, { database: this.database, checkpointer: this.checkpointer }, this);
   }
 
   /**
@@ -781,6 +810,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    droppedStores.unregister(this);
     await this.checkpointer?.close();
     this.database.close();
   }

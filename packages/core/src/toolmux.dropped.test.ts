@@ -1,0 +1,89 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runScript } from './test/run-script.js';
+
+/**
+ * A ToolMux dropped without `close()` — a module evaluated again on a hot reload, a ToolMux made per
+ * request or per test — gives back what its store holds once it is garbage-collected: on a SQLite
+ * file, the checkpoint thread and the connections' file handles. Before, its pruning timer and its
+ * checkpoint thread kept the store reachable for good, and node:sqlite does not close a collected
+ * connection that prepared statements: every dropped ToolMux kept a thread and its file handles (a
+ * development server reloaded often ran out of them). Counts the real threads and file descriptors
+ * of a child process (Linux: /proc).
+ */
+const dist = resolve(import.meta.dirname, '../dist/index.js');
+const directory = mkdtempSync(join(tmpdir(), 'toolmux-dropped-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+describe.skipIf(!existsSync('/proc/self/fd'))('ToolMux instances dropped without close()', () => {
+  it('give back their checkpoint threads and the file handles of their SQLite file once collected; their calls’ entries are stored', async () => {
+    const file = join(directory, 'dropped.db');
+    const { code, stdout, timedOut } = await runScript(
+      `
+      const { readdirSync, readFileSync, readlinkSync } = await import('node:fs');
+      const { z } = await import('zod');
+      const { ToolMux, defineTool, defineToolkit } = await import(${JSON.stringify(dist)});
+      const file = ${JSON.stringify(file)};
+      const echo = defineTool({ slug: 'ECHO_SAY', description: 'Say it back', inputSchema: z.object({ text: z.string() }), execute: async ({ text }) => ({ text }) });
+      const toolkits = [defineToolkit({ slug: 'echo', name: 'Echo', description: 'Echo', tools: [echo] })];
+      const options = { store: 'sqlite:' + file, toolkits, secretKey: '${'a'.repeat(64)}', logger: { debug() {}, warn() {}, error: (message) => console.error(message) } };
+      const threads = () => Number(/Threads:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+      const handles = () => readdirSync('/proc/self/fd').filter((fd) => {
+        try { return readlinkSync('/proc/self/fd/' + fd).startsWith(file); } catch { return false; }
+      }).length;
+      // enough writes that the store starts its checkpoint thread (halfway to its first checkpoint)
+      const use = async (mux) => {
+        const session = await mux.create('user_1', { toolkits: ['echo'] });
+        let answered = 0;
+        for (let call = 0; call < 60; call++) if ((await session.execute('ECHO_SAY', { text: 'hi' })).successful) answered++;
+        return answered;
+      };
+      // one closed first: what every ToolMux of the process shares (validation threads) is started
+      {
+        const mux = new ToolMux(options);
+        await use(mux);
+        await mux.close();
+      }
+      const before = { threads: threads(), handles: handles() };
+      let answered = 0;
+      for (let index = 0; index < 20; index++) answered += await use(new ToolMux(options));
+      const dropped = { threads: threads(), handles: handles() };
+      const deadline = Date.now() + 8_000;
+      let after;
+      do {
+        globalThis.gc();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        after = { threads: threads(), handles: handles() };
+      } while ((after.threads > before.threads || after.handles > before.handles) && Date.now() < deadline);
+      const reader = new ToolMux(options);
+      let stored = 0;
+      let cursor;
+      do {
+        const page = await reader.logs.list({ limit: 100, cursor });
+        stored += page.items.length;
+        cursor = page.nextCursor;
+      } while (cursor);
+      await reader.close();
+      console.log(JSON.stringify({ before, dropped, after, answered, stored }));
+    `,
+      ['--expose-gc'],
+      {},
+      30_000,
+    );
+    expect(timedOut).toBe(false);
+    expect(code).toBe(0);
+    const { before, dropped, after, answered, stored } = JSON.parse(stdout.trim()) as Record<
+      'before' | 'dropped' | 'after',
+      { threads: number; handles: number }
+    > & { answered: number; stored: number };
+    expect(answered).toBe(20 * 60);
+    expect(stored).toBe(21 * 60);
+    // the dropped instances did hold threads and handles (the counts can see them)
+    expect(dropped.threads).toBeGreaterThan(before.threads);
+    expect(dropped.handles).toBeGreaterThan(before.handles);
+    // on the old code: 20 more threads and about 40 more handles of the file, for good
+    expect(after).toEqual(before);
+  }, 40_000);
+});
