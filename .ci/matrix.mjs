@@ -1,5 +1,6 @@
 // The framework-version matrix: runs a provider's tests against each older major of its framework
-// that its peer range declares (the workspace itself installs the newest, which `pnpm test` covers).
+// that its peer range declares (the workspace itself installs the newest, which `pnpm test` covers),
+// and against an older version that a user's install picks by default (see the LlamaIndex entry).
 // Each entry installs the framework from the npm registry into a temporary directory and runs the
 // package's own vitest suite with the framework's import specifiers pointed there; everything else
 // (the workspace packages, vitest, zod) is the workspace's. Each run writes a vitest JSON report to
@@ -10,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import semver from 'semver';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -30,6 +32,20 @@ const MATRIX = [
     dir: 'packages/vercel',
     packages: ['ai@^6.0.0', '@ai-sdk/openai@^3.0.0'],
     specifiers: ['ai', '@ai-sdk/openai'],
+  },
+  // not an older major: LlamaIndex marked the last release of each of its packages deprecated, npm
+  // skips a deprecated version when an older one matches, and so `npm install @llamaindex/core
+  // @llamaindex/workflow @llamaindex/openai` gets these (the workspace, installed by pnpm, the last)
+  {
+    name: 'llamaindex-core-0.6.22',
+    dir: 'packages/llamaindex',
+    packages: [
+      '@llamaindex/core@0.6.22',
+      '@llamaindex/env@0.1.30',
+      '@llamaindex/workflow@1.1.24',
+      '@llamaindex/openai@0.4.22',
+    ],
+    specifiers: ['@llamaindex/core', '@llamaindex/env', '@llamaindex/workflow', '@llamaindex/openai'],
   },
 ];
 
@@ -80,6 +96,23 @@ function run(entry) {
     return `${name}@${JSON.parse(readFileSync(join(work, 'node_modules', name, 'package.json'), 'utf8')).version}`;
   });
   console.log(`matrix ${entry.name}: ${entry.dir} against ${installed.join(', ')}`);
+  // a version the package's peer range refuses is one no user gets to run it with: the entry or the
+  // range is wrong
+  const { name: packageName, peerDependencies = {} } = JSON.parse(
+    readFileSync(join(packageDir, 'package.json'), 'utf8'),
+  );
+  for (const spec of installed) {
+    const name = spec.slice(0, spec.lastIndexOf('@'));
+    const version = spec.slice(name.length + 1);
+    const range = peerDependencies[name];
+    if (range !== undefined && !semver.satisfies(version, range)) {
+      console.error(
+        `matrix ${entry.name}: ${spec} is outside the peer range "${range}" of ${packageName} (${entry.dir}/package.json): widen the range to the versions users get, or drop the entry`,
+      );
+      rmSync(work, { recursive: true, force: true });
+      return 1;
+    }
+  }
   const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   const aliases = resolved
     .map(

@@ -375,10 +375,19 @@ type PointerResult = { value: number; error?: undefined } | { value?: undefined;
  * handler is on only while one runs: the interrupt import can suspend, which is allowed only below a
  * promising call. Everything else the sandbox asks of the engine runs no JavaScript.
  */
+/**
+ * The engine's Wasm memory, as far as {@link EngineEntries} reads it (a `WebAssembly.Memory`). Written
+ * out, not named: the `WebAssembly` namespace is in TypeScript's DOM lib only, which a Node.js project
+ * need not load, and this class is in the published declarations.
+ */
+export interface EngineMemory {
+  readonly buffer: ArrayBuffer;
+}
+
 export class EngineEntries {
   readonly #internals: EngineInternals;
   readonly #context: QuickJSContext;
-  readonly #memory: WebAssembly.Memory;
+  readonly #memory: EngineMemory;
   readonly #suspendable: boolean;
   readonly #eval: (...args: number[]) => number | Promise<number>;
   readonly #call: (...args: number[]) => number | Promise<number>;
@@ -390,7 +399,7 @@ export class EngineEntries {
   readonly #filename: number;
   #view: Int32Array;
 
-  constructor(context: QuickJSContext, memory: WebAssembly.Memory, suspendable: boolean) {
+  constructor(context: QuickJSContext, memory: EngineMemory, suspendable: boolean) {
     const internals = context as unknown as EngineInternals;
     this.#internals = internals;
     this.#context = context;
