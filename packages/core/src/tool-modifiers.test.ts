@@ -267,7 +267,7 @@ describe('tool modifiers', () => {
     const tools = byName(
       (await session.tools({
         beforeExecute: ({ slug, args }) => {
-          if (slug === 'TASKS_BLOCKED') throw new Error('blocked by policy');
+          if (slug === 'TASKS_LIST_TASKS') throw new Error('blocked by policy');
           return slug === 'TASKS_CREATE_TASK' ? { ...args, title: `[bot] ${String(args.title)}` } : args;
         },
         afterExecute: ({ slug, result }) => {
@@ -289,9 +289,35 @@ describe('tool modifiers', () => {
     // the hooks saw the cell's call, and the cell's own (as a direct call's)
     expect(seen).toEqual(['TASKS_CREATE_TASK', MetaToolSlug.WORKBENCH]);
     await expect(
-      cell.execute({ code: "await toolmux.execute('TASKS_BLOCKED', {}); return 1;" }),
+      cell.execute({ code: "await toolmux.execute('TASKS_LIST_TASKS', {}); return 1;" }),
     ).rejects.toThrow('blocked by policy');
-    expect(calls).toHaveLength(1);
+    // the blocked tool did not run
+    expect(calls.map((call) => call.slug)).toEqual(['TASKS_CREATE_TASK']);
+  });
+
+  it('beforeExecute runs for every call of a multi-execute that runs, whatever the other entries are', async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'] });
+    const tools = byName(
+      (await session.tools({
+        beforeExecute: ({ slug, args }) => {
+          if (slug === 'TASKS_LIST_TASKS') throw new Error('blocked by policy');
+          return args;
+        },
+      })) as PlainTool[],
+    );
+    const multi = tools.get(MetaToolSlug.MULTI_EXECUTE_TOOL)!;
+    // before: an entry that is no call (7) let the others run without the hook, and so did a call
+    // without arguments or with null ones (run as {})
+    for (const tools of [
+      [{ tool_slug: 'TASKS_LIST_TASKS', arguments: {} }, 7],
+      [{ tool_slug: 'TASKS_LIST_TASKS' }],
+      [{ tool_slug: 'TASKS_LIST_TASKS', arguments: null }],
+      [{ tool_slug: 'TASKS_LIST_TASKS', arguments: '{}' }],
+    ]) {
+      await expect(multi.execute({ tools }), JSON.stringify(tools)).rejects.toThrow('blocked by policy');
+    }
+    expect(calls).toEqual([]);
   });
 
   it('mux.tools.get() takes the same modifiers', async () => {

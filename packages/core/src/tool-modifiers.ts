@@ -219,14 +219,18 @@ export function applyToolModifiers(
   const multiExecute: ExecuteFn = async (slug, args, options) => {
     const input = args as { tools?: unknown };
     let calls = args;
-    if (beforeExecute && isRecord(input) && Array.isArray(input.tools) && input.tools.every(isRecord)) {
+    // each entry on its own, as the multi-execute runs them: one entry that is no call (which fails
+    // alone) must not let the others run without the hook
+    if (beforeExecute && isRecord(input) && Array.isArray(input.tools)) {
       const changed = await Promise.all(
-        (input.tools as Array<Record<string, unknown>>).map(async (call) => {
-          // strict-mode models send the arguments as a JSON string
-          const args = typeof call.arguments === 'string' ? parsed(call.arguments) : call.arguments;
-          return typeof call.tool_slug === 'string' && isRecord(args)
-            ? { ...call, arguments: await before(call.tool_slug, args) }
-            : call;
+        input.tools.map(async (call: unknown) => {
+          if (!isRecord(call) || typeof call.tool_slug !== 'string') return call;
+          // no arguments (or null, as a strict-mode model sends none) run as {}; a strict-mode model
+          // sends them as a JSON string
+          const given = call.arguments ?? {};
+          const args = typeof given === 'string' ? parsed(given) : given;
+          // arguments that are no object fail their call before it runs: no hook to run
+          return isRecord(args) ? { ...call, arguments: await before(call.tool_slug, args) } : call;
         }),
       );
       calls = { ...input, tools: changed };
