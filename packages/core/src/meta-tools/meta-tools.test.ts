@@ -456,7 +456,7 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
             { arguments: { title: 'a' } },
             { tool_slug: 5, arguments: {} },
             { tool_slug: 'TASKS_LIST_TASKS', arguments: {}, account: 12 },
-            { tool_slug: 'TASKS_LIST_TASKS', arguments: {}, account: { id: 'ca_1' } },
+            { tool_slug: 'TASKS_LIST_TASKS', arguments: { limit: 2 }, account: { id: 'ca_1' } },
             { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' }, account: null },
           ],
         },
@@ -511,6 +511,9 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
         '#7 null',
       ]);
       expect(hooked.length).toBe(8);
+      // a refused entry is logged with its arguments, as far as it has any
+      expect(children.find((entry) => entry.callId!.endsWith('#6'))!.input).toBe('{"limit":2}');
+      expect(children.find((entry) => entry.callId!.endsWith('#3'))!.input).toBe('{"title":"a"}');
     }
   });
 

@@ -809,9 +809,11 @@ interface CallEntry {
  */
 function callOf(entry: unknown, index: number, names: MetaToolNames): CallEntry {
   const slugs = SLUGS_BY_NAMES[names];
+  // logged and handed to afterExecute with the entry's arguments, as far as it has any
+  const args = isPlainObject(entry) ? entryArguments(entry.arguments) : {};
   const refused = (code: ToolMuxErrorCode, message: string, slug = ''): CallEntry => ({
     slug,
-    args: {},
+    args,
     account: undefined,
     refusal: new ToolMuxError({ code, message }),
   });
@@ -844,35 +846,28 @@ function callOf(entry: unknown, index: number, names: MetaToolNames): CallEntry 
       slug,
     );
   }
-  const args = entryArguments(call.arguments);
   const { account } = call;
   const useDefault = 'or leave account out to use the default account';
   if (account !== undefined && account !== null && typeof account !== 'string') {
-    return {
-      ...refused(
-        'INVALID_REQUEST',
-        `account ${shownValue(account)} is not text: use an alias or id from the accounts ${slugs.SEARCH_TOOLS} listed, ${useDefault}.`,
-        slug,
-      ),
-      args,
-    };
+    return refused(
+      'INVALID_REQUEST',
+      `account ${shownValue(account)} is not text: use an alias or id from the accounts ${slugs.SEARCH_TOOLS} listed, ${useDefault}.`,
+      slug,
+    );
   }
   if (typeof account === 'string' && (account === '' || account.length > MAX_ID_LENGTH)) {
-    return {
-      ...refused(
-        'INVALID_REQUEST',
-        `${account === '' ? 'account is empty' : `account ${shownValue(account)} is ${account.length} characters long, over the limit of ${MAX_ID_LENGTH}`}: no account has such an id or alias. Use an alias or id from the accounts ${slugs.SEARCH_TOOLS} listed, ${useDefault}.`,
-        slug,
-      ),
-      args,
-    };
+    return refused(
+      'INVALID_REQUEST',
+      `${account === '' ? 'account is empty' : `account ${shownValue(account)} is ${account.length} characters long, over the limit of ${MAX_ID_LENGTH}`}: no account has such an id or alias. Use an alias or id from the accounts ${slugs.SEARCH_TOOLS} listed, ${useDefault}.`,
+      slug,
+    );
   }
   return { slug, args, account: account ?? undefined, refusal: undefined };
 }
 
 /**
  * TOOLMUX_MULTI_EXECUTE_TOOL's work: every call in parallel through `execute`, each with its own
- * result, and the counts. A call refused before it runs (see {@link entryRefusal}) goes to `reject`,
+ * result, and the counts. A call refused before it runs (see {@link callOf}) goes to `reject`,
  * which logs it as a call that did not run (under the multi-execute's entry, as the calls `execute`
  * refuses: an unknown slug, an account the session may not use); `eachResult` (`tools()`'s
  * `afterExecute`) sees every call's result, refused ones too.
