@@ -248,6 +248,16 @@ describe('patterns', () => {
     );
   });
 
+  it('joins two patternProperties names that are one once rewritten, so a property must match both', () => {
+    expect(
+      toDraft2020Schema(
+        object({}, { patternProperties: { '^a_b$': { type: 'string' }, '^a\\_b$': { minLength: 3 } } }),
+      ),
+    ).toEqual(
+      object({}, { patternProperties: { '^a_b$': { allOf: [{ type: 'string' }, { minLength: 3 }] } } }),
+    );
+  });
+
   it('leaves a pattern u mode reads, and one no rewrite makes readable, as it is', () => {
     for (const pattern of ['^a\\.b\\/c?\\$$', '[\\-a]', '\\p{L}+', '\\u{1F600}', '(', '\\a\\-', 'x\\']) {
       const schema = object({ s: { type: 'string', pattern } });

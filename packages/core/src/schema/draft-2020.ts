@@ -52,7 +52,10 @@ export function draft2020Keywords(schema: JSONSchema): JSONSchema {
   if (isSchemaObject(schema.patternProperties) && patternNamesToRewrite(schema.patternProperties)) {
     const properties: JSONSchema = {};
     for (const [name, subschema] of Object.entries(schema.patternProperties)) {
-      setOwn(properties, unicodeModePattern(name), subschema);
+      const rewritten = unicodeModePattern(name);
+      // `^a\_b$` beside `^a_b$`: one name now, and a property must match both subschemas
+      const before = Object.hasOwn(properties, rewritten) ? properties[rewritten] : undefined;
+      setOwn(properties, rewritten, before === undefined ? subschema : { allOf: [before, subschema] });
     }
     result.patternProperties = properties;
   }
