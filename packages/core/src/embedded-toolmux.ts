@@ -993,7 +993,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    * Ends what runs on the store, then closes the log writer and the store: new tool calls are refused
    * (TOOLMUX_CLOSED), connection waits end, workbench cells end (their contexts in this process are
    * dropped), and tool calls in flight get `timeoutMs` to finish before they are stopped
-   * (TOOL_ABORTED); every call's log entry is written before the log writer closes.
+   * (TOOL_ABORTED); every call that answered has its log entry stored (it answers after that), and
+   * the entries of stopped calls get 2 s more to be stored (a database that stopped answering: then
+   * they are reported lost).
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
     const timeoutMs = closeTimeoutOf(optionsObject(options, 'mux.close()'));
@@ -1029,9 +1031,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     // stopped answering (a statement waits up to query_timeout, 30 s, and is then tried again).
     // close() waits for it as long as for a stopped call; then the store's close cuts the
     // connections it still waits on (within connect_timeout), and the entry is reported lost.
-    await settlesWithin(env.logs.close(), STOPPED_GRACE_MS);
-    // a pruning statement waits on it likewise
-    await settlesWithin(pruned, STOPPED_GRACE_MS);
+    // A pruning statement waits on it likewise: both within the one grace.
+    await settlesWithin(Promise.all([env.logs.close(), pruned]), STOPPED_GRACE_MS);
     await store.close();
   }
 }

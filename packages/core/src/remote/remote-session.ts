@@ -569,8 +569,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           (slug, callArgs, callOptions) => this.#execute(slug, callArgs, { ...callOptions, holdLog }),
           names,
           // logged here and uploaded with the multi-execute's entry, as an embedded session logs
-          // them: the server takes a client's failed entries of these refusals for any tool (an older
-          // server refuses the upload, which is then sent again entry by entry: only these are lost)
+          // them: the server takes a client's failed entries of these refusals for any tool
           (slug, callArgs, error, callOptions) =>
             rejectToolCall(
               this.#runtime.env,

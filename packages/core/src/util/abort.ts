@@ -47,7 +47,7 @@ export async function settlesWithin(promise: Promise<unknown>, timeoutMs: number
 /**
  * `promise`'s outcome, or a rejection with `late()` once `timeoutMs` has passed without one (the
  * promise goes on; its outcome is then not looked at). The timer is cleared as soon as it settles,
- * so a deadline never holds the process open.
+ * so a deadline that is no longer needed does not hold the process open.
  */
 export function withDeadline<T>(promise: PromiseLike<T>, timeoutMs: number, late: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
