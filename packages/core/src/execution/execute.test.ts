@@ -222,6 +222,73 @@ describe('the execution path', () => {
     expect(log!.input).toContain('[truncated]');
   });
 
+  it("masks the account's credentials in a result (a tool that hands on what its API echoed), alone and in a multi-execute; a field the scheme does not keep secret stays", async () => {
+    const apiKey = 'key_live_"7Hq"/+= &x';
+    const echo = defineTool({
+      slug: 'SHOWN_ECHO',
+      description: 'Answer what the API echoed.',
+      inputSchema: z.object({}),
+      execute: async (_input, ctx) => {
+        const { apiKey: key = '', region = '' } = ctx.credentials ?? {};
+        return {
+          credentials: ctx.credentials,
+          headers: {
+            'x-echo': `Bearer ${key}`,
+            location: `https://${region}/next?key=${encodeURIComponent(key)}`,
+          },
+          [`seen ${key}`]: true,
+          text: JSON.stringify({ key }),
+          form: new URLSearchParams({ key }).toString(),
+          basic: Buffer.from(`${region}:${key}`).toString('base64'),
+        };
+      },
+    });
+    const shown = defineToolkit({
+      slug: 'shown',
+      description: 'Shown',
+      auth: {
+        type: 'api_key',
+        fields: [
+          { name: 'apiKey', label: 'API key' },
+          { name: 'region', label: 'Region host', secret: false },
+        ],
+      },
+      tools: [echo],
+    });
+    const mux = new ToolMux({ toolkits: [shown], store: ':memory:', logger: quiet });
+    const config = await mux.authConfigs.create('shown', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('user_1', config.id, {
+      apiKey,
+      region: 'eu.api.example.com',
+    });
+    const session = await mux.create('user_1', {
+      toolkits: ['shown'],
+      connectedAccounts: { shown: account.id },
+    });
+    const alone = await session.execute('SHOWN_ECHO', {});
+    const multi = await session.execute('TOOLMUX_MULTI_EXECUTE_TOOL', {
+      tools: [{ tool_slug: 'SHOWN_ECHO', arguments: {} }],
+    });
+    const inMulti = (multi.data as { results: Array<{ data: unknown }> }).results[0]!.data;
+    for (const data of [alone.data, inMulti]) {
+      expect(data).toEqual({
+        credentials: { apiKey: '[REDACTED]', region: 'eu.api.example.com' },
+        headers: {
+          'x-echo': 'Bearer [REDACTED]',
+          location: 'https://eu.api.example.com/next?key=[REDACTED]',
+        },
+        'seen [REDACTED]': true,
+        text: '{"key":"[REDACTED]"}',
+        form: 'key=[REDACTED]',
+        basic: '[REDACTED]',
+      });
+    }
+    const everything = JSON.stringify([alone, multi, await session.logs()]);
+    for (const form of [apiKey, encodeURIComponent(apiKey), JSON.stringify(apiKey).slice(1, -1)])
+      expect(everything).not.toContain(form);
+    await mux.close();
+  });
+
   it('lists the keys of a wide argument once in a call, its log redacted and cut as always', async () => {
     let listings = 0;
     const target: Record<string, unknown> = Object.fromEntries(

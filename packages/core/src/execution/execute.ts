@@ -1,4 +1,6 @@
 import type { ErrorAudience } from '../api-refs.js';
+import { credentialSecrets } from '../auth/credentials.js';
+import { shownFieldsOf } from '../auth/schemes.js';
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
 import {
@@ -31,6 +33,7 @@ import {
   SLICED_PARSE_FROM,
 } from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
+import { maskedResult } from '../util/masked-result.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
@@ -390,6 +393,8 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
     const logId = newId('log');
     let accountId: string | null = null;
     let secrets: string[] = [];
+    // masked in the result: the credentials but the fields no scheme keeps secret (a base URL)
+    let resultSecrets: string[] = [];
     let result: ToolResult;
     // large arguments: the stages below let other work run between them (never for small calls,
     // so concurrent small calls still run in call order and share one log batch)
@@ -470,6 +475,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
             );
         accountId = account.accountId;
         secrets = secretsOf(account);
+        resultSecrets = resultSecretsOf(account, request.toolkit);
         let credentials = account.credentials;
         for (let renewals = 0; ; renewals++) {
           try {
@@ -506,6 +512,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
             );
             if (renewed === null) throw error;
             secrets = [...secrets, ...secretsOf(renewed)];
+            resultSecrets = [...resultSecrets, ...resultSecretsOf(renewed, request.toolkit)];
             credentials = renewed.credentials;
           }
         }
@@ -521,7 +528,15 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
         throw new ToolCallFailure('TOOL_RESULT_INVALID', message);
       }
       resultKeys = safe.wideKeys;
-      result = { successful: true, data: safe.value, error: null, logId };
+      // what the API answered may quote the account's credentials (an echo of the request's
+      // Authorization header, a key in a redirect's URL): the model and the application never see them
+      const shown = await maskedResult(
+        safe.value,
+        resultSecrets,
+        new WorkSlice(),
+        (object) => listedKeys(object) ?? resultKeys?.get(object),
+      );
+      result = { successful: true, data: shown, error: null, logId };
     } catch (error) {
       const reader = request.reader ?? applicationReader(sessionId !== null);
       result = failureResult(forReader(error, reader), tool, logId, secrets, reader);
@@ -559,6 +574,13 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
 
 function secretsOf(account: ResolvedAccount): string[] {
   return account.secrets ?? (account.credentials ? Object.values(account.credentials) : []);
+}
+
+/** The credential values masked in a call's result (see `credentialSecrets`). */
+function resultSecretsOf(account: ResolvedAccount, toolkit: Toolkit): string[] {
+  return account.credentials
+    ? credentialSecrets(account.credentials, shownFieldsOf(toolkit))
+    : secretsOf(account);
 }
 
 /** A handler's CREDENTIALS_REJECTED: the provider refused the account's credentials. */

@@ -76,6 +76,9 @@ export function secretForms(secret: string): string[] {
   const uri = encodeURIComponent(secret);
   return [
     secret,
+    // as a JSON string writes it (a `"`, a `\\` or a control character escaped): an answer's text
+    // that quotes the request as JSON
+    JSON.stringify(secret).slice(1, -1),
     uri,
     new URLSearchParams({ s: secret }).toString().slice(2),
     uri.replace(/[-_.!~*'()]|%20/g, (character) =>
@@ -96,6 +99,22 @@ export function basicCredentials(user: string, password: string): string {
 export function maskSecrets(text: string, secrets: readonly string[]): string {
   const masked = secretsToMask(secrets);
   if (masked.length === 0) return text;
+  return maskKnown(text, masked);
+}
+
+/**
+ * {@link maskSecrets} for many texts with one list of secrets: a function that masks a text (the
+ * same string when it holds none of them), or undefined when no secret is long enough to mask.
+ */
+export function secretMasker(secrets: readonly string[]): ((text: string) => string) | undefined {
+  const masked = secretsToMask(secrets);
+  if (masked.length === 0) return undefined;
+  const shortest = masked[masked.length - 1]!.length;
+  return (text) => (text.length < shortest ? text : maskKnown(text, masked));
+}
+
+/** `text` with the occurrences of `masked` (as `secretsToMask` gives them) replaced. */
+function maskKnown(text: string, masked: readonly string[]): string {
   const spans = secretSpans(text, 0, text.length, masked);
   if (spans.length === 0) return text;
   let out = '';

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { maskedResult } from './masked-result.js';
+import { WorkSlice } from './slices.js';
+
+const SECRET = 'tok_live_7Hq2xZ9';
+
+describe('maskedResult', () => {
+  it('is the same value, not a copy, when it holds no secret', async () => {
+    const value = { rows: [{ id: 1, name: 'a' }], total: 1, nothing: null };
+    expect(await maskedResult(value, [SECRET], new WorkSlice())).toBe(value);
+    expect(await maskedResult(value, [], new WorkSlice())).toBe(value);
+    expect(await maskedResult('plain', [SECRET], new WorkSlice())).toBe('plain');
+  });
+
+  it('masks secrets in strings and keys at any depth, copying only the way to them', async () => {
+    const untouched = { id: 1, tags: ['x', 'y'] };
+    const value = {
+      first: 'no secret',
+      untouched,
+      nested: { deeper: [1, `Bearer ${SECRET}`, true, null], [`${SECRET}`]: 'keyed by it' },
+      last: 3,
+    };
+    const masked = (await maskedResult(value, [SECRET], new WorkSlice())) as typeof value;
+    expect(masked).toEqual({
+      first: 'no secret',
+      untouched: { id: 1, tags: ['x', 'y'] },
+      nested: { deeper: [1, 'Bearer [REDACTED]', true, null], '[REDACTED]': 'keyed by it' },
+      last: 3,
+    });
+    expect(Object.keys(masked)).toEqual(['first', 'untouched', 'nested', 'last']);
+    expect(masked).not.toBe(value);
+    expect(masked.untouched).toBe(untouched);
+    // the value itself is not changed
+    expect(value.nested.deeper[1]).toBe(`Bearer ${SECRET}`);
+    expect(await maskedResult(`x${SECRET}x`, [SECRET], new WorkSlice())).toBe('x[REDACTED]x');
+  });
+
+  it('keeps a __proto__ key an own property, and a shared object one copy', async () => {
+    const shared = { note: SECRET };
+    const value = JSON.parse(`{"__proto__": {"k": "${SECRET}"}, "a": 1}`) as Record<string, unknown>;
+    value.one = shared;
+    value.two = shared;
+    const masked = (await maskedResult(value, [SECRET], new WorkSlice())) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(masked)).toBe(Object.prototype);
+    expect(Object.hasOwn(masked, '__proto__')).toBe(true);
+    expect(JSON.stringify(masked)).toBe(
+      '{"__proto__":{"k":"[REDACTED]"},"a":1,"one":{"note":"[REDACTED]"},"two":{"note":"[REDACTED]"}}',
+    );
+    expect(masked.one).toBe(masked.two);
+  });
+
+  it('walks keys listed before the walk, leaving out one gone since', async () => {
+    const value: Record<string, unknown> = { a: SECRET, b: 'kept', c: 'gone' };
+    const keys = Object.keys(value);
+    delete value.c;
+    const masked = await maskedResult(value, [SECRET], new WorkSlice(), (object) =>
+      object === value ? keys : undefined,
+    );
+    expect(masked).toEqual({ a: '[REDACTED]', b: 'kept' });
+  });
+
+  it('walks a large result a slice at a time, linear in its size', async () => {
+    const rows = (count: number) =>
+      Array.from({ length: count }, (_, index) => ({ id: index, note: index % 1000 === 0 ? SECRET : 'n' }));
+    let pauses = 0;
+    const slice = {
+      due: () => true,
+      pause: async () => {
+        pauses++;
+      },
+    };
+    const masked = (await maskedResult(rows(20_000), [SECRET], slice)) as Array<{ note: string }>;
+    expect(pauses).toBeGreaterThan(10);
+    expect(masked.filter((row) => row.note === '[REDACTED]')).toHaveLength(20);
+    expect(JSON.stringify(masked)).not.toContain(SECRET);
+    const time = async (count: number) => {
+      const value = rows(count);
+      const start = performance.now();
+      await maskedResult(value, [SECRET, 'another_secret_value'], new WorkSlice());
+      return performance.now() - start;
+    };
+    await time(20_000);
+    const small = Math.min(await time(20_000), await time(20_000));
+    const large = Math.min(await time(200_000), await time(200_000));
+    expect(large / small).toBeLessThan(30);
+  });
+});
