@@ -34,7 +34,13 @@ import {
 } from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
 import { maskedResult } from '../util/masked-result.js';
-import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
+import {
+  MAX_LOG_PAYLOAD_BYTES,
+  maskSecrets,
+  maskSecretsLeading,
+  redactForLog,
+  truncateUtf8,
+} from '../util/redact.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
 import type { CallInFlight, CallsInFlight } from './calls-in-flight.js';
@@ -736,6 +742,32 @@ function isCallFailure(error: unknown): error is ToolCallFailure {
   }
 }
 
+/**
+ * A handler's `ctx.log(message, data)`, written to the logger's debug level: the message with the
+ * call's credentials masked and cut to 4 KB, `data` as the execution log writes a payload (redacted
+ * JSON cut to 4 KB, under `data`). A handler that notes what its API answered (which may echo the
+ * request's token) or its own context put the account's credentials in the server's log.
+ */
+function handlerNote(
+  logger: Logger,
+  call: string,
+  credentials: Credentials | undefined,
+  message: unknown,
+  data: unknown,
+): void {
+  const secrets = credentials ? credentialSecrets(credentials) : [];
+  let text: string;
+  try {
+    text = typeof message === 'string' ? message : String(message);
+  } catch {
+    text = Object.prototype.toString.call(message);
+  }
+  // masked before the cut (one the cut splits whole): only the first 4 K characters are looked at
+  const masked = maskSecretsLeading(text, secrets, MAX_LOG_PAYLOAD_BYTES);
+  const shown = truncateUtf8(masked.cut ? `${masked.text}…[truncated]` : masked.text, MAX_LOG_PAYLOAD_BYTES);
+  logger.debug(`[${call}] ${shown}`, data === undefined ? undefined : { data: redactForLog(data, secrets) });
+}
+
 async function runHandler(
   env: ExecutionEnvironment,
   tool: Tool,
@@ -758,7 +790,8 @@ async function runHandler(
     credentials: call.credentials,
     signal,
     fetch: env.fetch,
-    log: (message, data) => env.logger.debug(`[${tool.slug} ${call.logId}] ${message}`, data),
+    log: (message, data) =>
+      handlerNote(env.logger, `${tool.slug} ${call.logId}`, call.credentials, message, data),
     logId: call.logId,
   };
   // stopped as it registered (its ToolMux closed and stopped the calls still running), or aborted,
