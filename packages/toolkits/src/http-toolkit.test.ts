@@ -377,6 +377,39 @@ describe('http toolkit with an account', () => {
     }
   });
 
+  it('an echo of the token that the toolkit cuts at maxResponseCharacters shows none of the part before the cut', async () => {
+    const token = 'tok_cut_0123456789abcdefghij';
+    api.route('GET', '/v3/echo', (request) => ({
+      body: `${'x'.repeat(80)}${request.headers.authorization ?? ''} and more`,
+      headers: { 'content-type': 'text/plain' },
+    }));
+    const cutting = createHttpToolkit({
+      slug: 'cutting',
+      auth: 'bearer',
+      allowPrivateNetwork: true,
+      maxResponseCharacters: 80 + 'Bearer '.length + 20,
+    });
+    const accounts = new ToolMux({
+      toolkits: [cutting],
+      store: ':memory:',
+      secretKey: Buffer.alloc(32, 8).toString('base64'),
+    });
+    try {
+      const config = await accounts.authConfigs.create('cutting', { type: 'bearer' });
+      await accounts.connectedAccounts.create('user_cut', config.id, { token, baseUrl: `${api.url}/v3` });
+      const cutSession = await accounts.create('user_cut', {
+        toolkits: ['cutting'],
+        authConfigs: { cutting: config.id },
+      });
+      const answered = await cutSession.execute('CUTTING_GET', { url: '/echo' });
+      expect(answered.data).toMatchObject({ body: `${'x'.repeat(80)}Bearer [REDACTED]…`, truncated: true });
+      const shown = JSON.stringify([answered, await cutSession.logs()]);
+      expect(shown).not.toContain(token.slice(0, 12));
+    } finally {
+      await accounts.close();
+    }
+  });
+
   it('401 with an account asks for a reconnect', async () => {
     api.failNext({ status: 401, body: { error: 'token expired' } });
     await expect(

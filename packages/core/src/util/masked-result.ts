@@ -34,7 +34,8 @@ export async function maskedResult(
   slice: Slice,
   listedKeys?: ListedKeys,
 ): Promise<unknown> {
-  const mask = secretMasker(secrets);
+  // a tool that cut a text may have cut a secret in it: what is left at the cut is masked too
+  const mask = secretMasker(secrets, true);
   if (mask === undefined) return value;
   if (typeof value === 'string') return mask(value);
   if (typeof value !== 'object' || value === null) return value;

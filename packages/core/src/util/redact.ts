@@ -106,11 +106,86 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
  * {@link maskSecrets} for many texts with one list of secrets: a function that masks a text (the
  * same string when it holds none of them), or undefined when no secret is long enough to mask.
  */
-export function secretMasker(secrets: readonly string[]): ((text: string) => string) | undefined {
+export function secretMasker(
+  secrets: readonly string[],
+  /** Also the part of a secret that a cut of the text left at its end or start (see `cutSecretEnds`). */
+  cutEnds = false,
+): ((text: string) => string) | undefined {
   const masked = secretsToMask(secrets);
   if (masked.length === 0) return undefined;
   const shortest = masked[masked.length - 1]!.length;
-  return (text) => (text.length < shortest ? text : maskKnown(text, masked));
+  const long = cutEnds ? masked.filter((secret) => secret.length >= FRAGMENT_FROM_SECRET_LENGTH) : [];
+  if (long.length === 0) return (text) => (text.length < shortest ? text : maskKnown(text, masked));
+  // every run of FRAGMENT_CHARS of a long secret: a text whose end (or start) is none of them holds no
+  // cut secret there, which one look up tells
+  const runs = new Set<string>();
+  for (const secret of long)
+    for (let at = 0; at + FRAGMENT_CHARS <= secret.length; at++)
+      runs.add(secret.slice(at, at + FRAGMENT_CHARS));
+  return (text) => {
+    if (text.length < FRAGMENT_CHARS) return text;
+    const whole = text.length < shortest ? text : maskKnown(text, masked);
+    return mayEndCut(whole, runs) ? cutSecretEnds(whole, long) : whole;
+  };
+}
+
+/** Whether the last or first {@link FRAGMENT_CHARS} of `text` (past an ellipsis) are a run of a secret. */
+function mayEndCut(text: string, runs: ReadonlySet<string>): boolean {
+  const end = text.endsWith('…') ? text.length - 1 : text.endsWith('...') ? text.length - 3 : text.length;
+  const start = text.startsWith('…') ? 1 : text.startsWith('...') ? 3 : 0;
+  if (end - start < FRAGMENT_CHARS) return false;
+  return (
+    runs.has(text.slice(end - FRAGMENT_CHARS, end)) || runs.has(text.slice(start, start + FRAGMENT_CHARS))
+  );
+}
+
+/**
+ * `text` with the start of a secret at its end, or the end of one at its start, replaced by
+ * `[REDACTED]` when it is {@link FRAGMENT_CHARS} characters or more: what a cut of a longer text (a
+ * tool that hands on the first 50,000 characters of an answer and `…`) left of a secret the cut
+ * split. Looks at a secret's length at each end, whatever the length of `text`.
+ */
+function cutSecretEnds(text: string, secrets: readonly string[]): string {
+  // past the ellipsis a cut writes
+  const end = text.endsWith('…') ? text.length - 1 : text.endsWith('...') ? text.length - 3 : text.length;
+  const start = text.startsWith('…') ? 1 : text.startsWith('...') ? 3 : 0;
+  let headTo = start;
+  let tailFrom = end;
+  for (const secret of secrets) {
+    const first = secret.slice(0, FRAGMENT_CHARS);
+    for (
+      let at = text.indexOf(first, Math.max(start, end - secret.length + 1));
+      at !== -1 && at + FRAGMENT_CHARS <= end;
+      at = text.indexOf(first, at + 1)
+    ) {
+      if (secret.startsWith(text.slice(at, end))) {
+        tailFrom = Math.min(tailFrom, at);
+        break;
+      }
+    }
+    const last = secret.slice(-FRAGMENT_CHARS);
+    const within = Math.min(end, start + secret.length - 1);
+    for (
+      let at = text.lastIndexOf(last, within - FRAGMENT_CHARS);
+      at >= start;
+      at = text.lastIndexOf(last, at - 1)
+    ) {
+      if (secret.endsWith(text.slice(start, at + FRAGMENT_CHARS))) {
+        headTo = Math.max(headTo, at + FRAGMENT_CHARS);
+        break;
+      }
+      if (at === 0) break;
+    }
+  }
+  if (headTo === start && tailFrom === end) return text;
+  if (headTo >= tailFrom) return text.slice(0, start) + REDACTED + text.slice(end);
+  return (
+    text.slice(0, start) +
+    (headTo > start ? REDACTED : '') +
+    text.slice(headTo, tailFrom) +
+    (tailFrom < end ? REDACTED : '') +
+    text.slice(end)
+  );
 }
 
 /** `text` with the occurrences of `masked` (as `secretsToMask` gives them) replaced. */
