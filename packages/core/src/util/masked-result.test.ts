@@ -55,6 +55,35 @@ describe('maskedResult', () => {
     );
   });
 
+  it('masks a text of megabytes a piece at a time, as the whole text is masked, a secret across two pieces too', async () => {
+    const long = 'ghp_0123456789abcdefghijKLMNOP';
+    const chunk = 64 * 1024;
+    const pieces = [
+      'a'.repeat(chunk - 10),
+      long, // across the first two pieces
+      long, // right after it: one marker
+      'b'.repeat(3 * chunk),
+      `k=${encodeURIComponent(long)}`,
+      'c'.repeat(chunk),
+      long.slice(0, 20), // cut at the end
+    ];
+    const text = pieces.join('');
+    let pauses = 0;
+    const slice = {
+      due: () => true,
+      pause: async () => {
+        pauses++;
+      },
+    };
+    const masked = (await maskedResult({ text }, [long], slice)) as { text: string };
+    expect(masked.text).toBe(
+      `${'a'.repeat(chunk - 10)}[REDACTED]${'b'.repeat(3 * chunk)}k=[REDACTED]${'c'.repeat(chunk)}[REDACTED]`,
+    );
+    expect(pauses).toBeGreaterThan(4);
+    const plain = 'd'.repeat(6 * chunk);
+    expect(await maskedResult(plain, [long], new WorkSlice())).toBe(plain);
+  });
+
   it('keeps a __proto__ key an own property, and a shared object one copy', async () => {
     const shared = { note: SECRET };
     const value = JSON.parse(`{"__proto__": {"k": "${SECRET}"}, "a": 1}`) as Record<string, unknown>;

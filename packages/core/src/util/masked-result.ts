@@ -1,6 +1,6 @@
 import type { ListedKeys, Slice } from './json-slices.js';
 import { setOwn } from './own-key.js';
-import { secretMasker } from './redact.js';
+import { LONG_TEXT_CHARS, maskedLongText, secretMasker } from './redact.js';
 
 /** How many entries pass between two looks at the clock. */
 const CHECK_EVERY = 512;
@@ -37,7 +37,8 @@ export async function maskedResult(
   // a tool that cut a text may have cut a secret in it: what is left at the cut is masked too
   const mask = secretMasker(secrets, true);
   if (mask === undefined) return value;
-  if (typeof value === 'string') return mask(value);
+  if (typeof value === 'string')
+    return value.length > LONG_TEXT_CHARS ? maskedLongText(value, secrets, true, slice) : mask(value);
   if (typeof value !== 'object' || value === null) return value;
   const done = new Map<object, unknown>();
   const stack: Frame[] = [];
@@ -82,7 +83,8 @@ export async function maskedResult(
         item = (top.source as Record<string, unknown>)[key];
       }
       if (typeof item === 'string') {
-        const masked = mask(item);
+        const masked =
+          item.length > LONG_TEXT_CHARS ? await maskedLongText(item, secrets, true, slice) : mask(item);
         if (masked !== item) changed(top, index, item);
         if (top.items !== undefined) top.items[index] = masked;
       } else if (typeof item === 'object' && item !== null) {
@@ -131,7 +133,7 @@ function cleanRecord(object: object, mask: (text: string) => string, inPlace: { 
     if (mask(key) !== key) return false;
     const item: unknown = (object as Record<string, unknown>)[key];
     if (typeof item === 'string') {
-      if (mask(item) !== item) return false;
+      if (item.length > LONG_TEXT_CHARS || mask(item) !== item) return false;
     } else if (typeof item === 'object' && item !== null) return false;
   }
   return true;

@@ -1,4 +1,4 @@
-import type { ListedKeys } from './json-slices.js';
+import type { ListedKeys, Slice } from './json-slices.js';
 
 /** Keys whose values are treated as secrets wherever they appear in a logged payload. */
 const SECRET_KEY =
@@ -114,19 +114,28 @@ export function secretMasker(
   const masked = secretsToMask(secrets);
   if (masked.length === 0) return undefined;
   const shortest = masked[masked.length - 1]!.length;
-  const long = cutEnds ? masked.filter((secret) => secret.length >= FRAGMENT_FROM_SECRET_LENGTH) : [];
-  if (long.length === 0) return (text) => (text.length < shortest ? text : maskKnown(text, masked));
+  const ends = cutEnds ? cutEndsMasker(masked) : undefined;
+  if (ends === undefined) return (text) => (text.length < shortest ? text : maskKnown(text, masked));
+  return (text) => {
+    if (text.length < FRAGMENT_CHARS) return text;
+    return ends(text.length < shortest ? text : maskKnown(text, masked));
+  };
+}
+
+/**
+ * A function that masks what a cut left of a secret at a text's end or start (see
+ * `cutSecretEnds`), or undefined when no secret is long enough to have its runs masked.
+ */
+function cutEndsMasker(masked: readonly string[]): ((text: string) => string) | undefined {
+  const long = masked.filter((secret) => secret.length >= FRAGMENT_FROM_SECRET_LENGTH);
+  if (long.length === 0) return undefined;
   // every run of FRAGMENT_CHARS of a long secret: a text whose end (or start) is none of them holds no
   // cut secret there, which one look up tells
   const runs = new Set<string>();
   for (const secret of long)
     for (let at = 0; at + FRAGMENT_CHARS <= secret.length; at++)
       runs.add(secret.slice(at, at + FRAGMENT_CHARS));
-  return (text) => {
-    if (text.length < FRAGMENT_CHARS) return text;
-    const whole = text.length < shortest ? text : maskKnown(text, masked);
-    return mayEndCut(whole, runs) ? cutSecretEnds(whole, long) : whole;
-  };
+  return (text) => (mayEndCut(text, runs) ? cutSecretEnds(text, long) : text);
 }
 
 /** Whether the last or first {@link FRAGMENT_CHARS} of `text` (past an ellipsis) are a run of a secret. */
@@ -137,6 +146,44 @@ function mayEndCut(text: string, runs: ReadonlySet<string>): boolean {
   return (
     runs.has(text.slice(end - FRAGMENT_CHARS, end)) || runs.has(text.slice(start, start + FRAGMENT_CHARS))
   );
+}
+
+/** A text longer than this is masked {@link MASKED_CHUNK} characters at a time by {@link maskedLongText}. */
+export const LONG_TEXT_CHARS = 256 * 1024;
+const MASKED_CHUNK = 64 * 1024;
+
+/**
+ * What `secretMasker(secrets, cutEnds)(text)` answers, for a text of any length without holding the
+ * event loop: looked at {@link MASKED_CHUNK} characters at a time (and a secret's length around
+ * them), pausing when `slice` is due. The same string when it holds no secret.
+ */
+export async function maskedLongText(
+  text: string,
+  secrets: readonly string[],
+  cutEnds: boolean,
+  slice: Slice,
+): Promise<string> {
+  const masked = secretsToMask(secrets);
+  if (masked.length === 0) return text;
+  const parts: string[] = [];
+  let position = 0;
+  let maskedTo = -1;
+  for (let from = 0; from < text.length; from += MASKED_CHUNK) {
+    if (slice.due()) await slice.pause();
+    const to = Math.min(text.length, from + MASKED_CHUNK);
+    if (position >= to) continue;
+    for (const [start, end] of secretSpans(text, Math.max(from, position), to, masked)) {
+      // a span that goes on where the last marker ended is the same masked run: one marker
+      if (start > position || maskedTo !== position) {
+        parts.push(text.slice(position, start), REDACTED);
+      }
+      position = end;
+      maskedTo = end;
+    }
+  }
+  const whole = parts.length === 0 ? text : parts.join('') + text.slice(position);
+  const ends = cutEnds ? cutEndsMasker(masked) : undefined;
+  return ends === undefined ? whole : ends(whole);
 }
 
 /**
