@@ -100,9 +100,15 @@ export {
   stringifyJsonSliced,
 } from './util/json-slices.js';
 export { createFileOnce, makeDirectories, readOrCreateKeyFile } from './util/key-file.js';
+export { maskedResult } from './util/masked-result.js';
 export { isPlainObject, setOwn } from './util/own-key.js';
 export { decodeOffsetCursor } from './util/pagination.js';
-export { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH, maskSecrets } from './util/redact.js';
+export {
+  MAX_LOG_ERROR_CODE_LENGTH,
+  MAX_LOG_TEXT_LENGTH,
+  maskSecrets,
+  secretForms,
+} from './util/redact.js';
 export { byteSize, responseTextUpTo } from './util/response-text.js';
 export { deriveSessionToken, hashToken, parseSecretKey, tokenMatches } from './util/secret-key.js';
 export { SLICE_MS, WorkSlice, yieldToEventLoop } from './util/slices.js';

@@ -265,7 +265,7 @@ describe('http toolkit with an account', () => {
     expect(basic.auth[0]).toMatchObject({ type: 'basic' });
   });
 
-  it('an API that quotes the basic credentials as sent (base64) has them masked in the log and in an error', async () => {
+  it('an API that quotes the basic credentials as sent (base64) has them masked in the result, the log and an error', async () => {
     api.route('GET', '/v1/whoami', (request) => ({ body: { sent: request.headers.authorization } }));
     const basic = createHttpToolkit({
       slug: 'basic',
@@ -289,18 +289,122 @@ describe('http toolkit with an account', () => {
         authConfigs: { basic: config.id },
       });
       const sent = `Basic ${Buffer.from('ada:pw_s3cret/+=').toString('base64')}`;
-      // the tool's data is the API's answer, as with any token it quotes; the log masks it
-      expect(await basicSession.execute('BASIC_GET', { url: '/whoami' })).toMatchObject({
-        successful: true,
-        data: { body: { sent } },
-      });
+      // the tool's data is the API's answer, with the account's credentials masked in it
+      const answered = await basicSession.execute('BASIC_GET', { url: '/whoami' });
+      expect(answered).toMatchObject({ successful: true, data: { body: { sent: 'Basic [REDACTED]' } } });
       api.failNext({ status: 500, body: { error: `could not check ${sent}` } });
       const failed = await basicSession.execute('BASIC_GET', { url: '/whoami' });
       expect(failed).toMatchObject({ successful: false });
       expect(failed.error).toContain('could not check Basic [REDACTED]');
       const logs = JSON.stringify(await basicSession.logs());
       expect(logs).toContain('Basic [REDACTED]');
-      expect(JSON.stringify([failed, logs])).not.toContain(sent.slice('Basic '.length));
+      expect(JSON.stringify([answered, failed, logs])).not.toContain(sent.slice('Basic '.length));
+    } finally {
+      await accounts.close();
+    }
+  });
+
+  it("an API that echoes the account's key or token (body, headers, a redirect's URL, an error) hands neither the model nor the log any of it; the account's base URL stays", async () => {
+    const token = 'tok_echo_"quoted"/+=&key';
+    api.route('GET', '/v2/echo', (request) => ({
+      body: {
+        authorization: request.headers.authorization,
+        headerKey: request.headers['x-api-token'],
+        [`seen:${request.headers['x-api-token'] ?? request.headers.authorization}`]: true,
+        url: `${api.url}/v2/echo?key=${encodeURIComponent(token)}`,
+        // the answer as text, JSON inside (the token's quotes escaped)
+        text: JSON.stringify({ token }),
+      },
+      headers: {
+        location: `${api.url}/v2/next?access_token=${encodeURIComponent(token)}`,
+        link: `<${api.url}/v2/echo?page=2&key=${new URLSearchParams({ k: token }).toString().slice(2)}>; rel="next"`,
+      },
+    }));
+    api.route('GET', '/v2/fail', (request) => ({
+      status: 400,
+      body: { error: `bad request ${request.headers.authorization ?? request.headers['x-api-token']}` },
+    }));
+    const bearerEcho = createHttpToolkit({ slug: 'echo_bearer', auth: 'bearer', allowPrivateNetwork: true });
+    const keyEcho = createHttpToolkit({
+      slug: 'echo_key',
+      auth: 'api_key',
+      apiKeyHeader: 'X-Api-Token',
+      allowPrivateNetwork: true,
+    });
+    const accounts = new ToolMux({
+      toolkits: [bearerEcho, keyEcho],
+      store: ':memory:',
+      secretKey: Buffer.alloc(32, 6).toString('base64'),
+    });
+    try {
+      const bearerConfig = await accounts.authConfigs.create('echo_bearer', { type: 'bearer' });
+      const keyConfig = await accounts.authConfigs.create('echo_key', { type: 'api_key' });
+      const baseUrl = `${api.url}/v2`;
+      await accounts.connectedAccounts.create('user_echo', bearerConfig.id, { token, baseUrl });
+      await accounts.connectedAccounts.create('user_echo', keyConfig.id, { apiKey: token, baseUrl });
+      const echoSession = await accounts.create('user_echo', {
+        toolkits: ['echo_bearer', 'echo_key'],
+        authConfigs: { echo_bearer: bearerConfig.id, echo_key: keyConfig.id },
+      });
+      for (const slug of ['ECHO_BEARER_GET', 'ECHO_KEY_GET']) {
+        const answered = await echoSession.execute(slug, { url: '/echo' });
+        expect(answered.successful, slug).toBe(true);
+        const { body, headers } = answered.data as {
+          body: Record<string, unknown>;
+          headers: Record<string, string>;
+        };
+        // the request reached the API with the real token
+        const sent = api.requests.at(-1)!.headers;
+        expect(sent.authorization ?? sent['x-api-token']).toContain(token);
+        expect(body).toMatchObject({
+          url: `${baseUrl}/echo?key=[REDACTED]`,
+          text: '{"token":"[REDACTED]"}',
+        });
+        expect(Object.keys(body)).toContain(
+          slug === 'ECHO_BEARER_GET' ? 'seen:Bearer [REDACTED]' : 'seen:[REDACTED]',
+        );
+        expect(headers.location).toBe(`${baseUrl}/next?access_token=[REDACTED]`);
+        expect(headers.link).toBe(`<${baseUrl}/echo?page=2&key=[REDACTED]>; rel="next"`);
+        const failed = await echoSession.execute(slug, { url: '/fail' });
+        expect(failed).toMatchObject({ successful: false });
+        expect(failed.error).toContain('bad request');
+        const shown = JSON.stringify([answered, failed, await echoSession.logs()]);
+        for (const form of [token, encodeURIComponent(token), JSON.stringify(token).slice(1, -1)])
+          expect(shown, `${slug} ${form}`).not.toContain(form);
+      }
+    } finally {
+      await accounts.close();
+    }
+  });
+
+  it('an echo of the token that the toolkit cuts at maxResponseCharacters shows none of the part before the cut', async () => {
+    const token = 'tok_cut_0123456789abcdefghij';
+    api.route('GET', '/v3/echo', (request) => ({
+      body: `${'x'.repeat(80)}${request.headers.authorization ?? ''} and more`,
+      headers: { 'content-type': 'text/plain' },
+    }));
+    const cutting = createHttpToolkit({
+      slug: 'cutting',
+      auth: 'bearer',
+      allowPrivateNetwork: true,
+      maxResponseCharacters: 80 + 'Bearer '.length + 20,
+    });
+    const accounts = new ToolMux({
+      toolkits: [cutting],
+      store: ':memory:',
+      secretKey: Buffer.alloc(32, 8).toString('base64'),
+    });
+    try {
+      const config = await accounts.authConfigs.create('cutting', { type: 'bearer' });
+      await accounts.connectedAccounts.create('user_cut', config.id, { token, baseUrl: `${api.url}/v3` });
+      const cutSession = await accounts.create('user_cut', {
+        toolkits: ['cutting'],
+        authConfigs: { cutting: config.id },
+      });
+      const answered = await cutSession.execute('CUTTING_GET', { url: '/echo' });
+      expect(answered.data).toMatchObject({ body: `${'x'.repeat(80)}Bearer [REDACTED]…`, truncated: true });
+      const shown = JSON.stringify([answered, await cutSession.logs()]);
+      expect(shown).not.toContain(token.slice(0, 12));
     } finally {
       await accounts.close();
     }

@@ -333,6 +333,79 @@ describe('Streamable HTTP: a server that quotes the headers it was sent in its e
   });
 });
 
+describe('Streamable HTTP: a server that echoes the headers it was sent in a result', () => {
+  it("masks the operator's secret headers (and the user's credential) in the result; other headers stay", async () => {
+    const operatorKey = 'op_echo_5a4b3c2d1e0f';
+    const bearer = 'op_bearer_9f8e7d6c5b4a';
+    const userKey = 'usr_echo_0a1b2c3d4e5f';
+    let sent: Record<string, unknown> = {};
+    const server = await statelessMcpServer(
+      'echoing',
+      (mcp) => {
+        mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+          tools: [{ name: 'whoami', description: 'Who am I.', inputSchema: { type: 'object' } }],
+        }));
+        mcp.setRequestHandler(CallToolRequestSchema, async () => ({
+          content: [{ type: 'text', text: `you sent ${JSON.stringify(sent)}` }],
+        }));
+      },
+      (request) => {
+        sent = {
+          operator: request.headers['x-operator-key'],
+          authorization: request.headers.authorization,
+          user: request.headers['x-user-key'],
+          trace: request.headers['x-trace-id'],
+        };
+        return false;
+      },
+    );
+    const echoing = await mcpToolkit({
+      slug: 'echoing',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+      headers: {
+        'X-Operator-Key': operatorKey,
+        Authorization: `Bearer ${bearer}`,
+        'X-Trace-Id': 'trace-0123456789',
+      },
+      credentialHeader: 'X-User-Key',
+    });
+    try {
+      const data = await echoing.tools[0]!.execute({}, toolContext({ apiKey: userKey }));
+      expect(JSON.stringify(data)).toContain(
+        'you sent {\\"operator\\":\\"[REDACTED]\\",\\"authorization\\":\\"[REDACTED]\\"',
+      );
+      expect(JSON.stringify(data)).toContain('trace-0123456789');
+      for (const secret of [operatorKey, bearer]) expect(JSON.stringify(data)).not.toContain(secret);
+      // through a session the user's credential is masked as well
+      const mux = new ToolMux({
+        toolkits: [echoing],
+        store: ':memory:',
+        logger: quiet,
+        secretKey: Buffer.alloc(32, 7).toString('base64'),
+      });
+      try {
+        const config = await mux.authConfigs.create('echoing', { type: 'api_key' });
+        const account = await mux.connectedAccounts.create('user_echo', config.id, { apiKey: userKey });
+        const session = await mux.create('user_echo', {
+          toolkits: ['echoing'],
+          connectedAccounts: { echoing: account.id },
+        });
+        const result = await session.execute('ECHOING_WHOAMI', {});
+        expect(result.successful).toBe(true);
+        const shown = JSON.stringify([result, await session.logs()]);
+        for (const secret of [operatorKey, bearer, userKey]) expect(shown).not.toContain(secret);
+        expect(shown).toContain('trace-0123456789');
+      } finally {
+        await mux.close();
+      }
+    } finally {
+      await echoing.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
 describe('Streamable HTTP: a server that drops a call without answering it', () => {
   let server: Server;
   let mode: 'stream cut' | 'stream ended' | 'json cut' = 'stream cut';
@@ -552,8 +625,12 @@ describe('Streamable HTTP: an MCP server on loopback, with per-user credentials'
           },
           async (extra) => ({
             content: [{ type: 'text', text: 'see structured content' }],
+            // whose credential, not the credential: a result has the credentials sent masked
             structuredContent: {
-              authorization: String(extra.requestInfo?.headers.authorization ?? 'anonymous'),
+              authorization: String(extra.requestInfo?.headers.authorization ?? 'anonymous').replace(
+                /^(\S+ )?(\w+)-\w+$/,
+                "$1$2's",
+              ),
               operator: String(extra.requestInfo?.headers['x-operator'] ?? ''),
             },
           }),
@@ -591,8 +668,8 @@ describe('Streamable HTTP: an MCP server on loopback, with per-user credentials'
     const alice = await whoami.execute({}, toolContext({ accessToken: 'alice-token' }));
     const bob = await whoami.execute({}, toolContext({ apiKey: 'bob-key' }));
     const aliceAgain = await whoami.execute({}, toolContext({ accessToken: 'alice-token' }));
-    expect(alice).toEqual({ authorization: 'Bearer alice-token', operator: 'ops-key' });
-    expect(bob).toEqual({ authorization: 'Bearer bob-key', operator: 'ops-key' });
+    expect(alice).toEqual({ authorization: "Bearer alice's", operator: 'ops-key' });
+    expect(bob).toEqual({ authorization: "Bearer bob's", operator: 'ops-key' });
     expect(aliceAgain).toEqual(alice);
     expect(initializedWith).toEqual(['anonymous', 'Bearer alice-token', 'Bearer bob-key']);
   });
@@ -603,7 +680,7 @@ describe('Streamable HTTP: an MCP server on loopback, with per-user credentials'
     const account = await mux.connectedAccounts.create('carol', config.id, { apiKey: 'carol-key' });
     const session = await mux.create('carol', { connectedAccounts: { remote: account.id } });
     const result = await session.execute('REMOTE_WHOAMI', {});
-    expect(result).toMatchObject({ successful: true, data: { authorization: 'Bearer carol-key' } });
+    expect(result).toMatchObject({ successful: true, data: { authorization: "Bearer carol's" } });
     const [log] = (await session.logs()).items;
     expect(log).toMatchObject({ toolSlug: 'REMOTE_WHOAMI', connectedAccountId: account.id });
     expect(log!.output).not.toContain('carol-key');
@@ -628,7 +705,7 @@ describe('Streamable HTTP: an MCP server on loopback, with per-user credentials'
   it('opens a new MCP session when the server lost the old one (read-only calls are retried)', async () => {
     sessions.clear();
     const result = await remote.tools[0]!.execute({}, toolContext({ accessToken: 'alice-token' }));
-    expect(result).toEqual({ authorization: 'Bearer alice-token', operator: 'ops-key' });
+    expect(result).toEqual({ authorization: "Bearer alice's", operator: 'ops-key' });
     expect(initializedWith.at(-1)).toBe('Bearer alice-token');
   });
 });

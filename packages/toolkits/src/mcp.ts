@@ -27,8 +27,10 @@ import {
   compileJsonSchemaValidator,
   compileValidatorNow,
   MAX_TIMER_MS,
+  maskedResult,
   maskSecrets,
   quotedMessage,
+  secretForms,
   shownValue,
   slicedValidatorOf,
   WorkSlice,
@@ -201,15 +203,22 @@ class McpConnection {
    * and a user's credential), masked in the errors of its connection and calls.
    */
   readonly secrets: readonly string[];
+  /**
+   * The values of those of them whose names say they are secrets (`Authorization`, `X-Api-Key`,
+   * `GITHUB_TOKEN`, …; see {@link secretValuesOf}), masked in the results of its calls too: a server
+   * that echoes the operator's key does not hand it to the model.
+   */
+  readonly resultSecrets: readonly string[];
 
   constructor(
     label: string,
     createTransport: () => { transport: Transport; stderr: () => string },
-    secrets: readonly string[] = [],
+    named: Readonly<Record<string, string>> = {},
   ) {
     this.label = label;
     this.createTransport = createTransport;
-    this.secrets = secrets;
+    this.secrets = Object.values(named);
+    this.resultSecrets = secretValuesOf(named);
   }
 
   client(): Promise<Client> {
@@ -373,6 +382,28 @@ function stdioTransport(
   return { transport, stderr: () => tail };
 }
 
+/**
+ * Names of headers and environment variables that hold secrets: `Authorization`, `X-Api-Key`,
+ * `X-Operator-Key`, `Ocp-Apim-Subscription-Key`, `GITHUB_TOKEN`, `DB_PASSWORD`, `Cookie`, ….
+ */
+const SECRET_NAME = /key|auth|token|secret|pass|cookie|credential|signature|session/i;
+/** Values shorter than this are not masked in results, whatever they are named (`true`, `1`, `off`). */
+const MIN_RESULT_SECRET_CHARS = 8;
+
+/**
+ * The values of the headers or environment variables whose names say they are secrets, in the forms a
+ * request carries them (also the credentials of an `Authorization` header without its scheme).
+ */
+function secretValuesOf(named: Readonly<Record<string, string>>): string[] {
+  const values: string[] = [];
+  for (const [name, value] of Object.entries(named)) {
+    if (typeof value !== 'string' || !SECRET_NAME.test(name)) continue;
+    for (const each of [value, value.replace(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +/, '')])
+      if (each.length >= MIN_RESULT_SECRET_CHARS) values.push(...secretForms(each));
+  }
+  return values;
+}
+
 function credentialValue(header: string, credentials: Credentials | undefined): string | undefined {
   const token = tokenOf(credentials);
   if (!token) return undefined;
@@ -484,7 +515,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     shared = new McpConnection(
       `${label} (${options.command})`,
       () => stdioTransport(options, maxResponseBytes, tooLarge),
-      Object.values(options.env ?? {}),
+      options.env,
     );
   } else {
     const url = serverUrl!;
@@ -501,7 +532,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
           transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
           stderr: () => '',
         }),
-        Object.values(headers),
+        headers,
       );
     shared = httpConnection({ ...options.headers });
     const header = options.credentialHeader;
@@ -587,10 +618,12 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
         throw forCredentials && refusedCredentials(error) ? credentialsRejected(label) : error;
       });
       try {
-        return await current.callTool({ name, arguments: args as Record<string, unknown> }, undefined, {
-          signal: context.signal,
-          timeout: timeoutMs,
-        });
+        const result = await current.callTool(
+          { name, arguments: args as Record<string, unknown> },
+          undefined,
+          { signal: context.signal, timeout: timeoutMs },
+        );
+        return { result, connection };
       } catch (error) {
         if (forCredentials && refusedCredentials(error)) {
           connection.reset(current);
@@ -628,11 +661,14 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
       tags: ['mcp', tool.name],
       timeoutMs,
       execute: async (input, context) => {
-        const result = await call(tool.name, input, context, retrySafe);
+        const { result, connection } = await call(tool.name, input, context, retrySafe);
         const problem = await checkOutput?.(result);
-        if (problem !== undefined)
-          throw new Error(`The MCP server ${label} answered ${tool.name} ${problem}.`);
-        return dataOf(result, label);
+        if (problem !== undefined) {
+          throw new Error(
+            maskSecrets(`The MCP server ${label} answered ${tool.name} ${problem}.`, connection.secrets),
+          );
+        }
+        return maskedResult(dataOf(result, label), connection.resultSecrets, new WorkSlice());
       },
     });
     // compiled now, not at the first call: a schema that is not valid JSON Schema is refused here

@@ -222,17 +222,23 @@ const CHANGED_RETRIES = 5;
  * The credential values to mask (token type, scope and expiry are not secrets: masking them would
  * blank words like "bearer"), in each form a request carries them, which an API may quote back: as
  * they are, encoded in a URL or a body (see `secretForms`), and any two of them (or one with an
- * empty password) as the base64 credentials of an HTTP Basic authorization header.
+ * empty password) as the base64 credentials of an HTTP Basic authorization header. `shown`: fields
+ * whose values are not secrets (see `shownFieldsOf`), masked only inside a Basic pair: a tool's
+ * result keeps a username or a base URL as the API wrote it.
  */
-export function credentialSecrets(credentials: Credentials): string[] {
-  const values = Object.entries(credentials)
-    .filter(([name]) => name !== 'tokenType' && name !== 'scope' && name !== 'expiresAt')
-    .map(([, value]) => value);
+export function credentialSecrets(credentials: Credentials, shown?: ReadonlySet<string>): string[] {
+  const entries = Object.entries(credentials).filter(
+    ([name, value]) =>
+      name !== 'tokenType' && name !== 'scope' && name !== 'expiresAt' && typeof value === 'string',
+  );
+  const values = entries.map(([, value]) => value);
   const basic = values.flatMap((user, index) => [
     basicCredentials(user, ''),
     ...values.filter((_, other) => other !== index).map((password) => basicCredentials(user, password)),
   ]);
-  return [...values.flatMap(secretForms), ...basic];
+  const secret =
+    shown === undefined ? values : entries.filter(([name]) => !shown.has(name)).map(([, value]) => value);
+  return [...secret.flatMap(secretForms), ...basic];
 }
 
 /** How a call waits for its credentials. */

@@ -43,6 +43,13 @@ beforeAll(async () => {
       response.end(`${'['.repeat(100_000)}"key-header-123456"${']'.repeat(100_000)}`);
       return;
     }
+    if (request.url === '/api/keyed-by') {
+      // an answer keyed by the key it was sent (a map of keys to their quotas)
+      const key = String(request.headers['x-api-key'] ?? '');
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ quotas: { [key]: 10, [`key:${key}`]: 5, other: 1 } }));
+      return;
+    }
     if (request.url === '/redirect') {
       response.writeHead(302, { location: 'https://elsewhere.example.com/steal' }).end();
       return;
@@ -136,6 +143,13 @@ describe('session.proxyExecute', () => {
     const queried = await session.proxyExecute({ toolkit: 'queried', endpoint: 'search' });
     expect((queried.data as Echo).url).toBe('/api/search?api_key=[REDACTED]');
     expect(JSON.stringify(queried)).not.toContain('key-query-654321');
+  });
+
+  it('masks a key in the keys of the answer, not only in its strings', async () => {
+    const { session } = await setup();
+    const keyed = await session.proxyExecute({ toolkit: 'keyed', endpoint: '/keyed-by' });
+    expect(keyed.data).toEqual({ quotas: { '[REDACTED]': 10, 'key:[REDACTED]': 5, other: 1 } });
+    expect(JSON.stringify(keyed)).not.toContain('key-header-123456');
   });
 
   it('applies each scheme’s credentials and masks them in what comes back', async () => {

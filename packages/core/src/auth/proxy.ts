@@ -3,9 +3,10 @@ import type { Toolkit } from '../catalog/types.js';
 import { quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { maskedResult } from '../util/masked-result.js';
 import { setOwn } from '../util/own-key.js';
-import { maskSecrets } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
+import { WorkSlice } from '../util/slices.js';
 import { shownValue } from '../util/stored-text.js';
 import { wholeNumberOf } from '../util/whole-number.js';
 import type { AuthService } from './auth-service.js';
@@ -107,19 +108,6 @@ function networkReason(error: unknown, secrets: readonly string[]): string {
   return typeof reason === 'string' && reason !== ''
     ? quotedText(reason, secrets)
     : quotedMessage(error, secrets);
-}
-
-/**
- * Replaces every credential value (4 characters or more) in strings of `value`; one that overlaps
- * another (a Basic pair and the pair with an empty password) is masked whole.
- */
-function mask(value: unknown, secrets: readonly string[]): unknown {
-  if (typeof value === 'string') return maskSecrets(value, secrets);
-  if (Array.isArray(value)) return value.map((item) => mask(item, secrets));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mask(item, secrets)]));
-  }
-  return value;
 }
 
 /**
@@ -238,9 +226,13 @@ export async function proxyExecute(
   response.headers.forEach((value, name) => {
     setOwn(responseHeaders, name, value); // a header named `__proto__` too
   });
+  // every credential value (4 characters or more) in the strings and keys of the answer, as a tool's
+  // result has them masked (one that overlaps another, a Basic pair and the pair with an empty
+  // password, masked whole); a slice at a time, copying only the way to a masked string
+  const slice = new WorkSlice();
   return {
     status: response.status,
-    headers: mask(responseHeaders, secrets) as Record<string, string>,
-    data: mask(data, secrets),
+    headers: (await maskedResult(responseHeaders, secrets, slice)) as Record<string, string>,
+    data: await maskedResult(data, secrets, slice),
   };
 }

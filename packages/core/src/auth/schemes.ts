@@ -80,6 +80,27 @@ export function fieldsOf(scheme: FieldAuthScheme): AuthField[] {
 }
 
 /**
+ * The credential fields that no auth scheme of the toolkit keeps secret (each declares them
+ * `secret: false`: a username, an account's API base URL): a tool's result names them as the API
+ * does, they are not masked there.
+ */
+export function shownFieldsOf(toolkit: Toolkit): ReadonlySet<string> {
+  const shown = new Set<string>();
+  const secret = new Set<string>();
+  for (const scheme of toolkit.auth) {
+    if (scheme.type === 'none') continue;
+    if (scheme.type === 'oauth2') {
+      // its credentials are tokens; a field scheme's field of a token's name stays secret
+      for (const name of ['accessToken', 'refreshToken', 'idToken']) secret.add(name);
+      continue;
+    }
+    for (const field of fieldsOf(scheme)) (field.secret === false ? shown : secret).add(field.name);
+  }
+  for (const name of secret) shown.delete(name);
+  return shown;
+}
+
+/**
  * The credential field a scheme sends as (part of) a header value, with that header and the text put
  * before it; undefined when none is (basic sends base64, a query parameter is percent-encoded).
  */

@@ -71,7 +71,10 @@ export interface ToolContext {
   signal: AbortSignal;
   /** `fetch` to use for outgoing requests (overridable for tests). */
   fetch: typeof globalThis.fetch;
-  /** Attach a note to this call's execution log entry. */
+  /**
+   * A note to the ToolMux's logger at debug level (prefixed by the tool and the call's log id): the
+   * account's credentials are masked in it, and `data` is written as redacted JSON cut to 4 KB.
+   */
   log: (message: string, data?: Record<string, unknown>) => void;
   /** The id of this call's execution log entry (`log_…`). */
   logId?: string;

@@ -222,6 +222,121 @@ describe('the execution path', () => {
     expect(log!.input).toContain('[truncated]');
   });
 
+  it("masks the account's credentials in a result (a tool that hands on what its API echoed), alone and in a multi-execute; a field the scheme does not keep secret stays", async () => {
+    const apiKey = 'key_live_"7Hq"/+= &x';
+    const echo = defineTool({
+      slug: 'SHOWN_ECHO',
+      description: 'Answer what the API echoed.',
+      inputSchema: z.object({}),
+      execute: async (_input, ctx) => {
+        const { apiKey: key = '', region = '' } = ctx.credentials ?? {};
+        return {
+          credentials: ctx.credentials,
+          headers: {
+            'x-echo': `Bearer ${key}`,
+            location: `https://${region}/next?key=${encodeURIComponent(key)}`,
+          },
+          [`seen ${key}`]: true,
+          text: JSON.stringify({ key }),
+          form: new URLSearchParams({ key }).toString(),
+          basic: Buffer.from(`${region}:${key}`).toString('base64'),
+        };
+      },
+    });
+    const shown = defineToolkit({
+      slug: 'shown',
+      description: 'Shown',
+      auth: {
+        type: 'api_key',
+        fields: [
+          { name: 'apiKey', label: 'API key' },
+          { name: 'region', label: 'Region host', secret: false },
+        ],
+      },
+      tools: [echo],
+    });
+    const mux = new ToolMux({ toolkits: [shown], store: ':memory:', logger: quiet });
+    const config = await mux.authConfigs.create('shown', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('user_1', config.id, {
+      apiKey,
+      region: 'eu.api.example.com',
+    });
+    const session = await mux.create('user_1', {
+      toolkits: ['shown'],
+      connectedAccounts: { shown: account.id },
+    });
+    const alone = await session.execute('SHOWN_ECHO', {});
+    const multi = await session.execute('TOOLMUX_MULTI_EXECUTE_TOOL', {
+      tools: [{ tool_slug: 'SHOWN_ECHO', arguments: {} }],
+    });
+    const inMulti = (multi.data as { results: Array<{ data: unknown }> }).results[0]!.data;
+    for (const data of [alone.data, inMulti]) {
+      expect(data).toEqual({
+        credentials: { apiKey: '[REDACTED]', region: 'eu.api.example.com' },
+        headers: {
+          'x-echo': 'Bearer [REDACTED]',
+          location: 'https://eu.api.example.com/next?key=[REDACTED]',
+        },
+        'seen [REDACTED]': true,
+        text: '{"key":"[REDACTED]"}',
+        form: 'key=[REDACTED]',
+        basic: '[REDACTED]',
+      });
+    }
+    const everything = JSON.stringify([alone, multi, await session.logs()]);
+    for (const form of [apiKey, encodeURIComponent(apiKey), JSON.stringify(apiKey).slice(1, -1)])
+      expect(everything).not.toContain(form);
+    await mux.close();
+  });
+
+  it("a handler's ctx.log note reaches the logger with the account's credentials masked and cut to 4 KB", async () => {
+    const apiKey = 'sk_note_0123456789abcdef';
+    const notes: Array<{ message: string; data: unknown }> = [];
+    const note = defineTool({
+      slug: 'KEYED_NOTE',
+      description: 'Note what the API answered.',
+      inputSchema: z.object({}),
+      execute: async (_input, ctx) => {
+        const key = ctx.credentials?.apiKey ?? '';
+        ctx.log(`the API answered: sent ${encodeURIComponent(key)} ${'x'.repeat(10_000)}`);
+        ctx.log('answer', {
+          echoed: { header: `Bearer ${key}` },
+          context: ctx.credentials,
+          big: 'y'.repeat(10_000),
+        });
+        return { ok: true };
+      },
+    });
+    const keyed = defineToolkit({
+      slug: 'keyed',
+      description: 'Keyed',
+      auth: { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
+      tools: [note],
+    });
+    const mux = new ToolMux({
+      toolkits: [keyed],
+      store: ':memory:',
+      logger: { ...quiet, debug: (message, data) => notes.push({ message, data }) },
+    });
+    const config = await mux.authConfigs.create('keyed', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('user_1', config.id, { apiKey });
+    const session = await mux.create('user_1', {
+      toolkits: ['keyed'],
+      connectedAccounts: { keyed: account.id },
+    });
+    expect(await session.execute('KEYED_NOTE', {})).toMatchObject({ successful: true });
+    const written = notes.filter((each) => each.message.includes('KEYED_NOTE'));
+    expect(written).toHaveLength(2);
+    expect(written[0]!.message).toMatch(/^\[KEYED_NOTE log_\w+\] the API answered: sent \[REDACTED\] x+/);
+    expect(Buffer.byteLength(written[0]!.message.replace(/^\[[^\]]+\] /, ''))).toBeLessThanOrEqual(4096);
+    expect(written[0]!.message).toMatch(/…\[truncated\]$/);
+    const data = (written[1]!.data as { data: string }).data;
+    expect(data).toContain('"header":"Bearer [REDACTED]"');
+    expect(Buffer.byteLength(data)).toBeLessThanOrEqual(4096);
+    expect(JSON.stringify(notes)).not.toContain(apiKey);
+    await mux.close();
+  });
+
   it('lists the keys of a wide argument once in a call, its log redacted and cut as always', async () => {
     let listings = 0;
     const target: Record<string, unknown> = Object.fromEntries(

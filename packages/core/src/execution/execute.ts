@@ -1,4 +1,6 @@
 import type { ErrorAudience } from '../api-refs.js';
+import { credentialSecrets } from '../auth/credentials.js';
+import { shownFieldsOf } from '../auth/schemes.js';
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
 import {
@@ -31,7 +33,14 @@ import {
   SLICED_PARSE_FROM,
 } from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
-import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
+import { maskedResult } from '../util/masked-result.js';
+import {
+  MAX_LOG_PAYLOAD_BYTES,
+  maskSecrets,
+  maskSecretsLeading,
+  redactForLog,
+  truncateUtf8,
+} from '../util/redact.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
 import type { CallInFlight, CallsInFlight } from './calls-in-flight.js';
@@ -390,6 +399,8 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
     const logId = newId('log');
     let accountId: string | null = null;
     let secrets: string[] = [];
+    // masked in the result: the credentials but the fields no scheme keeps secret (a base URL)
+    let resultSecrets: string[] = [];
     let result: ToolResult;
     // large arguments: the stages below let other work run between them (never for small calls,
     // so concurrent small calls still run in call order and share one log batch)
@@ -470,6 +481,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
             );
         accountId = account.accountId;
         secrets = secretsOf(account);
+        resultSecrets = resultSecretsOf(account, request.toolkit);
         let credentials = account.credentials;
         for (let renewals = 0; ; renewals++) {
           try {
@@ -506,6 +518,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
             );
             if (renewed === null) throw error;
             secrets = [...secrets, ...secretsOf(renewed)];
+            resultSecrets = [...resultSecrets, ...resultSecretsOf(renewed, request.toolkit)];
             credentials = renewed.credentials;
           }
         }
@@ -521,7 +534,15 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
         throw new ToolCallFailure('TOOL_RESULT_INVALID', message);
       }
       resultKeys = safe.wideKeys;
-      result = { successful: true, data: safe.value, error: null, logId };
+      // what the API answered may quote the account's credentials (an echo of the request's
+      // Authorization header, a key in a redirect's URL): the model and the application never see them
+      const shown = await maskedResult(
+        safe.value,
+        resultSecrets,
+        new WorkSlice(),
+        (object) => listedKeys(object) ?? resultKeys?.get(object),
+      );
+      result = { successful: true, data: shown, error: null, logId };
     } catch (error) {
       const reader = request.reader ?? applicationReader(sessionId !== null);
       result = failureResult(forReader(error, reader), tool, logId, secrets, reader);
@@ -559,6 +580,13 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
 
 function secretsOf(account: ResolvedAccount): string[] {
   return account.secrets ?? (account.credentials ? Object.values(account.credentials) : []);
+}
+
+/** The credential values masked in a call's result (see `credentialSecrets`). */
+function resultSecretsOf(account: ResolvedAccount, toolkit: Toolkit): string[] {
+  return account.credentials
+    ? credentialSecrets(account.credentials, shownFieldsOf(toolkit))
+    : secretsOf(account);
 }
 
 /** A handler's CREDENTIALS_REJECTED: the provider refused the account's credentials. */
@@ -714,6 +742,32 @@ function isCallFailure(error: unknown): error is ToolCallFailure {
   }
 }
 
+/**
+ * A handler's `ctx.log(message, data)`, written to the logger's debug level: the message with the
+ * call's credentials masked and cut to 4 KB, `data` as the execution log writes a payload (redacted
+ * JSON cut to 4 KB, under `data`). A handler that notes what its API answered (which may echo the
+ * request's token) or its own context put the account's credentials in the server's log.
+ */
+function handlerNote(
+  logger: Logger,
+  call: string,
+  credentials: Credentials | undefined,
+  message: unknown,
+  data: unknown,
+): void {
+  const secrets = credentials ? credentialSecrets(credentials) : [];
+  let text: string;
+  try {
+    text = typeof message === 'string' ? message : String(message);
+  } catch {
+    text = Object.prototype.toString.call(message);
+  }
+  // masked before the cut (one the cut splits whole): only the first 4 K characters are looked at
+  const masked = maskSecretsLeading(text, secrets, MAX_LOG_PAYLOAD_BYTES);
+  const shown = truncateUtf8(masked.cut ? `${masked.text}…[truncated]` : masked.text, MAX_LOG_PAYLOAD_BYTES);
+  logger.debug(`[${call}] ${shown}`, data === undefined ? undefined : { data: redactForLog(data, secrets) });
+}
+
 async function runHandler(
   env: ExecutionEnvironment,
   tool: Tool,
@@ -736,7 +790,8 @@ async function runHandler(
     credentials: call.credentials,
     signal,
     fetch: env.fetch,
-    log: (message, data) => env.logger.debug(`[${tool.slug} ${call.logId}] ${message}`, data),
+    log: (message, data) =>
+      handlerNote(env.logger, `${tool.slug} ${call.logId}`, call.credentials, message, data),
     logId: call.logId,
   };
   // stopped as it registered (its ToolMux closed and stopped the calls still running), or aborted,

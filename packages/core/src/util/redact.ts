@@ -1,4 +1,4 @@
-import type { ListedKeys } from './json-slices.js';
+import type { ListedKeys, Slice } from './json-slices.js';
 
 /** Keys whose values are treated as secrets wherever they appear in a logged payload. */
 const SECRET_KEY =
@@ -76,6 +76,9 @@ export function secretForms(secret: string): string[] {
   const uri = encodeURIComponent(secret);
   return [
     secret,
+    // as a JSON string writes it (a `"`, a `\\` or a control character escaped): an answer's text
+    // that quotes the request as JSON
+    JSON.stringify(secret).slice(1, -1),
     uri,
     new URLSearchParams({ s: secret }).toString().slice(2),
     uri.replace(/[-_.!~*'()]|%20/g, (character) =>
@@ -96,6 +99,144 @@ export function basicCredentials(user: string, password: string): string {
 export function maskSecrets(text: string, secrets: readonly string[]): string {
   const masked = secretsToMask(secrets);
   if (masked.length === 0) return text;
+  return maskKnown(text, masked);
+}
+
+/**
+ * {@link maskSecrets} for many texts with one list of secrets: a function that masks a text (the
+ * same string when it holds none of them), or undefined when no secret is long enough to mask.
+ */
+export function secretMasker(
+  secrets: readonly string[],
+  /** Also the part of a secret that a cut of the text left at its end or start (see `cutSecretEnds`). */
+  cutEnds = false,
+): ((text: string) => string) | undefined {
+  const masked = secretsToMask(secrets);
+  if (masked.length === 0) return undefined;
+  const shortest = masked[masked.length - 1]!.length;
+  const ends = cutEnds ? cutEndsMasker(masked) : undefined;
+  if (ends === undefined) return (text) => (text.length < shortest ? text : maskKnown(text, masked));
+  return (text) => {
+    if (text.length < FRAGMENT_CHARS) return text;
+    return ends(text.length < shortest ? text : maskKnown(text, masked));
+  };
+}
+
+/**
+ * A function that masks what a cut left of a secret at a text's end or start (see
+ * `cutSecretEnds`), or undefined when no secret is long enough to have its runs masked.
+ */
+function cutEndsMasker(masked: readonly string[]): ((text: string) => string) | undefined {
+  const long = masked.filter((secret) => secret.length >= FRAGMENT_FROM_SECRET_LENGTH);
+  if (long.length === 0) return undefined;
+  // every run of FRAGMENT_CHARS of a long secret: a text whose end (or start) is none of them holds no
+  // cut secret there, which one look up tells
+  const runs = new Set<string>();
+  for (const secret of long)
+    for (let at = 0; at + FRAGMENT_CHARS <= secret.length; at++)
+      runs.add(secret.slice(at, at + FRAGMENT_CHARS));
+  return (text) => (mayEndCut(text, runs) ? cutSecretEnds(text, long) : text);
+}
+
+/** Whether the last or first {@link FRAGMENT_CHARS} of `text` (past an ellipsis) are a run of a secret. */
+function mayEndCut(text: string, runs: ReadonlySet<string>): boolean {
+  const end = text.endsWith('…') ? text.length - 1 : text.endsWith('...') ? text.length - 3 : text.length;
+  const start = text.startsWith('…') ? 1 : text.startsWith('...') ? 3 : 0;
+  if (end - start < FRAGMENT_CHARS) return false;
+  return (
+    runs.has(text.slice(end - FRAGMENT_CHARS, end)) || runs.has(text.slice(start, start + FRAGMENT_CHARS))
+  );
+}
+
+/** A text longer than this is masked {@link MASKED_CHUNK} characters at a time by {@link maskedLongText}. */
+export const LONG_TEXT_CHARS = 256 * 1024;
+const MASKED_CHUNK = 64 * 1024;
+
+/**
+ * What `secretMasker(secrets, cutEnds)(text)` answers, for a text of any length without holding the
+ * event loop: looked at {@link MASKED_CHUNK} characters at a time (and a secret's length around
+ * them), pausing when `slice` is due. The same string when it holds no secret.
+ */
+export async function maskedLongText(
+  text: string,
+  secrets: readonly string[],
+  cutEnds: boolean,
+  slice: Slice,
+): Promise<string> {
+  const masked = secretsToMask(secrets);
+  if (masked.length === 0) return text;
+  const parts: string[] = [];
+  let position = 0;
+  let maskedTo = -1;
+  for (let from = 0; from < text.length; from += MASKED_CHUNK) {
+    if (slice.due()) await slice.pause();
+    const to = Math.min(text.length, from + MASKED_CHUNK);
+    if (position >= to) continue;
+    for (const [start, end] of secretSpans(text, Math.max(from, position), to, masked)) {
+      // a span that goes on where the last marker ended is the same masked run: one marker
+      if (start > position || maskedTo !== position) {
+        parts.push(text.slice(position, start), REDACTED);
+      }
+      position = end;
+      maskedTo = end;
+    }
+  }
+  const whole = parts.length === 0 ? text : parts.join('') + text.slice(position);
+  const ends = cutEnds ? cutEndsMasker(masked) : undefined;
+  return ends === undefined ? whole : ends(whole);
+}
+
+/**
+ * `text` with the start of a secret at its end, or the end of one at its start, replaced by
+ * `[REDACTED]` when it is {@link FRAGMENT_CHARS} characters or more: what a cut of a longer text (a
+ * tool that hands on the first 50,000 characters of an answer and `…`) left of a secret the cut
+ * split. Looks at a secret's length at each end, whatever the length of `text`.
+ */
+function cutSecretEnds(text: string, secrets: readonly string[]): string {
+  // past the ellipsis a cut writes
+  const end = text.endsWith('…') ? text.length - 1 : text.endsWith('...') ? text.length - 3 : text.length;
+  const start = text.startsWith('…') ? 1 : text.startsWith('...') ? 3 : 0;
+  let headTo = start;
+  let tailFrom = end;
+  for (const secret of secrets) {
+    const first = secret.slice(0, FRAGMENT_CHARS);
+    for (
+      let at = text.indexOf(first, Math.max(start, end - secret.length + 1));
+      at !== -1 && at + FRAGMENT_CHARS <= end;
+      at = text.indexOf(first, at + 1)
+    ) {
+      if (secret.startsWith(text.slice(at, end))) {
+        tailFrom = Math.min(tailFrom, at);
+        break;
+      }
+    }
+    const last = secret.slice(-FRAGMENT_CHARS);
+    const within = Math.min(end, start + secret.length - 1);
+    for (
+      let at = text.lastIndexOf(last, within - FRAGMENT_CHARS);
+      at >= start;
+      at = text.lastIndexOf(last, at - 1)
+    ) {
+      if (secret.endsWith(text.slice(start, at + FRAGMENT_CHARS))) {
+        headTo = Math.max(headTo, at + FRAGMENT_CHARS);
+        break;
+      }
+      if (at === 0) break;
+    }
+  }
+  if (headTo === start && tailFrom === end) return text;
+  if (headTo >= tailFrom) return text.slice(0, start) + REDACTED + text.slice(end);
+  return (
+    text.slice(0, start) +
+    (headTo > start ? REDACTED : '') +
+    text.slice(headTo, tailFrom) +
+    (tailFrom < end ? REDACTED : '') +
+    text.slice(end)
+  );
+}
+
+/** `text` with the occurrences of `masked` (as `secretsToMask` gives them) replaced. */
+function maskKnown(text: string, masked: readonly string[]): string {
   const spans = secretSpans(text, 0, text.length, masked);
   if (spans.length === 0) return text;
   let out = '';

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { maskedResult } from './masked-result.js';
+import { WorkSlice } from './slices.js';
+
+const SECRET = 'tok_live_7Hq2xZ9';
+
+describe('maskedResult', () => {
+  it('is the same value, not a copy, when it holds no secret', async () => {
+    const value = { rows: [{ id: 1, name: 'a' }], total: 1, nothing: null };
+    expect(await maskedResult(value, [SECRET], new WorkSlice())).toBe(value);
+    expect(await maskedResult(value, [], new WorkSlice())).toBe(value);
+    expect(await maskedResult('plain', [SECRET], new WorkSlice())).toBe('plain');
+  });
+
+  it('masks secrets in strings and keys at any depth, copying only the way to them', async () => {
+    const untouched = { id: 1, tags: ['x', 'y'] };
+    const value = {
+      first: 'no secret',
+      untouched,
+      nested: { deeper: [1, `Bearer ${SECRET}`, true, null], [`${SECRET}`]: 'keyed by it' },
+      last: 3,
+    };
+    const masked = (await maskedResult(value, [SECRET], new WorkSlice())) as typeof value;
+    expect(masked).toEqual({
+      first: 'no secret',
+      untouched: { id: 1, tags: ['x', 'y'] },
+      nested: { deeper: [1, 'Bearer [REDACTED]', true, null], '[REDACTED]': 'keyed by it' },
+      last: 3,
+    });
+    expect(Object.keys(masked)).toEqual(['first', 'untouched', 'nested', 'last']);
+    expect(masked).not.toBe(value);
+    expect(masked.untouched).toBe(untouched);
+    // the value itself is not changed
+    expect(value.nested.deeper[1]).toBe(`Bearer ${SECRET}`);
+    expect(await maskedResult(`x${SECRET}x`, [SECRET], new WorkSlice())).toBe('x[REDACTED]x');
+  });
+
+  it('masks what a cut left of a secret at the end or start of a string (12 characters or more)', async () => {
+    const long = 'ghp_0123456789abcdefghijKLMNOP';
+    const cut = (text: string) => maskedResult(text, [long], new WorkSlice());
+    expect(await cut(`${'x'.repeat(50)}${long.slice(0, 20)}…`)).toBe(`${'x'.repeat(50)}[REDACTED]…`);
+    expect(await cut(`${'x'.repeat(50)}${long.slice(0, 12)}...`)).toBe(`${'x'.repeat(50)}[REDACTED]...`);
+    expect(await cut(`body: ${long.slice(0, 16)}`)).toBe('body: [REDACTED]');
+    expect(await cut(`…${long.slice(-15)} and more`)).toBe('…[REDACTED] and more');
+    expect(await cut(long.slice(0, 25))).toBe('[REDACTED]');
+    expect(await cut(long.slice(5))).toBe('[REDACTED]');
+    expect(await cut(`a ${long} and ${long.slice(0, 14)}`)).toBe('a [REDACTED] and [REDACTED]');
+    // less than 12 characters of it, or not at an end: left as it is (whole secrets only there)
+    for (const kept of [`x ${long.slice(0, 11)}…`, `x ${long.slice(0, 20)} y`, 'ghp_ is a prefix'])
+      expect(await cut(kept)).toBe(kept);
+    // a secret shorter than 16 characters is masked whole only
+    const short = 'tok_live_7Hq2xZ';
+    expect(await maskedResult(`x ${short.slice(0, 13)}`, [short], new WorkSlice())).toBe(
+      `x ${short.slice(0, 13)}`,
+    );
+  });
+
+  it('masks a text of megabytes a piece at a time, as the whole text is masked, a secret across two pieces too', async () => {
+    const long = 'ghp_0123456789abcdefghijKLMNOP';
+    const chunk = 64 * 1024;
+    const pieces = [
+      'a'.repeat(chunk - 10),
+      long, // across the first two pieces
+      long, // right after it: one marker
+      'b'.repeat(3 * chunk),
+      `k=${encodeURIComponent(long)}`,
+      'c'.repeat(chunk),
+      long.slice(0, 20), // cut at the end
+    ];
+    const text = pieces.join('');
+    let pauses = 0;
+    const slice = {
+      due: () => true,
+      pause: async () => {
+        pauses++;
+      },
+    };
+    const masked = (await maskedResult({ text }, [long], slice)) as { text: string };
+    expect(masked.text).toBe(
+      `${'a'.repeat(chunk - 10)}[REDACTED]${'b'.repeat(3 * chunk)}k=[REDACTED]${'c'.repeat(chunk)}[REDACTED]`,
+    );
+    expect(pauses).toBeGreaterThan(4);
+    const plain = 'd'.repeat(6 * chunk);
+    expect(await maskedResult(plain, [long], new WorkSlice())).toBe(plain);
+  });
+
+  it('keeps a __proto__ key an own property, and a shared object one copy', async () => {
+    const shared = { note: SECRET };
+    const value = JSON.parse(`{"__proto__": {"k": "${SECRET}"}, "a": 1}`) as Record<string, unknown>;
+    value.one = shared;
+    value.two = shared;
+    const masked = (await maskedResult(value, [SECRET], new WorkSlice())) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(masked)).toBe(Object.prototype);
+    expect(Object.hasOwn(masked, '__proto__')).toBe(true);
+    expect(JSON.stringify(masked)).toBe(
+      '{"__proto__":{"k":"[REDACTED]"},"a":1,"one":{"note":"[REDACTED]"},"two":{"note":"[REDACTED]"}}',
+    );
+    expect(masked.one).toBe(masked.two);
+  });
+
+  it('walks keys listed before the walk, leaving out one gone since', async () => {
+    const value: Record<string, unknown> = { a: SECRET, b: 'kept', c: 'gone' };
+    const keys = Object.keys(value);
+    delete value.c;
+    const masked = await maskedResult(value, [SECRET], new WorkSlice(), (object) =>
+      object === value ? keys : undefined,
+    );
+    expect(masked).toEqual({ a: '[REDACTED]', b: 'kept' });
+  });
+
+  it('walks a large result a slice at a time, its work linear in its size', async () => {
+    const rows = (count: number) =>
+      Array.from({ length: count }, (_, index) => ({ id: index, note: index % 1000 === 0 ? SECRET : 'n' }));
+    let pauses = 0;
+    const slice = {
+      due: () => true,
+      pause: async () => {
+        pauses++;
+      },
+    };
+    const masked = (await maskedResult(rows(20_000), [SECRET], slice)) as Array<{ note: string }>;
+    expect(pauses).toBeGreaterThan(10);
+    expect(masked.filter((row) => row.note === '[REDACTED]')).toHaveLength(20);
+    expect(JSON.stringify(masked)).not.toContain(SECRET);
+    // the work (looks at the clock, one per 512 members) grows as the result does
+    const looks = async (count: number) => {
+      let due = 0;
+      const counting = {
+        due: () => {
+          due++;
+          return false;
+        },
+        pause: async () => {},
+      };
+      await maskedResult(rows(count), [SECRET, 'another_secret_value'], counting);
+      return due;
+    };
+    const small = await looks(20_000);
+    const large = await looks(200_000);
+    expect(small).toBeGreaterThan(20);
+    expect(large / small).toBeGreaterThan(8);
+    expect(large / small).toBeLessThan(12);
+  });
+});
