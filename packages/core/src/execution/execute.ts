@@ -582,12 +582,22 @@ function secretsOf(account: ResolvedAccount): string[] {
   return account.secrets ?? (account.credentials ? Object.values(account.credentials) : []);
 }
 
-/** The credential values masked in a call's result (see `credentialSecrets`). */
+/**
+ * The credential values masked in a call's result (see `credentialSecrets`): made once per
+ * credentials object (the account cache hands calls the same one), and so the same list, whose
+ * masker `secretMasker` keeps.
+ */
 function resultSecretsOf(account: ResolvedAccount, toolkit: Toolkit): string[] {
-  return account.credentials
-    ? credentialSecrets(account.credentials, shownFieldsOf(toolkit))
-    : secretsOf(account);
+  const { credentials } = account;
+  if (!credentials) return secretsOf(account);
+  const made = resultSecretsByCredentials.get(credentials);
+  if (made?.toolkit === toolkit) return made.secrets;
+  const secrets = credentialSecrets(credentials, shownFieldsOf(toolkit));
+  resultSecretsByCredentials.set(credentials, { toolkit, secrets });
+  return secrets;
 }
+
+const resultSecretsByCredentials = new WeakMap<Credentials, { toolkit: Toolkit; secrets: string[] }>();
 
 /** A handler's CREDENTIALS_REJECTED: the provider refused the account's credentials. */
 function rejectsCredentials(error: unknown): boolean {

@@ -35,6 +35,27 @@ describe('maskedResult', () => {
     expect(await maskedResult(`x${SECRET}x`, [SECRET], new WorkSlice())).toBe('x[REDACTED]x');
   });
 
+  it('masks a short secret in a short string beside a long secret (a password beside a token)', async () => {
+    const secrets = ['sk_live_0123456789abcdefghijklmnop', 'hunter22'];
+    // before: a string under 12 characters was skipped whole once a secret was long enough to have
+    // its cut runs masked
+    expect(
+      await maskedResult({ password: 'hunter22', note: 'pw hunter22' }, secrets, new WorkSlice()),
+    ).toEqual({
+      password: '[REDACTED]',
+      note: 'pw [REDACTED]',
+    });
+  });
+
+  it('masks the same way with one list of secrets used call after call', async () => {
+    const secrets = [SECRET];
+    for (let call = 0; call < 3; call++) {
+      expect(await maskedResult({ echo: `Bearer ${SECRET}` }, secrets, new WorkSlice())).toEqual({
+        echo: 'Bearer [REDACTED]',
+      });
+    }
+  });
+
   it('masks what a cut left of a secret at the end or start of a string (12 characters or more)', async () => {
     const long = 'ghp_0123456789abcdefghijKLMNOP';
     const cut = (text: string) => maskedResult(text, [long], new WorkSlice());

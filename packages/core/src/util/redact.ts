@@ -111,15 +111,30 @@ export function secretMasker(
   /** Also the part of a secret that a cut of the text left at its end or start (see `cutSecretEnds`). */
   cutEnds = false,
 ): ((text: string) => string) | undefined {
+  // one list is often masked with again and again (a connected account's, call after call): what it
+  // takes to make its masker (sorting, every run of its long secrets) is done once per list
+  let made = maskersBySecrets.get(secrets);
+  if (made === undefined) {
+    made = {};
+    maskersBySecrets.set(secrets, made);
+  }
+  const key = cutEnds ? 'cutEnds' : 'whole';
+  if (!(key in made)) made[key] = newSecretMasker(secrets, cutEnds);
+  return made[key];
+}
+
+type Masker = ((text: string) => string) | undefined;
+const maskersBySecrets = new WeakMap<readonly string[], { whole?: Masker; cutEnds?: Masker }>();
+
+function newSecretMasker(secrets: readonly string[], cutEnds: boolean): Masker {
   const masked = secretsToMask(secrets);
   if (masked.length === 0) return undefined;
   const shortest = masked[masked.length - 1]!.length;
+  const whole = (text: string) => (text.length < shortest ? text : maskKnown(text, masked));
   const ends = cutEnds ? cutEndsMasker(masked) : undefined;
-  if (ends === undefined) return (text) => (text.length < shortest ? text : maskKnown(text, masked));
-  return (text) => {
-    if (text.length < FRAGMENT_CHARS) return text;
-    return ends(text.length < shortest ? text : maskKnown(text, masked));
-  };
+  if (ends === undefined) return whole;
+  // a text too short to end in a cut run may still hold a whole (shorter) secret
+  return (text) => (text.length < FRAGMENT_CHARS ? whole(text) : ends(whole(text)));
 }
 
 /**
