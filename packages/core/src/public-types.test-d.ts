@@ -6,6 +6,7 @@ import {
   type PlainProvider,
   type PlainTool,
   type Session,
+  type SessionConfig,
   type SuccessfulToolResult,
   type Tool,
   ToolMux,
@@ -114,5 +115,23 @@ describe('defineTool', () => {
         return null;
       },
     });
+  });
+});
+
+describe('SessionConfig', () => {
+  it('takes enable or disable, not both, and tools as slugs or tags, not both', () => {
+    const config: SessionConfig = {
+      toolkits: { disable: ['exa'] },
+      tools: { github: { tags: { enable: ['readOnlyHint'] } }, gmail: { disable: ['GMAIL_SEND_EMAIL'] } },
+    };
+    // @ts-expect-error enable and disable together
+    const both: SessionConfig = { toolkits: { enable: ['github'], disable: ['exa'] } };
+    // @ts-expect-error enable and disable together, for the tools of a toolkit
+    const bothTools: SessionConfig = { tools: { github: { enable: ['GITHUB_GET_ME'], disable: ['X'] } } };
+    const slugsAndTags: SessionConfig['tools'] = {
+      // @ts-expect-error tool slugs and tags together
+      github: { enable: ['GITHUB_GET_ME'], tags: ['readOnlyHint'] },
+    };
+    void [config, both, bothTools, slugsAndTags];
   });
 });
