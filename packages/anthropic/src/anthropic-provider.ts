@@ -49,7 +49,8 @@ export interface AnthropicProviderOptions {
  * messages.push({ role: 'assistant', content: message.content }, await session.handleToolCalls(message));
  */
 export class AnthropicProvider
-  implements Provider<Anthropic.Tool[], Anthropic.Message, AnthropicToolResultMessage>
+  implements
+    Provider<Anthropic.Tool[], Anthropic.Message | Anthropic.Beta.BetaMessage, AnthropicToolResultMessage>
 {
   readonly name = 'anthropic';
   readonly strict: boolean;
@@ -88,8 +89,17 @@ export class AnthropicProvider
     return tools;
   }
 
-  async handleToolCalls(message: Anthropic.Message, execute: ExecuteFn): Promise<AnthropicToolResultMessage> {
-    const uses = message.content.filter((block) => block.type === 'tool_use');
+  /**
+   * Runs the `tool_use` blocks of a message of `anthropic.messages.create()` or of
+   * `anthropic.beta.messages.create()` (whose server-side tool blocks are not toolmux's and are left
+   * alone); what it returns goes into the next request of either.
+   */
+  async handleToolCalls(
+    message: Anthropic.Message | Anthropic.Beta.BetaMessage,
+    execute: ExecuteFn,
+  ): Promise<AnthropicToolResultMessage> {
+    const blocks: ReadonlyArray<Anthropic.ContentBlock | Anthropic.Beta.BetaContentBlock> = message.content;
+    const uses = blocks.filter((block) => block.type === 'tool_use');
     const results = await runToolCalls(
       uses.map((use) => ({ id: use.id, name: use.name, arguments: use.input })),
       execute,

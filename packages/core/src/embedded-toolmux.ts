@@ -100,7 +100,7 @@ import { workbenchThread } from './workbench/main-thread.js';
 import { closeWorkbench, endSessionWorkbench } from './workbench/workbench.js';
 
 /** What an embedded and a remote ToolMux both offer (docs/sessions.md, docs/direct-access.md). */
-export type ToolMuxApi<P extends Provider<unknown>> = Pick<
+export type ToolMuxApi<P extends Provider<unknown> = PlainProvider> = Pick<
   EmbeddedToolMux<P>,
   | 'create'
   | 'use'

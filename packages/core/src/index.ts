@@ -20,7 +20,7 @@ export type {
   ProxyExecuteResponse,
   UpdateAuthConfigOptions,
 } from './auth/types.js';
-export type { DefineToolkitOptions, DefineToolOptions } from './catalog/define.js';
+export type { DefineToolkitOptions, DefineToolOptions, SchemaInput } from './catalog/define.js';
 export {
   defineTool,
   defineToolkit,
@@ -29,6 +29,12 @@ export {
   toolSlugPrefix,
   uniqueNameWithin,
 } from './catalog/define.js';
+export type {
+  InferInput,
+  InferOutput,
+  StandardResult,
+  StandardSchemaV1,
+} from './catalog/standard-schema.js';
 export type {
   AuthField,
   AuthScheme,
@@ -43,21 +49,28 @@ export type {
   ToolContext,
   Toolkit,
   ToolTag,
+  ValidationIssue,
+  ValidationResult,
 } from './catalog/types.js';
 export { TOOL_TAGS } from './catalog/types.js';
 export type {
+  ExplicitMetaTool,
+  ManageConnectionsConfig,
   MultiAccountConfig,
   MultiAccountOptions,
   NormalizedSessionConfig,
+  NormalizedSlugFilter,
+  NormalizedTagFilter,
+  NormalizedToolFilter,
   SessionConfig,
   SlugFilter,
   TagFilter,
   ToolFilter,
 } from './config/session-config.js';
 export { SessionPreset } from './config/session-config.js';
-export type { ToolMuxErrorCode } from './errors.js';
+export type { ToolMuxErrorCode, ToolMuxErrorOptions } from './errors.js';
 export { TOOLMUX_ERROR_CODES, ToolMuxError } from './errors.js';
-export type { ToolResult } from './execution/result.js';
+export type { FailedToolResult, SuccessfulToolResult, ToolResult } from './execution/result.js';
 export { formatToolResultForModel } from './execution/result.js';
 export { ComposioMetaToolSlug, type MetaToolNames, MetaToolSlug } from './meta-tools/meta-tools.js';
 export type {
@@ -105,13 +118,22 @@ export type {
   ConnectedAccountRecord,
   ConnectedAccountStatusRecord,
   ConnectionRequestRecord,
+  ConnectionRequestRecordStatus,
   ConnectionWatch,
   ExecutionLogRecord,
+  ExecutionStatus,
+  ListAuthConfigsQuery,
+  ListConnectedAccountsQuery,
+  ListLogsQuery,
+  ListSessionsQuery,
   Page,
+  RecentConnectedAccountsQuery,
   SealedSecret,
   SealedSecretKind,
+  SealedSecretsQuery,
   SessionRecord,
   SessionTokenRotation,
+  SessionUpdate,
   Store,
   StoredSessionToken,
   WorkbenchFileRecord,

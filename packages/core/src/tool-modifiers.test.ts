@@ -325,7 +325,8 @@ describe('tool modifiers', () => {
     const modifiers: ToolModifiers = {
       modifySchema: ({ schema }) => ({ ...schema, description: 'modified' }),
       beforeExecute: async ({ args }) => ({ ...args, title: `[bot] ${String(args.title)}` }),
-      afterExecute: async ({ toolkit, result }) => ({ ...result, data: { toolkit, original: result.data } }),
+      afterExecute: async ({ toolkit, result }) =>
+        result.successful ? { ...result, data: { toolkit, original: result.data } } : result,
     };
     const tools = byName((await mux.tools.get('user_9', { toolkits: ['tasks'] }, modifiers)) as PlainTool[]);
     expect(tools.get('TASKS_CREATE_TASK')!.inputSchema.description).toBe('modified');

@@ -4,11 +4,11 @@
  */
 import type { ConnectionStatus, ManagedAuthCredentials } from './auth/types.js';
 import type { Toolkit } from './catalog/types.js';
-import type { Provider } from './provider.js';
+import type { PlainProvider, Provider } from './provider.js';
 import type { Store } from './store/types.js';
 import type { Logger } from './util/logger.js';
 
-export interface ToolMuxOptions<P extends Provider<unknown>> {
+export interface ToolMuxOptions<P extends Provider<unknown> = PlainProvider> {
   /** Turns tools into your framework's tool type. @default new PlainProvider() */
   provider?: P;
   /**

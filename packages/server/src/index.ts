@@ -1,4 +1,4 @@
-export type { ToolMuxConfig } from './config.js';
+export type { LogFormat, LogLevel, ToolMuxConfig } from './config.js';
 export { defineConfig } from './config.js';
 export type { ConnectionOptions } from './connection-limit.js';
 export type { ErrorBody } from './http-errors.js';

@@ -8,7 +8,8 @@ export type RequestContext = Pick<ToolContext, 'credentials' | 'fetch' | 'signal
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-type QueryValue = string | number | boolean | null | undefined | ReadonlyArray<string | number>;
+/** A value of `query` in an `ApiRequest`: an array repeats the parameter; null and undefined leave it out. */
+export type QueryValue = string | number | boolean | null | undefined | ReadonlyArray<string | number>;
 
 export interface ApiOptions {
   /** The provider's name as the model should read it, e.g. `GitHub`. */

@@ -19,13 +19,27 @@ export type { GmailToolkitOptions } from './gmail.js';
 export { createGmailToolkit, gmail } from './gmail.js';
 export type { HackernewsToolkitOptions } from './hackernews.js';
 export { createHackernewsToolkit, hackernews } from './hackernews.js';
-export type { Api, ApiOptions, ApiRequest, ApiResponse, HttpMethod, RequestContext } from './http.js';
+export type {
+  Api,
+  ApiOptions,
+  ApiRequest,
+  ApiResponse,
+  HttpMethod,
+  QueryValue,
+  RequestContext,
+} from './http.js';
 export { ApiError, createApi, readingAnswers } from './http.js';
 export type { HttpToolkitOptions } from './http-toolkit.js';
 export { createHttpToolkit, http } from './http-toolkit.js';
 export type { LinearToolkitOptions } from './linear.js';
 export { createLinearToolkit, linear } from './linear.js';
-export type { McpHttpOptions, McpStdioOptions, McpToolkit, McpToolkitOptions } from './mcp.js';
+export type {
+  McpCommonOptions,
+  McpHttpOptions,
+  McpStdioOptions,
+  McpToolkit,
+  McpToolkitOptions,
+} from './mcp.js';
 export { mcpToolkit } from './mcp.js';
 export type { PublicOnlyOptions } from './network-guard.js';
 export {

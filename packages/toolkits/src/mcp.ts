@@ -112,7 +112,7 @@ const DEFAULT_MCP_TIMEOUT_MS = 60_000;
 /** The clients kept for distinct credentials unless `maxClients` says. */
 const DEFAULT_MAX_CLIENTS = 100;
 
-interface McpCommonOptions {
+export interface McpCommonOptions {
   /** Toolkit slug (lower case); tool slugs become `${SLUG}_${TOOL_NAME}`. */
   slug: string;
   /** @default the server's own name */

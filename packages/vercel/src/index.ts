@@ -1,2 +1,2 @@
-export type { VercelProviderOptions } from './vercel-provider.js';
+export type { VercelProviderOptions, VercelToolSet } from './vercel-provider.js';
 export { VercelProvider } from './vercel-provider.js';

@@ -9,7 +9,7 @@ import {
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
-import { dynamicTool, type JSONSchema7, jsonSchema, type ToolSet } from 'ai';
+import { dynamicTool, type JSONSchema7, jsonSchema } from 'ai';
 
 export interface VercelProviderOptions {
   /**
@@ -28,6 +28,14 @@ export interface VercelProviderOptions {
 }
 
 /**
+ * What `session.tools()` returns with the {@link VercelProvider}: an `ai` `ToolSet` of dynamic tools
+ * (`dynamicTool()`) keyed by tool slug. Their calls and results are `dynamic: true` with `input` and
+ * `output` typed `unknown` (the tools are known only at run time), so in `generateText` results they
+ * never turn the types of your own `tool()`s beside them into `any`.
+ */
+export type VercelToolSet = Record<string, ReturnType<typeof dynamicTool>>;
+
+/**
  * toolmux provider for the Vercel AI SDK: `session.tools()` returns an `ai` `ToolSet` keyed by tool
  * slug, ready for `generateText({ tools })` and `streamText({ tools })`. Each tool runs through the
  * session (validation, accounts, execution log) with the framework's abort signal and tool call id.
@@ -38,7 +46,7 @@ export interface VercelProviderOptions {
  * const session = await mux.create('user_123', { toolkits: ['github'] });
  * const { text } = await generateText({ model, tools: await session.tools(), stopWhen: stepCountIs(10), prompt });
  */
-export class VercelProvider implements Provider<ToolSet> {
+export class VercelProvider implements Provider<VercelToolSet> {
   readonly name = 'vercel';
   readonly strict: boolean;
   readonly #strict: StrictSchemas;
@@ -48,8 +56,8 @@ export class VercelProvider implements Provider<ToolSet> {
     this.#strict = new StrictSchemas(strict, logger);
   }
 
-  wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): ToolSet {
-    const toolSet: ToolSet = {};
+  wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): VercelToolSet {
+    const toolSet: VercelToolSet = {};
     const strict = this.#strict.shape(tools);
     for (const [index, spec] of tools.entries()) {
       const shaped = strict[index];

@@ -34,7 +34,8 @@ const TOOL_SLUG = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
 export const MAX_TOOL_SLUG_LENGTH = 64;
 const TOOLKIT_SLUG = /^[a-z][a-z0-9_-]*$/;
 
-type SchemaInput = StandardSchemaV1 | JSONSchema;
+/** What `inputSchema` and `outputSchema` of `defineTool` take: a Standard Schema (zod…) or a JSON Schema. */
+export type SchemaInput = StandardSchemaV1 | JSONSchema;
 type InputOf<S> = S extends StandardSchemaV1 ? InferOutput<S> : Record<string, unknown>;
 type OutputOf<S> = S extends StandardSchemaV1 ? InferInput<S> : unknown;
 

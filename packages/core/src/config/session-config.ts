@@ -29,11 +29,22 @@ export const SessionPreset = {
 } as const;
 export type SessionPreset = (typeof SessionPreset)[keyof typeof SessionPreset];
 
-/** A list means "only these"; `{ enable }` is the same; `{ disable }` means "all but these". */
-export type SlugFilter = string[] | { enable: string[] } | { disable: string[] };
+/**
+ * A list means "only these"; `{ enable }` is the same; `{ disable }` means "all but these". One of
+ * them: `enable` and `disable` together do not compile (and are CONFIG_CONFLICT at run time).
+ */
+export type SlugFilter =
+  | string[]
+  | { enable: string[]; disable?: never }
+  | { disable: string[]; enable?: never };
 /** A list or `{ enable }`: tools with at least one of these hints; `{ disable }`: tools with none. */
 export type TagFilter = ToolTag[] | { enable?: ToolTag[]; disable?: ToolTag[] };
-export type ToolFilter = SlugFilter | { tags: TagFilter };
+/** The tools of one toolkit: a {@link SlugFilter} of tool slugs, or `{ tags }` (not both). */
+export type ToolFilter =
+  | string[]
+  | { enable: string[]; disable?: never; tags?: never }
+  | { disable: string[]; enable?: never; tags?: never }
+  | { tags: TagFilter; enable?: never; disable?: never };
 
 /** `manageConnections` in its object form. */
 export interface ManageConnectionsConfig {

@@ -1,15 +1,37 @@
 import type { ToolMuxErrorCode } from '../errors.js';
 
-/** What every tool call returns. Failures are results the model can read, never exceptions. */
-export interface ToolResult<TData = unknown> {
-  successful: boolean;
-  /** The tool's output; `null` when it failed. */
-  data: TData | null;
-  /** A message the model can act on; `null` on success. */
-  error: string | null;
-  /** The stable error code when it failed. */
-  code?: ToolMuxErrorCode;
+/**
+ * What every tool call returns. Failures are results the model can read, never exceptions. Branch on
+ * `successful`: a success has the tool's `data` and no `error`, a failure says why in `error` (with
+ * its stable `code`) and has no `data`.
+ *
+ * @example
+ * const result = await session.execute('GITHUB_GET_ME', {});
+ * if (result.successful) console.log(result.data);
+ * else console.error(result.code, result.error);
+ */
+export type ToolResult<TData = unknown> = SuccessfulToolResult<TData> | FailedToolResult;
+
+/** A tool call that succeeded: the tool's output in `data`. */
+export interface SuccessfulToolResult<TData = unknown> {
+  successful: true;
+  /** The tool's output. */
+  data: TData;
+  error: null;
+  code?: undefined;
   /** Id of the execution log entry (`log_…`). */
+  logId: string;
+}
+
+/** A tool call that failed: a message the model can act on, and its stable code. */
+export interface FailedToolResult {
+  successful: false;
+  data: null;
+  /** A message the model can act on. */
+  error: string;
+  /** The stable error code. */
+  code?: ToolMuxErrorCode;
+  /** Id of the execution log entry (`log_…`; empty when the call was refused before it was logged). */
   logId: string;
 }
 

@@ -350,7 +350,7 @@ describe("tool modifiers with metaToolNames: 'composio'", () => {
         slug === 'TASKS_CREATE_TASK' && result.successful
           ? { ...result, data: { shortened: true } }
           : slug === 'TASKS_LIST_TASKS'
-            ? { ...result, successful: false, error: 'refused by the application' }
+            ? { successful: false, data: null, error: 'refused by the application', logId: result.logId }
             : result,
     })) as Array<{ name: string; execute: (args: unknown) => Promise<{ data: unknown }> }>;
     const byName = new Map(tools.map((tool) => [tool.name, tool]));

@@ -1015,10 +1015,11 @@ export const toolResultOf = reader('a tool result', SHAPES.toolResult, (wire: To
           : 'a failed tool result whose "error" is null: a failed one says why',
     );
   }
+  if (wire.successful) return { successful: true, data: wire.data ?? null, error: null, logId: wire.log_id };
   return {
-    successful: wire.successful,
-    data: wire.data ?? null,
-    error: wire.error,
+    successful: false,
+    data: null,
+    error: wire.error as string, // a failure whose error is null was refused above
     ...(wire.code ? { code: wire.code } : {}),
     logId: wire.log_id,
   };
