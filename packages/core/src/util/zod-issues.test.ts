@@ -29,3 +29,16 @@ describe('describeZodIssue: unknown keys', () => {
     expect(messageOf(body, unknown(300_000)).length).toBe(message.length + 1);
   });
 });
+
+describe('describeZodIssue: values of a list', () => {
+  const schema = z.object({ method: z.enum(['GET', 'POST']) });
+
+  it('names a value left out as required, with the values it takes', () => {
+    // before: 'unknown value undefined; use one of GET, POST.'
+    expect(messageOf(schema, {})).toBe('is required: one of GET, POST.');
+  });
+
+  it('names a value not in the list, and the closest one', () => {
+    expect(messageOf(schema, { method: 'GTE' })).toMatch(/^unknown value "GTE"; use one of GET, POST\./);
+  });
+});

@@ -111,6 +111,9 @@ export function describeZodIssue(
       const got = valueAt(input, path);
       const values = issue.values.map((value) => String(value));
       const hint = typeof got === 'string' ? didYouMean(got, values) : '';
+      const use = values.length === 1 ? shown(issue.values[0]) : `one of ${values.join(', ')}`;
+      // left out: not an unknown value, a missing one
+      if (got === undefined) return { path, message: `is required: ${use}.` };
       return {
         path,
         message: `unknown value ${shown(got)}; use ${values.length === 1 ? shown(issue.values[0]) : `one of ${values.join(', ')}`}.${hint}`,
