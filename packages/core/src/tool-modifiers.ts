@@ -6,6 +6,7 @@ import {
   CELL_CALL_HOOKS,
   EACH_CALL_RESULT,
   type EachCallResult,
+  entryArguments,
   META_TOOLKIT,
   type MultiExecuteOptions,
   metaToolKind,
@@ -64,14 +65,6 @@ export interface ToolModifiers {
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function parsed(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
 /**
  * What a hook returned, when it is not what the hook must return: INVALID_REQUEST naming the hook,
@@ -225,10 +218,8 @@ export function applyToolModifiers(
       const changed = await Promise.all(
         input.tools.map(async (call: unknown) => {
           if (!isRecord(call) || typeof call.tool_slug !== 'string') return call;
-          // no arguments (or null, as a strict-mode model sends none) run as {}; a strict-mode model
-          // sends them as a JSON string
-          const given = call.arguments ?? {};
-          const args = typeof given === 'string' ? parsed(given) : given;
+          // the arguments the call runs with, read as the multi-execute reads them
+          const args = entryArguments(call.arguments);
           // arguments that are no object fail their call before it runs: no hook to run
           return isRecord(args) ? { ...call, arguments: await before(call.tool_slug, args) } : call;
         }),

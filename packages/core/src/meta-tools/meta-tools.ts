@@ -557,7 +557,7 @@ const argumentsJson = z
  * call refuses it as `execute()` refuses such arguments (TOOL_ARGUMENTS_INVALID naming the tool and
  * what it got), after the checks of its slug and session, as `execute()` orders them.
  */
-function entryArguments(given: unknown): unknown {
+export function entryArguments(given: unknown): unknown {
   if (given === undefined || given === null) return {};
   if (typeof given !== 'string') return given;
   try {
