@@ -93,7 +93,11 @@ describe.each(backends)('token refresh backoff on $name', ({ skipReason, open })
       expect(calls.every((call) => call.credentials!.accessToken === oldToken)).toBe(true);
       // the provider is well again: after the delay, the next call refreshes and uses the new token
       endpoint.failing = false;
-      await new Promise((resolve) => setTimeout(resolve, REFRESH_BACKOFF_FIRST_MS + 100));
+      // each failed attempt doubled the delay: on a machine slow enough to try twice above, it is 2 s
+      const failedAttempts = endpoint.requests - before;
+      await new Promise((resolve) =>
+        setTimeout(resolve, REFRESH_BACKOFF_FIRST_MS * 2 ** (failedAttempts - 1) + 100),
+      );
       const tried = endpoint.requests;
       const after = await session.execute('OCTO_WHOAMI', {});
       expect(after.successful, after.error ?? '').toBe(true);
