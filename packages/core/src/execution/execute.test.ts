@@ -286,6 +286,13 @@ describe('the execution path', () => {
     const everything = JSON.stringify([alone, multi, await session.logs()]);
     for (const form of [apiKey, encodeURIComponent(apiKey), JSON.stringify(apiKey).slice(1, -1)])
       expect(everything).not.toContain(form);
+    // the tool's own log entries mask every credential of its account, also a field the model is shown
+    const entries = (await session.logs()).items.filter((entry) => entry.toolSlug === 'SHOWN_ECHO');
+    expect(entries).toHaveLength(2);
+    for (const entry of entries) {
+      expect(entry.output).toContain('https://[REDACTED]/next?key=[REDACTED]');
+      expect(entry.output).not.toContain('eu.api.example.com');
+    }
     await mux.close();
   });
 

@@ -33,7 +33,7 @@ import {
   SLICED_PARSE_FROM,
 } from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
-import { maskedResult } from '../util/masked-result.js';
+import { maskedResult, secretsLeftAfterMasking } from '../util/masked-result.js';
 import {
   MAX_LOG_PAYLOAD_BYTES,
   maskSecrets,
@@ -565,7 +565,9 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
     if (result.successful) {
       // the result's redaction is its own stage: a wide result costs a walk of its keys
       if (large) await yieldToEventLoop();
-      entry.output = redactForLog(result.data, secrets, {
+      // the result was masked for the account's credentials already: the log searches it only for
+      // the ones a scheme shows to the model (a username, a base URL)
+      entry.output = redactForLog(result.data, secretsLeftAfterMasking(secrets, resultSecrets), {
         listedKeys: (object) => listedKeys(object) ?? resultKeys?.get(object),
       });
     }

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maskedResult } from './masked-result.js';
+import { maskedResult, secretsLeftAfterMasking } from './masked-result.js';
+import { redactForLog } from './redact.js';
 import { WorkSlice } from './slices.js';
 
 const SECRET = 'tok_live_7Hq2xZ9';
@@ -161,5 +163,71 @@ describe('maskedResult', () => {
     expect(small).toBeGreaterThan(20);
     expect(large / small).toBeGreaterThan(8);
     expect(large / small).toBeLessThan(12);
+  });
+});
+
+describe('secretsLeftAfterMasking', () => {
+  // the execution log of a masked result searches only these: what it writes must be what searching
+  // every secret writes, whatever the value and the secrets
+  const alphabet = ['a', 'b', 'c', '[', ']', 'R', 'E', 'D', 'A', 'C', 'T', ' ', '%', '"'];
+  const text = (max: number) =>
+    fc.array(fc.constantFrom(...alphabet), { maxLength: max }).map((chars) => chars.join(''));
+
+  // a secret of the text's characters, or one with a piece of the marker at its end or start
+  const marker = fc
+    .tuple(fc.nat(9), fc.integer({ min: 1, max: 10 }))
+    .map(([at, length]) => '[REDACTED]'.slice(at, at + length));
+  const secret = fc.oneof(
+    text(8),
+    fc.tuple(text(3), marker).map(([head, piece]) => head + piece),
+    fc.tuple(marker, text(3)).map(([piece, tail]) => piece + tail),
+  );
+
+  it('leaves out a secret the result was masked for, and keeps one a scheme shows', () => {
+    const all = ['tok_live_7Hq2xZ9', 'alice@example.com'];
+    const masked = ['tok_live_7Hq2xZ9'];
+    expect(secretsLeftAfterMasking(all, masked)).toEqual(['alice@example.com']);
+    expect(secretsLeftAfterMasking(all, all)).toEqual([]);
+    // one that masking could make (it runs across a marker) is searched again
+    expect(
+      secretsLeftAfterMasking(['x[REDA', 'ACTED]', 'DACT', 'plain'], ['x[REDA', 'ACTED]', 'DACT', 'plain']),
+    ).toEqual(['x[REDA', 'ACTED]', 'DACT']);
+  });
+
+  it('gives the log of a masked result what searching every secret gives (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(secret, { minLength: 1, maxLength: 4 }).chain((secrets) => {
+          // strings of the secrets themselves and a few characters around them
+          const string = fc
+            .array(fc.oneof(text(3), fc.constantFrom(...secrets)), { maxLength: 5 })
+            .map((pieces) => pieces.join(''));
+          return fc.tuple(
+            fc.constant(secrets),
+            fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+            fc.array(fc.oneof(string, fc.dictionary(string, string, { maxKeys: 3 })), { maxLength: 4 }),
+          );
+        }),
+        async ([secrets, shown, value]) => {
+          const masked = secrets.filter((_, index) => !shown[index]);
+          const result = await maskedResult(value, masked, new WorkSlice());
+          expect(redactForLog(result, secretsLeftAfterMasking(secrets, masked))).toBe(
+            redactForLog(result, secrets),
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('searches again a secret that a marker and the text beside it make', async () => {
+    // `ab` and `cd` masked around `x`: the masked text holds `x[REDACTED]` and the secret `x[RED` is in it
+    const secrets = ['abcd', 'x[RED'];
+    const result = await maskedResult('xabcd', secrets, new WorkSlice());
+    expect(result).toBe('x[REDACTED]');
+    expect(redactForLog(result, secretsLeftAfterMasking(secrets, secrets))).toBe(
+      redactForLog(result, secrets),
+    );
+    expect(redactForLog(result, secretsLeftAfterMasking(secrets, secrets))).not.toContain('x[RED');
   });
 });

@@ -1,6 +1,6 @@
 import type { ListedKeys, Slice } from './json-slices.js';
 import { setOwn } from './own-key.js';
-import { LONG_TEXT_CHARS, maskedLongText, secretMasker } from './redact.js';
+import { LONG_TEXT_CHARS, maskedLongText, REDACTED, secretMasker } from './redact.js';
 
 /** How many entries pass between two looks at the clock. */
 const CHECK_EVERY = 512;
@@ -113,6 +113,33 @@ export async function maskedResult(
   }
   return result;
 }
+
+/**
+ * Of `secrets`, those a value that {@link maskedResult} masked for `masked` may still hold: the ones
+ * it was not masked for (a field a scheme shows), and any that masking itself could make (one with
+ * `[` or `]`, or inside the marker, may run across a marker and the text beside it). What the
+ * execution log of a masked result searches: a call's result is searched for each secret once, not
+ * twice. Made once per pair of lists (an account's, call after call).
+ */
+export function secretsLeftAfterMasking(
+  secrets: readonly string[],
+  masked: readonly string[],
+): readonly string[] {
+  const made = leftBySecrets.get(secrets);
+  if (made?.masked === masked) return made.left;
+  const maskedSet = new Set(masked);
+  const left = secrets.filter(
+    (secret) =>
+      !maskedSet.has(secret) || secret.includes('[') || secret.includes(']') || REDACTED.includes(secret),
+  );
+  leftBySecrets.set(secrets, { masked, left });
+  return left;
+}
+
+const leftBySecrets = new WeakMap<
+  readonly string[],
+  { masked: readonly string[]; left: readonly string[] }
+>();
 
 /** The most keys of a record {@link cleanRecord} looks at where it is. */
 const IN_PLACE_KEYS = 64;
