@@ -3,13 +3,15 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The vitest config every package uses: the default reporter for people, plus a JSON report per
- * package under `.test-results/` that `.ci/run` sums into one totals line.
+ * package under `.test-results/` that `.ci/run` sums into one totals line. The type tests
+ * (`*.test-d.ts`) are not vitest's: each package's `tsc` (`pnpm typecheck`, which `pnpm test` runs
+ * first) checks them with the rest of its sources, so no second compile of a package runs beside its
+ * tests.
  */
 export function packageTestConfig(
   name: string,
   overrides: {
     testTimeout?: number;
-    typecheck?: boolean;
     /**
      * Test files run at least this many at a time, also where vitest's default (one fewer than the
      * cores) would run one: core's and server's files wait much of their time (on PostgreSQL, child
@@ -28,13 +30,6 @@ export function packageTestConfig(
       testTimeout: overrides.testTimeout ?? 20_000,
       hookTimeout: 60_000,
       reporters: ['default', ['json', { outputFile: `../../.test-results/${name}.json` }]],
-      typecheck: overrides.typecheck
-        ? {
-            enabled: true,
-            include: ['src/**/*.test-d.ts', 'test/**/*.test-d.ts'],
-            tsconfig: './tsconfig.json',
-          }
-        : undefined,
     },
   });
 }
