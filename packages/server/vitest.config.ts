@@ -4,8 +4,11 @@ import { packageTestConfig } from '../../vitest.shared.js';
 export default packageTestConfig('server', {
   minWorkers: 2,
   maxConcurrency: 2,
-  // set process.env or a global, or spy on one
+  // set process.env or a global, or spy on one; or measure the event loop's turns, which a timer an
+  // earlier file left running would lengthen
   isolated: [
+    'src/event-loop.test.ts',
+    'src/rest/log-turns.test.ts',
     'src/cli/help.test.ts',
     'src/composio/composio-client.test.ts',
     'src/composio/composio-oauth.test.ts',

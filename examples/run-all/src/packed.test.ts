@@ -203,7 +203,14 @@ function run(command: string, args: string[], cwd: string, timeout = 120_000): P
       args,
       { cwd, timeout, env: userEnv(), maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) =>
-        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+        done({
+          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+          stdout,
+          // a child that did not end by itself: say so, not only "exited with 1"
+          stderr: error?.killed
+            ? `${stderr}\n(killed by ${error.signal ?? 'a signal'} after ${timeout} ms: timed out)`
+            : stderr,
+        }),
     );
   });
 }
