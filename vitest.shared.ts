@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { configDefaults, defineConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 
 /**
  * The vitest config every package uses: the default reporter for people, plus a JSON report per
@@ -20,37 +20,12 @@ export function packageTestConfig(
     minWorkers?: number;
     /** How many tests of one `describe.concurrent` block run at once (vitest's default: 5). */
     maxConcurrency?: number;
-    /**
-     * Where given, the test files outside these globs share their worker's modules with the files
-     * it ran before (vitest's `isolate: false`): a file no longer loads the package and its
-     * dependencies again in a fresh process, a third of core's CPU. The globs name the files that
-     * need a process of their own: they change `process.env` or a global, spy on one, or configure a
-     * module-level pool (worker threads) as they load.
-     */
-    isolated?: readonly string[];
   } = {},
 ) {
-  const include = ['src/**/*.test.ts', 'test/**/*.test.ts'];
-  const { isolated } = overrides;
   return defineConfig({
     test: {
       maxWorkers: Math.max(overrides.minWorkers ?? 1, availableParallelism() - 1),
-      ...(isolated === undefined
-        ? { include }
-        : {
-            projects: [
-              { extends: true, test: { name: `${name}:isolated`, include: [...isolated], isolate: true } },
-              {
-                extends: true,
-                test: {
-                  name: `${name}:shared`,
-                  include,
-                  exclude: [...configDefaults.exclude, ...isolated],
-                  isolate: false,
-                },
-              },
-            ],
-          }),
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       ...(overrides.maxConcurrency === undefined ? {} : { maxConcurrency: overrides.maxConcurrency }),
       testTimeout: overrides.testTimeout ?? 20_000,
       hookTimeout: 60_000,
