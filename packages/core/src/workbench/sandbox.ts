@@ -1154,6 +1154,23 @@ function cutLine(start: string, length: number, room: number): string | undefine
   return leadingText(start, room - mark.length) + mark;
 }
 
+/** Frames of a thrown error's stack shown to the model (V8's default `Error.stackTraceLimit`). */
+const STACK_FRAMES = 10;
+/** Frames shown with a stack overflow: where the recursion is, not thousands of lines of it. */
+const STACK_OVERFLOW_FRAMES = 3;
+
+/**
+ * The first `most` frames of a QuickJS stack (one `    at …` line each) after a line break, and how
+ * many more there were: QuickJS keeps every frame, so an error thrown deep in a recursion had one line
+ * per level (an endless one, 70 KB of `at f (cell.js:2:18)`), which the model would read whole.
+ */
+function framesOf(stack: string | undefined, most: number): string {
+  if (!stack) return '';
+  const lines = stack.replace(/\n+$/, '').split('\n');
+  if (lines.length <= most) return `\n${lines.join('\n')}`;
+  return `\n${lines.slice(0, most).join('\n')}\n    … ${(lines.length - most).toLocaleString('en-US')} more frames`;
+}
+
 /** What the prelude's `describe` reads of an exception. */
 interface ErrorDescription {
   name: string;
@@ -2144,8 +2161,16 @@ export class Sandbox {
           'The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). Process data in smaller pieces.',
       };
     }
-    const stack = error.stack ? `\n${error.stack}` : '';
-    const message = `${error.name}: ${error.message}${stack}`.trim();
+    if (error.name === 'InternalError' && error.message === 'stack overflow') {
+      // QuickJS's own stack limit, reached before the thread's (in a worker thread, whose stack is
+      // larger than the main thread's): the same limit as the host's overflow (#engineFailed), said
+      // the same way, but the engine is intact, so globalThis is kept
+      return {
+        code: 'WORKBENCH_MEMORY_LIMIT',
+        message: `The code nested function calls or values too deeply for the workbench's stack (an endless recursion, or a value nested thousands of levels deep) and was stopped; globalThis and toolmux.files are kept. Use a loop instead of deep recursion.${framesOf(error.stack, STACK_OVERFLOW_FRAMES)}`,
+      };
+    }
+    const message = `${error.name}: ${error.message}${framesOf(error.stack, STACK_FRAMES)}`.trim();
     return {
       code: 'WORKBENCH_CODE_ERROR',
       message:

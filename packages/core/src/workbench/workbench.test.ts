@@ -221,6 +221,40 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
     await mux.close();
   });
 
+  it('an endless recursion is WORKBENCH_MEMORY_LIMIT in a few lines, whichever stack (QuickJS’s or the thread’s) runs out first; an error thrown deep in one shows ten frames', async () => {
+    const { mux } = setup();
+    try {
+      const session = await mux.create('user_1');
+      for (const code of [
+        'const f = () => f(); f()',
+        'const f = function () { [1].forEach(f) }; f()',
+        'const o = { toString() { return String(o) } }; String(o)',
+      ]) {
+        const cell = (await session.execute(MetaToolSlug.WORKBENCH, { code })).data as Cell;
+        expect(cell.error?.code, code).toBe('WORKBENCH_MEMORY_LIMIT');
+        expect(cell.error?.message).toContain('nested function calls or values too deeply');
+        // on the old code a worker thread answered WORKBENCH_CODE_ERROR with 50–70 KB of frames
+        expect(cell.error?.message.length, cell.error?.message.slice(0, 500)).toBeLessThan(1_000);
+        const next = (await session.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' })).data as Cell;
+        expect(next.result).toBe(1);
+      }
+      const deep = (
+        await session.execute(MetaToolSlug.WORKBENCH, {
+          code: 'const f = (n) => { if (n === 0) throw new Error("deep"); return f(n - 1) + 1 }; f(500)',
+        })
+      ).data as Cell;
+      expect(deep.error?.code).toBe('WORKBENCH_CODE_ERROR');
+      const lines = deep.error?.message.split('\n') ?? [];
+      expect(lines[0]).toBe('Error: deep');
+      expect(lines.slice(1, 11).every((line) => line.startsWith('    at f (cell.js:'))).toBe(true);
+      // 501 levels of f, and the frames that run the cell's code around them
+      expect(lines).toHaveLength(12);
+      expect(Number(lines[11]?.match(/^ {4}… (\d+) more frames$/)?.[1])).toBeGreaterThanOrEqual(491);
+    } finally {
+      await mux.close();
+    }
+  }, 60_000);
+
   it.each([
     ['computes', 'while (true) {}'],
     ['awaits a tool call that never ends', 'await new Promise(() => {})'],
