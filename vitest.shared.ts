@@ -1,5 +1,14 @@
-import { availableParallelism } from 'node:os';
+import { enableCompileCache } from 'node:module';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// V8's compiled code of natively loaded modules (dependencies, the workspace's built packages) is
+// kept on disk and reused by every test file's worker and the CLI processes tests start (they
+// inherit the variable), instead of compiling the same modules again in each. NODE_DISABLE_COMPILE_CACHE=1
+// turns it off.
+process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), 'toolmux-test-compile-cache');
+enableCompileCache(process.env.NODE_COMPILE_CACHE);
 
 /**
  * The vitest config every package uses: the default reporter for people, plus a JSON report per
@@ -29,6 +38,14 @@ export function packageTestConfig(
       ...(overrides.maxConcurrency === undefined ? {} : { maxConcurrency: overrides.maxConcurrency }),
       testTimeout: overrides.testTimeout ?? 20_000,
       hookTimeout: 60_000,
+      // The workspace's built packages a test imports (`@toolmux/core` in the server's and the
+      // providers' tests) load as Node.js loads them for users, not transformed and run by vitest's
+      // module runner (which it does for every path outside node_modules). With the compile cache
+      // above, the server's suite took 4% less CPU (434 s against 451 s, all files passing).
+      // (Files in worker threads instead of processes, `pool: 'threads'`, took another 11% off, but
+      // in a whole run five timing and turn tests failed: the threads share one process's allocator
+      // and garbage-collection helpers.)
+      server: { deps: { external: [/\/packages\/[^/]+\/dist\//] } },
       reporters: ['default', ['json', { outputFile: `../../.test-results/${name}.json` }]],
     },
   });
