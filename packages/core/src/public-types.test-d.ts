@@ -105,6 +105,26 @@ describe('defineTool', () => {
     });
   });
 
+  it('refuses a Standard Schema of values that are not objects, which a model cannot pass as arguments', () => {
+    const execute = async () => null;
+    // @ts-expect-error a string is not an object of arguments
+    defineTool({ slug: 'ACME_S', description: 'd', inputSchema: z.string(), execute });
+    // @ts-expect-error nor is an array
+    defineTool({ slug: 'ACME_A', description: 'd', inputSchema: z.array(z.string()), execute });
+    // @ts-expect-error nor a value that may be missing
+    defineTool({ slug: 'ACME_O', description: 'd', inputSchema: z.object({}).optional(), execute });
+    defineTool({ slug: 'ACME_R', description: 'd', inputSchema: z.record(z.string(), z.number()), execute });
+    defineTool({
+      slug: 'ACME_D',
+      description: 'd',
+      inputSchema: z.object({ when: z.string().optional(), tags: z.array(z.string()) }),
+      execute: async (input) => {
+        expectTypeOf(input).toEqualTypeOf<{ when?: string | undefined; tags: string[] }>();
+        return null;
+      },
+    });
+  });
+
   it('takes a JSON Schema, with the input an object of unknown values', () => {
     defineTool({
       slug: 'ACME_JSON',

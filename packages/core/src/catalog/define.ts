@@ -37,6 +37,15 @@ const TOOLKIT_SLUG = /^[a-z][a-z0-9_-]*$/;
 /** What `inputSchema` and `outputSchema` of `defineTool` take: a Standard Schema (zod…) or a JSON Schema. */
 export type SchemaInput = StandardSchemaV1 | JSONSchema;
 type InputOf<S> = S extends StandardSchemaV1 ? InferOutput<S> : Record<string, unknown>;
+/**
+ * Nothing more for a schema of objects; for a Standard Schema whose values are not objects, a member
+ * no schema has, whose name says what is wrong where the compiler reports the schema.
+ */
+type ObjectInputSchema<S> = S extends StandardSchemaV1
+  ? [InferOutput<S>] extends [Record<string, unknown>]
+    ? unknown
+    : { readonly 'a tool input schema describes an object: z.object({ ... })': true }
+  : unknown;
 type OutputOf<S> = S extends StandardSchemaV1 ? InferInput<S> : unknown;
 
 export interface DefineToolOptions<
@@ -49,8 +58,12 @@ export interface DefineToolOptions<
   name?: string;
   /** What the tool does and when to use it; this is what the model and the search index read. */
   description: string;
-  /** A zod (or any Standard JSON Schema) object schema, or a plain JSON Schema with `type: "object"`. */
-  inputSchema: TInputSchema;
+  /**
+   * A zod (or any Standard JSON Schema) object schema, or a plain JSON Schema with `type: "object"`.
+   * A Standard Schema of values that are not objects (`z.string()`, `z.array(…)`) does not compile:
+   * a model passes a tool's arguments as one JSON object.
+   */
+  inputSchema: TInputSchema & ObjectInputSchema<TInputSchema>;
   /** Schema of the result, shown to the model and in `TOOLMUX_GET_TOOL_SCHEMAS`. */
   outputSchema?: TOutputSchema;
   /** MCP annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. */
