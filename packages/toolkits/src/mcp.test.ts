@@ -222,6 +222,48 @@ describe('stdio: a probe server (env, isError, reconnect, defaults)', () => {
   });
 });
 
+describe('stdio: a server that quotes its environment in a result', () => {
+  it('masks the values whose names say they are secrets and the password of any URL with credentials, and shows the rest', async () => {
+    const probeScript = join(dirname(fileURLToPath(import.meta.url)), '../test/mcp-probe-server.mjs');
+    const env = {
+      DATABASE_URL: 'postgres://app:Sup3r%40secretPw@db.internal:5432/app',
+      REDIS_URL: 'redis://:r3disPassw0rd@cache:6379',
+      GH_PAT: 'ghp_0123456789abcdefghij',
+      SENTRY_DSN: 'https://0123456789abcdef@o1.ingest.example.io/42',
+      SERVICE_JWT: 'eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl',
+      // not secrets: shown as they are
+      API_BASE_URL: 'https://api.example.com/v1',
+      PATH_PREFIX: '/srv/patterns',
+      SHORT_URL: 'https://u:pw@short.example',
+      // the password decoded, as a server that parsed its connection string may quote it
+      PARSED: 'user=app password=Sup3r@secretPw',
+    };
+    const probe = await mcpToolkit({ slug: 'probe', command: process.execPath, args: [probeScript], env });
+    const mux = new ToolMux({ toolkits: [probe], store: ':memory:', logger: quiet });
+    try {
+      const session = await mux.create('user_probe', {});
+      const result = await session.execute('PROBE_ENV_VALUES', {});
+      expect(result.successful).toBe(true);
+      const values = (result.data as { values: Record<string, string> }).values;
+      expect(values).toEqual({
+        DATABASE_URL: 'postgres://app:[REDACTED]@db.internal:5432/app',
+        REDIS_URL: 'redis://:[REDACTED]@cache:6379',
+        GH_PAT: '[REDACTED]',
+        SENTRY_DSN: '[REDACTED]',
+        SERVICE_JWT: '[REDACTED]',
+        API_BASE_URL: 'https://api.example.com/v1',
+        PATH_PREFIX: '/srv/patterns',
+        // a password under 8 characters is not searched for (it would mask every "pw" of a result)
+        SHORT_URL: 'https://u:pw@short.example',
+        PARSED: 'user=app password=[REDACTED]',
+      });
+    } finally {
+      await mux.close();
+      await probe.close();
+    }
+  });
+});
+
 describe("stdio: a server's stderr quoted in a failure to connect", () => {
   const TOKEN = 'svc_9f8e7d6c5b4a3f2e1d0c';
   const probeScript = join(dirname(fileURLToPath(import.meta.url)), '../test/mcp-probe-server.mjs');

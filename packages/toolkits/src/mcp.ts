@@ -384,9 +384,12 @@ function stdioTransport(
 
 /**
  * Names of headers and environment variables that hold secrets: `Authorization`, `X-Api-Key`,
- * `X-Operator-Key`, `Ocp-Apim-Subscription-Key`, `GITHUB_TOKEN`, `DB_PASSWORD`, `Cookie`, ….
+ * `X-Operator-Key`, `Ocp-Apim-Subscription-Key`, `GITHUB_TOKEN`, `DB_PASSWORD`, `Cookie`, and, as
+ * a word of the name, `PAT` (a personal access token: `GH_PAT`), `DSN` (`SENTRY_DSN`, whose user
+ * part is a key) and `JWT`.
  */
-const SECRET_NAME = /key|auth|token|secret|pass|cookie|credential|signature|session/i;
+const SECRET_NAME =
+  /key|auth|token|secret|pass|cookie|credential|signature|session|(?:^|[^a-z])(?:pat|dsn|jwt)(?:$|[^a-z])/i;
 /** Values shorter than this are not masked in results, whatever they are named (`true`, `1`, `off`). */
 const MIN_RESULT_SECRET_CHARS = 8;
 
@@ -397,11 +400,33 @@ const MIN_RESULT_SECRET_CHARS = 8;
 function secretValuesOf(named: Readonly<Record<string, string>>): string[] {
   const values: string[] = [];
   for (const [name, value] of Object.entries(named)) {
-    if (typeof value !== 'string' || !SECRET_NAME.test(name)) continue;
+    if (typeof value !== 'string') continue;
+    // the password of a URL with credentials, whatever the name (`DATABASE_URL`,
+    // `REDIS_URL=redis://:pw@host`): a server quoting its connection in an error or a result
+    for (const password of urlPasswordsOf(value))
+      if (password.length >= MIN_RESULT_SECRET_CHARS) values.push(...secretForms(password));
+    if (!SECRET_NAME.test(name)) continue;
     for (const each of [value, value.replace(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +/, '')])
       if (each.length >= MIN_RESULT_SECRET_CHARS) values.push(...secretForms(each));
   }
   return values;
+}
+
+/**
+ * The password of `value` read as a URL with credentials (`scheme://user:password@host`), as it is
+ * written there and decoded; none for a value that is no such URL. Linear in its length.
+ */
+function urlPasswordsOf(value: string): string[] {
+  if (!value.includes('://') || !value.includes('@') || !URL.canParse(value)) return [];
+  const { password } = new URL(value);
+  if (password === '') return [];
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // a malformed escape: the text as written is what a server would quote
+  }
+  return decoded === password ? [password] : [password, decoded];
 }
 
 function credentialValue(header: string, credentials: Credentials | undefined): string | undefined {

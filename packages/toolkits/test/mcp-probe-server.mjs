@@ -19,6 +19,19 @@ server.registerTool(
 );
 
 server.registerTool(
+  'envValues',
+  {
+    description:
+      'Show the environment this server was started with, as a server that quotes its configuration does.',
+    annotations: { readOnlyHint: true, openWorldHint: false },
+  },
+  async () => {
+    const values = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'PATH'));
+    return { content: [{ type: 'text', text: JSON.stringify(values) }], structuredContent: { values } };
+  },
+);
+
+server.registerTool(
   'failWith',
   {
     description: 'Answer with an error result carrying the given message.',
