@@ -111,6 +111,58 @@ export function tokenize(text: string): string[] {
   return terms;
 }
 
+/**
+ * The terms of a tool's text ({@link tokenize}), where a word that undoes an action is that action
+ * too: `GITHUB_UNSTAR_REPOSITORY` is also found as "star" in its name, so "delete a star from a
+ * repository" finds it before `GITHUB_STAR_REPOSITORY` (its description says "remove"). Not for
+ * queries: "unarchive" must not find the tools that archive.
+ */
+export function tokenizeToolText(text: string): string[] {
+  const terms: string[] = [];
+  for (const word of splitWords(text)) {
+    const term = termOf(word);
+    if (term !== '') terms.push(term);
+    if (word.startsWith('un') && UNDOABLE.has(word.slice(2))) terms.push(termOf(word.slice(2)));
+  }
+  return terms;
+}
+
+/** Actions whose undoing tool APIs name `un` and the action (`unstar`, `unsubscribe`, `unarchive`, …). */
+const UNDOABLE = new Set([
+  'star',
+  'subscribe',
+  'follow',
+  'watch',
+  'archive',
+  'pin',
+  'mute',
+  'block',
+  'lock',
+  'assign',
+  'like',
+  'link',
+  'publish',
+  'share',
+  'install',
+  'register',
+  'schedule',
+  'label',
+  'tag',
+  'snooze',
+  'hide',
+  'merge',
+  'react',
+  'save',
+  'bookmark',
+  'favorite',
+  'select',
+  'flag',
+  'mark',
+  'read',
+  'delete',
+  'approve',
+]);
+
 /** The stem of each word of {@link EQUIVALENT_WORDS} → the stem of the first word of its group. */
 const EQUIVALENT_STEMS = new Map(
   EQUIVALENT_WORDS.flatMap(([word, ...others]) => others.map((other) => [stem(other), stem(word!)])),

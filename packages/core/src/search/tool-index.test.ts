@@ -77,6 +77,22 @@ describe('ToolIndex.search', () => {
     expect(new ToolIndex(CATALOG, { synonyms: [] }).search('erase')).toEqual([]);
   });
 
+  it('finds a tool named for undoing an action (unstar, unsubscribe) by that action, before the one that does it', () => {
+    const undoing = new ToolIndex([
+      ...CATALOG,
+      tool('GITHUB_UNSTAR_REPO', 'Unstar repository', 'Remove the star of the user from a repository.'),
+      tool('LINEAR_ARCHIVE_ISSUE', 'Archive issue', 'Archive an issue.'),
+      tool('SLACK_LEAVE_CHANNEL', 'Leave channel', 'Unsubscribe the user from a channel.'),
+    ]);
+    // "delete" is "remove" at a synonym's weight; before, the star tool came first, on "star" in its name
+    expect(slugs(undoing.search('delete a star from a repository'))[0]).toBe('GITHUB_UNSTAR_REPO');
+    expect(slugs(undoing.search('unstar a repo'))[0]).toBe('GITHUB_UNSTAR_REPO');
+    expect(slugs(undoing.search('star a repository'))[0]).toBe('GITHUB_STAR_REPO');
+    expect(slugs(undoing.search('subscribe to a channel'))).toContain('SLACK_LEAVE_CHANNEL');
+    // a query's "un…" stays whole: it does not find what does the action
+    expect(slugs(undoing.search('unarchive'))).toEqual([]);
+  });
+
   it('completes partial words', () => {
     expect(
       slugs(index.search('githu'))

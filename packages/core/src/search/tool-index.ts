@@ -10,7 +10,7 @@ import type { ScoredDocument } from './score-board.js';
 import { ScoreBoard } from './score-board.js';
 import type { SynonymMap } from './synonyms.js';
 import { buildSynonymMap, DEFAULT_SYNONYMS } from './synonyms.js';
-import { foldText, tokenize } from './tokenize.js';
+import { foldText, tokenize, tokenizeToolText } from './tokenize.js';
 
 export type { EmbedFunction } from './embeddings.js';
 export type { FieldScoring } from './inverted-index.js';
@@ -443,9 +443,9 @@ function fieldTerms(document: SearchDocument): string[][] {
     (term) => !toolkitTerms.includes(term),
   );
   return [
-    tokenize(leadingText(document.slug, MAX_FIELD_CHARS)),
-    tokenize(leadingText(document.name, MAX_FIELD_CHARS)),
-    tokenize(leadingText(document.description, MAX_FIELD_CHARS)),
+    tokenizeToolText(leadingText(document.slug, MAX_FIELD_CHARS)),
+    tokenizeToolText(leadingText(document.name, MAX_FIELD_CHARS)),
+    tokenizeToolText(leadingText(document.description, MAX_FIELD_CHARS)),
     termsWithin(
       document.parameters.flatMap((parameter) => [parameter.name, parameter.description ?? '']),
       MAX_FIELD_CHARS,
@@ -463,7 +463,7 @@ function termsWithin(texts: readonly string[], budget: number): string[] {
     if (left <= 0) break;
     const read = leadingText(text, left);
     left -= read.length + 1;
-    for (const term of tokenize(read)) terms.push(term);
+    for (const term of tokenizeToolText(read)) terms.push(term);
   }
   return terms;
 }
