@@ -286,9 +286,24 @@ describe('the execution path', () => {
     const everything = JSON.stringify([alone, multi, await session.logs()]);
     for (const form of [apiKey, encodeURIComponent(apiKey), JSON.stringify(apiKey).slice(1, -1)])
       expect(everything).not.toContain(form);
-    // the tool's own log entries mask every credential of its account, also a field the model is shown
-    const entries = (await session.logs()).items.filter((entry) => entry.toolSlug === 'SHOWN_ECHO');
-    expect(entries).toHaveLength(2);
+    const cell = await session.execute('TOOLMUX_WORKBENCH', {
+      code: 'return (await toolmux.execute("SHOWN_ECHO", {})).data.headers.location',
+    });
+    expect(cell.data).toMatchObject({ result: 'https://eu.api.example.com/next?key=[REDACTED]' });
+    // the tool's own log entries mask every credential of its account, also a field the model is
+    // shown, and so do the entries of the multi-execute and the cell that quote its results (before,
+    // those showed the field)
+    const logged = (await session.logs()).items;
+    const entries = logged.filter((entry) =>
+      ['SHOWN_ECHO', 'TOOLMUX_MULTI_EXECUTE_TOOL', 'TOOLMUX_WORKBENCH'].includes(entry.toolSlug),
+    );
+    expect(entries.map((entry) => entry.toolSlug).sort()).toEqual([
+      'SHOWN_ECHO',
+      'SHOWN_ECHO',
+      'SHOWN_ECHO',
+      'TOOLMUX_MULTI_EXECUTE_TOOL',
+      'TOOLMUX_WORKBENCH',
+    ]);
     for (const entry of entries) {
       expect(entry.output).toContain('https://[REDACTED]/next?key=[REDACTED]');
       expect(entry.output).not.toContain('eu.api.example.com');

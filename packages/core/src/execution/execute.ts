@@ -12,6 +12,7 @@ import {
   type ToolMuxErrorCode,
 } from '../errors.js';
 import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
+import { META_TOOLKIT } from '../meta-tools/meta-tools.js';
 import { createNullStripper, nullStripperOf } from '../schema/nulls.js';
 import {
   compilesOffThread,
@@ -389,14 +390,24 @@ export function executeTool(env: ExecutionEnvironment, request: ExecuteRequest):
   return validationOwner.run(request.sessionId ?? `user ${request.userId}`, () => runTool(env, request));
 }
 
+/**
+ * Per running meta-tool call (by its log id), the credentials its calls showed in their results
+ * (fields a scheme declares `secret: false`, see `secretsLeftAfterMasking`): a multi-execute's or a
+ * workbench cell's result quotes its calls' results, and its own log entry masks those as theirs do.
+ * Only calls of this process are collected (a remote client's multi-execute makes its own entry).
+ */
+const shownByParent = new Map<string, string[]>();
+
 async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
   const { calls } = env;
   // counted until it has answered (its entry stored): `close()` waits for it
   const inFlight = request.inFlight ?? calls?.enter(request.tool.slug, request.sessionId);
+  const logId = newId('log');
+  const collects = request.toolkit === META_TOOLKIT;
+  if (collects) shownByParent.set(logId, []);
   try {
     const { tool, userId, sessionId } = request;
     const started = performance.now();
-    const logId = newId('log');
     let accountId: string | null = null;
     let secrets: string[] = [];
     // masked in the result: the credentials but the fields no scheme keeps secret (a base URL)
@@ -567,15 +578,21 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
       if (large) await yieldToEventLoop();
       // the result was masked for the account's credentials already: the log searches it only for
       // the ones a scheme shows to the model (a username, a base URL)
-      entry.output = redactForLog(result.data, secretsLeftAfterMasking(secrets, resultSecrets), {
+      const shown = secretsLeftAfterMasking(secrets, resultSecrets);
+      const shownByCalls = shownByParent.get(logId);
+      entry.output = redactForLog(result.data, shownByCalls ? [...shown, ...shownByCalls] : shown, {
         listedKeys: (object) => listedKeys(object) ?? resultKeys?.get(object),
       });
+      // for the entry of the meta-tool call this one is part of (running here), made after this one's
+      if (shown.length > 0 && request.parentId !== undefined)
+        shownByParent.get(request.parentId)?.push(...shown);
     }
     // the answer waits for the entry's commit (group commit: the calls of one turn share it)
     if (request.holdLog) request.holdLog(entry);
     else await env.logs.write(entry);
     return result;
   } finally {
+    if (collects) shownByParent.delete(logId);
     if (inFlight) calls?.leave(inFlight);
   }
 }
