@@ -20,7 +20,12 @@ export type {
   ProxyExecuteResponse,
   UpdateAuthConfigOptions,
 } from './auth/types.js';
-export type { DefineToolkitOptions, DefineToolOptions, SchemaInput } from './catalog/define.js';
+export type {
+  DefineToolkitOptions,
+  DefineToolOptions,
+  ObjectInputSchema,
+  SchemaInput,
+} from './catalog/define.js';
 export {
   defineTool,
   defineToolkit,

@@ -41,7 +41,7 @@ type InputOf<S> = S extends StandardSchemaV1 ? InferOutput<S> : Record<string, u
  * Nothing more for a schema of objects; for a Standard Schema whose values are not objects, a member
  * no schema has, whose name says what is wrong where the compiler reports the schema.
  */
-type ObjectInputSchema<S> = S extends StandardSchemaV1
+export type ObjectInputSchema<S> = S extends StandardSchemaV1
   ? [InferOutput<S>] extends [Record<string, unknown>]
     ? unknown
     : { readonly 'a tool input schema describes an object: z.object({ ... })': true }
