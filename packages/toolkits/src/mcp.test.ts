@@ -223,13 +223,15 @@ describe('stdio: a probe server (env, isError, reconnect, defaults)', () => {
 });
 
 describe('stdio: a server that quotes its environment in a result', () => {
-  it('masks the values whose names say they are secrets and the password of any URL with credentials, and shows the rest', async () => {
+  it('masks the values whose names say they are secrets and the secret of any URL with credentials (its password, or a token as its user), and shows the rest', async () => {
     const probeScript = join(dirname(fileURLToPath(import.meta.url)), '../test/mcp-probe-server.mjs');
     const env = {
       DATABASE_URL: 'postgres://app:Sup3r%40secretPw@db.internal:5432/app',
       REDIS_URL: 'redis://:r3disPassw0rd@cache:6379',
       GH_PAT: 'ghp_0123456789abcdefghij',
       SENTRY_DSN: 'https://0123456789abcdef@o1.ingest.example.io/42',
+      // a token as a URL's user, under a name that says nothing
+      GIT_REMOTE: 'https://ghs_tokenAsUser0123@github.com/acme/app.git',
       SERVICE_JWT: 'eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl',
       // not secrets: shown as they are
       API_BASE_URL: 'https://api.example.com/v1',
@@ -251,6 +253,7 @@ describe('stdio: a server that quotes its environment in a result', () => {
         GH_PAT: '[REDACTED]',
         SENTRY_DSN: '[REDACTED]',
         SERVICE_JWT: '[REDACTED]',
+        GIT_REMOTE: 'https://[REDACTED]@github.com/acme/app.git',
         API_BASE_URL: 'https://api.example.com/v1',
         PATH_PREFIX: '/srv/patterns',
         // a password under 8 characters is not searched for (it would mask every "pw" of a result)

@@ -401,10 +401,11 @@ function secretValuesOf(named: Readonly<Record<string, string>>): string[] {
   const values: string[] = [];
   for (const [name, value] of Object.entries(named)) {
     if (typeof value !== 'string') continue;
-    // the password of a URL with credentials, whatever the name (`DATABASE_URL`,
-    // `REDIS_URL=redis://:pw@host`): a server quoting its connection in an error or a result
-    for (const password of urlPasswordsOf(value))
-      if (password.length >= MIN_RESULT_SECRET_CHARS) values.push(...secretForms(password));
+    // the secret of a URL with credentials, whatever the name (`DATABASE_URL`,
+    // `REDIS_URL=redis://:pw@host`, a token as its user: `https://ghp_…@github.com/o/r.git`): a
+    // server quoting its connection in an error or a result
+    for (const secret of urlSecretsOf(value))
+      if (secret.length >= MIN_RESULT_SECRET_CHARS) values.push(...secretForms(secret));
     if (!SECRET_NAME.test(name)) continue;
     for (const each of [value, value.replace(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +/, '')])
       if (each.length >= MIN_RESULT_SECRET_CHARS) values.push(...secretForms(each));
@@ -413,20 +414,23 @@ function secretValuesOf(named: Readonly<Record<string, string>>): string[] {
 }
 
 /**
- * The password of `value` read as a URL with credentials (`scheme://user:password@host`), as it is
- * written there and decoded; none for a value that is no such URL. Linear in its length.
+ * The secret of `value` read as a URL with credentials, as it is written there and decoded: its
+ * password (`scheme://user:password@host`), or its user where it has no password, the form a token
+ * takes in a URL (`https://TOKEN@host`, a Sentry DSN's key). None for a value that is no such URL.
+ * Linear in its length.
  */
-function urlPasswordsOf(value: string): string[] {
+function urlSecretsOf(value: string): string[] {
   if (!value.includes('://') || !value.includes('@') || !URL.canParse(value)) return [];
-  const { password } = new URL(value);
-  if (password === '') return [];
-  let decoded = password;
+  const { username, password } = new URL(value);
+  const secret = password || username;
+  if (secret === '') return [];
+  let decoded = secret;
   try {
-    decoded = decodeURIComponent(password);
+    decoded = decodeURIComponent(secret);
   } catch {
     // a malformed escape: the text as written is what a server would quote
   }
-  return decoded === password ? [password] : [password, decoded];
+  return decoded === secret ? [secret] : [secret, decoded];
 }
 
 function credentialValue(header: string, credentials: Credentials | undefined): string | undefined {
