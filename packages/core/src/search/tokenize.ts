@@ -103,12 +103,7 @@ export function splitWords(text: string): string[] {
  * tokenize('Sends an email to the recipients'); // ['send', 'email', 'recipi']
  */
 export function tokenize(text: string): string[] {
-  const terms: string[] = [];
-  for (const word of splitWords(text)) {
-    const term = termOf(word);
-    if (term !== '') terms.push(term);
-  }
-  return terms;
+  return termsOfWords(text, false);
 }
 
 /**
@@ -118,16 +113,25 @@ export function tokenize(text: string): string[] {
  * queries: "unarchive" must not find the tools that archive.
  */
 export function tokenizeToolText(text: string): string[] {
+  return termsOfWords(text, true);
+}
+
+/** The terms of `text`'s words; with `undone`, `un` and an {@link UNDOABLE} action is that action too. */
+function termsOfWords(text: string, undone: boolean): string[] {
   const terms: string[] = [];
   for (const word of splitWords(text)) {
     const term = termOf(word);
     if (term !== '') terms.push(term);
-    if (word.startsWith('un') && UNDOABLE.has(word.slice(2))) terms.push(termOf(word.slice(2)));
+    if (undone && word.startsWith('un') && UNDOABLE.has(word.slice(2))) terms.push(termOf(word.slice(2)));
   }
   return terms;
 }
 
-/** Actions whose undoing tool APIs name `un` and the action (`unstar`, `unsubscribe`, `unarchive`, …). */
+/**
+ * Actions whose undoing tool APIs name `un` and the action (`unstar`, `unsubscribe`, `unarchive`, …).
+ * Not words whose `un` form is mostly a state (`unread`, `unsaved`, `unselected`): "list unread
+ * messages" is not about reading.
+ */
 const UNDOABLE = new Set([
   'star',
   'subscribe',
@@ -152,13 +156,9 @@ const UNDOABLE = new Set([
   'hide',
   'merge',
   'react',
-  'save',
   'bookmark',
   'favorite',
-  'select',
   'flag',
-  'mark',
-  'read',
   'delete',
   'approve',
 ]);
