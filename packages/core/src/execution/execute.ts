@@ -396,7 +396,7 @@ export function executeTool(env: ExecutionEnvironment, request: ExecuteRequest):
  * workbench cell's result quotes its calls' results, and its own log entry masks those as theirs do.
  * Only calls of this process are collected (a remote client's multi-execute makes its own entry).
  */
-const shownByParent = new Map<string, string[]>();
+const shownByParent = new Map<string, Set<string>>();
 
 async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
   const { calls } = env;
@@ -404,7 +404,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
   const inFlight = request.inFlight ?? calls?.enter(request.tool.slug, request.sessionId);
   const logId = newId('log');
   const collects = request.toolkit === META_TOOLKIT;
-  if (collects) shownByParent.set(logId, []);
+  if (collects) shownByParent.set(logId, new Set());
   try {
     const { tool, userId, sessionId } = request;
     const started = performance.now();
@@ -579,13 +579,16 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
       // the result was masked for the account's credentials already: the log searches it only for
       // the ones a scheme shows to the model (a username, a base URL)
       const shown = secretsLeftAfterMasking(secrets, resultSecrets);
+      // once each, though fifty calls of one account showed the same
       const shownByCalls = shownByParent.get(logId);
-      entry.output = redactForLog(result.data, shownByCalls ? [...shown, ...shownByCalls] : shown, {
+      entry.output = redactForLog(result.data, shownByCalls?.size ? [...shown, ...shownByCalls] : shown, {
         listedKeys: (object) => listedKeys(object) ?? resultKeys?.get(object),
       });
       // for the entry of the meta-tool call this one is part of (running here), made after this one's
-      if (shown.length > 0 && request.parentId !== undefined)
-        shownByParent.get(request.parentId)?.push(...shown);
+      if (shown.length > 0 && request.parentId !== undefined) {
+        const parent = shownByParent.get(request.parentId);
+        if (parent) for (const secret of shown) parent.add(secret);
+      }
     }
     // the answer waits for the entry's commit (group commit: the calls of one turn share it)
     if (request.holdLog) request.holdLog(entry);
