@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTestPostgresUrl, postgresSkipReason } from './test/postgres.js';
 import { runScript } from './test/run-script.js';
 
 /**
@@ -85,5 +86,95 @@ describe.skipIf(!existsSync('/proc/self/fd'))('ToolMux instances dropped without
     expect(dropped.handles).toBeGreaterThan(before.handles);
     // on the old code: 20 more threads and about 40 more handles of the file, for good
     expect(after).toEqual(before);
+  }, 40_000);
+});
+
+const skipPostgres = await postgresSkipReason();
+
+/**
+ * On PostgreSQL, a ToolMux made per request (a serverless handler, a route that builds its own) and
+ * never closed kept pools of its own, whose connections stayed open for pg's 10 s idle timeout: about
+ * 33 such requests in 10 s took PostgreSQL's default 100 connections, for every application on the
+ * server. The open stores of a process that connect alike now share their pools; the last one closed
+ * (or collected unclosed) ends them. Counts the child process's connections in `pg_stat_activity`
+ * by an application name of its own.
+ */
+describe.skipIf(skipPostgres !== undefined)(`ToolMux instances on PostgreSQL ${skipPostgres ?? ''}`, () => {
+  it('made per request and never closed share one set of connections, which the last close (or collection) ends', async () => {
+    const database = await createTestPostgresUrl();
+    try {
+      const application = `toolmux_dropped_${process.pid}_${Date.now()}`;
+      const url = new URL(database.url);
+      url.searchParams.set('application_name', application);
+      const { code, stdout, timedOut } = await runScript(
+        `
+        const { z } = await import('zod');
+        const pg = (await import('pg')).default;
+        const { ToolMux, defineTool, defineToolkit } = await import(${JSON.stringify(dist)});
+        const echo = defineTool({ slug: 'ECHO_SAY', description: 'Say it back', inputSchema: z.object({ text: z.string() }), execute: async ({ text }) => ({ text }) });
+        const options = {
+          store: ${JSON.stringify(url.toString())},
+          toolkits: [defineToolkit({ slug: 'echo', name: 'Echo', description: 'Echo', tools: [echo] })],
+          secretKey: '${'a'.repeat(64)}',
+          logger: { debug() {}, warn() {}, error: (message) => console.error(message) },
+        };
+        const admin = new pg.Client({ connectionString: ${JSON.stringify(database.url)} });
+        await admin.connect();
+        const connections = async () =>
+          Number((await admin.query('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [${JSON.stringify(application)}])).rows[0].n);
+        const request = async (mux, index) => {
+          const session = await mux.create('user_' + index, { toolkits: ['echo'] });
+          return (await session.execute('ECHO_SAY', { text: 'hi' })).successful;
+        };
+        // a ToolMux per request, 4 requests at a time, none closed
+        let answered = 0;
+        for (let round = 0; round < 10; round++) {
+          const outcomes = await Promise.all([0, 1, 2, 3].map((index) => request(new ToolMux(options), round * 4 + index)));
+          answered += outcomes.filter(Boolean).length;
+        }
+        const afterDropped = await connections();
+        // two open at once: closing one leaves the other working
+        const first = new ToolMux(options);
+        const second = new ToolMux(options);
+        await request(first, 100);
+        await first.close();
+        const secondAfterFirstClosed = await request(second, 101);
+        const closedRefuses = await first.create('user_102', { toolkits: ['echo'] }).then(() => 'created', (error) => error.code);
+        await second.close();
+        // the dropped ones give their share back once collected; then no connection is left
+        const deadline = Date.now() + 8_000;
+        let afterAll;
+        do {
+          globalThis.gc();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          afterAll = await connections();
+        } while (afterAll > 0 && Date.now() < deadline);
+        await admin.end();
+        console.log(JSON.stringify({ answered, afterDropped, secondAfterFirstClosed, closedRefuses, afterAll }));
+      `,
+        ['--expose-gc'],
+        {},
+        30_000,
+      );
+      expect(timedOut).toBe(false);
+      expect(code).toBe(0);
+      const out = JSON.parse(stdout.trim()) as {
+        answered: number;
+        afterDropped: number;
+        secondAfterFirstClosed: boolean;
+        closedRefuses: string;
+        afterAll: number;
+      };
+      expect(out.answered).toBe(40);
+      // one store's pools at most (10 + 4 for the log): on the old code the script failed, PostgreSQL
+      // answering "sorry, too many clients already" before the 40th ToolMux
+      expect(out.afterDropped).toBeGreaterThan(0);
+      expect(out.afterDropped).toBeLessThanOrEqual(14);
+      expect(out.secondAfterFirstClosed).toBe(true);
+      expect(out.closedRefuses).toBe('TOOLMUX_CLOSED');
+      expect(out.afterAll).toBe(0);
+    } finally {
+      await database.cleanup();
+    }
   }, 40_000);
 });

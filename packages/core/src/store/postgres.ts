@@ -71,7 +71,11 @@ export interface PostgresStoreOptions {
    * @default the connection's own `search_path` (usually `public`)
    */
   schema?: string;
-  /** The most connections the pool keeps open. @default 10 */
+  /**
+   * The most connections the pool keeps open (the execution log has 4 more). The open stores of a
+   * process with the same URL, schema, pool size, log commit and timeouts share their pools.
+   * @default 10
+   */
   poolSize?: number;
   /**
    * How execution log entries commit. `'server'`: the commit returns once PostgreSQL has the entry
@@ -606,6 +610,75 @@ const RESERVED_BYTES = `SELECT COALESCE(SUM(bytes), 0)::bigint AS total FROM too
 const PIECES_PER_READ = 4;
 
 /**
+ * The two pools of one connection setting (URL, schema, pool size, log commit, timeouts), shared by
+ * every open store of the process that uses it, counted by `users`: a ToolMux made per request (a
+ * serverless handler, a route that builds its own) and dropped without `close()` used to keep its
+ * own pools, and their connections stayed open for pg's 10 s idle timeout (about 33 such requests
+ * in 10 s reached PostgreSQL's default 100 connections, for every application on the server). The
+ * last store to close (or to be collected unclosed) ends the pools.
+ */
+interface SharedPools {
+  readonly key: string;
+  readonly pool: Pool;
+  readonly logPool: Pool;
+  /** Every connection of both pools open now, for a close that gets no answer. */
+  readonly clients: Set<Client>;
+  /** The connect timeout: how long the pools' connections get to say goodbye when they end. */
+  readonly cutAfterMs: number;
+  users: number;
+}
+
+const sharedPools = new Map<string, SharedPools>();
+
+/**
+ * Gives back one store's share of `shared`: when it was the last, the pools are no longer handed to
+ * new stores and are ended, and the promise of their ending is returned.
+ */
+function releasePools(shared: SharedPools): Promise<unknown> | undefined {
+  shared.users--;
+  if (shared.users > 0) return undefined;
+  if (sharedPools.get(shared.key) === shared) sharedPools.delete(shared.key);
+  return Promise.all([shared.pool.end(), shared.logPool.end()]);
+}
+
+/** A store collected without `close()` gives back its share of the pools (its listener idles out). */
+const droppedStores = new FinalizationRegistry<SharedPools>((shared) => {
+  const ended = releasePools(shared);
+  if (ended === undefined) return;
+  endConnections([ended], [shared.clients], shared.cutAfterMs).catch(() => {});
+});
+
+/** Keeps `client` in `clients` until its connection ends. */
+function trackClient(clients: Set<Client>, client: Client): Client {
+  clients.add(client);
+  client.once('end', () => clients.delete(client));
+  return client;
+}
+
+/**
+ * Resolves once `ending` did and every connection of `clients` ended. Each connection says goodbye
+ * and waits for the database to close it; one whose database went silent would wait for the kernel's
+ * TCP timeouts (minutes, and the process could not exit meanwhile), so what is still open after
+ * `cutAfterMs` is cut.
+ */
+async function endConnections(
+  ending: readonly Promise<unknown>[],
+  clients: readonly Set<Client>[],
+  cutAfterMs: number,
+): Promise<void> {
+  const timer = setTimeout(() => {
+    for (const set of clients) for (const client of set) client.connection.stream.destroy();
+  }, cutAfterMs);
+  try {
+    await Promise.all(ending);
+    const open = clients.flatMap((set) => [...set]);
+    await Promise.all(open.map((client) => new Promise((resolve) => client.once('end', resolve))));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * The shared store: PostgreSQL through a `pg` connection pool, for several server instances that
  * share state. JSON is `json` (kept as written, keys in their order) and dates
  * are `timestamptz` (microsecond precision, so a `Date` round-trips exactly). `pg` is imported only
@@ -642,10 +715,11 @@ export class PostgresStore implements Store {
   private ending: Promise<void> | undefined;
   /** The LISTEN connection of `watchConnections`, opened by the first wait. */
   private readonly listener: PostgresConnectionListener;
+  /** The listener's connection while it is open, for a close that gets no answer. */
+  private readonly listenerClients = new Set<Client>();
 
-  /** Every connection open now (of both pools and the listener), for a close that gets no answer. */
-  private readonly clients = new Set<Client>();
-
+  /** The pools this store shares with the other open stores of the process that connect alike. */
+  private readonly shared: SharedPools;
   private readonly pool: Pool;
   /** The connections that write the execution log (see `logCommit`). */
   private readonly logPool: Pool;
@@ -653,38 +727,26 @@ export class PostgresStore implements Store {
   private readonly timeouts: PostgresTimeouts;
 
   private constructor(
-    pool: Pool,
-    logPool: Pool,
+    shared: SharedPools,
     schema: string | undefined,
     listen: () => Client,
     timeouts: PostgresTimeouts,
   ) {
-    this.pool = pool;
-    this.logPool = logPool;
+    this.shared = shared;
+    this.pool = shared.pool;
+    this.logPool = shared.logPool;
     this.schema = schema;
     this.timeouts = timeouts;
-    for (const each of [pool, logPool]) {
-      each.on('connect', (client) => this.track(client as Client));
-    }
+    // the set, not this store: a store dropped without close() stays collectable while the
+    // listener's connection is open (droppedStores then gives its share of the pools back)
+    const clients = this.listenerClients;
     this.listener = new PostgresConnectionListener(
-      () => this.track(listen()),
+      () => trackClient(clients, listen()),
       schema,
       timeouts.queryTimeoutMs,
     );
+    droppedStores.register(this, shared, this);
   }
-
-  /** Keeps `client` in {@link clients} until its connection ends. */
-  private track(client: Client): Client {
-    this.clients.add(client);
-    client.once('end', () => {
-      this.clients.delete(client);
-      if (this.clients.size === 0) this.allEnded?.();
-    });
-    return client;
-  }
-
-  /** Called when the last connection of {@link clients} ended, while `close()` waits for that. */
-  private allEnded: (() => void) | undefined;
 
   /** Checks the options and creates the pool; connections open on first use. */
   static async create(storeOptions: PostgresStoreOptions): Promise<PostgresStore> {
@@ -730,6 +792,13 @@ export class PostgresStore implements Store {
         `The store ${shownStoreSpec(connectionString)} cannot be used: ${quotedMessage(error)}. Correct the store URL (see the PostgreSQL documentation of connection URIs).`,
       );
     }
+    const listen = () => new Client(connection);
+    const key = JSON.stringify([connectionString, schema ?? null, poolSize, logCommit, timeouts]);
+    const open = sharedPools.get(key);
+    if (open !== undefined) {
+      open.users++;
+      return new PostgresStore(open, schema, listen, timeouts);
+    }
     // an idle pooled connection (and its idle timer) does not keep the process alive: a script or a
     // handler that ends without close() exits at once, not when the pool's 10 s idle timeout ends
     // the connections (the execution log of a call is committed before the call answers)
@@ -756,7 +825,17 @@ export class PostgresStore implements Store {
     // the next query; without a listener the pool's 'error' event would crash the process.
     pool.on('error', () => {});
     logPool.on('error', () => {});
-    return new PostgresStore(pool, logPool, schema, () => new Client(connection), timeouts);
+    const shared: SharedPools = {
+      key,
+      pool,
+      logPool,
+      clients: new Set(),
+      cutAfterMs: timeouts.connectTimeoutMs,
+      users: 1,
+    };
+    for (const each of [pool, logPool]) each.on('connect', (client) => trackClient(shared.clients, client));
+    sharedPools.set(key, shared);
+    return new PostgresStore(shared, schema, listen, timeouts);
   }
 
   /**
@@ -764,9 +843,7 @@ export class PostgresStore implements Store {
    * starting at once apply each migration exactly once.
    */
   async migrate(): Promise<void> {
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw this.failure('connect to run migrations', error);
-    });
+    const client = await this.connect('connect to run migrations');
     // each statement may wait for another instance's migrations (the lock) or rewrite a large table
     const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
       client.query<R>({ text, values, query_timeout: this.timeouts.migrationTimeoutMs } as QueryConfig);
@@ -824,22 +901,19 @@ export class PostgresStore implements Store {
     await this.query('answer a ping', 'SELECT 1 FROM toolmux_migrations LIMIT 1', []);
   }
 
-  /** Closes the pool's connections; a second call waits for the first. */
+  /**
+   * Closes this store's listening connection and gives back its share of the pools: the last open
+   * store of the process on them closes their connections. A second call waits for the first.
+   */
   async close(): Promise<void> {
     if (this.ending === undefined) {
-      // every connection says goodbye and waits for the database to close it; one whose database
-      // went silent would wait for the kernel's TCP timeouts (minutes, and the process could not
-      // exit meanwhile), so what is still open after connect_timeout is cut
-      const connectionsEnded = new Promise<void>((resolve) => {
-        this.allEnded = resolve;
-      });
-      const ended = Promise.all([this.listener.close(), this.pool.end(), this.logPool.end()]);
-      const timer = setTimeout(() => {
-        for (const client of this.clients) client.connection.stream.destroy();
-      }, this.timeouts.connectTimeoutMs);
-      this.ending = ended
-        .then(() => (this.clients.size === 0 ? undefined : connectionsEnded))
-        .finally(() => clearTimeout(timer));
+      droppedStores.unregister(this);
+      const pools = releasePools(this.shared);
+      this.ending = endConnections(
+        [this.listener.close(), ...(pools === undefined ? [] : [pools])],
+        pools === undefined ? [this.listenerClients] : [this.listenerClients, this.shared.clients],
+        this.timeouts.connectTimeoutMs,
+      );
     }
     await this.ending;
   }
@@ -947,9 +1021,7 @@ export class PostgresStore implements Store {
       await this.#endWrite(sessionId, generation).catch(() => {});
       throw error;
     }
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw this.failure(operation, error);
-    });
+    const client = await this.connect(operation);
     const query = (text: string, values?: unknown[]) =>
       client.query({ text, values, query_timeout: this.timeouts.queryTimeoutMs } as QueryConfig);
     let switched: { total: number | undefined };
@@ -1944,9 +2016,7 @@ export class PostgresStore implements Store {
    * when it throws, the connection is discarded, which ends (rolls back) the transaction.
    */
   private async transaction<T>(operation: string, work: (query: TransactionQuery) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw this.failure(operation, error);
-    });
+    const client = await this.connect(operation);
     const query: TransactionQuery = async (text, values = []) =>
       (await client.query({ text, values, query_timeout: this.timeouts.queryTimeoutMs } as QueryConfig)).rows;
     try {
@@ -2012,6 +2082,8 @@ export class PostgresStore implements Store {
     name?: string,
     pool: Pool = this.pool,
   ): Promise<QueryResultRow[]> {
+    // the pools may serve other stores still: a closed one does not use them
+    if (this.ending) throw storeClosedError('postgres', operation);
     // past query_timeout pg-pool closes the connection (pg destroys a client ended mid-statement)
     const query = { name, text, values, query_timeout: this.timeouts.queryTimeoutMs };
     for (let attempt = 1; ; attempt++) {
@@ -2056,6 +2128,14 @@ export class PostgresStore implements Store {
         client.connection?.stream?.destroy();
       }
     }
+  }
+
+  /** A pooled connection of its own for `operation` (refused after `close()`: the pools may serve other stores). */
+  private async connect(operation: string) {
+    if (this.ending) throw storeClosedError('postgres', operation);
+    return this.pool.connect().catch((error: unknown) => {
+      throw this.failure(operation, error);
+    });
   }
 
   /**
