@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestPostgresUrl, postgresSkipReason } from './test/postgres.js';
 import { runScript } from './test/run-script.js';
+import { SANDBOX_SLICING_AVAILABLE } from './workbench/sandbox.js';
 
 /**
  * A ToolMux dropped without `close()` — a module evaluated again on a hot reload, a ToolMux made per
@@ -178,3 +179,65 @@ describe.skipIf(skipPostgres !== undefined)(`ToolMux instances on PostgreSQL ${s
     }
   }, 40_000);
 });
+
+/**
+ * A dropped ToolMux's workbench contexts: its pool's idle sweep kept them in the shared runner (the
+ * main thread's QuickJS instances or the worker threads) for the idle time, 10 minutes, though no
+ * later call could reach them; a ToolMux made per request left one per request. They are dropped
+ * once the ToolMux is collected; a ToolMux still in use keeps its context.
+ */
+describe.each(SANDBOX_SLICING_AVAILABLE ? ['main', 'workers'] : ['workers'])(
+  'workbench contexts of ToolMux instances dropped without close() (TOOLMUX_WORKBENCH_THREAD=%s)',
+  (thread) => {
+    it('are dropped once the ToolMux is collected; a kept one keeps its context', async () => {
+      const { code, stdout, timedOut } = await runScript(
+        `
+        const { ToolMux } = await import(${JSON.stringify(dist)});
+        const { sharedCellRunner } = await import(${JSON.stringify(resolve(import.meta.dirname, '../dist/workbench/main-thread.js'))});
+        const options = { store: ':memory:', toolkits: [], logger: { debug() {}, warn() {}, error: (message) => console.error(message) } };
+        const cell = (session, code) => session.execute('TOOLMUX_WORKBENCH', { code }).then((result) => result.data);
+        // each ToolMux's workbench pool is numbered in the order its first cell ran
+        const keys = [];
+        const use = async () => {
+          const mux = new ToolMux(options);
+          const session = await mux.create('user_1', { toolkits: [] });
+          const answer = await cell(session, 'globalThis.kept = "x".repeat(100000); return kept.length');
+          keys.push('pool' + (keys.length + 1) + ':' + session.sessionId);
+          return { mux, session, answer };
+        };
+        const kept = await use();
+        let answered = 0;
+        for (let index = 0; index < 10; index++) if ((await use()).answer.result === 100000) answered++;
+        const runner = sharedCellRunner();
+        const held = () => keys.slice(1).filter((key) => runner.holds(key)).length;
+        const deadline = Date.now() + 8_000;
+        let after;
+        do {
+          globalThis.gc();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          after = held();
+        } while (after > 0 && Date.now() < deadline);
+        const keptHeld = runner.holds(keys[0]);
+        const keptState = (await cell(kept.session, 'return kept.length')).result;
+        await kept.mux.close();
+        console.log(JSON.stringify({ answered, after, keptHeld, keptState }));
+      `,
+        ['--expose-gc'],
+        { TOOLMUX_WORKBENCH_THREAD: thread },
+        30_000,
+      );
+      expect(timedOut).toBe(false);
+      expect(code).toBe(0);
+      const out = JSON.parse(stdout.trim()) as Record<'answered' | 'after' | 'keptState', number> & {
+        keptHeld: boolean;
+      };
+      expect(out.answered).toBe(10);
+      // on the old code: all 10, for the 10 minutes of the idle sweep (some may be gone before the
+      // first count: a collection can come while the cells run)
+      expect(out.after).toBe(0);
+      // the count sees a context that lives
+      expect(out.keptHeld).toBe(true);
+      expect(out.keptState).toBe(100000);
+    }, 40_000);
+  },
+);

@@ -327,12 +327,23 @@ const CALLER_ABORTED = 'its caller aborted the call';
 let poolCount = 0;
 const pools = new WeakMap<object, WorkbenchPool>();
 
+/**
+ * A ToolMux dropped without `close()` (one made per request, say) is collectable once its cells
+ * ended (a pool holds nothing of its owner), but its pool's idle sweep kept the pool, and its contexts
+ * in the shared workers, for the idle time (10 minutes): a context per dropped ToolMux, each with its
+ * `globalThis`, which no later call could reach. They are dropped when the owner is collected.
+ */
+const droppedOwners = new FinalizationRegistry<WorkbenchPool>((pool) => {
+  void pool.close('its ToolMux was dropped without close()');
+});
+
 /** The pool of one ToolMux, keyed by an object that lives as long as it (its store). */
 export function workbenchPoolOf(owner: object): WorkbenchPool {
   let pool = pools.get(owner);
   if (!pool) {
     pool = new WorkbenchPool();
     pools.set(owner, pool);
+    droppedOwners.register(owner, pool);
   }
   return pool;
 }
