@@ -8,7 +8,7 @@ export const WORKBENCH_MAX_OUTPUT_CHARS = 100_000;
 export const WORKBENCH_MAX_TOOL_CALLS = 1_000;
 /** A context unused this long is evicted; its `globalThis` is gone, `toolmux.files` stay. */
 export const WORKBENCH_IDLE_MS = 10 * 60_000;
-/** At most this many live contexts per process; the least recently used goes first. */
+/** At most this many live contexts per ToolMux (its pool); the least recently used goes first. */
 export const WORKBENCH_MAX_CONTEXTS = 1_000;
 
 /** What the workbench calls back into the session for `toolmux.*`. */
