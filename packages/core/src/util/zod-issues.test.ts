@@ -42,3 +42,66 @@ describe('describeZodIssue: values of a list', () => {
     expect(messageOf(schema, { method: 'GTE' })).toMatch(/^unknown value "GTE"; use one of GET, POST\./);
   });
 });
+
+/**
+ * An object refused by every branch of a union of objects: before, the branch whose first issue lay
+ * deepest was described, so `{}`, `{ enable: "X" }` and `{ disabled: [...] }` of a toolkit's tool
+ * filter all read "tags: expected array or object, got undefined".
+ */
+describe('describeZodIssue: an object that no branch of a union takes', () => {
+  const slugs = z.array(z.string());
+  const tagFilter = z.union([
+    z.array(z.string()),
+    z.object({ enable: z.array(z.string()).optional(), disable: z.array(z.string()).optional() }).strict(),
+  ]);
+  const filter = z.union([
+    z.union([
+      slugs,
+      z.object({ enable: slugs, disable: slugs }).strict(),
+      z.object({ enable: slugs }).strict(),
+      z.object({ disable: slugs }).strict(),
+    ]),
+    z.object({ tags: tagFilter }).strict(),
+  ]);
+  const config = z
+    .object({ tools: z.record(z.string(), filter).optional(), tags: tagFilter.optional() })
+    .strict();
+  const described = (input: unknown) => {
+    const result = config.safeParse(input);
+    if (result.success) throw new Error('expected the input to fail');
+    const { path, message } = describeZodIssue(config, input, result.error.issues[0]!);
+    return `${path.join('.')}: ${message}`;
+  };
+
+  it('with none of the keys its forms need (a key given as undefined is not given): which ones', () => {
+    const needs =
+      'tools.github: expected an array or an object with the key "enable", "disable" or "tags", got an object with no key.';
+    expect(described({ tools: { github: {} } })).toBe(needs);
+    expect(described({ tools: { github: { disable: undefined } } })).toBe(needs);
+  });
+
+  it('with a key that no form knows: the closest key and every form’s keys', () => {
+    expect(described({ tools: { github: { disabled: ['GITHUB_X'] } } })).toBe(
+      'tools.github: unknown key "disabled". Did you mean "disable"? Known keys: enable, disable, tags.',
+    );
+    // a union of one object form (zod reports its unknown key alone)
+    expect(described({ tags: { enabled: ['x'] } })).toBe(
+      'tags: unknown key "enabled". Did you mean "enable"? Known keys: enable, disable.',
+    );
+  });
+
+  it('with keys of different forms: that they do not go together', () => {
+    expect(described({ tools: { github: { enable: ['GITHUB_X'], tags: ['read'] } } })).toBe(
+      'tools.github: the keys "enable" and "tags" do not go together: give one of them. Known keys: enable, disable, tags.',
+    );
+  });
+
+  it('whose keys fit one form: that form’s issue, at its key', () => {
+    expect(described({ tools: { github: { enable: 'GITHUB_X' } } })).toBe(
+      'tools.github.enable: Invalid input: expected array, received string',
+    );
+    expect(described({ tools: { github: { tags: { enable: 'read' } } } })).toBe(
+      'tools.github.tags.enable: Invalid input: expected array, received string',
+    );
+  });
+});

@@ -62,6 +62,123 @@ function closestBranch(branches: readonly Issue[][]): Issue[] | undefined {
   return best;
 }
 
+/** A union's branches, those of a union inside it (a branch that failed as a whole) in its place. */
+function flatBranches(branches: readonly Issue[][]): Issue[][] {
+  return branches.flatMap((branch) => {
+    const only = branch.length === 1 ? branch[0]! : undefined;
+    return only?.code === 'invalid_union' && only.path.length === 0 ? flatBranches(only.errors) : [branch];
+  });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const quotedKey = (key: string) => `"${key.slice(0, 100)}"`;
+
+/** "a", "a" or "b", "a", "b" or "c" */
+function alternatives(words: readonly string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`;
+}
+
+/**
+ * An object refused by every branch of a union of objects: the branches whose keys fit it best (the
+ * fewest unknown keys, then the fewest required keys left out; a key given as `undefined` is left out).
+ * `message` when that says more than any one branch's first issue: none fits, and several would with
+ * a key the object lacks (`{}` for a list, `{ enable }`, `{ disable }` or `{ tags }`: which keys it
+ * needs), or with only some of its keys (two keys of different branches, or a misspelt key, named with
+ * what every branch knows). Before, the branch whose first issue lay deepest was described: for `{}`,
+ * `{ enable: "X" }` or `{ disabled: [...] }` alike, "tags: expected array or object, got undefined".
+ */
+function objectFits(
+  branches: readonly Issue[][],
+  got: Record<string, unknown>,
+  /** The keys of the union's object branches, where its schema is known. */
+  schemaKeys: readonly string[] | undefined,
+): { branches: Issue[][]; message?: string } | undefined {
+  // a key given as undefined is not given
+  const given = Object.keys(got).filter((key) => got[key] !== undefined);
+  const fits: Array<{ issues: Issue[]; unknown: string[]; missing: string[] }> = [];
+  const types = new Set<string>();
+  for (const issues of branches) {
+    const root = issues.find((each) => each.path.length === 0 && each.code === 'invalid_type');
+    if (root !== undefined) {
+      // a branch that is no object: what it expects is an alternative
+      types.add(String((root as { expected?: unknown }).expected));
+      continue;
+    }
+    const unknown = issues.flatMap((each) =>
+      each.code === 'unrecognized_keys' && each.path.length === 0
+        ? each.keys.filter((key) => got[key] !== undefined)
+        : [],
+    );
+    // whatever the issue of a key left out says (a type, a union of its own)
+    const missing = issues.flatMap((each) =>
+      each.path.length === 1 && got[String(each.path[0])] === undefined ? [String(each.path[0])] : [],
+    );
+    fits.push({ issues, unknown, missing });
+  }
+  if (fits.length === 0) return undefined;
+  const score = (fit: (typeof fits)[number]) => fit.unknown.length * 1_000_000 + fit.missing.length;
+  const best = Math.min(...fits.map(score));
+  const closest = fits.filter((fit) => score(fit) === best);
+  const [first] = closest;
+  if (
+    first === undefined ||
+    (first.unknown.length === 0 && (first.missing.length === 0 || closest.length === 1))
+  )
+    return { branches: closest.map((fit) => fit.issues) };
+  if (first.unknown.length === 0) {
+    // several branches would take the object with keys it lacks: which ones
+    const needs = [...new Set(closest.map((fit) => fit.missing.map(quotedKey).join(' and ')))];
+    const others = [...types].map((type) => (type === 'array' ? 'an array' : `a ${type}`));
+    return {
+      branches: closest.map((fit) => fit.issues),
+      message: `expected ${others.length > 0 ? `${alternatives(others)} or ` : ''}an object with the key ${alternatives(needs)}, got an object with ${given.length === 0 ? 'no key' : `only ${alternatives(given.map(quotedKey))}`}.`,
+    };
+  }
+  // keys every branch refuses (misspelt), or that no one branch takes together
+  const known = [
+    ...new Set(
+      schemaKeys ??
+        fits.flatMap((fit) => [...given.filter((key) => !fit.unknown.includes(key)), ...fit.missing]),
+    ),
+  ];
+  const refusedByAll = first.unknown.filter((key) => !known.includes(key));
+  if (refusedByAll.length > 0)
+    return { branches: closest.map((fit) => fit.issues), message: unknownKeysMessage(refusedByAll, known) };
+  const listed = given.map(quotedKey);
+  return {
+    branches: closest.map((fit) => fit.issues),
+    message: `the keys ${listed.slice(0, -1).join(', ')} and ${listed.at(-1)} do not go together: give ${listed.length === 2 ? 'one of them' : 'the keys of one form'}.${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
+  };
+}
+
+/** The keys of the object schemas among `schema`'s union branches (unions inside it included). */
+function unionKeys(schema: Schema | undefined): string[] | undefined {
+  const def = schema?._zod.def as unknown as Def | undefined;
+  if (def?.type !== 'union') return undefined;
+  const keys = new Set<string>();
+  const visit = (option: Schema | undefined, depth: number) => {
+    const inner = unwrap(option);
+    const optionDef = inner?._zod.def as unknown as Def | undefined;
+    if (optionDef?.type === 'object') for (const key of Object.keys(optionDef.shape as object)) keys.add(key);
+    else if (optionDef?.type === 'union' && depth < 10)
+      for (const each of optionDef.options as Schema[]) visit(each, depth + 1);
+  };
+  visit(schema, 0);
+  return [...keys];
+}
+
+/** "unknown key …", with the closest known key and the known keys. */
+function unknownKeysMessage(unknown: readonly string[], known: readonly string[]): string {
+  const listed = unknown.slice(0, MAX_LISTED_KEYS).map(quotedKey);
+  const more = unknown.length - listed.length;
+  const keys = `${listed.join(', ')}${more > 0 ? ` and ${more.toLocaleString('en')} more` : ''}`;
+  const hint = unknown.length === 1 ? didYouMean(unknown[0]!, known) : '';
+  return `unknown key${unknown.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`;
+}
+
 /**
  * The most unknown keys one message names, then how many more: a body of 32,000 unknown keys (a
  * quarter of a megabyte) was answered with all of them, 373 KB (746 KB from Composio's routes, which
@@ -88,17 +205,22 @@ export function describeZodIssue(
   const path = [...issue.path];
   switch (issue.code) {
     case 'invalid_union': {
-      const branch = closestBranch(issue.errors);
+      const branches = flatBranches(issue.errors);
+      const got = valueAt(input, path);
+      const fitting = isPlainObject(got)
+        ? objectFits(branches, got, unionKeys(schemaAt(schema, path)))
+        : undefined;
+      if (fitting?.message !== undefined) return { path, message: fitting.message };
+      const branch = closestBranch(fitting?.branches ?? branches);
       const first = branch?.[0];
-      const rootTypes = issue.errors.every(
+      const rootTypes = branches.every(
         (candidate) =>
           candidate.length === 1 && candidate[0]!.code === 'invalid_type' && candidate[0]!.path.length === 0,
       );
       if (rootTypes) {
         const expected = [
-          ...new Set(issue.errors.map((candidate) => (candidate[0] as { expected?: string }).expected)),
+          ...new Set(branches.map((candidate) => (candidate[0] as { expected?: string }).expected)),
         ];
-        const got = valueAt(input, path);
         return {
           path,
           message: `expected ${expected.join(' or ')}, got ${got === null ? 'null' : Array.isArray(got) ? 'array' : typeof got}`,
@@ -122,15 +244,9 @@ export function describeZodIssue(
     case 'unrecognized_keys': {
       const object = schemaAt(schema, path);
       const def = object?._zod.def as unknown as Def | undefined;
-      const known = def?.type === 'object' ? Object.keys(def.shape as object) : [];
-      const listed = issue.keys.slice(0, MAX_LISTED_KEYS).map((key) => `"${key.slice(0, 100)}"`);
-      const more = issue.keys.length - listed.length;
-      const keys = `${listed.join(', ')}${more > 0 ? ` and ${more.toLocaleString('en')} more` : ''}`;
-      const hint = issue.keys.length === 1 ? didYouMean(issue.keys[0]!, known) : '';
-      return {
-        path,
-        message: `unknown key${issue.keys.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
-      };
+      // an object of a union (zod names the one branch whose only issue is the key): the keys of all
+      const known = def?.type === 'object' ? Object.keys(def.shape as object) : (unionKeys(object) ?? []);
+      return { path, message: unknownKeysMessage(issue.keys, known) };
     }
     default: {
       // with `showNumbers`, a number or a boolean is shown (`Too small: expected number to be >=100
