@@ -101,6 +101,7 @@ export {
 } from './util/json-slices.js';
 export { createFileOnce, makeDirectories, readOrCreateKeyFile } from './util/key-file.js';
 export { maskedResult } from './util/masked-result.js';
+export { checkOptionNames } from './util/option-kinds.js';
 export { isPlainObject, setOwn } from './util/own-key.js';
 export { decodeOffsetCursor } from './util/pagination.js';
 export {

@@ -136,6 +136,35 @@ describe('every other option of new ToolMux() refuses a value of the wrong kind:
   });
 });
 
+/**
+ * A key new ToolMux() does not take was ignored: `toolkit: [acme]` (for `toolkits`) made a ToolMux
+ * without the toolkit, `apikey` (for `apiKey`) an embedded one instead of a client of the server.
+ */
+describe('an option new ToolMux() does not take: CONFIG_INVALID naming it, the closest option and every option', () => {
+  it.each(['embedded', 'remote'] as const)('%s', (mode) => {
+    for (const [key, closest] of [
+      ['toolkit', 'toolkits'],
+      ['secretkey', 'secretKey'],
+      ['storage', 'store'],
+      ['port', undefined],
+    ] as const) {
+      const error = refusal(() => new ToolMux({ ...BASE[mode], [key]: 'x' } as Options));
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toMatch(new RegExp(`^new ToolMux\\(\\) has no option "${key}"\\.`));
+      if (closest !== undefined) expect(error.message).toContain(`Did you mean "${closest}"`);
+      expect(error.message).toContain('Its options: provider, apiKey, toolkits, store,');
+      // what was given is not shown: a misspelt secretKey's value is a secret
+      expect(error.message).not.toContain('"x"');
+    }
+  });
+
+  it('one given as undefined is not given, as any option', () => {
+    const mux = new ToolMux({ ...BASE.embedded, toolkit: undefined } as Options);
+    made.push(mux);
+    expect(mux.mode).toBe('embedded');
+  });
+});
+
 describe("defineTool()'s timeoutMs", () => {
   it('takes a whole number of milliseconds from 1 to 2147483647 (a longer one was a timer of 1 ms: every call timed out at once), else TOOL_DEFINITION_INVALID naming the tool', () => {
     const define = (timeoutMs: unknown) =>

@@ -8,7 +8,7 @@ import { PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { SessionOf } from './session.js';
 import type { ToolMuxOptions } from './toolmux-types.js';
-import { checkOptionsObject } from './util/option-kinds.js';
+import { checkOptionNames, checkOptionsObject } from './util/option-kinds.js';
 import { shownValue, urlWithoutCredentials } from './util/stored-text.js';
 
 export type { ToolMuxApi } from './embedded-toolmux.js';
@@ -37,6 +37,36 @@ export function embeddedEngineOf(
     message: `${member} needs an embedded ToolMux; ${engine ? `this one is served by the toolmux server at ${engine.baseUrl}` : 'this is not a ToolMux'}.`,
   });
 }
+
+/** Every option of `new ToolMux()` (the compiler checks the list against {@link ToolMuxOptions}). */
+const OPTION_NAMES = [
+  'provider',
+  'apiKey',
+  'toolkits',
+  'store',
+  'secretKey',
+  'baseUrl',
+  'embed',
+  'fetch',
+  'requestTimeoutMs',
+  'maxResponseBytes',
+  'logger',
+  'previousSecretKeys',
+  'managedAuth',
+  'allowedCallbackUrls',
+  'defaultCallbackUrl',
+  'oauthRedirectUri',
+  'hostedConnectPage',
+  'accountCacheTtlMs',
+  'logRetentionDays',
+  'proxyMaxResponseBytes',
+  'oauthRequestTimeoutMs',
+] as const satisfies readonly (keyof ToolMuxOptions)[];
+// an option added to ToolMuxOptions and not to the list is a compile error here
+const everyOptionNamed: Exclude<keyof ToolMuxOptions, (typeof OPTION_NAMES)[number]> extends never
+  ? true
+  : never = true;
+void everyOptionNamed;
 
 /** Options of a remote ToolMux only, and why an embedded one has no use for them. */
 const REMOTE_ONLY = {
@@ -108,6 +138,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
 
   constructor(options: ToolMuxOptions<P> = {}) {
     checkOptionsObject(options);
+    checkOptionNames(options, OPTION_NAMES, 'new ToolMux()');
     this.provider = options.provider ?? (new PlainProvider() as unknown as P);
     this.#engine =
       modeOf(options) === 'embedded'

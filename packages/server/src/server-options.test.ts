@@ -132,6 +132,59 @@ describe('every numeric key of the config file refuses what it cannot be: CONFIG
   });
 });
 
+/**
+ * createServer() and serve() ignored keys they do not take: `serve({ host: '0.0.0.0' })` listened on
+ * 127.0.0.1 only (out of reach from outside a container), and createServer() without `toolmux` (or
+ * with `mux`) said "Tool call listeners needs an embedded ToolMux".
+ */
+describe('createServer() and serve() refuse what they do not take: CONFIG_INVALID naming it and the fix', () => {
+  it('an option createServer() does not take, with the closest one', () => {
+    const error = refusal(() => createServer({ toolmux: mux, apiKey: TEST_API_KEY, port: 0 } as never));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toBe(
+      'createServer() has no option "port". Its options: toolmux, apiKey, bodyLimit, sessionCacheTtlMs, logger, metrics, mcp, connections.',
+    );
+    const misspelt = refusal(() => createServer({ mux, apiKey: TEST_API_KEY } as never));
+    expect(misspelt.message).toMatch(/^createServer\(\) has no option "mux"\. Did you mean .*"toolmux"/);
+  });
+
+  it('no ToolMux to serve, or a remote one, or no options object', async () => {
+    const none = refusal(() => createServer({ apiKey: TEST_API_KEY } as never));
+    expect(none.code).toBe('CONFIG_INVALID');
+    expect(none.message).toMatch(/^createServer\(\) needs toolmux: the ToolMux to serve, .*; got none\.$/);
+    expect(refusal(() => createServer({ toolmux: {}, apiKey: TEST_API_KEY } as never)).message).toMatch(
+      /got an object that is no ToolMux\.$/,
+    );
+    const remote = new ToolMux({ baseUrl: 'https://tools.example.com', apiKey: TEST_API_KEY });
+    try {
+      const error = refusal(() => createServer({ toolmux: remote, apiKey: TEST_API_KEY }));
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toMatch(/^createServer\(\) serves an embedded ToolMux .* in remote mode/);
+    } finally {
+      await remote.close();
+    }
+    for (const options of [undefined, null, []]) {
+      expect(refusal(() => createServer(options as never)).message).toMatch(
+        /^createServer\(\) takes an options object \(\{ toolmux, apiKey, … \}\); got /,
+      );
+    }
+  });
+
+  it('an option serve() does not take (host for hostname), before it listens', async () => {
+    const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY });
+    const error = await server.serve({ host: '0.0.0.0' } as never).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(ToolMuxError.isInstance(error) && error.code).toBe('CONFIG_INVALID');
+    expect((error as Error).message).toBe(
+      'serve() has no option "host". Did you mean "port" or "hostname"? Its options: port, hostname.',
+    );
+    const running = await server.serve({ port: 0, hostname: '127.0.0.1' });
+    await running.close();
+  });
+});
+
 describe("createServer()'s metrics switches take true or false: another value was read as truthy or not", () => {
   it.each(['enabled', 'public'] as const)('metrics.%s', (name) => {
     for (const value of ['false', 'true', 0, 1, null, {}]) {

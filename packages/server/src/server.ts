@@ -12,6 +12,7 @@ import { getRequestListener, type Http2Bindings, type HttpBindings, RequestError
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   ConnectionWaitScope,
+  checkOptionNames,
   type ErrorAudience,
   MAX_TIMER_MS,
   onToolCall,
@@ -297,7 +298,66 @@ function dotSegmentIn(target: string | undefined): string | undefined {
  * const running = await server.serve({ port: 8787 });
  * console.log(`toolmux at ${running.url}`);
  */
+/** Every option of `createServer()` (the compiler checks the list against {@link CreateServerOptions}). */
+const SERVER_OPTION_NAMES = [
+  'toolmux',
+  'apiKey',
+  'bodyLimit',
+  'sessionCacheTtlMs',
+  'logger',
+  'metrics',
+  'mcp',
+  'connections',
+] as const satisfies readonly (keyof CreateServerOptions)[];
+const everyServerOptionNamed: Exclude<
+  keyof CreateServerOptions,
+  (typeof SERVER_OPTION_NAMES)[number]
+> extends never
+  ? true
+  : never = true;
+void everyServerOptionNamed;
+
+const SERVE_OPTION_NAMES = ['port', 'hostname'] as const satisfies readonly (keyof ServeOptions)[];
+const everyServeOptionNamed: Exclude<keyof ServeOptions, (typeof SERVE_OPTION_NAMES)[number]> extends never
+  ? true
+  : never = true;
+void everyServeOptionNamed;
+
+/** `serve()`'s options: an object of its options (`host` for `hostname` listened on 127.0.0.1 only). */
+function checkServeOptions(options: unknown): asserts options is ServeOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `serve() takes an options object ({ port, hostname }) or nothing; got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}.`,
+    });
+  }
+  checkOptionNames(options, SERVE_OPTION_NAMES, 'serve()');
+}
+
+/** `createServer()`'s options: an object of its options, with an embedded ToolMux to serve. */
+function checkServerOptions(options: unknown): asserts options is CreateServerOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `createServer() takes an options object ({ toolmux, apiKey, … }); got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}.`,
+    });
+  }
+  checkOptionNames(options, SERVER_OPTION_NAMES, 'createServer()');
+  const { toolmux } = options as { toolmux?: unknown };
+  const mode =
+    typeof toolmux === 'object' && toolmux !== null ? (toolmux as { mode?: unknown }).mode : undefined;
+  if (mode === 'embedded') return;
+  throw new ToolMuxError({
+    code: 'CONFIG_INVALID',
+    message:
+      mode === 'remote'
+        ? 'createServer() serves an embedded ToolMux (new ToolMux({ toolkits, store, … })); the toolmux it was given is in remote mode (it has an apiKey), served by another server.'
+        : `createServer() needs toolmux: the ToolMux to serve, new ToolMux({ toolkits, store, … }); got ${toolmux === undefined ? 'none' : toolmux === null ? 'null' : `${typeof toolmux === 'object' ? 'an object that is no ToolMux' : typeof toolmux}`}.`,
+  });
+}
+
 export function createServer(options: CreateServerOptions): ToolMuxServer {
+  checkServerOptions(options);
   const apiKey = options.apiKey ?? process.env.TOOLMUX_API_KEY;
   if (!apiKey || apiKey.length < MIN_API_KEY_LENGTH) {
     throw new ToolMuxError({
@@ -786,7 +846,12 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   const served: ToolMuxServer = {
     app,
     fetch: async (request) => app.fetch(request),
-    serve: ({ port = 8787, hostname = '127.0.0.1' } = {}) => listen(port, hostname),
+    // a refusal rejects the promise, as every failure to listen does
+    serve: async (serveOptions = {}) => {
+      checkServeOptions(serveOptions);
+      const { port = 8787, hostname = '127.0.0.1' } = serveOptions;
+      return listen(port, hostname);
+    },
   };
   listenersOf.set(served, (bound) => {
     const address = bound.address() as AddressInfo;

@@ -1,4 +1,5 @@
 import { ToolMuxError } from '../errors.js';
+import { didYouMean } from './closest-names.js';
 import { shownValue } from './stored-text.js';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -68,4 +69,20 @@ export function checkOptionsObject(options: unknown): void {
     code: 'CONFIG_INVALID',
     message: `new ToolMux() takes an options object ({ toolkits, store, … } embedded, { baseUrl, apiKey } remote) or nothing; got ${typeof options === 'string' ? 'a string' : shownValue(options)}.`,
   });
+}
+
+/**
+ * Refuses a key of an options object that `call` does not take (one given as undefined aside), as
+ * CONFIG_INVALID naming it, the closest option and every option. Unchecked, a misspelt option was a
+ * setting silently left at its default: `toolkit: [acme]` gave a ToolMux no toolkits, and
+ * `serve({ host: '0.0.0.0' })` listened on 127.0.0.1 only, out of reach from outside a container.
+ */
+export function checkOptionNames(options: object, known: readonly string[], call: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `${call} has no option ${shownValue(key)}.${didYouMean(key, known)} Its options: ${known.join(', ')}.`,
+    });
+  }
 }
