@@ -11,6 +11,7 @@ import {
   runToolCalls,
   type ToolSpec,
 } from '@toolmux/core';
+import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 
 /**
  * What `session.handleToolCalls(message)` returns: the user message that answers every `tool_use`
@@ -56,7 +57,12 @@ export class AnthropicProvider
   readonly strict: boolean;
   readonly #logger: Pick<Logger, 'warn'>;
 
-  constructor({ strict = false, logger = console }: AnthropicProviderOptions = {}) {
+  constructor(options?: AnthropicProviderOptions) {
+    const { strict = false, logger = console } = checkedProviderOptions(
+      options,
+      'AnthropicProvider',
+      PROVIDER_OPTION_KINDS,
+    );
     this.strict = strict;
     this.#logger = logger;
   }

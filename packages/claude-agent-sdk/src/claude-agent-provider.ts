@@ -15,7 +15,14 @@ import {
   type ToolSpec,
   uniqueNameWithin,
 } from '@toolmux/core';
-import { mcpOutputSchemaOf, mcpToolResultOf, type OutputValidator, WorkSlice } from '@toolmux/core/internal';
+import {
+  checkedProviderOptions,
+  mcpOutputSchemaOf,
+  mcpToolResultOf,
+  type OutputValidator,
+  PROVIDER_OPTION_KINDS,
+  WorkSlice,
+} from '@toolmux/core/internal';
 
 /** Options of {@link ClaudeAgentSdkProvider}. */
 export interface ClaudeAgentSdkProviderOptions {
@@ -69,12 +76,23 @@ const MAX_SERVER_NAME_LENGTH = 32;
  * const session = await mux.create('user_1');
  * for await (const message of query({ prompt: 'Star the toolmux repo', options: { ...(await session.tools()) } })) {}
  */
+/** The options of {@link ClaudeAgentSdkProvider} and what each takes (serverName's form is checked after). */
+const CLAUDE_PROVIDER_OPTION_KINDS = {
+  serverName: { takes: 'a string', test: (value: unknown) => typeof value === 'string' },
+  logger: PROVIDER_OPTION_KINDS.logger,
+};
+
 export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
   readonly name = 'claude-agent-sdk';
   readonly serverName: string;
   readonly #logger: Pick<Logger, 'warn'>;
 
-  constructor({ serverName = 'toolmux', logger = console }: ClaudeAgentSdkProviderOptions = {}) {
+  constructor(options?: ClaudeAgentSdkProviderOptions) {
+    const { serverName = 'toolmux', logger = console } = checkedProviderOptions(
+      options,
+      'ClaudeAgentSdkProvider',
+      CLAUDE_PROVIDER_OPTION_KINDS,
+    );
     if (!SERVER_NAME.test(serverName))
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',

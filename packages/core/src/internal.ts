@@ -101,7 +101,12 @@ export {
 } from './util/json-slices.js';
 export { createFileOnce, makeDirectories, readOrCreateKeyFile } from './util/key-file.js';
 export { maskedResult } from './util/masked-result.js';
-export { checkOptionNames } from './util/option-kinds.js';
+export {
+  checkedProviderOptions,
+  checkOptionNames,
+  type OptionKind,
+  PROVIDER_OPTION_KINDS,
+} from './util/option-kinds.js';
 export { isPlainObject, setOwn } from './util/own-key.js';
 export { decodeOffsetCursor } from './util/pagination.js';
 export {

@@ -11,6 +11,7 @@ import {
   ToolMuxError,
   type ToolSpec,
 } from '@toolmux/core';
+import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 
 /** What `session.tools()` returns: one `Tool` with every function declaration, for `config.tools`. */
 export type GoogleTools = [{ functionDeclarations: FunctionDeclaration[] }];
@@ -62,7 +63,12 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
   readonly #jsonStringsOf = new WeakMap<ToolSpec, readonly JsonStringPath[]>();
   readonly #declarations = new WeakMap<ToolSpec, FunctionDeclaration>();
 
-  constructor({ strict = false, logger = console }: GoogleProviderOptions = {}) {
+  constructor(options?: GoogleProviderOptions) {
+    const { strict = false, logger = console } = checkedProviderOptions(
+      options,
+      'GoogleProvider',
+      PROVIDER_OPTION_KINDS,
+    );
     if (strict !== false) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',

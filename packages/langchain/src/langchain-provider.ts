@@ -16,6 +16,7 @@ import {
   parseToolArguments,
   strictSchemaOf,
 } from '@toolmux/core';
+import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 
 export interface LangChainProviderOptions {
   /**
@@ -58,7 +59,12 @@ export class LangChainProvider implements Provider<StructuredTool[]> {
   readonly #strict: boolean;
   readonly #logger: Pick<Logger, 'warn'>;
 
-  constructor({ strict = false, logger = console }: LangChainProviderOptions = {}) {
+  constructor(options?: LangChainProviderOptions) {
+    const { strict = false, logger = console } = checkedProviderOptions(
+      options,
+      'LangChainProvider',
+      PROVIDER_OPTION_KINDS,
+    );
     this.#strict = strict;
     this.#logger = logger;
   }

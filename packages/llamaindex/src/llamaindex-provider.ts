@@ -12,6 +12,7 @@ import {
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
+import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 import { toolmuxMetadata, unknownCalls } from './unknown-tool-calls.js';
 
 /**
@@ -62,7 +63,12 @@ export class LlamaIndexProvider implements Provider<LlamaIndexTool[]> {
   readonly strict: boolean;
   readonly #strict: StrictSchemas;
 
-  constructor({ strict = false, logger = console }: LlamaIndexProviderOptions = {}) {
+  constructor(options?: LlamaIndexProviderOptions) {
+    const { strict = false, logger = console } = checkedProviderOptions(
+      options,
+      'LlamaIndexProvider',
+      PROVIDER_OPTION_KINDS,
+    );
     this.strict = strict;
     this.#strict = new StrictSchemas(strict, logger);
   }

@@ -13,6 +13,7 @@ import {
   type ToolSpec,
   uniqueNameWithin,
 } from '@toolmux/core';
+import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 import { toolmuxToolMarks } from './tool-arguments.js';
 
 /** A session tool as Mastra sees it: any input, toolmux's whole `ToolResult` as output. */
@@ -65,7 +66,12 @@ export class MastraProvider implements Provider<MastraToolSet> {
   readonly strict: boolean;
   readonly #strict: StrictSchemas;
 
-  constructor({ strict = false, logger = console }: MastraProviderOptions = {}) {
+  constructor(options?: MastraProviderOptions) {
+    const { strict = false, logger = console } = checkedProviderOptions(
+      options,
+      'MastraProvider',
+      PROVIDER_OPTION_KINDS,
+    );
     this.strict = strict;
     this.#strict = new StrictSchemas(strict, logger);
   }

@@ -10,7 +10,7 @@ import {
   ToolMuxError,
   type ToolSpec,
 } from '@toolmux/core';
-import { quotedMessage } from '@toolmux/core/internal';
+import { checkedProviderOptions, PROVIDER_OPTION_KINDS, quotedMessage } from '@toolmux/core/internal';
 import { toolmuxParameters } from './tool-arguments.js';
 
 export interface OpenAIAgentsProviderOptions {
@@ -48,7 +48,12 @@ export class OpenAIAgentsProvider implements Provider<FunctionTool[]> {
   readonly strict: boolean;
   readonly #logger: Pick<Logger, 'warn'>;
 
-  constructor({ strict = false, logger = console }: OpenAIAgentsProviderOptions = {}) {
+  constructor(options?: OpenAIAgentsProviderOptions) {
+    const { strict = false, logger = console } = checkedProviderOptions(
+      options,
+      'OpenAIAgentsProvider',
+      PROVIDER_OPTION_KINDS,
+    );
     this.strict = strict;
     this.#logger = logger;
   }

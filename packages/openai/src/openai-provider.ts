@@ -11,6 +11,7 @@ import {
   type ToolCall,
   type ToolSpec,
 } from '@toolmux/core';
+import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 import type {
   ChatCompletion,
   ChatCompletionFunctionTool,
@@ -66,6 +67,15 @@ export interface OpenAIProviderOptions<A extends OpenAIApi = 'chat'> {
  * const outputs = await session.handleToolCalls(response);
  * response = await openai.responses.create({ model, previous_response_id: response.id, input: outputs, tools });
  */
+/** The options of {@link OpenAIProvider} and what each takes. */
+const OPENAI_PROVIDER_OPTION_KINDS = {
+  ...PROVIDER_OPTION_KINDS,
+  api: {
+    takes: "'chat' (Chat Completions) or 'responses' (the Responses API)",
+    test: (value: unknown) => value === 'chat' || value === 'responses',
+  },
+};
+
 export class OpenAIProvider<A extends OpenAIApi = 'chat'>
   implements Provider<OpenAITools<A>, OpenAIResponse<A>, OpenAIToolOutputs<A>>
 {
@@ -74,7 +84,12 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
   readonly strict: boolean;
   readonly #logger: Pick<Logger, 'warn'>;
 
-  constructor({ api = 'chat' as A, strict = false, logger = console }: OpenAIProviderOptions<A> = {}) {
+  constructor(options?: OpenAIProviderOptions<A>) {
+    const {
+      api = 'chat' as A,
+      strict = false,
+      logger = console,
+    } = checkedProviderOptions(options, 'OpenAIProvider', OPENAI_PROVIDER_OPTION_KINDS);
     this.api = api;
     this.strict = strict;
     this.#logger = logger;

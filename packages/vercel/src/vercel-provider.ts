@@ -9,6 +9,7 @@ import {
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
+import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 import { dynamicTool, type JSONSchema7, jsonSchema } from 'ai';
 
 export interface VercelProviderOptions {
@@ -51,7 +52,12 @@ export class VercelProvider implements Provider<VercelToolSet> {
   readonly strict: boolean;
   readonly #strict: StrictSchemas;
 
-  constructor({ strict = false, logger = console }: VercelProviderOptions = {}) {
+  constructor(options?: VercelProviderOptions) {
+    const { strict = false, logger = console } = checkedProviderOptions(
+      options,
+      'VercelProvider',
+      PROVIDER_OPTION_KINDS,
+    );
     this.strict = strict;
     this.#strict = new StrictSchemas(strict, logger);
   }

@@ -86,3 +86,50 @@ export function checkOptionNames(options: object, known: readonly string[], call
     });
   }
 }
+
+/** What an option takes, and the test of it. */
+export interface OptionKind {
+  readonly takes: string;
+  readonly test: (value: unknown) => boolean;
+}
+
+/** The options every provider takes (`strict` where a provider has it). */
+export const PROVIDER_OPTION_KINDS = {
+  strict: { takes: 'true or false', test: (value: unknown) => typeof value === 'boolean' },
+  logger: {
+    takes: 'a logger: an object with a warn method (console is one)',
+    test: (value: unknown) => isObject(value) && isFunction(value.warn),
+  },
+} as const satisfies Record<string, OptionKind>;
+
+/**
+ * A provider's constructor options (`{}` for none), checked: an object, of its options only (see
+ * {@link checkOptionNames}), each given one of its kind; CONFIG_INVALID naming the provider and the
+ * option otherwise. Unchecked, `strict: 'false'` turned strict mode on (a string is truthy), a
+ * misspelt `api: 'response'` handed OpenAI's Responses API tools in the Chat Completions shape, and
+ * `{ Strict: true }` was ignored.
+ */
+export function checkedProviderOptions<T extends object>(
+  options: T | undefined,
+  provider: string,
+  kinds: Readonly<Record<string, OptionKind>>,
+): T {
+  const call = `new ${provider}()`;
+  if (options === undefined) return {} as T;
+  if (!isObject(options)) {
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `${call} takes an options object ({ ${Object.keys(kinds).join(', ')} }) or nothing; got ${shownValue(options)}.`,
+    });
+  }
+  checkOptionNames(options, Object.keys(kinds), call);
+  for (const [name, { takes, test }] of Object.entries(kinds)) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined || test(value)) continue;
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `${provider}: ${name} must be ${takes}; got ${shownValue(value)}. Leave it out for its default.`,
+    });
+  }
+  return options;
+}
