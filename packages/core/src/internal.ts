@@ -104,6 +104,7 @@ export { maskedResult } from './util/masked-result.js';
 export {
   checkedProviderOptions,
   checkOptionNames,
+  everyKeyOf,
   type OptionKind,
   PROVIDER_OPTION_KINDS,
 } from './util/option-kinds.js';

@@ -8,7 +8,7 @@ import { PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { SessionOf } from './session.js';
 import type { ToolMuxOptions } from './toolmux-types.js';
-import { checkOptionNames, checkOptionsObject } from './util/option-kinds.js';
+import { checkOptionNames, checkOptionsObject, everyKeyOf } from './util/option-kinds.js';
 import { shownValue, urlWithoutCredentials } from './util/stored-text.js';
 
 export type { ToolMuxApi } from './embedded-toolmux.js';
@@ -39,7 +39,7 @@ export function embeddedEngineOf(
 }
 
 /** Every option of `new ToolMux()` (the compiler checks the list against {@link ToolMuxOptions}). */
-const OPTION_NAMES = [
+const OPTION_NAMES = everyKeyOf<ToolMuxOptions>()([
   'provider',
   'apiKey',
   'toolkits',
@@ -61,12 +61,7 @@ const OPTION_NAMES = [
   'logRetentionDays',
   'proxyMaxResponseBytes',
   'oauthRequestTimeoutMs',
-] as const satisfies readonly (keyof ToolMuxOptions)[];
-// an option added to ToolMuxOptions and not to the list is a compile error here
-const everyOptionNamed: Exclude<keyof ToolMuxOptions, (typeof OPTION_NAMES)[number]> extends never
-  ? true
-  : never = true;
-void everyOptionNamed;
+]);
 
 /** Options of a remote ToolMux only, and why an embedded one has no use for them. */
 const REMOTE_ONLY = {

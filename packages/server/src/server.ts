@@ -14,6 +14,7 @@ import {
   ConnectionWaitScope,
   checkOptionNames,
   type ErrorAudience,
+  everyKeyOf,
   MAX_TIMER_MS,
   onToolCall,
   openToolMuxStore,
@@ -299,7 +300,7 @@ function dotSegmentIn(target: string | undefined): string | undefined {
  * console.log(`toolmux at ${running.url}`);
  */
 /** Every option of `createServer()` (the compiler checks the list against {@link CreateServerOptions}). */
-const SERVER_OPTION_NAMES = [
+const SERVER_OPTION_NAMES = everyKeyOf<CreateServerOptions>()([
   'toolmux',
   'apiKey',
   'bodyLimit',
@@ -308,20 +309,9 @@ const SERVER_OPTION_NAMES = [
   'metrics',
   'mcp',
   'connections',
-] as const satisfies readonly (keyof CreateServerOptions)[];
-const everyServerOptionNamed: Exclude<
-  keyof CreateServerOptions,
-  (typeof SERVER_OPTION_NAMES)[number]
-> extends never
-  ? true
-  : never = true;
-void everyServerOptionNamed;
+]);
 
-const SERVE_OPTION_NAMES = ['port', 'hostname'] as const satisfies readonly (keyof ServeOptions)[];
-const everyServeOptionNamed: Exclude<keyof ServeOptions, (typeof SERVE_OPTION_NAMES)[number]> extends never
-  ? true
-  : never = true;
-void everyServeOptionNamed;
+const SERVE_OPTION_NAMES = everyKeyOf<ServeOptions>()(['port', 'hostname']);
 
 /** `serve()`'s options: an object of its options (`host` for `hostname` listened on 127.0.0.1 only). */
 function checkServeOptions(options: unknown): asserts options is ServeOptions {

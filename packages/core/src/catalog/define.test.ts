@@ -11,7 +11,7 @@ import {
   toolSlugPrefix,
   uniqueNameWithin,
 } from './define.js';
-import type { JSONSchema } from './types.js';
+import type { JSONSchema, Tool } from './types.js';
 
 const execute = async () => null;
 const oauth2 = {
@@ -249,5 +249,73 @@ describe('uniqueNameWithin', () => {
     expect(uniqueNameWithin(long, 16, new Set())).toBe(shortened);
     for (const name of taken) expect(name.length).toBeLessThanOrEqual(16);
     expect(taken).toEqual(new Set(['TAKEN', 'SHORT', 'TAKEN_2', shortened, next]));
+  });
+});
+
+/**
+ * A key defineTool() or defineToolkit() does not take was ignored: `timeout` for `timeoutMs` left the
+ * default of 60 s, and a toolkit given `authSchemes` for `auth` needed no connected account.
+ */
+describe('a key defineTool() or defineToolkit() does not take', () => {
+  const tool = defineTool({
+    slug: 'ACME_GET_ORDER',
+    description: 'Get an order',
+    inputSchema: z.object({}),
+    execute,
+  });
+
+  it('is TOOL_DEFINITION_INVALID naming it, the closest option and every option', () => {
+    const misspelt = definitionError(() =>
+      defineTool({
+        slug: 'ACME_GET_ORDER',
+        description: 'd',
+        inputSchema: z.object({}),
+        execute,
+        timeout: 5000,
+      } as never),
+    );
+    expect(misspelt.code).toBe('TOOL_DEFINITION_INVALID');
+    expect(misspelt.message).toBe(
+      'defineTool() of ACME_GET_ORDER has no option "timeout". Did you mean "timeoutMs"? Its options: slug, name, description, inputSchema, outputSchema, annotations, tags, toolkit, timeoutMs, execute.',
+    );
+    const toolkit = definitionError(() =>
+      defineToolkit({
+        slug: 'acme',
+        name: 'Acme',
+        description: 'd',
+        tools: [tool],
+        authSchemes: [oauth2],
+      } as never),
+    );
+    expect(toolkit.code).toBe('TOOL_DEFINITION_INVALID');
+    expect(toolkit.message).toBe(
+      'defineToolkit() of acme has no option "authSchemes". Its options: slug, name, description, tools, auth, baseUrl, categories, logo.',
+    );
+  });
+
+  it('is not refused when it is one of the Tool or Toolkit a definition spreads, or undefined', () => {
+    const toolkit = defineToolkit({
+      slug: 'acme',
+      name: 'Acme',
+      description: 'd',
+      tools: [tool],
+      auth: oauth2,
+    });
+    const moved = defineToolkit({ ...toolkit, baseUrl: 'http://127.0.0.1:9' });
+    expect(moved.baseUrl).toBe('http://127.0.0.1:9');
+    expect(moved.noAuth).toBe(false);
+    const longer = defineTool({ ...moved.tools[0]!, timeoutMs: 5000 });
+    expect(longer.timeoutMs).toBe(5000);
+    // one defined alone, whose toolkit is "" until a toolkit takes it
+    expect(defineTool({ ...(tool as Tool), description: 'Get one order' }).toolkit).toBe('');
+    expect(
+      defineTool({
+        slug: 'ACME_X',
+        description: 'd',
+        inputSchema: z.object({}),
+        execute,
+        timeout: undefined,
+      } as never).slug,
+    ).toBe('ACME_X');
   });
 });

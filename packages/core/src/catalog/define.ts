@@ -13,6 +13,7 @@ import {
   slicedValidatorOf,
 } from '../schema/validate.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { checkOptionNames, everyKeyOf } from '../util/option-kinds.js';
 import { shownValue } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
@@ -69,7 +70,7 @@ export interface DefineToolOptions<
   /** MCP annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. */
   annotations?: ToolAnnotations;
   /** Extra searchable tags. */
-  tags?: string[];
+  tags?: readonly string[];
   /** The toolkit slug; set by `defineToolkit` when the tool is listed there. */
   toolkit?: string;
   /** Per-call timeout: a whole number of milliseconds from 1 to 2147483647. @default 60_000 */
@@ -218,6 +219,37 @@ function titleCase(slug: string): string {
 }
 
 /**
+ * The keys defineTool() and defineToolkit() take (the compiler checks the lists against their option
+ * types), and those of the Tool or Toolkit they make, which they ignore: a definition may spread one
+ * (`defineToolkit({ ...github, baseUrl })`). A key they do not take was ignored: `timeout` for
+ * `timeoutMs` left the default, and a toolkit given `authSchemes` for `auth` needed no account at all.
+ */
+const DEFINE_TOOL_OPTIONS = everyKeyOf<DefineToolOptions<SchemaInput, SchemaInput>>()([
+  'slug',
+  'name',
+  'description',
+  'inputSchema',
+  'outputSchema',
+  'annotations',
+  'tags',
+  'toolkit',
+  'timeoutMs',
+  'execute',
+]);
+const TOOL_OWN_KEYS = ['kind', 'validate', 'standardSchema'] as const satisfies readonly (keyof Tool)[];
+const DEFINE_TOOLKIT_OPTIONS = everyKeyOf<DefineToolkitOptions>()([
+  'slug',
+  'name',
+  'description',
+  'tools',
+  'auth',
+  'baseUrl',
+  'categories',
+  'logo',
+]);
+const TOOLKIT_OWN_KEYS = ['kind', 'noAuth'] as const satisfies readonly (keyof Toolkit)[];
+
+/**
  * Define a tool. The input schema is turned into JSON Schema once, here; arguments are validated
  * against the original schema at every call.
  *
@@ -250,6 +282,10 @@ export function defineTool<
     throw invalid(`Tool ${slug} needs a description: say what it does and when to use it.`);
   }
   if (typeof execute !== 'function') throw invalid(`Tool ${slug} needs an execute function.`);
+  checkOptionNames(options, DEFINE_TOOL_OPTIONS, `defineTool() of ${slug}`, {
+    code: 'TOOL_DEFINITION_INVALID',
+    ignored: TOOL_OWN_KEYS,
+  });
   if (options.timeoutMs !== undefined) {
     // a longer timer is one of 1 ms (Node.js's TimeoutOverflowWarning): every call would time out at once
     wholeNumberOf(options.timeoutMs, {
@@ -262,7 +298,8 @@ export function defineTool<
       leaveOut: 'Leave it out for 60000.',
     });
   }
-  if (options.toolkit !== undefined && !TOOLKIT_SLUG.test(options.toolkit)) {
+  // "" is a Tool's own toolkit before a toolkit takes it: a definition that spreads such a tool names none
+  if (options.toolkit !== undefined && options.toolkit !== '' && !TOOLKIT_SLUG.test(options.toolkit)) {
     throw invalid(
       `Tool ${slug}: toolkit "${options.toolkit}" is not a valid toolkit slug (lower-case, like "github").`,
     );
@@ -312,12 +349,12 @@ export interface DefineToolkitOptions {
   slug: string;
   name?: string;
   description: string;
-  tools: Tool[];
+  tools: readonly Tool[];
   /** How to authenticate. Omit (or `[{ type: 'none' }]`) for toolkits that need no account. */
-  auth?: AuthScheme | AuthScheme[];
+  auth?: AuthScheme | readonly AuthScheme[];
   /** Base URL of the toolkit's API. */
   baseUrl?: string;
-  categories?: string[];
+  categories?: readonly string[];
   logo?: string;
 }
 
@@ -405,6 +442,10 @@ function checkOAuthErrorCodes(slug: string, scheme: OAuth2Scheme): void {
 export function defineToolkit(options: DefineToolkitOptions): Toolkit {
   const { slug, description } = options;
   checkToolkitSlug(slug);
+  checkOptionNames(options, DEFINE_TOOLKIT_OPTIONS, `defineToolkit() of ${slug}`, {
+    code: 'TOOL_DEFINITION_INVALID',
+    ignored: TOOLKIT_OWN_KEYS,
+  });
   if (typeof description !== 'string' || description.trim() === '') {
     throw invalid(`Toolkit ${slug} needs a description.`);
   }

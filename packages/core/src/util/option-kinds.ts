@@ -77,11 +77,28 @@ export function checkOptionsObject(options: unknown): void {
  * setting silently left at its default: `toolkit: [acme]` gave a ToolMux no toolkits, and
  * `serve({ host: '0.0.0.0' })` listened on 127.0.0.1 only, out of reach from outside a container.
  */
-export function checkOptionNames(options: object, known: readonly string[], call: string): void {
+export function checkOptionNames(
+  options: object,
+  known: readonly string[],
+  call: string,
+  {
+    code = 'CONFIG_INVALID',
+    ignored = [],
+  }: {
+    code?: 'CONFIG_INVALID' | 'TOOL_DEFINITION_INVALID';
+    /** Keys taken and ignored, not named as options (those of the object a definition makes). */
+    ignored?: readonly string[];
+  } = {},
+): void {
   for (const key of Object.keys(options)) {
-    if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
+    if (
+      known.includes(key) ||
+      ignored.includes(key) ||
+      (options as Record<string, unknown>)[key] === undefined
+    )
+      continue;
     throw new ToolMuxError({
-      code: 'CONFIG_INVALID',
+      code,
       message: `${call} has no option ${shownValue(key)}.${didYouMean(key, known)} Its options: ${known.join(', ')}.`,
     });
   }
@@ -132,4 +149,17 @@ export function checkedProviderOptions<T extends object>(
     });
   }
   return options;
+}
+
+/**
+ * `names`, which the compiler checks to be every key of `T` (a key left out is an error that names
+ * it, as `missing`): the options a function checks given ones against stay its type's options.
+ *
+ * @example const NAMES = everyKeyOf<ServeOptions>()(['port', 'hostname']);
+ */
+export function everyKeyOf<T>() {
+  return <const L extends readonly (keyof T & string)[]>(
+    names: L &
+      ([Exclude<keyof T, L[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, L[number]> }),
+  ): L => names;
 }
