@@ -148,6 +148,31 @@ describe('createServer() and serve() refuse what they do not take: CONFIG_INVALI
     expect(misspelt.message).toMatch(/^createServer\(\) has no option "mux"\. Did you mean .*"toolmux"/);
   });
 
+  it("an option of createServer()'s mcp, metrics or connections it does not take, or one of them that is no object", () => {
+    for (const [options, message] of [
+      [
+        { mcp: { allowedOrigin: ['https://app.example'] } },
+        'createServer()\'s mcp has no option "allowedOrigin". Did you mean "allowedOrigins"? Its options: allowedOrigins, toolsPageSize, maxBatchSize, maxBatchResponseBytes.',
+      ],
+      [
+        { metrics: { enable: false } },
+        'createServer()\'s metrics has no option "enable". Did you mean "enabled"? Its options: enabled, public, allowFrom.',
+      ],
+      [
+        { connections: { perclient: 5 } },
+        'createServer()\'s connections has no option "perclient". Did you mean "perClient"? Its options: perClient, unlimited, headersTimeoutMs.',
+      ],
+      [
+        { mcp: 5 },
+        "createServer()'s mcp must be an options object ({ allowedOrigins, toolsPageSize, maxBatchSize, maxBatchResponseBytes }); got number 5. Leave it out for its defaults.",
+      ],
+    ] as const) {
+      const error = refusal(() => createServer({ toolmux: mux, apiKey: TEST_API_KEY, ...options } as never));
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toBe(message);
+    }
+  });
+
   it('no ToolMux to serve, or a remote one, or no options object', async () => {
     const none = refusal(() => createServer({ apiKey: TEST_API_KEY } as never));
     expect(none.code).toBe('CONFIG_INVALID');

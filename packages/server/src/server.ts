@@ -18,6 +18,7 @@ import {
   MAX_TIMER_MS,
   onToolCall,
   openToolMuxStore,
+  shownValue,
   useHostedConnectPage,
   WorkSlice,
   wholeNumberOf,
@@ -313,6 +314,13 @@ const SERVER_OPTION_NAMES = everyKeyOf<CreateServerOptions>()([
 
 const SERVE_OPTION_NAMES = everyKeyOf<ServeOptions>()(['port', 'hostname']);
 
+/** The options objects inside createServer()'s: `mcp: { allowedOrigin }` was ignored as any key. */
+const NESTED_OPTION_NAMES: Readonly<Record<'mcp' | 'metrics' | 'connections', readonly string[]>> = {
+  mcp: everyKeyOf<McpOptions>()(['allowedOrigins', 'toolsPageSize', 'maxBatchSize', 'maxBatchResponseBytes']),
+  metrics: everyKeyOf<MetricsOptions>()(['enabled', 'public', 'allowFrom']),
+  connections: everyKeyOf<ConnectionOptions>()(['perClient', 'unlimited', 'headersTimeoutMs']),
+};
+
 /** `serve()`'s options: an object of its options (`host` for `hostname` listened on 127.0.0.1 only). */
 function checkServeOptions(options: unknown): asserts options is ServeOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -333,6 +341,17 @@ function checkServerOptions(options: unknown): asserts options is CreateServerOp
     });
   }
   checkOptionNames(options, SERVER_OPTION_NAMES, 'createServer()');
+  for (const [name, names] of Object.entries(NESTED_OPTION_NAMES)) {
+    const nested = (options as Record<string, unknown>)[name];
+    if (nested === undefined) continue;
+    if (typeof nested !== 'object' || nested === null || Array.isArray(nested)) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `createServer()'s ${name} must be an options object ({ ${names.join(', ')} }); got ${shownValue(nested)}. Leave it out for its defaults.`,
+      });
+    }
+    checkOptionNames(nested, names, `createServer()'s ${name}`);
+  }
   const { toolmux } = options as { toolmux?: unknown };
   const mode =
     typeof toolmux === 'object' && toolmux !== null ? (toolmux as { mode?: unknown }).mode : undefined;
