@@ -1,4 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
+import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { READ } from './annotations.js';
 import { ApiError, createApi, readingAnswers, requireToken } from './http.js';
@@ -73,8 +74,12 @@ function contents(input: {
 
 const cost = (result: Json) => result.costDollars?.total ?? null;
 
+/** The options of createExaToolkit() (a misspelt one, `baseURL` for `baseUrl`, sent the calls to the default API). */
+const EXA_OPTION_NAMES = everyKeyOf<ExaToolkitOptions>()(['baseUrl']);
+
 /** Exa: AI-native web search, similar pages, page contents and cited answers. */
 export function createExaToolkit(options: ExaToolkitOptions = {}): Toolkit {
+  checkOptionNames(options, EXA_OPTION_NAMES, 'createExaToolkit()', { code: 'TOOL_DEFINITION_INVALID' });
   const baseUrl = options.baseUrl ?? 'https://api.exa.ai';
   const api = createApi({
     service: 'Exa',

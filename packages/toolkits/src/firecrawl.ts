@@ -1,4 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
+import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, READ, UPDATE } from './annotations.js';
 import { createApi, readingAnswers, requireToken } from './http.js';
@@ -39,8 +40,14 @@ const toPage = (document: Json, max: number): z.infer<typeof pageOut> => ({
   ...(document.links ? { links: document.links } : {}),
 });
 
+/** The options of createFirecrawlToolkit() (a misspelt one, `baseURL` for `baseUrl`, sent the calls to the default API). */
+const FIRECRAWL_OPTION_NAMES = everyKeyOf<FirecrawlToolkitOptions>()(['baseUrl']);
+
 /** Firecrawl: scrape pages to markdown, crawl and map sites, search the web, over the v2 API. */
 export function createFirecrawlToolkit(options: FirecrawlToolkitOptions = {}): Toolkit {
+  checkOptionNames(options, FIRECRAWL_OPTION_NAMES, 'createFirecrawlToolkit()', {
+    code: 'TOOL_DEFINITION_INVALID',
+  });
   const baseUrl = options.baseUrl ?? 'https://api.firecrawl.dev';
   const api = createApi({
     service: 'Firecrawl',

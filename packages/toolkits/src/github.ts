@@ -1,4 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
+import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { createApi, readingAnswers, requireToken } from './http.js';
@@ -172,6 +173,9 @@ const repoPath = (input: { owner: string; repo: string }) =>
   `/repos/${segment(input.owner)}/${segment(input.repo)}`;
 const filePath = (path: string) => path.replace(/^\/+/, '').split('/').map(segment).join('/');
 
+/** The options of createGithubToolkit() (a misspelt one, `baseURL` for `baseUrl`, sent the calls to the default API). */
+const GITHUB_OPTION_NAMES = everyKeyOf<GithubToolkitOptions>()(['baseUrl', 'webUrl']);
+
 /**
  * GitHub: repositories, issues, pull requests, code search, files and stars, over the REST API.
  *
@@ -179,6 +183,9 @@ const filePath = (path: string) => path.replace(/^\/+/, '').split('/').map(segme
  * const enterprise = createGithubToolkit({ baseUrl: 'https://ghe.example.com/api/v3', webUrl: 'https://ghe.example.com' });
  */
 export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit {
+  checkOptionNames(options, GITHUB_OPTION_NAMES, 'createGithubToolkit()', {
+    code: 'TOOL_DEFINITION_INVALID',
+  });
   const baseUrl = options.baseUrl ?? 'https://api.github.com';
   const webUrl = (options.webUrl ?? 'https://github.com').replace(/\/+$/, '');
   const api = createApi({

@@ -1,4 +1,5 @@
 import { defineTool, defineToolkit, type Tool, type Toolkit } from '@toolmux/core';
+import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { READ } from './annotations.js';
 import { type Api, createApi, providerError, type RequestContext, readingAnswers } from './http.js';
@@ -171,8 +172,14 @@ function flattenComments(root: Json, max: number, maxDepth: number): CommentNode
   return out;
 }
 
+/** The options of createHackernewsToolkit() (a misspelt one, `baseURL` for `baseUrl`, sent the calls to the default API). */
+const HACKERNEWS_OPTION_NAMES = everyKeyOf<HackernewsToolkitOptions>()(['baseUrl', 'searchBaseUrl']);
+
 /** Hacker News: front page lists, items, users and full-text search. No account needed. */
 export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}): Toolkit {
+  checkOptionNames(options, HACKERNEWS_OPTION_NAMES, 'createHackernewsToolkit()', {
+    code: 'TOOL_DEFINITION_INVALID',
+  });
   const baseUrl = options.baseUrl ?? 'https://hacker-news.firebaseio.com/v0';
   const api = createApi({ service: 'Hacker News', baseUrl, hasAccount: false });
   const search = createApi({

@@ -9,7 +9,13 @@ import {
   ToolMuxError,
   toolSlugPrefix,
 } from '@toolmux/core';
-import { checkToolkitSlug, shownValue, wholeNumberOf } from '@toolmux/core/internal';
+import {
+  checkOptionNames,
+  checkToolkitSlug,
+  everyKeyOf,
+  shownValue,
+  wholeNumberOf,
+} from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { ApiError, createApi, type HttpMethod, tokenOf } from './http.js';
@@ -239,6 +245,20 @@ const METHODS: Array<{ method: HttpMethod; annotations: ToolAnnotations; verb: s
   { method: 'DELETE', annotations: DESTROY, verb: 'Delete a resource', hasBody: false },
 ];
 
+/** The options of createHttpToolkit() (a misspelt one, `baseURL` for `baseUrl`, sent the calls to the default API). */
+const HTTP_OPTION_NAMES = everyKeyOf<HttpToolkitOptions>()([
+  'slug',
+  'name',
+  'description',
+  'baseUrl',
+  'auth',
+  'apiKeyHeader',
+  'allowPrivateNetwork',
+  'lookup',
+  'maxResponseCharacters',
+  'maxResponseBytes',
+]);
+
 /**
  * Generic HTTP requests. Without `auth`: any public URL, no credentials. With `auth`: requests go to the
  * connected account's base URL (or `baseUrl`) with its credentials, and nowhere else.
@@ -247,6 +267,7 @@ const METHODS: Array<{ method: HttpMethod; annotations: ToolAnnotations; verb: s
  * const internal = createHttpToolkit({ slug: 'acme_api', baseUrl: 'https://api.acme.com/v1', auth: 'bearer' });
  */
 export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
+  checkOptionNames(options, HTTP_OPTION_NAMES, 'createHttpToolkit()', { code: 'TOOL_DEFINITION_INVALID' });
   checkHttpToolkitKinds(options);
   const slug = options.slug ?? 'http';
   const prefix = toolSlugPrefix(slug);

@@ -1,4 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
+import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
@@ -102,8 +103,14 @@ const priority = z
   .max(4)
   .describe('0 none, 1 urgent, 2 high, 3 medium (normal), 4 low');
 
+/** The options of createLinearToolkit() (a misspelt one, `baseURL` for `baseUrl`, sent the calls to the default API). */
+const LINEAR_OPTION_NAMES = everyKeyOf<LinearToolkitOptions>()(['baseUrl']);
+
 /** Linear: issues, comments, teams, workflow states, projects and users, over the GraphQL API. */
 export function createLinearToolkit(options: LinearToolkitOptions = {}): Toolkit {
+  checkOptionNames(options, LINEAR_OPTION_NAMES, 'createLinearToolkit()', {
+    code: 'TOOL_DEFINITION_INVALID',
+  });
   const baseUrl = options.baseUrl ?? 'https://api.linear.app/graphql';
   const api = createApi({
     service: 'Linear',

@@ -23,9 +23,11 @@ import {
   toolSlugFor,
 } from '@toolmux/core';
 import {
+  checkOptionNames,
   checkToolkitSlug,
   compileJsonSchemaValidator,
   compileValidatorNow,
+  everyKeyOf,
   MAX_TIMER_MS,
   maskedResult,
   maskSecrets,
@@ -444,6 +446,32 @@ function credentialValue(header: string, credentials: Credentials | undefined): 
  * {@link OptionChecks}); the slug is checked as `defineToolkit` checks it, which before ran only once
  * the server had been started and had listed its tools. Returns the server's URL (Streamable HTTP).
  */
+const COMMON_OPTION_NAMES = [
+  'slug',
+  'name',
+  'description',
+  'categories',
+  'timeoutMs',
+  'maxResponseBytes',
+  'logger',
+] as const;
+const STDIO_OPTION_NAMES = everyKeyOf<McpStdioOptions>()([
+  ...COMMON_OPTION_NAMES,
+  'command',
+  'args',
+  'env',
+  'cwd',
+]);
+const HTTP_OPTION_NAMES = everyKeyOf<McpHttpOptions>()([
+  ...COMMON_OPTION_NAMES,
+  'url',
+  'headers',
+  'credentialHeader',
+  'auth',
+  'maxClients',
+  'fetch',
+]);
+
 function checkMcpOptions(options: McpToolkitOptions): URL | undefined {
   if (typeof options !== 'object' || options === null) {
     throw new ToolMuxError({
@@ -467,6 +495,15 @@ function checkMcpOptions(options: McpToolkitOptions): URL | undefined {
       message: `mcpToolkit() takes either command (a local server started as a child process, spoken to over stdio) or url (a remote server over Streamable HTTP); got ${stdio ? 'both' : 'neither'}.`,
     });
   }
+  // a misspelt key (`header` for `headers`) was ignored: the server was asked without it
+  checkOptionNames(
+    options,
+    stdio ? STDIO_OPTION_NAMES : HTTP_OPTION_NAMES,
+    `mcpToolkit() with ${stdio ? 'command' : 'url'}`,
+    {
+      code: 'TOOL_DEFINITION_INVALID',
+    },
+  );
   if (stdio) {
     const { command, args, env, cwd } = options as McpStdioOptions;
     check.text('command', command, true);
