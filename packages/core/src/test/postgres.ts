@@ -101,7 +101,11 @@ export async function createTestPostgresStore(): Promise<TestPostgresStore> {
     connectionString,
     schema,
     async openAnotherStore() {
-      const store = await PostgresStore.create({ connectionString, schema, poolSize: 4 });
+      // a connection setting of its own (the application name): stores of one process that connect
+      // alike share their pools, and this one plays another process
+      const url = new URL(connectionString);
+      url.searchParams.set('application_name', `toolmux_test_store_${stores.length + 1}`);
+      const store = await PostgresStore.create({ connectionString: url.toString(), schema, poolSize: 4 });
       stores.push(store);
       return store;
     },
