@@ -96,6 +96,16 @@ describe('describeZodIssue: an object that no branch of a union takes', () => {
     );
   });
 
+  it('with many keys no form knows: the first of them, a message that does not grow with the input', () => {
+    const keys = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, n) => [`k${n}`, 1]));
+    const message = described({ tools: { github: keys(30_000) } });
+    expect(message).toBe(
+      `tools.github: unknown keys ${Array.from({ length: MAX_LISTED_KEYS }, (_, n) => `"k${n}"`).join(', ')} and 29,990 more. Known keys: enable, disable, tags.`,
+    );
+    // ten times the keys: one more digit in the count
+    expect(described({ tools: { github: keys(300_000) } }).length).toBe(message.length + 1);
+  });
+
   it('whose keys fit one form: that form’s issue, at its key', () => {
     expect(described({ tools: { github: { enable: 'GITHUB_X' } } })).toBe(
       'tools.github.enable: Invalid input: expected array, received string',

@@ -98,7 +98,7 @@ function objectFits(
 ): { branches: Issue[][]; message?: string } | undefined {
   // a key given as undefined is not given
   const given = Object.keys(got).filter((key) => got[key] !== undefined);
-  const fits: Array<{ issues: Issue[]; unknown: string[]; missing: string[] }> = [];
+  const fits: Array<{ issues: Issue[]; unknown: string[]; missing: string[]; refused: Set<string> }> = [];
   const types = new Set<string>();
   for (const issues of branches) {
     const root = issues.find((each) => each.path.length === 0 && each.code === 'invalid_type');
@@ -116,7 +116,7 @@ function objectFits(
     const missing = issues.flatMap((each) =>
       each.path.length === 1 && got[String(each.path[0])] === undefined ? [String(each.path[0])] : [],
     );
-    fits.push({ issues, unknown, missing });
+    fits.push({ issues, unknown, missing, refused: new Set(unknown) });
   }
   if (fits.length === 0) return undefined;
   const score = (fit: (typeof fits)[number]) => fit.unknown.length * 1_000_000 + fit.missing.length;
@@ -134,24 +134,30 @@ function objectFits(
     const others = [...types].map((type) => (type === 'array' ? 'an array' : `a ${type}`));
     return {
       branches: closest.map((fit) => fit.issues),
-      message: `expected ${others.length > 0 ? `${alternatives(others)} or ` : ''}an object with the key ${alternatives(needs)}, got an object with ${given.length === 0 ? 'no key' : `only ${alternatives(given.map(quotedKey))}`}.`,
+      message: `expected ${others.length > 0 ? `${alternatives(others)} or ` : ''}an object with the key ${alternatives(needs)}, got an object with ${given.length === 0 ? 'no key' : `only ${listedKeys(given, 'or')}`}.`,
     };
   }
   // keys every branch refuses (misspelt), or that no one branch takes together
-  const known = [
-    ...new Set(
-      schemaKeys ??
-        fits.flatMap((fit) => [...given.filter((key) => !fit.unknown.includes(key)), ...fit.missing]),
-    ),
-  ];
-  const refusedByAll = first.unknown.filter((key) => !known.includes(key));
+  // (sets: linear in the keys given, however many a body holds)
+  const knownSet = new Set(
+    schemaKeys ?? fits.flatMap((fit) => [...given.filter((key) => !fit.refused.has(key)), ...fit.missing]),
+  );
+  const known = [...knownSet];
+  const refusedByAll = first.unknown.filter((key) => !knownSet.has(key));
   if (refusedByAll.length > 0)
     return { branches: closest.map((fit) => fit.issues), message: unknownKeysMessage(refusedByAll, known) };
-  const listed = given.map(quotedKey);
   return {
     branches: closest.map((fit) => fit.issues),
-    message: `the keys ${listed.slice(0, -1).join(', ')} and ${listed.at(-1)} do not go together: give ${listed.length === 2 ? 'one of them' : 'the keys of one form'}.${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
+    message: `the keys ${listedKeys(given, 'and')} do not go together: give ${given.length === 2 ? 'one of them' : 'the keys of one form'}.${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
   };
+}
+
+/** `keys` quoted and joined with `word` before the last, the first {@link MAX_LISTED_KEYS} of many. */
+function listedKeys(keys: readonly string[], word: 'and' | 'or'): string {
+  const listed = keys.slice(0, MAX_LISTED_KEYS).map(quotedKey);
+  if (keys.length > listed.length)
+    return `${listed.join(', ')} and ${(keys.length - listed.length).toLocaleString('en')} more`;
+  return listed.length === 1 ? listed[0]! : `${listed.slice(0, -1).join(', ')} ${word} ${listed.at(-1)}`;
 }
 
 /** The keys of the object schemas among `schema`'s union branches (unions inside it included). */
