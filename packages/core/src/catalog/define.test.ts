@@ -293,6 +293,53 @@ describe('a key defineTool() or defineToolkit() does not take', () => {
     );
   });
 
+  it('of an auth scheme, of its fields or of its placement: TOOL_DEFINITION_INVALID naming it and the closest one', () => {
+    const toolkitWith = (auth: unknown) => () =>
+      defineToolkit({ slug: 'acme', name: 'Acme', description: 'd', tools: [tool], auth: auth as never });
+    for (const [auth, start] of [
+      [
+        { ...oauth2, scope: ['read'] },
+        'defineToolkit() of acme: the oauth2 scheme has no option "scope". Did you mean "scopes"',
+      ],
+      [
+        { type: 'api_key', field: [{ name: 'apiKey' }] },
+        'defineToolkit() of acme: the api_key scheme has no option "field". Did you mean "fields"?',
+      ],
+      [
+        { type: 'api_key', fields: [{ name: 'apiKey', secrets: false }] },
+        'defineToolkit() of acme: the api_key scheme\'s field has no option "secrets". Did you mean "secret"?',
+      ],
+      [
+        {
+          type: 'api_key',
+          fields: [{ name: 'apiKey' }],
+          placement: { in: 'header', name: 'X-Key', prefx: 'Key ' },
+        },
+        'defineToolkit() of acme: the api_key scheme\'s placement has no option "prefx". Did you mean "prefix"?',
+      ],
+      [
+        { type: 'bearer', header: 'X-Token' },
+        'defineToolkit() of acme: the bearer scheme has no option "header".',
+      ],
+    ] as const) {
+      const error = definitionError(toolkitWith(auth));
+      expect(error.code).toBe('TOOL_DEFINITION_INVALID');
+      expect(error.message.startsWith(start)).toBe(true);
+    }
+    // every key of each kind is taken
+    expect(
+      toolkitWith([
+        {
+          type: 'api_key',
+          fields: [{ name: 'apiKey', label: 'Key', description: 'd', secret: true, required: true }],
+          placement: { in: 'query', name: 'key', prefix: '', field: 'apiKey' },
+        },
+        { type: 'basic' },
+        { type: 'none' },
+      ]),
+    ).not.toThrow();
+  });
+
   it('is not refused when it is one of the Tool or Toolkit a definition spreads, or undefined', () => {
     const toolkit = defineToolkit({
       slug: 'acme',

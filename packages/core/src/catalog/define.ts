@@ -19,7 +19,9 @@ import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 import { isStandardSchema } from './standard-schema.js';
 import type {
+  AuthField,
   AuthScheme,
+  CredentialPlacement,
   JSONSchema,
   OAuth2Scheme,
   Tool,
@@ -438,6 +440,52 @@ function checkOAuthErrorCodes(slug: string, scheme: OAuth2Scheme): void {
   }
 }
 
+/** The keys of each kind of auth scheme, and of what a scheme holds. */
+const SCHEME_KEYS: Readonly<Record<AuthScheme['type'], readonly string[]>> = {
+  none: ['type'],
+  oauth2: everyKeyOf<OAuth2Scheme>()([
+    'type',
+    'authorizationUrl',
+    'tokenUrl',
+    'scopes',
+    'pkce',
+    'tokenPlacement',
+    'issuer',
+    'issuerInCallback',
+    'authorizationParams',
+    'tokenEndpointAuthMethod',
+    'scopeSeparator',
+    'bearerTokenTypes',
+    'revocationUrl',
+    'refreshTokenDeadErrors',
+    'clientRejectedErrors',
+  ]),
+  api_key: everyKeyOf<Extract<AuthScheme, { type: 'api_key' }>>()(['type', 'fields', 'placement']),
+  bearer: everyKeyOf<Extract<AuthScheme, { type: 'bearer' }>>()(['type', 'fields']),
+  basic: everyKeyOf<Extract<AuthScheme, { type: 'basic' }>>()(['type', 'fields']),
+};
+const FIELD_KEYS = everyKeyOf<AuthField>()(['name', 'label', 'description', 'secret', 'required']);
+const PLACEMENT_KEYS = everyKeyOf<CredentialPlacement>()(['in', 'name', 'prefix', 'field']);
+
+/**
+ * A scheme's keys, its fields' and its placement's: a misspelt one was ignored, `scope` (for
+ * `scopes`) asked for no scope, and a field's `secrets: false` (for `secret`) was kept secret.
+ */
+function checkSchemeKeys(slug: string, scheme: AuthScheme): void {
+  const where = `defineToolkit() of ${slug}: the ${scheme.type} scheme`;
+  const code = 'TOOL_DEFINITION_INVALID';
+  checkOptionNames(scheme, SCHEME_KEYS[scheme.type], where, { code });
+  const { fields, placement } = scheme as { fields?: unknown; placement?: unknown };
+  if (Array.isArray(fields)) {
+    for (const field of fields) {
+      if (typeof field === 'object' && field !== null)
+        checkOptionNames(field, FIELD_KEYS, `${where}'s field`, { code });
+    }
+  }
+  if (typeof placement === 'object' && placement !== null)
+    checkOptionNames(placement, PLACEMENT_KEYS, `${where}'s placement`, { code });
+}
+
 /** Define a toolkit: a named group of tools that share authentication. */
 export function defineToolkit(options: DefineToolkitOptions): Toolkit {
   const { slug, description } = options;
@@ -476,6 +524,7 @@ export function defineToolkit(options: DefineToolkitOptions): Toolkit {
       );
     }
     if (scheme.type === 'oauth2') checkOAuthErrorCodes(slug, scheme);
+    checkSchemeKeys(slug, scheme);
   }
   return Object.freeze({
     kind: 'toolmux.toolkit' as const,
