@@ -129,6 +129,16 @@ describe('a wrong option of new ToolMux() is CONFIG_INVALID naming it, in either
       /^managedAuth\["github"\]: An oauth2 auth config for github needs the clientId/,
     ],
     [
+      // it gave the client no secret: its connections failed at the provider
+      'a managedAuth entry with a key an OAuth client does not take',
+      {
+        toolkits: [],
+        store: ':memory:',
+        managedAuth: { github: { clientId: 'c', secret: 'hidden-secret' } },
+      },
+      /^managedAuth\["github"\] has no option "secret"\. Did you mean "clientSecret"\? Its options: clientId, clientSecret, scopes\.$/,
+    ],
+    [
       'a managedAuth that is no object of clients',
       { toolkits: [], store: ':memory:', managedAuth: [] },
       /^managedAuth must be an object of OAuth clients by toolkit slug .*; got an array\.$/,

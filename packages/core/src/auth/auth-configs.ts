@@ -3,6 +3,7 @@ import { ToolMuxError } from '../errors.js';
 import type { AuthConfigRecord, ConnectedAccountRecord } from '../store/types.js';
 import { forEachAtMost } from '../util/at-most.js';
 import { newId } from '../util/ids.js';
+import { checkOptionNames, everyKeyOf } from '../util/option-kinds.js';
 import { checkId, checkText, shownValue, textProblem } from '../util/stored-text.js';
 import {
   AUTH_CONFIG_UPDATE_FIELDS,
@@ -13,7 +14,12 @@ import {
 import { type AuthRecords, publicAuthConfig } from './auth-records.js';
 import { type ConnectedAccounts, revocationFailed } from './connected-accounts.js';
 import { credentialOnlySchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
-import type { AuthConfig, CreateAuthConfigOptions, UpdateAuthConfigOptions } from './types.js';
+import type {
+  AuthConfig,
+  CreateAuthConfigOptions,
+  ManagedAuthCredentials,
+  UpdateAuthConfigOptions,
+} from './types.js';
 
 const invalid = (message: string) => new ToolMuxError({ code: 'AUTH_CONFIG_INVALID', message });
 
@@ -98,6 +104,8 @@ function checkOAuthClient(
  * auth config's OAuth client is (client id, secret, scopes): else a wrong entry failed only when a user
  * first connected its toolkit. `CONFIG_INVALID` naming the entry; a secret is never shown.
  */
+const MANAGED_AUTH_KEYS = everyKeyOf<ManagedAuthCredentials>()(['clientId', 'clientSecret', 'scopes']);
+
 export function checkManagedAuth(managedAuth: unknown): void {
   if (managedAuth === undefined) return;
   if (typeof managedAuth !== 'object' || managedAuth === null || Array.isArray(managedAuth)) {
@@ -114,6 +122,8 @@ export function checkManagedAuth(managedAuth: unknown): void {
         message: `${entry} must be an OAuth client: { clientId, clientSecret?, scopes? }.`,
       });
     }
+    // `{ clientId, secret }` gave the client no secret, and its connections failed at the provider
+    checkOptionNames(client, MANAGED_AUTH_KEYS, entry);
     const { clientId, clientSecret, scopes } = client as Record<string, unknown>;
     try {
       checkOAuthClient({ clientId, clientSecret, scopes }, toolkit, { clientIdRequired: true });
