@@ -129,7 +129,8 @@ export const PROVIDER_OPTION_KINDS = {
 export function checkedProviderOptions<T extends object>(
   options: T | undefined,
   provider: string,
-  kinds: Readonly<Record<string, OptionKind>>,
+  /** What each option takes: one for every key of `T` (the compiler checks it). */
+  kinds: { readonly [K in keyof T & string]-?: OptionKind },
 ): T {
   const call = `new ${provider}()`;
   if (options === undefined) return {} as T;
@@ -140,7 +141,7 @@ export function checkedProviderOptions<T extends object>(
     });
   }
   checkOptionNames(options, Object.keys(kinds), call);
-  for (const [name, { takes, test }] of Object.entries(kinds)) {
+  for (const [name, { takes, test }] of Object.entries<OptionKind>(kinds)) {
     const value = (options as Record<string, unknown>)[name];
     if (value === undefined || test(value)) continue;
     throw new ToolMuxError({
