@@ -340,6 +340,22 @@ describe('a key defineTool() or defineToolkit() does not take', () => {
     ).not.toThrow();
   });
 
+  it('of its MCP annotations: a misspelt hint was no hint (destructive for destructiveHint: a session disabling destructiveHint kept the tool)', () => {
+    const error = definitionError(() =>
+      defineTool({
+        slug: 'ACME_DELETE_ORDER',
+        description: 'Delete an order',
+        inputSchema: z.object({}),
+        execute,
+        annotations: { destructive: true } as never,
+      }),
+    );
+    expect(error.code).toBe('TOOL_DEFINITION_INVALID');
+    expect(error.message).toBe(
+      'defineTool() of ACME_DELETE_ORDER: annotations has no option "destructive". Did you mean "destructiveHint"? Its options: title, readOnlyHint, destructiveHint, idempotentHint, openWorldHint.',
+    );
+  });
+
   it('is not refused when it is one of the Tool or Toolkit a definition spreads, or undefined', () => {
     const toolkit = defineToolkit({
       slug: 'acme',

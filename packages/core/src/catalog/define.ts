@@ -238,6 +238,13 @@ const DEFINE_TOOL_OPTIONS = everyKeyOf<DefineToolOptions<SchemaInput, SchemaInpu
   'timeoutMs',
   'execute',
 ]);
+const ANNOTATION_KEYS = everyKeyOf<ToolAnnotations>()([
+  'title',
+  'readOnlyHint',
+  'destructiveHint',
+  'idempotentHint',
+  'openWorldHint',
+]);
 const TOOL_OWN_KEYS = ['kind', 'validate', 'standardSchema'] as const satisfies readonly (keyof Tool)[];
 const DEFINE_TOOLKIT_OPTIONS = everyKeyOf<DefineToolkitOptions>()([
   'slug',
@@ -298,6 +305,13 @@ export function defineTool<
       max: MAX_TIMER_MS,
       purpose: 'how long one call of the tool may run',
       leaveOut: 'Leave it out for 60000.',
+    });
+  }
+  // a misspelt hint was no hint: with `destructive: true` (for destructiveHint) a session's
+  // `tags: { disable: ['destructiveHint'] }` kept the tool it meant to hide
+  if (typeof options.annotations === 'object' && options.annotations !== null) {
+    checkOptionNames(options.annotations, ANNOTATION_KEYS, `defineTool() of ${slug}: annotations`, {
+      code: 'TOOL_DEFINITION_INVALID',
     });
   }
   // "" is a Tool's own toolkit before a toolkit takes it: a definition that spreads such a tool names none
