@@ -107,6 +107,7 @@ export {
   everyKeyOf,
   type OptionKind,
   PROVIDER_OPTION_KINDS,
+  setupOptions,
 } from './util/option-kinds.js';
 export { isPlainObject, setOwn } from './util/own-key.js';
 export { decodeOffsetCursor } from './util/pagination.js';

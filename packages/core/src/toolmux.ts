@@ -8,7 +8,7 @@ import { PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { SessionOf } from './session.js';
 import type { ToolMuxOptions } from './toolmux-types.js';
-import { checkOptionNames, checkOptionsObject, everyKeyOf } from './util/option-kinds.js';
+import { everyKeyOf, setupOptions } from './util/option-kinds.js';
 import { shownValue, urlWithoutCredentials } from './util/stored-text.js';
 
 export type { ToolMuxApi } from './embedded-toolmux.js';
@@ -132,8 +132,9 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
   readonly #engine: EmbeddedToolMux<P> | RemoteToolMux<P>;
 
   constructor(options: ToolMuxOptions<P> = {}) {
-    checkOptionsObject(options);
-    checkOptionNames(options, OPTION_NAMES, 'new ToolMux()');
+    setupOptions(options, 'new ToolMux()', OPTION_NAMES, {
+      takes: 'an options object ({ toolkits, store, … } embedded, { baseUrl, apiKey } remote)',
+    });
     this.provider = options.provider ?? (new PlainProvider() as unknown as P);
     this.#engine =
       modeOf(options) === 'embedded'

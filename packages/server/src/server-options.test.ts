@@ -164,7 +164,7 @@ describe('createServer() and serve() refuse what they do not take: CONFIG_INVALI
       ],
       [
         { mcp: 5 },
-        "createServer()'s mcp must be an options object ({ allowedOrigins, toolsPageSize, maxBatchSize, maxBatchResponseBytes }); got number 5. Leave it out for its defaults.",
+        "createServer()'s mcp takes an options object ({ allowedOrigins, toolsPageSize, maxBatchSize, maxBatchResponseBytes }) or nothing; got a number.",
       ],
     ] as const) {
       const error = refusal(() => createServer({ toolmux: mux, apiKey: TEST_API_KEY, ...options } as never));

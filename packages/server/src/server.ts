@@ -12,13 +12,12 @@ import { getRequestListener, type Http2Bindings, type HttpBindings, RequestError
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   ConnectionWaitScope,
-  checkOptionNames,
   type ErrorAudience,
   everyKeyOf,
   MAX_TIMER_MS,
   onToolCall,
   openToolMuxStore,
-  shownValue,
+  setupOptions,
   useHostedConnectPage,
   WorkSlice,
   wholeNumberOf,
@@ -321,38 +320,16 @@ const NESTED_OPTION_NAMES: Readonly<Record<'mcp' | 'metrics' | 'connections', re
   connections: everyKeyOf<ConnectionOptions>()(['perClient', 'unlimited', 'headersTimeoutMs']),
 };
 
-/** `serve()`'s options: an object of its options (`host` for `hostname` listened on 127.0.0.1 only). */
-function checkServeOptions(options: unknown): asserts options is ServeOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ToolMuxError({
-      code: 'CONFIG_INVALID',
-      message: `serve() takes an options object ({ port, hostname }) or nothing; got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}.`,
-    });
-  }
-  checkOptionNames(options, SERVE_OPTION_NAMES, 'serve()');
-}
-
-/** `createServer()`'s options: an object of its options, with an embedded ToolMux to serve. */
+/** `createServer()`'s options: of its options only, the objects in them too, with an embedded ToolMux to serve. */
 function checkServerOptions(options: unknown): asserts options is CreateServerOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ToolMuxError({
-      code: 'CONFIG_INVALID',
-      message: `createServer() takes an options object ({ toolmux, apiKey, … }); got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}.`,
-    });
-  }
-  checkOptionNames(options, SERVER_OPTION_NAMES, 'createServer()');
+  const given = setupOptions(options as object | undefined, 'createServer()', SERVER_OPTION_NAMES, {
+    takes: 'an options object ({ toolmux, apiKey, … })',
+    required: true,
+  }) as Record<string, unknown>;
   for (const [name, names] of Object.entries(NESTED_OPTION_NAMES)) {
-    const nested = (options as Record<string, unknown>)[name];
-    if (nested === undefined) continue;
-    if (typeof nested !== 'object' || nested === null || Array.isArray(nested)) {
-      throw new ToolMuxError({
-        code: 'CONFIG_INVALID',
-        message: `createServer()'s ${name} must be an options object ({ ${names.join(', ')} }); got ${shownValue(nested)}. Leave it out for its defaults.`,
-      });
-    }
-    checkOptionNames(nested, names, `createServer()'s ${name}`);
+    setupOptions(given[name] as object | undefined, `createServer()'s ${name}`, names);
   }
-  const { toolmux } = options as { toolmux?: unknown };
+  const { toolmux } = given;
   const mode =
     typeof toolmux === 'object' && toolmux !== null ? (toolmux as { mode?: unknown }).mode : undefined;
   if (mode === 'embedded') return;
@@ -856,9 +833,12 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     app,
     fetch: async (request) => app.fetch(request),
     // a refusal rejects the promise, as every failure to listen does
-    serve: async (serveOptions = {}) => {
-      checkServeOptions(serveOptions);
-      const { port = 8787, hostname = '127.0.0.1' } = serveOptions;
+    serve: async (serveOptions) => {
+      const { port = 8787, hostname = '127.0.0.1' } = setupOptions(
+        serveOptions,
+        'serve()',
+        SERVE_OPTION_NAMES,
+      );
       return listen(port, hostname);
     },
   };

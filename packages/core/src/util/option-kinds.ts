@@ -1,6 +1,6 @@
 import { ToolMuxError } from '../errors.js';
 import { didYouMean } from './closest-names.js';
-import { shownValue } from './stored-text.js';
+import { kindOf, shownValue } from './stored-text.js';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -62,15 +62,6 @@ export function checkOptionKinds(options: object): void {
   }
 }
 
-/** `new ToolMux(options)`'s argument: an object, or nothing. */
-export function checkOptionsObject(options: unknown): void {
-  if (isObject(options)) return;
-  throw new ToolMuxError({
-    code: 'CONFIG_INVALID',
-    message: `new ToolMux() takes an options object ({ toolkits, store, … } embedded, { baseUrl, apiKey } remote) or nothing; got ${typeof options === 'string' ? 'a string' : shownValue(options)}.`,
-  });
-}
-
 /**
  * Refuses a key of an options object that `call` does not take (one given as undefined aside), as
  * CONFIG_INVALID naming it, the closest option and every option. Unchecked, a misspelt option was a
@@ -104,6 +95,37 @@ export function checkOptionNames(
   }
 }
 
+/**
+ * The options object of a set-up call (`new ToolMux()`, `createServer()` and the objects in its
+ * options, `serve()`, a provider's constructor): `{}` for none (unless `required`), CONFIG_INVALID
+ * saying what `call` takes for a value of another kind (its kind only: a string given there may be a
+ * secret), and its keys checked by {@link checkOptionNames}.
+ */
+export function setupOptions<T extends object>(
+  value: T | undefined,
+  call: string,
+  known: readonly string[],
+  {
+    takes = `an options object ({ ${known.join(', ')} })`,
+    required = false,
+  }: {
+    /** What `call` takes, for the message. @default the object of `known` */
+    takes?: string;
+    /** `undefined` is refused too. */
+    required?: boolean;
+  } = {},
+): T {
+  if (value === undefined && !required) return {} as T;
+  if (!isObject(value)) {
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `${call} takes ${takes}${required ? '' : ' or nothing'}; got ${kindOf(value)}.`,
+    });
+  }
+  checkOptionNames(value, known, call);
+  return value;
+}
+
 /** What an option takes, and the test of it. */
 export interface OptionKind {
   readonly takes: string;
@@ -132,24 +154,16 @@ export function checkedProviderOptions<T extends object>(
   /** What each option takes: one for every key of `T` (the compiler checks it). */
   kinds: { readonly [K in keyof T & string]-?: OptionKind },
 ): T {
-  const call = `new ${provider}()`;
-  if (options === undefined) return {} as T;
-  if (!isObject(options)) {
-    throw new ToolMuxError({
-      code: 'CONFIG_INVALID',
-      message: `${call} takes an options object ({ ${Object.keys(kinds).join(', ')} }) or nothing; got ${shownValue(options)}.`,
-    });
-  }
-  checkOptionNames(options, Object.keys(kinds), call);
+  const checked = setupOptions(options, `new ${provider}()`, Object.keys(kinds));
   for (const [name, { takes, test }] of Object.entries<OptionKind>(kinds)) {
-    const value = (options as Record<string, unknown>)[name];
+    const value = (checked as Record<string, unknown>)[name];
     if (value === undefined || test(value)) continue;
     throw new ToolMuxError({
       code: 'CONFIG_INVALID',
       message: `${provider}: ${name} must be ${takes}; got ${shownValue(value)}. Leave it out for its default.`,
     });
   }
-  return options;
+  return checked;
 }
 
 /**

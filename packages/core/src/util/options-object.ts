@@ -3,7 +3,7 @@ import { MAX_PAGE_LIMIT } from '../store/pagination.js';
 import { expectedVersionProblem } from '../store/store-errors.js';
 import { didYouMean } from './closest-names.js';
 import { MAX_CURSOR_LENGTH } from './pagination.js';
-import { MAX_ID_LENGTH, shownValue } from './stored-text.js';
+import { kindOf, MAX_ID_LENGTH, shownValue } from './stored-text.js';
 
 /**
  * What each public method that takes an options, query or request object takes there, in the words
@@ -42,15 +42,6 @@ const TAKES = {
 } as const;
 
 export type ObjectTakingMethod = keyof typeof TAKES;
-
-/** What a value is, for a message: its kind only (a string given here may be a secret). */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'an array';
-  const type = typeof value;
-  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
-}
 
 function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

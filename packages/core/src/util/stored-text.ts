@@ -66,6 +66,15 @@ export function textProblem(value: string, rule: Omit<TextRule, 'field' | 'code'
   return undefined;
 }
 
+/** What a value is, for a message: its kind only (a string given where an object goes may be a secret). */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
 /**
  * A value as messages show it: JSON-escaped (control characters and lone surrogates become `\u…`
  * escapes, so a message is always storable and printable) and cut to 64 characters.
