@@ -76,9 +76,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 const quotedKey = (key: string) => `"${key.slice(0, 100)}"`;
 
-/** "a", "a" or "b", "a", "b" or "c" */
-function alternatives(words: readonly string[]): string {
-  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`;
+/**
+ * `items` (each as `show` writes it) joined with `word` before the last ("a, b or c"; "a, b, c" with
+ * a comma); of many, the first {@link MAX_LISTED_KEYS} and how many more.
+ */
+function listOf(items: readonly string[], word: 'and' | 'or' | ',', show = (item: string) => item): string {
+  const listed = items.slice(0, MAX_LISTED_KEYS).map(show);
+  if (items.length > listed.length)
+    return `${listed.join(', ')} and ${(items.length - listed.length).toLocaleString('en')} more`;
+  if (word === ',' || listed.length < 2) return listed.join(', ');
+  return `${listed.slice(0, -1).join(', ')} ${word} ${listed.at(-1)}`;
 }
 
 /**
@@ -134,7 +141,7 @@ function objectFits(
     const others = [...types].map((type) => (type === 'array' ? 'an array' : `a ${type}`));
     return {
       branches: closest.map((fit) => fit.issues),
-      message: `expected ${others.length > 0 ? `${alternatives(others)} or ` : ''}an object with the key ${alternatives(needs)}, got an object with ${given.length === 0 ? 'no key' : `only ${listedKeys(given, 'or')}`}.`,
+      message: `expected ${others.length > 0 ? `${listOf(others, 'or')} or ` : ''}an object with the key ${listOf(needs, 'or')}, got an object with ${given.length === 0 ? 'no key' : `only ${listOf(given, 'or', quotedKey)}`}.`,
     };
   }
   // keys every branch refuses (misspelt), or that no one branch takes together
@@ -148,16 +155,8 @@ function objectFits(
     return { branches: closest.map((fit) => fit.issues), message: unknownKeysMessage(refusedByAll, known) };
   return {
     branches: closest.map((fit) => fit.issues),
-    message: `the keys ${listedKeys(given, 'and')} do not go together: give ${given.length === 2 ? 'one of them' : 'the keys of one form'}.${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
+    message: `the keys ${listOf(given, 'and', quotedKey)} do not go together: give ${given.length === 2 ? 'one of them' : 'the keys of one form'}.${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
   };
-}
-
-/** `keys` quoted and joined with `word` before the last, the first {@link MAX_LISTED_KEYS} of many. */
-function listedKeys(keys: readonly string[], word: 'and' | 'or'): string {
-  const listed = keys.slice(0, MAX_LISTED_KEYS).map(quotedKey);
-  if (keys.length > listed.length)
-    return `${listed.join(', ')} and ${(keys.length - listed.length).toLocaleString('en')} more`;
-  return listed.length === 1 ? listed[0]! : `${listed.slice(0, -1).join(', ')} ${word} ${listed.at(-1)}`;
 }
 
 /** The keys of the object schemas among `schema`'s union branches (unions inside it included). */
@@ -178,9 +177,7 @@ function unionKeys(schema: Schema | undefined): string[] | undefined {
 
 /** "unknown key …", with the closest known key and the known keys. */
 function unknownKeysMessage(unknown: readonly string[], known: readonly string[]): string {
-  const listed = unknown.slice(0, MAX_LISTED_KEYS).map(quotedKey);
-  const more = unknown.length - listed.length;
-  const keys = `${listed.join(', ')}${more > 0 ? ` and ${more.toLocaleString('en')} more` : ''}`;
+  const keys = listOf(unknown, ',', quotedKey);
   const hint = unknown.length === 1 ? didYouMean(unknown[0]!, known) : '';
   return `unknown key${unknown.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`;
 }
