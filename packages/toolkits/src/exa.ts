@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
-import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
+import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { READ } from './annotations.js';
 import { ApiError, createApi, readingAnswers, requireToken } from './http.js';
@@ -79,7 +79,7 @@ const EXA_OPTION_NAMES = everyKeyOf<ExaToolkitOptions>()(['baseUrl']);
 
 /** Exa: AI-native web search, similar pages, page contents and cited answers. */
 export function createExaToolkit(options: ExaToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, EXA_OPTION_NAMES, 'createExaToolkit()', { code: 'TOOL_DEFINITION_INVALID' });
+  setupOptions(options, 'createExaToolkit()', EXA_OPTION_NAMES, { code: 'TOOL_DEFINITION_INVALID' });
   const baseUrl = options.baseUrl ?? 'https://api.exa.ai';
   const api = createApi({
     service: 'Exa',

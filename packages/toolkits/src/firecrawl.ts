@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
-import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
+import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, READ, UPDATE } from './annotations.js';
 import { createApi, readingAnswers, requireToken } from './http.js';
@@ -45,7 +45,7 @@ const FIRECRAWL_OPTION_NAMES = everyKeyOf<FirecrawlToolkitOptions>()(['baseUrl']
 
 /** Firecrawl: scrape pages to markdown, crawl and map sites, search the web, over the v2 API. */
 export function createFirecrawlToolkit(options: FirecrawlToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, FIRECRAWL_OPTION_NAMES, 'createFirecrawlToolkit()', {
+  setupOptions(options, 'createFirecrawlToolkit()', FIRECRAWL_OPTION_NAMES, {
     code: 'TOOL_DEFINITION_INVALID',
   });
   const baseUrl = options.baseUrl ?? 'https://api.firecrawl.dev';

@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
-import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
+import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { createApi, readingAnswers, requireToken } from './http.js';
@@ -183,9 +183,7 @@ const GITHUB_OPTION_NAMES = everyKeyOf<GithubToolkitOptions>()(['baseUrl', 'webU
  * const enterprise = createGithubToolkit({ baseUrl: 'https://ghe.example.com/api/v3', webUrl: 'https://ghe.example.com' });
  */
 export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, GITHUB_OPTION_NAMES, 'createGithubToolkit()', {
-    code: 'TOOL_DEFINITION_INVALID',
-  });
+  setupOptions(options, 'createGithubToolkit()', GITHUB_OPTION_NAMES, { code: 'TOOL_DEFINITION_INVALID' });
   const baseUrl = options.baseUrl ?? 'https://api.github.com';
   const webUrl = (options.webUrl ?? 'https://github.com').replace(/\/+$/, '');
   const api = createApi({

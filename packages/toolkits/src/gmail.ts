@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
-import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
+import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { type Api, createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
@@ -246,7 +246,7 @@ const GMAIL_OPTION_NAMES = everyKeyOf<GmailToolkitOptions>()(['baseUrl']);
  * Gmail: search and read mail, send and reply, drafts, labels and trash, over the Gmail REST API.
  */
 export function createGmailToolkit(options: GmailToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, GMAIL_OPTION_NAMES, 'createGmailToolkit()', { code: 'TOOL_DEFINITION_INVALID' });
+  setupOptions(options, 'createGmailToolkit()', GMAIL_OPTION_NAMES, { code: 'TOOL_DEFINITION_INVALID' });
   const baseUrl = options.baseUrl ?? 'https://gmail.googleapis.com/gmail/v1';
   const api = createApi({
     service: 'Gmail',

@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, type Tool, type Toolkit } from '@toolmux/core';
-import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
+import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { READ } from './annotations.js';
 import { type Api, createApi, providerError, type RequestContext, readingAnswers } from './http.js';
@@ -177,7 +177,7 @@ const HACKERNEWS_OPTION_NAMES = everyKeyOf<HackernewsToolkitOptions>()(['baseUrl
 
 /** Hacker News: front page lists, items, users and full-text search. No account needed. */
 export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, HACKERNEWS_OPTION_NAMES, 'createHackernewsToolkit()', {
+  setupOptions(options, 'createHackernewsToolkit()', HACKERNEWS_OPTION_NAMES, {
     code: 'TOOL_DEFINITION_INVALID',
   });
   const baseUrl = options.baseUrl ?? 'https://hacker-news.firebaseio.com/v0';

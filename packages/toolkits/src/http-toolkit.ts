@@ -10,9 +10,9 @@ import {
   toolSlugPrefix,
 } from '@toolmux/core';
 import {
-  checkOptionNames,
   checkToolkitSlug,
   everyKeyOf,
+  setupOptions,
   shownValue,
   wholeNumberOf,
 } from '@toolmux/core/internal';
@@ -267,7 +267,7 @@ const HTTP_OPTION_NAMES = everyKeyOf<HttpToolkitOptions>()([
  * const internal = createHttpToolkit({ slug: 'acme_api', baseUrl: 'https://api.acme.com/v1', auth: 'bearer' });
  */
 export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, HTTP_OPTION_NAMES, 'createHttpToolkit()', { code: 'TOOL_DEFINITION_INVALID' });
+  setupOptions(options, 'createHttpToolkit()', HTTP_OPTION_NAMES, { code: 'TOOL_DEFINITION_INVALID' });
   checkHttpToolkitKinds(options);
   const slug = options.slug ?? 'http';
   const prefix = toolSlugPrefix(slug);

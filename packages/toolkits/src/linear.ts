@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
-import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
+import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
@@ -108,9 +108,7 @@ const LINEAR_OPTION_NAMES = everyKeyOf<LinearToolkitOptions>()(['baseUrl']);
 
 /** Linear: issues, comments, teams, workflow states, projects and users, over the GraphQL API. */
 export function createLinearToolkit(options: LinearToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, LINEAR_OPTION_NAMES, 'createLinearToolkit()', {
-    code: 'TOOL_DEFINITION_INVALID',
-  });
+  setupOptions(options, 'createLinearToolkit()', LINEAR_OPTION_NAMES, { code: 'TOOL_DEFINITION_INVALID' });
   const baseUrl = options.baseUrl ?? 'https://api.linear.app/graphql';
   const api = createApi({
     service: 'Linear',

@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
-import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
+import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
@@ -199,9 +199,7 @@ const NOTION_OPTION_NAMES = everyKeyOf<NotionToolkitOptions>()(['baseUrl']);
 
 /** Notion: search, read and write pages, query databases, append content and comment. */
 export function createNotionToolkit(options: NotionToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, NOTION_OPTION_NAMES, 'createNotionToolkit()', {
-    code: 'TOOL_DEFINITION_INVALID',
-  });
+  setupOptions(options, 'createNotionToolkit()', NOTION_OPTION_NAMES, { code: 'TOOL_DEFINITION_INVALID' });
   const baseUrl = options.baseUrl ?? 'https://api.notion.com/v1';
   const api = createApi({
     service: 'Notion',

@@ -52,6 +52,16 @@ describe.each(FACTORIES)('%s()', (name, create, options) => {
       new RegExp(`^${name}\\(\\) has no option "baseURL"\\. Did you mean "baseUrl"`),
     );
     expect(error.message).toMatch(new RegExp(`Its options: ${options}\\.$`));
+    // options that are no object were a TypeError (reading baseUrl of null)
+    for (const given of [null, 'https://api.example.com']) {
+      const refused = await refusal(() => create(given as never));
+      expect(refused.code).toBe('TOOL_DEFINITION_INVALID');
+      expect(refused.message).toMatch(
+        new RegExp(
+          `^${name}\\(\\) takes an options object \\(\\{ ${options} \\}\\) or nothing; got (null|a string)\\.$`,
+        ),
+      );
+    }
     // its own, and one given as undefined, are taken
     expect(() => create({ baseUrl: 'https://api.example.com', baseURL: undefined } as never)).not.toThrow();
   });

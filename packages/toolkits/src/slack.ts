@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
-import { checkOptionNames, everyKeyOf } from '@toolmux/core/internal';
+import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
@@ -108,7 +108,7 @@ const SLACK_OPTION_NAMES = everyKeyOf<SlackToolkitOptions>()(['baseUrl']);
 
 /** Slack: channels, messages, threads, users, reactions and search, over the Slack Web API. */
 export function createSlackToolkit(options: SlackToolkitOptions = {}): Toolkit {
-  checkOptionNames(options, SLACK_OPTION_NAMES, 'createSlackToolkit()', { code: 'TOOL_DEFINITION_INVALID' });
+  setupOptions(options, 'createSlackToolkit()', SLACK_OPTION_NAMES, { code: 'TOOL_DEFINITION_INVALID' });
   const baseUrl = options.baseUrl ?? 'https://slack.com/api';
   const api = createApi({
     service: 'Slack',

@@ -108,21 +108,24 @@ export function setupOptions<T extends object>(
   {
     takes = `an options object ({ ${known.join(', ')} })`,
     required = false,
+    code = 'CONFIG_INVALID',
   }: {
     /** What `call` takes, for the message. @default the object of `known` */
     takes?: string;
     /** `undefined` is refused too. */
     required?: boolean;
+    /** TOOL_DEFINITION_INVALID for the options of a toolkit's factory. */
+    code?: 'CONFIG_INVALID' | 'TOOL_DEFINITION_INVALID';
   } = {},
 ): T {
   if (value === undefined && !required) return {} as T;
   if (!isObject(value)) {
     throw new ToolMuxError({
-      code: 'CONFIG_INVALID',
+      code,
       message: `${call} takes ${takes}${required ? '' : ' or nothing'}; got ${kindOf(value)}.`,
     });
   }
-  checkOptionNames(value, known, call);
+  checkOptionNames(value, known, call, { code });
   return value;
 }
 
