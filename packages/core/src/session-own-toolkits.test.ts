@@ -224,3 +224,67 @@ describe('a session stored before its own toolkits were told apart', () => {
     await second.mux.close();
   });
 });
+
+describe('a custom toolkit with auth', () => {
+  // accounts connect through auth configs, which the ToolMux's catalog has and a session's own
+  // toolkit cannot: such a toolkit was taken, listed as "not connected", its calls asked for a
+  // connection, and every way to make one answered TOOLKIT_NOT_FOUND
+  const withAuth = (type: 'api_key' | 'bearer' | 'basic' | 'oauth2') =>
+    defineToolkit({
+      slug: 'crm',
+      name: 'CRM',
+      description: 'Our own customer relationship manager.',
+      auth: [
+        type === 'oauth2'
+          ? {
+              type,
+              authorizationUrl: 'https://crm.example.com/authorize',
+              tokenUrl: 'https://crm.example.com/token',
+            }
+          : type === 'api_key'
+            ? { type, fields: [{ name: 'apiKey' }] }
+            : { type },
+      ],
+      tools: [
+        defineTool({
+          slug: 'CRM_GET_DEAL',
+          description: 'Get a sales deal of the CRM by its id.',
+          inputSchema: z.object({}),
+          execute: async () => ({}),
+        }),
+      ],
+    });
+
+  it.each(['api_key', 'bearer', 'basic', 'oauth2'] as const)(
+    'with %s auth is refused by create() and use(), naming the toolkit and the way out',
+    async (type) => {
+      const s = setup();
+      const crm = withAuth(type);
+      const refusal = {
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(
+          new RegExp(
+            `^Custom toolkit "crm" has auth \\(${type}\\), but .*new ToolMux\\(\\{ toolkits \\}\\).*drop its auth`,
+          ),
+        ),
+      };
+      await expect(
+        s.mux.create('user_own', { experimental: { customToolkits: [crm] } }),
+      ).rejects.toMatchObject(refusal);
+      // a session made with the toolkit without auth cannot be resumed with it (nor has a way to
+      // connect one then)
+      const session = await s.mux.create('user_own', { experimental: { customToolkits: s.toolkits } });
+      await expect(session.execute('CRM_GET_DEAL', {})).resolves.toMatchObject({ successful: true });
+      await expect(s.mux.use(session.sessionId, { customToolkits: [crm] })).rejects.toMatchObject(refusal);
+      await s.mux.close();
+    },
+  );
+
+  it('with auth { type: "none" } is taken: its tools need no account', async () => {
+    const s = setup();
+    const crm = defineToolkit({ ...s.toolkits[0]!, auth: [{ type: 'none' }] });
+    const session = await s.mux.create('user_own', { experimental: { customToolkits: [crm] } });
+    await expect(session.execute('CRM_GET_DEAL', {})).resolves.toMatchObject({ successful: true });
+    await s.mux.close();
+  });
+});

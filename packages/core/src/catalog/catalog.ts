@@ -224,6 +224,15 @@ export class Catalog {
           message: `Custom toolkit "${toolkit.slug}" has the slug of a catalog toolkit; rename it.`,
         });
       }
+      // accounts connect through auth configs, which exist for the ToolMux's toolkits only: a
+      // session's own toolkit with auth was listed as "not connected", its calls asked for a
+      // connection, and every way to connect one answered TOOLKIT_NOT_FOUND
+      if (toolkit?.noAuth === false) {
+        throw new ToolMuxError({
+          code: 'CONFIG_INVALID',
+          message: `Custom toolkit "${toolkit.slug}" has auth (${toolkit.auth.map((scheme) => scheme.type).join(', ')}), but a session's own toolkit cannot have connected accounts: accounts connect through auth configs, made for the toolkits of the ToolMux's catalog. Add the toolkit to the catalog (new ToolMux({ toolkits })) to connect accounts to it, or drop its auth (its tools then need no account).`,
+        });
+      }
       for (const tool of toolkit.tools ?? [])
         this.#checkCustomToolSlug(tool, `of custom toolkit "${toolkit.slug}" `);
       toolkits.set(toolkit.slug, toolkit);
