@@ -99,6 +99,18 @@ const OPERATIONS = {
     sdk: () => 'session.execute(slug, args, { account })',
     rest: () => 'POST /api/v1/sessions/:sessionId/execute with { "tool_slug", "arguments", "account" }',
   },
+  /** A session's accounts of one toolkit, set anew. */
+  'session.update.connectedAccounts': {
+    sdk: ({ toolkit }) => `session.update({ connectedAccounts: { ${toolkit ?? 'toolkit'}: [accountId] } })`,
+    rest: ({ toolkit }) =>
+      `PATCH /api/v1/sessions/:sessionId with { "config": { "connectedAccounts": { ${quoted(toolkit, '…')}: ["…"] } } }`,
+  },
+  /** A session's auth config of one toolkit, set anew. */
+  'session.update.authConfigs': {
+    sdk: ({ toolkit }) => `session.update({ authConfigs: { ${toolkit ?? 'toolkit'}: authConfigId } })`,
+    rest: ({ toolkit }) =>
+      `PATCH /api/v1/sessions/:sessionId with { "config": { "authConfigs": { ${quoted(toolkit, '…')}: "…" } } }`,
+  },
   'session.waitForConnections': {
     sdk: () => 'session.waitForConnections()',
     rest: () => 'POST /api/v1/sessions/:sessionId/wait-for-connections',

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { apiRef, type ErrorAudience } from './api-refs.js';
-import type { AccountChoices } from './auth/account-selection.js';
+import { type AccountChoices, isSessionBlock, pinnedOnly } from './auth/account-selection.js';
 import { checkAlias } from './auth/aliases.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
@@ -41,7 +41,7 @@ import {
 } from './execution/execute.js';
 import { HeldLogEntries } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
-import { applicationReader, forReader, type HintReader, readerFor } from './meta-tools/hints.js';
+import { applicationReader, forReader, type HintReader, messageFor, readerFor } from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
   CELL_CALL_HOOKS,
@@ -448,6 +448,22 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
   logs(options?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }>;
   toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } };
 }
+
+/**
+ * Failures of one toolkit's entry of TOOLMUX_MANAGE_CONNECTIONS that are answered in that entry (the
+ * others' links still reach the model): the toolkit's setup or the user's accounts, not a fault.
+ */
+const ENTRY_FAILURES: ReadonlySet<string> = new Set([
+  'ACCOUNT_LIMIT_REACHED',
+  'ALIAS_TAKEN',
+  'AUTH_CONFIG_NOT_FOUND',
+  'AUTH_CONFIG_INVALID',
+  'AUTH_CONFIG_MISMATCH',
+  'CALLBACK_URL_NOT_ALLOWED',
+  'CONNECTED_ACCOUNT_NOT_FOUND',
+  'CONNECTION_REQUIRED',
+  'CONNECTION_EXPIRED',
+]);
 
 /**
  * A session of an embedded ToolMux: its tools run in this process, against the store.
@@ -1057,6 +1073,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         account: account ? { id: account.id, status: 'ACTIVE', toolkit: found.slug } : null,
       };
     }
+    // the accounts the session may only use are not usable, or its auth config is gone: the
+    // request handed out before connected an account the session could never use
+    const blocked = await this.#sessionBlock(found);
+    if (blocked) throw blocked;
     return { status: 'NEEDS_USER', request: await this.authorize(toolkit, options) };
   }
 
@@ -1108,14 +1128,18 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           request?.status === 'FAILED' && request.connectedAccountId
             ? await store.getConnectedAccountStatus(request.connectedAccountId)
             : undefined;
-        return toolkitConnectionState(
-          toolkit,
-          request,
-          await this.#connection(toolkit),
-          new Date(),
-          reader,
-          failed?.statusReason,
-        );
+        const connection = await this.#connection(toolkit);
+        // the session's settings leave it no account a connection could give: no wait can end
+        // that, and "get a new link" sent the model round in a loop
+        const blocked = connection.isActive ? undefined : await this.#sessionBlock(toolkit);
+        if (blocked) {
+          const blockReader = reader ?? applicationReader(true);
+          return {
+            status: 'FAILED',
+            message: messageFor(forReader(blocked, blockReader) as ToolMuxError, blockReader),
+          };
+        }
+        return toolkitConnectionState(toolkit, request, connection, new Date(), reader, failed?.statusReason);
       },
     });
   }
@@ -1248,13 +1272,45 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (connection.connectedAccount) {
       id = (await auth.getConnectedAccount(connection.connectedAccount.id)).authConfigId;
     } else {
-      const plan = await auth.connectionPlan(toolkit, this.#selection(), { create: false });
+      // the session's auth config deleted since: its entry shows no auth config (every other
+      // toolkit of the session is still listed; the whole list failed AUTH_CONFIG_NOT_FOUND)
+      const plan = await auth
+        .connectionPlan(toolkit, this.#selection(), { create: false })
+        .catch((error: unknown) => {
+          if (ToolMuxError.isInstance(error) && error.code === 'AUTH_CONFIG_NOT_FOUND') return undefined;
+          throw error;
+        });
       id =
-        plan.kind === 'oauth2' ? plan.authConfig.id : plan.kind === 'fields' ? plan.authConfigId : undefined;
+        plan?.kind === 'oauth2'
+          ? plan.authConfig.id
+          : plan?.kind === 'fields'
+            ? plan.authConfigId
+            : undefined;
     }
     if (!id) return undefined;
     const config = await auth.getAuthConfig(id);
     return { id: config.id, type: config.type, managed: config.createdBy === 'toolmux' };
+  }
+
+  /**
+   * Why the session's own settings leave `toolkit` no usable account, such that a new connection
+   * would not help (the accounts it may only use are not usable; its auth config was deleted), as
+   * the error its calls get; undefined otherwise.
+   */
+  async #sessionBlock(toolkit: Toolkit): Promise<ToolMuxError | undefined> {
+    if (toolkit.noAuth) return undefined;
+    try {
+      await this.#runtime.env.resolveAccount({
+        toolkit,
+        userId: this.userId,
+        sessionId: this.sessionId,
+        selection: this.#selection(),
+        peek: true,
+      });
+      return undefined;
+    } catch (error) {
+      return isSessionBlock(error) ? error : undefined;
+    }
   }
 
   async #connection(toolkit: Toolkit): Promise<SessionToolkit['connection']> {
@@ -1424,9 +1480,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             });
             continue;
           }
-          results.push(
-            await this.#manageConnection(this.#runtime.catalog.getToolkit(slug), reinitiate, alias),
-          );
+          const toolkit = this.#runtime.catalog.getToolkit(slug);
+          try {
+            results.push(await this.#manageConnection(toolkit, reinitiate, alias));
+          } catch (error) {
+            // one toolkit that cannot be connected now fails its own entry: the whole call failed,
+            // and the links of the toolkits before it (started already) never reached the model
+            if (!ToolMuxError.isInstance(error) || !ENTRY_FAILURES.has(error.code)) throw error;
+            results.push(this.#manageFailure(toolkit, error));
+          }
         }
         return { results };
       },
@@ -1580,6 +1642,30 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         message: `${toolkit.name} is connected.`,
       };
     }
+    if (alias === undefined && (!connection.isActive || pinnedOnly(this.#selection(), toolkit.slug))) {
+      // no link where the session could not use what it connects: the accounts it may only use
+      // are not usable (or, with reinitiate, a new one would not be one of them), or its auth
+      // config is gone. The model was sent round in a loop: link, connect, "cannot be used".
+      const blocked = connection.isActive ? undefined : await this.#sessionBlock(toolkit);
+      if (blocked) {
+        const reader = this.#hintReader();
+        return {
+          toolkit: toolkit.slug,
+          connected: false,
+          ...accountId,
+          code: blocked.code,
+          message: messageFor(forReader(blocked, reader) as ToolMuxError, reader),
+        };
+      }
+      if (connection.isActive) {
+        return {
+          toolkit: toolkit.slug,
+          connected: true,
+          ...accountId,
+          message: `${toolkit.name} is connected with an account the application set for this session. A new connection would not be used by this session: if that account no longer works for the user, tell them that the application must reconnect it.`,
+        };
+      }
+    }
     const expired = connection.connectedAccount?.status === 'EXPIRED' ? ' Its connection has expired.' : '';
     const plan = await this.#runtime.auth.connectionPlan(toolkit, this.#selection(), { create: true });
     const credentials =
@@ -1620,6 +1706,21 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       message: credentials
         ? `${toolkit.name} is not connected for this user.${expired} It connects with ${credentials}, which the user must provide in the application (there is no link to open). Ask the user to add it there, then try again.`
         : `${toolkit.name} cannot be connected yet: the application has no OAuth app configured for it. Tell the user that a developer must set one up.`,
+    };
+  }
+
+  /** The entry of TOOLMUX_MANAGE_CONNECTIONS for a toolkit that could not be connected now (`error`). */
+  #manageFailure(toolkit: Toolkit, error: ToolMuxError): Record<string, unknown> {
+    const reader = this.#hintReader();
+    return {
+      toolkit: toolkit.slug,
+      connected: false,
+      code: error.code,
+      message:
+        error.code === 'ACCOUNT_LIMIT_REACHED'
+          ? // its own message names the application's operations (connectedAccounts.delete)
+            `The user already has as many ${toolkit.name} accounts as this session allows, so no other can be connected: tell the user that one must be removed or disabled in the application first.`
+          : messageFor(forReader(error, reader) as ToolMuxError, reader),
     };
   }
 

@@ -2,7 +2,14 @@ import { apiRef } from '../api-refs.js';
 import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountRequest, AccountSelection, ResolvedAccount } from '../execution/execute.js';
-import { accountOptionWay, connectWay, proxyAccountWay, readerError } from '../meta-tools/hints.js';
+import {
+  accountOptionWay,
+  connectWay,
+  missingAuthConfigWay,
+  pinnedAccountsWay,
+  proxyAccountWay,
+  readerError,
+} from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord } from '../store/types.js';
 import { shownValue } from '../util/stored-text.js';
 import type { AccountCache } from './account-cache.js';
@@ -42,6 +49,61 @@ export interface AccountChoices {
 /** How messages name an account: `work (ca_…)`, or its id. */
 function accountName(account: ConnectedAccountRecord): string {
   return account.alias ? `"${account.alias}" (${account.id})` : account.id;
+}
+
+/** The errors of a session whose own settings leave a toolkit no account that a new connection could fix. */
+const sessionBlocks = new WeakSet<ToolMuxError>();
+
+/**
+ * Whether `error` says the session's settings (the accounts or auth config it names for the toolkit)
+ * leave it no usable account, so that a new connection would not help: TOOLMUX_MANAGE_CONNECTIONS
+ * makes no link then, and `ensureConnected()` throws it.
+ */
+export function isSessionBlock(error: unknown): error is ToolMuxError {
+  return ToolMuxError.isInstance(error) && sessionBlocks.has(error);
+}
+
+/**
+ * Whether a session may only use the accounts it names for the toolkit (`connectedAccounts`
+ * without an `authConfigs` entry): an account connected anew is none of them.
+ */
+export function pinnedOnly(selection: AccountSelection | undefined, toolkit: string): boolean {
+  return (selection?.connectedAccounts?.[toolkit]?.length ?? 0) > 0 && !selection?.authConfigs?.[toolkit];
+}
+
+function sessionBlock(error: ToolMuxError): ToolMuxError {
+  sessionBlocks.add(error);
+  return error;
+}
+
+/**
+ * None of the accounts a session names for a toolkit (and may only use) is usable: each with its
+ * status, and the way out (a new link cannot help an agent: the account would not be one of them).
+ */
+function pinnedAccountsError(
+  toolkit: Toolkit,
+  accounts: ReadonlyArray<ConnectedAccountRecord | string>,
+): ToolMuxError {
+  const expired = accounts.find(
+    (account): account is ConnectedAccountRecord =>
+      typeof account !== 'string' && (account.status === 'EXPIRED' || account.status === 'REVOKED'),
+  );
+  const states = accounts.map((account) =>
+    typeof account === 'string'
+      ? `${account}: not found`
+      : `${accountName(account)}: ${account.status}${account.status === 'INACTIVE' ? ' (disabled)' : ''}${account.statusReason && account.status !== 'INACTIVE' ? ` (${account.statusReason})` : ''}`,
+  );
+  return sessionBlock(
+    readerError((reader) =>
+      sessionBlock(
+        new ToolMuxError({
+          code: expired ? 'CONNECTION_EXPIRED' : 'CONNECTION_REQUIRED',
+          message: `This session may only use the ${toolkit.name} (${toolkit.slug}) accounts the application set for it, and none of them is usable (${states.join('; ')}). ${pinnedAccountsWay(toolkit, reader)}.`,
+          details: { toolkit: toolkit.slug, ...(expired ? { connectedAccountId: expired.id } : {}) },
+        }),
+      ),
+    ),
+  );
 }
 
 /**
@@ -199,14 +261,47 @@ export class AccountSelector {
       const recent = await this.#records.store.listRecentConnectedAccounts({
         userId,
         authConfigId,
-        statuses: ['ACTIVE', 'EXPIRED'],
+        // INACTIVE too, so the message says an account was disabled, not that none is connected
+        statuses: ['ACTIVE', 'EXPIRED', 'INACTIVE'],
         limit: 10,
       });
       const active = recent.find((account) => account.status === 'ACTIVE');
       if (active) return active;
       seen.push(...recent);
     }
-    throw this.#notUsable(toolkit, userId, seen);
+    throw await this.#noAccount(request, seen);
+  }
+
+  /**
+   * Why the precedence rules found no usable account: the session's auth config was deleted, the
+   * accounts it may only use are not usable (each named with its status), or the user's are not.
+   */
+  async #noAccount(request: SelectRequest, seen: readonly ConnectedAccountRecord[]): Promise<ToolMuxError> {
+    const { toolkit, selection } = request;
+    const chosen = selection?.authConfigs?.[toolkit.slug];
+    if (chosen !== undefined && !(await this.#records.store.getAuthConfig(chosen))) {
+      // its accounts went with it: calls said "none is connected" and pointed to a connection,
+      // which then failed on the same missing auth config
+      return sessionBlock(
+        readerError((reader) =>
+          sessionBlock(
+            new ToolMuxError({
+              code: 'AUTH_CONFIG_NOT_FOUND',
+              message: `This session connects ${toolkit.name} (${toolkit.slug}) through auth config "${chosen}", which was deleted (and its accounts with it), so it has no account to use. ${missingAuthConfigWay(toolkit, reader)}.`,
+              details: { toolkit: toolkit.slug, authConfigId: chosen },
+            }),
+          ),
+        ),
+      );
+    }
+    if (request.connectedAccountId === undefined && pinnedOnly(selection, toolkit.slug)) {
+      const pinned = selection!.connectedAccounts![toolkit.slug]!;
+      return pinnedAccountsError(
+        toolkit,
+        pinned.map((id) => seen.find((account) => account.id === id) ?? id),
+      );
+    }
+    return this.#notUsable(toolkit, request.userId, seen);
   }
 
   /**
@@ -266,7 +361,23 @@ export class AccountSelector {
           }),
       );
     }
-    if (account.status !== 'ACTIVE') throw this.#notUsable(toolkit, userId, [account]);
+    if (account.status !== 'ACTIVE') {
+      const usable = pool.filter((candidate) => candidate.status === 'ACTIVE');
+      if (account.status === 'INACTIVE' && usable.length > 0) {
+        // "none is active" was not so: the user has others, which the call may name instead
+        throw readerError(
+          (reader) =>
+            new ToolMuxError({
+              code: 'CONNECTION_REQUIRED',
+              message: `The ${toolkit.name} (${toolkit.slug}) account ${accountName(account)} was disabled (INACTIVE). Run the call again with account set to one of ${usable.map(accountName).join(', ')} (${accountOptionWay(reader)}), or leave account out for the default one.`,
+              details: { toolkit: toolkit.slug, connectedAccountId: account.id },
+            }),
+        );
+      }
+      throw pinnedOnly(request.selection, toolkit.slug) && usable.length === 0
+        ? pinnedAccountsError(toolkit, [account])
+        : this.#notUsable(toolkit, userId, [account]);
+    }
     return account;
   }
 
@@ -334,14 +445,19 @@ export class AccountSelector {
       return connectionExpiredError(label, expired.id, expired.statusReason, toolkit.slug, expired.alias);
     }
     const other = seen[0];
+    const disabled = other?.status === 'INACTIVE';
     return readerError(
       (reader) =>
         new ToolMuxError({
           code: 'CONNECTION_REQUIRED',
-          message:
-            `${label} needs a connected account for user "${userId}", and none is ` +
-            `${other ? `active (${other.id} is ${other.status})` : 'connected'}. Ask the user to connect ${toolkit.name} ` +
-            `(${connectWay(toolkit.slug, reader)}), then retry.`,
+          message: disabled
+            ? `${label} needs a connected account for user "${userId}", and its account ${accountName(other)} was disabled (INACTIVE). ` +
+              (reader.metaTools.size > 0
+                ? `Ask the user whether the application should enable it again, or connect another account (${connectWay(toolkit.slug, reader)}), then retry.`
+                : `Enable it again with ${apiRef('connectedAccounts.enable')}, or connect another (${connectWay(toolkit.slug, reader)}), then retry.`)
+            : `${label} needs a connected account for user "${userId}", and none is ` +
+              `${other ? `active (${other.id} is ${other.status})` : 'connected'}. Ask the user to connect ${toolkit.name} ` +
+              `(${connectWay(toolkit.slug, reader)}), then retry.`,
           details: { toolkit: toolkit.slug },
         }),
     );
@@ -355,7 +471,12 @@ export class AccountSelector {
     const generation = this.#cache.generation();
     const account = await this.selectAccount(request);
     if (request.peek) return { accountId: account.id, credentials: undefined, status: account.status };
-    const credentials = await this.#credentials.load(account, request);
+    let credentials: Awaited<ReturnType<CredentialLoader['load']>>;
+    try {
+      credentials = await this.#credentials.load(account, request);
+    } catch (error) {
+      throw await this.afterExpiry(request, error);
+    }
     const resolved: ResolvedAccount = {
       accountId: account.id,
       credentials,
@@ -364,6 +485,28 @@ export class AccountSelector {
     };
     this.#cache.set(request, resolved, generation);
     return resolved;
+  }
+
+  /**
+   * What a call whose account expired as it ran (`error`: its credentials refused, or a dead
+   * refresh token) throws: in a session that may only use the accounts it names for the toolkit,
+   * a new connection would not be one of them, so when none of them is usable any more it says so
+   * (each with its status) instead of asking for a new link; else `error` itself (the next call
+   * uses another of them).
+   */
+  async afterExpiry(request: SelectRequest, error: unknown): Promise<unknown> {
+    if (
+      !ToolMuxError.isInstance(error) ||
+      error.code !== 'CONNECTION_EXPIRED' ||
+      request.connectedAccountId !== undefined ||
+      !pinnedOnly(request.selection, request.toolkit.slug)
+    ) {
+      return error;
+    }
+    const next = await this.selectAccount({ ...request, account: undefined, peek: true }).catch(
+      (failure: unknown) => failure,
+    );
+    return isSessionBlock(next) ? next : error;
   }
 
   /** The scheme an account's credentials follow. */

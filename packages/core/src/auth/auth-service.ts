@@ -203,7 +203,13 @@ export class AuthService {
   ): Promise<OAuth2Scheme | FieldAuthScheme> {
     return this.selector.schemeOfAccount(account, toolkit);
   }
-  renewCredentials(request: RenewRequest): Promise<ResolvedAccount | null> {
-    return this.renewal.renew(request);
+  async renewCredentials(request: RenewRequest): Promise<ResolvedAccount | null> {
+    try {
+      return await this.renewal.renew(request);
+    } catch (error) {
+      throw request.userId === undefined
+        ? error
+        : await this.selector.afterExpiry({ ...request, userId: request.userId }, error);
+    }
   }
 }

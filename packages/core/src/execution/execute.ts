@@ -90,6 +90,9 @@ export interface RenewRequest {
   /** The credentials the provider refused. */
   rejected: Credentials | undefined;
   final: boolean;
+  /** The call's user and its session's choices: what an account that expires now leaves it. */
+  userId?: string;
+  selection?: AccountSelection | undefined;
   /**
    * Aborts when the call no longer waits for the answer (its caller aborted it, its timeout passed,
    * `close()` stopped it): waits for a token refresh end then, the refresh itself goes on.
@@ -523,6 +526,8 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
                 accountId: rejectedId,
                 rejected,
                 final: renewals > 0,
+                userId,
+                selection: request.selection,
                 signal,
                 deadline: attempt.deadline,
               }),

@@ -68,6 +68,28 @@ export function reconnectWay(toolkit: string, reader: HintReader, alias?: string
     : `the application connects the account again${under} with ${apiRef('connectedAccounts.link')} and hands the user its link`;
 }
 
+/**
+ * How the reader (a sentence) gets a usable account of `toolkit` when the session may only use the accounts the
+ * application set for it (`connectedAccounts`, without an `authConfigs` entry) and none of them is
+ * usable: a new connection would not be one of them, so no link can help an agent.
+ */
+export function pinnedAccountsWay(toolkit: { slug: string; name: string }, reader: HintReader): string {
+  return reader.metaTools.size > 0
+    ? `A new link would connect an account this session cannot use, so do not ask for one: tell the user that the application must reconnect that account or give this session another ${toolkit.name} account`
+    : `Connect the account again (${apiRef('connectedAccounts.link')}) and give the session the new one with ${apiRef('session.update.connectedAccounts', { toolkit: toolkit.slug })}, or enable a disabled one (${apiRef('connectedAccounts.enable')})`;
+}
+
+/**
+ * How the reader (a sentence) gets an account of `toolkit` when the session connects it through an auth config
+ * (`authConfigs`) that was deleted since: every account of it went with it, and no connection can
+ * be made on it.
+ */
+export function missingAuthConfigWay(toolkit: { slug: string; name: string }, reader: HintReader): string {
+  return reader.metaTools.size > 0
+    ? `No link can be made for it: tell the user that the application must give this session another ${toolkit.name} auth config`
+    : `Give the session another one with ${apiRef('session.update.authConfigs', { toolkit: toolkit.slug })}, or remove the entry`;
+}
+
 /** Where the reader names the account of a call. */
 export function accountOptionWay(reader: HintReader): string {
   const ways = [
