@@ -75,7 +75,7 @@ import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { workerThreadsPermitted } from './util/module-thread.js';
 import { checkOptionKinds } from './util/option-kinds.js';
-import { checkedOptions, checkedRequest, credentialsObject, optionsObject } from './util/options-object.js';
+import { checkedOptions, checkedRequest, credentialsObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import {
   configuredSecretKey,
@@ -855,7 +855,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       authConfigId: string,
       given?: { callbackUrl?: string; alias?: string },
     ): Promise<ConnectionRequest> => {
-      const options = optionsObject(given, 'mux.connectedAccounts.link()');
+      const options = checkedOptions(given, 'mux.connectedAccounts.link()');
       checkUserId(userId);
       return (await this.#ready()).auth.link(userId, authConfigId, options);
     },
@@ -872,7 +872,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       credentials: Record<string, string>,
       given?: { alias?: string },
     ): Promise<ConnectedAccount> => {
-      const options = optionsObject(given, 'mux.connectedAccounts.create()');
+      const options = checkedOptions(given, 'mux.connectedAccounts.create()');
       checkUserId(userId);
       lookupId('authConfig', authConfigId);
       credentialsObject(credentials, 'mux.connectedAccounts.create()');
@@ -909,7 +909,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * const account = await mux.connectedAccounts.refresh('ca_…', { signal: AbortSignal.timeout(10_000) });
      */
     refresh: async (id: string, options?: { signal?: AbortSignal }): Promise<ConnectedAccount> => {
-      const { signal } = optionsObject(options, 'mux.connectedAccounts.refresh()');
+      const { signal } = checkedOptions(options, 'mux.connectedAccounts.refresh()');
       checkSignal(signal, 'connectedAccounts.refresh()');
       signal?.throwIfAborted();
       return untilAborted(
@@ -983,7 +983,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * `previousSecretKeys`, calling this once, then dropping the old key.
      */
     rotate: async (options?: { batchSize?: number }): Promise<RotationResult> => {
-      const checked = optionsObject(options, 'mux.vault.rotate()');
+      const checked = checkedOptions(options, 'mux.vault.rotate()');
       const engine = await this.#ready();
       return rotateSecrets(engine.store, engine.vault, checked);
     },
@@ -998,7 +998,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    * they are reported lost).
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
-    const timeoutMs = closeTimeoutOf(optionsObject(options, 'mux.close()'));
+    const timeoutMs = closeTimeoutOf(checkedOptions(options, 'mux.close()'));
     this.#closed = true;
     const engine = this.#engine;
     this.#engine = undefined;

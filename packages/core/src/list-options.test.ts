@@ -135,8 +135,80 @@ function methods(mux: ToolMux, session: () => Session): Method[] {
       fields: modifiers,
       typo: ['modifyschema', 'modifySchema'],
     },
+    // the options these take are checked where they are used; a misspelt key was ignored: the call
+    // ran with the default account, the wait took 60 s, the user was sent back to the default page
+    {
+      name: 'session.execute()',
+      call: (options) => session().execute('TASKS_LIST_TASKS', {}, options as never),
+      fields: {},
+      typo: ['acount', 'account'],
+    },
+    {
+      name: 'session.authorize()',
+      call: (options) => mailSession().authorize('mail', options as never),
+      fields: {},
+      typo: ['callbackURL', 'callbackUrl'],
+    },
+    {
+      name: 'session.ensureConnected()',
+      call: (options) => mailSession().ensureConnected('mail', options as never),
+      fields: {},
+      typo: ['aliass', 'alias'],
+    },
+    {
+      name: 'session.waitForConnections()',
+      call: (options) => mailSession().waitForConnections(['mail'], { timeoutMs: 0, ...(options as object) }),
+      fields: {},
+      typo: ['timeout', 'timeoutMs'],
+    },
+    {
+      name: 'mux.connectedAccounts.link()',
+      call: async (options) =>
+        mux.connectedAccounts.link('user_1', (await mailConfig()).id, options as never),
+      fields: {},
+      typo: ['callbackURL', 'callbackUrl'],
+    },
+    {
+      name: 'mux.connectedAccounts.create()',
+      call: async (options) =>
+        mux.connectedAccounts.create(
+          'user_1',
+          (await mailConfig()).id,
+          { apiKey: 'key-0123456789' },
+          options as never,
+        ),
+      fields: {},
+      typo: ['aliass', 'alias'],
+    },
+    {
+      name: 'mux.connectedAccounts.update()',
+      call: async (options) => mux.connectedAccounts.update((await mailAccount()).id, options as never),
+      base: { alias: null },
+      fields: {},
+      // { alias, status } changed the alias and left the status as it was
+      typo: ['aliass', 'alias'],
+    },
+    {
+      name: 'mux.vault.rotate()',
+      call: (options) => mux.vault.rotate(options as never),
+      fields: {},
+      typo: ['batchsize', 'batchSize'],
+    },
   ];
 }
+
+let mailSessionMade: Session | undefined;
+let mailConfigMade: Promise<{ id: string }> | undefined;
+/** A session of the sample `mail` toolkit, which connects with an API key. */
+const mailSession = () => mailSessionMade!;
+/** An auth config of `mail` (made once). */
+const mailConfig = () => (mailConfigMade ??= mux.authConfigs.create('mail', { type: 'api_key' }));
+let mailAccountMade: Promise<{ id: string }> | undefined;
+/** An account of `mail` (made once, embedded). */
+const mailAccount = () =>
+  (mailAccountMade ??= mailConfig().then((config) =>
+    mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-0123456789' }),
+  ));
 
 async function refusal(promise: Promise<unknown>): Promise<ToolMuxError> {
   const outcome = await promise.then(
@@ -155,6 +227,7 @@ const mux = new ToolMux({ toolkits: createSampleToolkits().toolkits, store: ':me
 let session: Session;
 beforeAll(async () => {
   session = await mux.create('user_1', { toolkits: ['tasks'] });
+  mailSessionMade = await mux.create('user_1', { toolkits: ['mail'] });
 });
 afterAll(() => mux.close());
 
@@ -207,19 +280,49 @@ describe('remote mode checks the same before sending', () => {
   const remote = new ToolMux({ baseUrl: 'http://127.0.0.1:47999', apiKey: 'k'.repeat(40), logger: quiet });
   afterAll(() => remote.close());
 
-  it.each(methods(remote, () => session).filter((method) => method.name.startsWith('mux.')))(
-    '$name',
-    async ({ name, call, base = {}, fields, typo: [typo] }) => {
-      expect(await refusal(call({ ...base, [typo]: 'x' }))).toMatchObject({
+  it.each(
+    methods(remote, () => session).filter(
+      // the vault is the embedded store's
+      (method) => method.name.startsWith('mux.') && method.name !== 'mux.vault.rotate()',
+    ),
+  )('$name', async ({ name, call, base = {}, fields, typo: [typo] }) => {
+    expect(await refusal(call({ ...base, [typo]: 'x' }))).toMatchObject({
+      code: 'INVALID_REQUEST',
+      message: expect.stringContaining(`${name} has no option "${typo}"`),
+    });
+    for (const [field, kind] of Object.entries(fields)) {
+      expect(await refusal(call({ ...base, [field]: WRONG[kind] }))).toMatchObject({
         code: 'INVALID_REQUEST',
-        message: expect.stringContaining(`${name} has no option "${typo}"`),
+        message: expect.stringContaining(`${name}: ${field} must be`),
       });
-      for (const [field, kind] of Object.entries(fields)) {
-        expect(await refusal(call({ ...base, [field]: WRONG[kind] }))).toMatchObject({
-          code: 'INVALID_REQUEST',
-          message: expect.stringContaining(`${name}: ${field} must be`),
-        });
-      }
-    },
-  );
+    }
+  });
+});
+
+describe('the options of methods that fail for other reasons here', () => {
+  it('mux.connectedAccounts.refresh(), session.handleToolCalls() and mux.close() refuse a misspelt key first', async () => {
+    const account = await mailAccount();
+    // an API key has no token to refresh, the plain provider runs no tool calls: both checked after
+    for (const [name, call] of [
+      [
+        'mux.connectedAccounts.refresh()',
+        () => mux.connectedAccounts.refresh(account.id, { signl: 1 } as never),
+      ],
+      ['session.handleToolCalls()', () => session.handleToolCalls({} as never, { signl: 1 } as never)],
+    ] as const) {
+      expect(await refusal(call())).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining(`${name} has no option "signl". Did you mean "signal"?`),
+      });
+    }
+    const other = new ToolMux({
+      toolkits: createSampleToolkits().toolkits,
+      store: ':memory:',
+      logger: quiet,
+    });
+    expect(await refusal(other.close({ timeout: 5 } as never))).toMatchObject({
+      message: expect.stringContaining('mux.close() has no option "timeout". Did you mean "timeoutMs"?'),
+    });
+    await other.close();
+  });
 });

@@ -82,7 +82,7 @@ import { filterIdOf, toolkitSlugOf, toolSlugRefusal } from './util/arguments.js'
 import { didYouMean, NameMatcher } from './util/closest-names.js';
 import { idTime, newId } from './util/ids.js';
 import type { Logger } from './util/logger.js';
-import { checkedOptions, checkedRequest, optionsObject, requestObject } from './util/options-object.js';
+import { checkedOptions, checkedRequest, fieldsOf, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId, checkId, leadingText, shownValue } from './util/stored-text.js';
@@ -143,6 +143,9 @@ export interface SessionAccount {
 }
 
 /** What `session.authorize()` and `session.ensureConnected()` take. */
+/** The options of `session.waitForConnections()`. */
+type WaitOptions = { timeoutMs?: number; signal?: AbortSignal };
+
 export interface AuthorizeOptions {
   /** Where the user lands after connecting (on the allowlist). @default the ToolMux's defaultCallbackUrl */
   callbackUrl?: string;
@@ -800,7 +803,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * what went wrong in words the model can act on.
    */
   async execute(slug: string, args: unknown = {}, given?: ExecuteOptions): Promise<ToolResult> {
-    const options = optionsObject(given, 'session.execute()');
+    const options = checkedOptions(given, fieldsOf<ExecuteOptions>()('session.execute()'));
     // a deleted session's call is a failed result with no log entry, as a remote session's
     return this.#execute(slug, args, { ...options, admit: this.#admitCall });
   }
@@ -988,7 +991,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * `Session.handleToolCalls`.
    */
   async handleToolCalls(response: TResponse, given?: { signal?: AbortSignal }): Promise<TReply> {
-    const options = optionsObject(given, 'session.handleToolCalls()');
+    const options = checkedOptions(given, fieldsOf<{ signal?: AbortSignal }>()('session.handleToolCalls()'));
     return handleToolCallsWith(
       this.#runtime.provider,
       response,
@@ -1031,7 +1034,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * const account = await request.waitForConnection(120_000);
    */
   async authorize(toolkit: string, given?: AuthorizeOptions): Promise<ConnectionRequest> {
-    const options = optionsObject(given, 'session.authorize()');
+    const options = checkedOptions(given, fieldsOf<AuthorizeOptions>()('session.authorize()'));
     toolkitSlugOf(toolkit);
     await this.#checkExists();
     return this.#runtime.auth.authorize({
@@ -1048,7 +1051,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * request (see `authorize()`); a toolkit that needs no account is CONNECTED with `account: null`.
    */
   async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
-    const options = optionsObject(given, 'session.ensureConnected()');
+    const options = checkedOptions(given, fieldsOf<AuthorizeOptions>()('session.ensureConnected()'));
     toolkitSlugOf(toolkit);
     await this.#checkExists();
     const found = this.#sessionToolkit(toolkit);
@@ -1089,7 +1092,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     toolkits: string[],
     given?: { timeoutMs?: number; signal?: AbortSignal },
   ): Promise<WaitForConnectionsResult> {
-    const options = optionsObject(given, 'session.waitForConnections()');
+    const options = checkedOptions(given, fieldsOf<WaitOptions>()('session.waitForConnections()'));
     checkSignal(options.signal, 'waitForConnections()');
     return this.#waitForConnections(toolkits, options);
   }

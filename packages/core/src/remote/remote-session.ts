@@ -61,7 +61,7 @@ import { toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonShapeSliced, jsonTextSliced, MAX_OBJECT_KEYS } from '../util/json-slices.js';
-import { checkedOptions, optionsObject, requestObject } from '../util/options-object.js';
+import { checkedOptions, requestObject } from '../util/options-object.js';
 import { WorkSlice } from '../util/slices.js';
 import { OFFLOAD_PREVIEW_CHARS, WORKBENCH_FILES_QUOTA_BYTES } from '../workbench/file-limits.js';
 import { notOffloadedNotice } from '../workbench/offload-notice.js';
@@ -407,7 +407,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async execute(slug: string, args: unknown = {}, given?: ExecuteOptions): Promise<ToolResult> {
-    const options = optionsObject(given, 'session.execute()');
+    const options = checkedOptions(given, 'session.execute()');
     const refused = toolSlugRefusal(slug, 'execute()');
     if (refused) return refused;
     checkSignal(options.signal, 'execute()');
@@ -659,7 +659,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * modifiers); see `Session.handleToolCalls`.
    */
   async handleToolCalls(response: TResponse, given?: { signal?: AbortSignal }): Promise<TReply> {
-    const options = optionsObject(given, 'session.handleToolCalls()');
+    const options = checkedOptions(given, 'session.handleToolCalls()');
     return handleToolCallsWith(
       this.#runtime.provider,
       response,
@@ -671,7 +671,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async authorize(toolkit: string, given?: AuthorizeOptions): Promise<ConnectionRequest> {
-    const options = optionsObject(given, 'session.authorize()');
+    const options = checkedOptions(given, 'session.authorize()');
     toolkitSlugOf(toolkit);
     const wire = await this.#runtime.api.post(
       `${this.#path}/authorize`,
@@ -687,7 +687,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
-    const options = optionsObject(given, 'session.ensureConnected()');
+    const options = checkedOptions(given, 'session.ensureConnected()');
     toolkitSlugOf(toolkit);
     const wire = await this.#runtime.api.post(
       `${this.#path}/ensure-connected`,
@@ -712,7 +712,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     toolkits: string[],
     given?: { timeoutMs?: number; signal?: AbortSignal },
   ): Promise<WaitForConnectionsResult> {
-    const options = optionsObject(given, 'session.waitForConnections()');
+    const options = checkedOptions(given, 'session.waitForConnections()');
     checkSignal(options.signal, 'waitForConnections()');
     const slugs = checkWaitToolkits(toolkits);
     const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);

@@ -41,7 +41,7 @@ import { forEachAtMost } from '../util/at-most.js';
 import { checkOptionUrl } from '../util/config-url.js';
 import { consoleLogger } from '../util/logger.js';
 import { checkOptionKinds } from '../util/option-kinds.js';
-import { checkedOptions, checkedRequest, credentialsObject, optionsObject } from '../util/options-object.js';
+import { checkedOptions, checkedRequest, credentialsObject } from '../util/options-object.js';
 import { checkUserId, shownValue, urlWithoutCredentials } from '../util/stored-text.js';
 import { FETCH_BAD_PORTS } from './bad-ports.js';
 import { answerNeverCame, maxResponseBytesOf, RemoteApi, requestTimeoutOf, succeededUnread } from './http.js';
@@ -530,7 +530,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       authConfigId: string,
       given?: { callbackUrl?: string; alias?: string },
     ): Promise<ConnectionRequest> => {
-      const options = optionsObject(given, 'mux.connectedAccounts.link()');
+      const options = checkedOptions(given, 'mux.connectedAccounts.link()');
       checkUserId(userId);
       lookupId('authConfig', authConfigId);
       return this.#api.post(
@@ -551,7 +551,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       credentials: Record<string, string>,
       given?: { alias?: string },
     ): Promise<ConnectedAccount> => {
-      const options = optionsObject(given, 'mux.connectedAccounts.create()');
+      const options = checkedOptions(given, 'mux.connectedAccounts.create()');
       checkUserId(userId);
       lookupId('authConfig', authConfigId);
       credentialsObject(credentials, 'mux.connectedAccounts.create()');
@@ -597,7 +597,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       await this.#api.call('DELETE', `/connected-accounts/${account(accountId)}`);
     },
     refresh: async (accountId: string, given?: { signal?: AbortSignal }): Promise<ConnectedAccount> => {
-      const options = optionsObject(given, 'mux.connectedAccounts.refresh()');
+      const options = checkedOptions(given, 'mux.connectedAccounts.refresh()');
       checkSignal(options.signal, 'connectedAccounts.refresh()');
       return this.#api.post(
         `/connected-accounts/${account(accountId)}/refresh`,
@@ -645,7 +645,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
    * yet. The ToolMux stays usable.
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
-    const timeoutMs = closeTimeoutOf(optionsObject(options, 'mux.close()'));
+    const timeoutMs = closeTimeoutOf(checkedOptions(options, 'mux.close()'));
     const [calls, requests] = await Promise.all([
       this.#env.calls?.drain(timeoutMs),
       // uploads are waited for below, with their own time

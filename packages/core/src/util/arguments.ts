@@ -1,7 +1,7 @@
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import type { ToolResult } from '../execution/result.js';
-import { requestObject } from './options-object.js';
+import { checkedRequest } from './options-object.js';
 import { checkId, checkText, MAX_ID_LENGTH, shownValue } from './stored-text.js';
 
 /**
@@ -146,7 +146,7 @@ export function toolSlugRefusal(
 
 /** The changes of `connectedAccounts.update()`: an object with `alias` (a string, or null to remove it). */
 export function aliasChangeOf(changes: { alias: string | null }): { alias: string | null } {
-  const checked = requestObject(changes, 'mux.connectedAccounts.update()');
+  const checked = checkedRequest(changes, 'mux.connectedAccounts.update()');
   if ('alias' in checked) return checked;
   throw new ToolMuxError({
     code: 'INVALID_REQUEST',

@@ -198,9 +198,43 @@ const FIELDS = {
     // the store's own check
     expectedVersion: (value, name) => expectedVersionProblem(value, name, shownValue),
   },
+  // the options of these are checked where they are used; here only that no other key is given (a
+  // misspelt one, `{ acount }`, `{ timeout }`, `{ callbackURL }`, was ignored: the call ran with the
+  // default account, waited 60 s, sent the user back to the default page)
+  'session.execute()': { signal: checkedLater, callId: checkedLater, account: checkedLater },
+  'session.handleToolCalls()': { signal: checkedLater },
+  'session.authorize()': { callbackUrl: checkedLater, alias: checkedLater },
+  'session.ensureConnected()': { callbackUrl: checkedLater, alias: checkedLater },
+  'session.waitForConnections()': { timeoutMs: checkedLater, signal: checkedLater },
+  'mux.close()': { timeoutMs: checkedLater },
+  'mux.connectedAccounts.link()': { callbackUrl: checkedLater, alias: checkedLater },
+  'mux.connectedAccounts.create()': { alias: checkedLater },
+  'mux.connectedAccounts.update()': { alias: checkedLater },
+  'mux.connectedAccounts.refresh()': { signal: checkedLater },
+  'mux.vault.rotate()': { batchSize: checkedLater },
 } as const satisfies Partial<Record<ObjectTakingMethod, Record<string, FieldCheck>>>;
 
 export type FieldCheckedMethod = keyof typeof FIELDS;
+
+/**
+ * `method`, which the compiler checks to take exactly the keys of `T` (its options type) in
+ * {@link checkedFields}: an option added to the type and not here (or the other way round) is an
+ * error naming it, as `mismatch`.
+ *
+ * @example fieldsOf<AuthorizeOptions>()('session.authorize()');
+ */
+export function fieldsOf<T>() {
+  return <M extends FieldCheckedMethod>(
+    method: M &
+      ([Exclude<keyof T, keyof (typeof FIELDS)[M]> | Exclude<keyof (typeof FIELDS)[M], keyof T>] extends [
+        never,
+      ]
+        ? unknown
+        : {
+            mismatch: Exclude<keyof T, keyof (typeof FIELDS)[M]> | Exclude<keyof (typeof FIELDS)[M], keyof T>;
+          }),
+  ): M => method;
+}
 
 /**
  * `options` (an object of `method`) with every key one of the method's fields, and every field given
