@@ -1,3 +1,4 @@
+import { SessionPreset } from '@composio/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composioClientOf } from '../test-composio.js';
@@ -109,5 +110,41 @@ describe('update() of @composio/core changes only the fields it sends', () => {
     // off: waiting goes with it (it waits for the links manage-connections hands out)
     const off = await session.update({ manageConnections: { enable: false } });
     expect(off.manage_connections).toEqual({ enabled: false, callback_url: 'http://localhost:3000/other' });
+  });
+
+  it('puts manage-connections back to its default with null: on, no callback, not waiting', async () => {
+    const off = await composio().create('user_update_manage_null', {
+      toolkits: ['mail'],
+      manageConnections: { enable: false },
+    });
+    expect(await toolNames(off)).not.toContain('COMPOSIO_MANAGE_CONNECTIONS');
+    expect((await off.update({ manageConnections: null })).manage_connections).toEqual({ enabled: true });
+    expect(await toolNames(off)).toContain('COMPOSIO_MANAGE_CONNECTIONS');
+    // what the server stored, not only what the client was told
+    expect((await composio().use(off.sessionId)).config.manage_connections).toEqual({ enabled: true });
+
+    const waiting = await composio().create('user_update_manage_null', {
+      toolkits: ['mail'],
+      manageConnections: {
+        enable: true,
+        callbackUrl: 'http://localhost:3000/back',
+        waitForConnections: true,
+      },
+    });
+    expect(await toolNames(waiting)).toContain('COMPOSIO_WAIT_FOR_CONNECTIONS');
+    expect((await waiting.update({ manageConnections: null })).manage_connections).toEqual({ enabled: true });
+    const names = await toolNames(waiting);
+    expect(names).toContain('COMPOSIO_MANAGE_CONNECTIONS');
+    expect(names).not.toContain('COMPOSIO_WAIT_FOR_CONNECTIONS');
+
+    // a direct-tools session: the default there is without the meta-tool
+    const direct = await composio().create('user_update_manage_null', {
+      toolkits: ['mail'],
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+      manageConnections: true,
+    });
+    expect(await toolNames(direct)).toContain('COMPOSIO_MANAGE_CONNECTIONS');
+    await direct.update({ manageConnections: null });
+    expect(await toolNames(direct)).not.toContain('COMPOSIO_MANAGE_CONNECTIONS');
   });
 });

@@ -282,10 +282,11 @@ export function toolmuxConfig(
   if (searchOff) config.sessionPreset = 'DIRECT_TOOLS';
   else if (wire.search?.enable === true && mode === 'update') config.sessionPreset = 'META_TOOLS';
 
-  // null is Composio's "the default": the key is given (an update resets it) but not turned on
-  // explicitly, so that a direct-tools session stays without meta-tools
+  // null is Composio's "the default": the object form with no field (on but not turned on
+  // explicitly, so that a direct-tools session stays without the meta-tool; no callback URL, not
+  // waiting). It was undefined, which core's update() takes for a key not given: nothing changed
   const manage = wire.manage_connections;
-  if (manage === null) config.manageConnections = undefined;
+  if (manage === null) config.manageConnections = {};
   else if (typeof manage === 'boolean') config.manageConnections = manage;
   else if (manage !== undefined && manage !== null) {
     if (manage.enable_connection_removal) {
