@@ -87,3 +87,37 @@ describe('multiAccount of @composio/core', () => {
     expect(sample.calls.at(-1)?.context.credentials).toMatchObject({ apiKey: 'sk_work' });
   });
 });
+
+describe('GET /api/v3.1/connected_accounts/cr_… (what waitForConnection() polls)', () => {
+  it('answers when the request was made, and the same auth config, before and after it is connected', async () => {
+    const composio = composioClientOf(server);
+    const session = await composio.create('user_request_times', { toolkits: ['mail'] });
+    const before = Date.now();
+    const request = await session.authorize('mail');
+    const after = Date.now();
+    expect(request.id).toMatch(/^cr_/);
+    const get = async () =>
+      (
+        await fetch(`${server.url}/api/v3.1/connected_accounts/${request.id}`, {
+          headers: { 'x-api-key': server.apiKey },
+        })
+      ).json();
+
+    const pending = await get();
+    expect(pending.status).toBe('INITIATED');
+    // the time the request was made (it was its expiry, 10 minutes ahead)
+    for (const field of ['created_at', 'updated_at']) {
+      const time = Date.parse(pending[field]);
+      expect(time, field).toBeGreaterThanOrEqual(before - 1000);
+      expect(time, field).toBeLessThanOrEqual(after + 1000);
+    }
+
+    const waiting = request.waitForConnection(20_000);
+    await submitConnectForm(request.redirectUrl!, { apiKey: 'sk_times' });
+    await waiting;
+    const active = await get();
+    expect(active.status).toBe('ACTIVE');
+    // one auth config, described alike while INITIATED and once ACTIVE
+    expect(pending.auth_config).toEqual(active.auth_config);
+  });
+});

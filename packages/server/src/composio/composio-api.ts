@@ -729,18 +729,23 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       const { accountId } = parseRequestPart(AccountParams, c.req.param(), 'path') as z.infer<
         typeof AccountParams
       >;
+      // the auth config as both answers describe it (a request and its account have the same one)
+      const authConfigOf = async (authConfigId: string) => {
+        const authConfig = await toolmux.authConfigs.get(authConfigId).catch(() => undefined);
+        return authConfig
+          ? { type: authConfig.type, managed: authConfig.createdBy === 'toolmux' }
+          : undefined;
+      };
       let id = accountId;
       if (accountId.startsWith('cr_')) {
         const request = await toolmux.connectionRequests.get(accountId);
-        if (!request.connectedAccountId) return pendingAccountJson(request);
+        if (!request.connectedAccountId) {
+          return pendingAccountJson(request, await authConfigOf(request.authConfigId));
+        }
         id = request.connectedAccountId;
       }
       const account = await toolmux.connectedAccounts.get(id);
-      const authConfig = await toolmux.authConfigs.get(account.authConfigId).catch(() => undefined);
-      return connectedAccountJson(
-        account,
-        authConfig ? { type: authConfig.type, managed: authConfig.createdBy === 'toolmux' } : undefined,
-      );
+      return connectedAccountJson(account, await authConfigOf(account.authConfigId));
     }),
   );
 }

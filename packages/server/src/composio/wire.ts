@@ -269,15 +269,28 @@ export function connectedAccountJson(
 
 /**
  * A connection request that has no account yet (a credentials form not yet sent, or one that failed
- * or expired), as a connected account: INITIATED while PENDING.
+ * or expired), as a connected account: INITIATED while PENDING. Its auth config is described as the
+ * account's will be once ACTIVE (`authConfig` as `connectedAccountJson` takes it), and its times are
+ * when the request was made (the request keeps its expiry, made `CONNECTION_REQUEST_TTL_MS` after),
+ * `updated_at` when its link ran out for one that expired so.
  */
-export function pendingAccountJson(request: ConnectionRequestInfo): Record<string, unknown> {
+export function pendingAccountJson(
+  request: ConnectionRequestInfo,
+  authConfig: { type: string; managed: boolean } | undefined,
+): Record<string, unknown> {
   const status = request.status === 'PENDING' ? 'INITIATED' : request.status;
+  const createdAt = new Date(request.expiresAt.getTime() - CONNECTION_REQUEST_TTL_MS).toISOString();
+  const ranOut = request.status === 'EXPIRED' && request.replacedByNewerRequests !== true;
   return {
     id: request.id,
     user_id: request.userId,
     toolkit: { slug: request.toolkit },
-    auth_config: { id: request.authConfigId, is_composio_managed: false, is_disabled: false },
+    auth_config: {
+      id: request.authConfigId,
+      ...(authConfig ? { auth_scheme: authSchemeOf(authConfig.type) } : {}),
+      is_composio_managed: authConfig?.managed ?? false,
+      is_disabled: false,
+    },
     status,
     status_reason:
       request.status === 'EXPIRED'
@@ -286,8 +299,8 @@ export function pendingAccountJson(request: ConnectionRequestInfo): Record<strin
           ? 'The connection failed or the user denied access.'
           : null,
     is_disabled: false,
-    created_at: request.expiresAt.toISOString(),
-    updated_at: request.expiresAt.toISOString(),
+    created_at: createdAt,
+    updated_at: ranOut ? request.expiresAt.toISOString() : createdAt,
   };
 }
 
