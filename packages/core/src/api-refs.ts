@@ -90,6 +90,11 @@ const OPERATIONS = {
     sdk: () => 'redirectUrl',
     rest: () => 'redirect_url',
   },
+  /** Where a connection sends the user back to, as a field of the call that starts it. */
+  callbackUrl: {
+    sdk: () => 'callbackUrl',
+    rest: () => 'callback_url',
+  },
   /** How much of an API's answer a proxy call reads, as a field of its request. */
   maxResponseBytes: {
     sdk: () => 'maxResponseBytes',

@@ -178,12 +178,13 @@ export class AuthService {
   checkConnectionCallbackUrl(callbackUrl: string | undefined): void {
     if (callbackUrl === undefined) return;
     try {
-      this.#records.options.callbackUrls.check(callbackUrl);
+      // the config's field, named alike by the SDK and REST (a session config is camelCase in both)
+      this.#records.options.callbackUrls.check(callbackUrl, 'manageConnections.callbackUrl');
     } catch (error) {
       if (!ToolMuxError.isInstance(error)) throw error;
       throw new ToolMuxError({
         code: error.code,
-        message: `manageConnections.${error.message}`,
+        message: error.message,
         details: { field: 'manageConnections.callbackUrl' },
       });
     }

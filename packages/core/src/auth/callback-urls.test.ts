@@ -67,4 +67,31 @@ describe('CallbackUrlPolicy', () => {
       () => new CallbackUrlPolicy({ allowed: ['nope'], baseUrl: 'https://x.test', production: false }),
     ).toThrow(/allowedCallbackUrls/);
   });
+
+  it('tells a callback URL that is no absolute http(s) URL what it must be, not to allow its origin', () => {
+    const policy = new CallbackUrlPolicy({
+      allowed: undefined,
+      baseUrl: 'https://x.test',
+      production: false,
+    });
+    for (const url of ['not a url', '/relative', '', 'javascript:alert(1)', 'com.example.app:/done']) {
+      const error = (() => {
+        try {
+          policy.check(url);
+        } catch (thrown) {
+          return thrown as ToolMuxError;
+        }
+      })();
+      expect(error?.code, url).toBe('CALLBACK_URL_NOT_ALLOWED');
+      expect(error?.message, url).toContain(
+        `callbackUrl ${JSON.stringify(url)} is not an absolute http(s) URL`,
+      );
+      expect(error?.message, url).not.toMatch(/allowedCallbackUrls|origin/);
+      // the REST API's field
+      expect(error?.messageFor('rest'), url).toContain(
+        `callback_url ${JSON.stringify(url)} is not an absolute`,
+      );
+    }
+    expect(() => policy.check('https://user:pw@x.test/cb')).toThrow(/holds a user name or password/);
+  });
 });

@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { checkOptionUrl } from '../util/config-url.js';
 
@@ -31,8 +32,13 @@ export class CallbackUrlPolicy {
     this.#loopback = options.allowed === undefined && !options.production;
   }
 
-  /** Returns the URL, normalized, or throws CALLBACK_URL_NOT_ALLOWED naming it and the fix. */
-  check(callbackUrl: string): string {
+  /**
+   * Returns the URL, normalized, or throws CALLBACK_URL_NOT_ALLOWED naming it and the fix: a URL that
+   * is no absolute http(s) URL (or holds a user name or password) is told what a callback URL must
+   * be, one the allowlist does not take how to allow it. `field` names it in the message (a call's
+   * `callbackUrl`, `callback_url` over REST, by default).
+   */
+  check(callbackUrl: string, field: string = apiRef('callbackUrl')): string {
     if (callbackUrl === this.#defaultCallbackUrl) return callbackUrl;
     let url: URL | undefined;
     try {
@@ -40,26 +46,33 @@ export class CallbackUrlPolicy {
     } catch {
       url = undefined;
     }
-    const allowed =
-      url !== undefined &&
-      (url.protocol === 'https:' || url.protocol === 'http:') &&
-      url.username === '' &&
-      url.password === '' &&
-      ((this.#loopback && LOOPBACK_HOSTS.has(url.hostname)) ||
-        this.#entries.some(
-          (entry) =>
-            entry.origin === url.origin &&
-            (entry.path === '/' ||
-              url.pathname === entry.path ||
-              url.pathname.startsWith(entry.path.endsWith('/') ? entry.path : `${entry.path}/`)),
-        ));
-    if (!allowed) {
-      throw new ToolMuxError({
-        code: 'CALLBACK_URL_NOT_ALLOWED',
-        message: `callbackUrl ${JSON.stringify(String(callbackUrl).slice(0, 300))} is not allowed. Add its origin to the allowedCallbackUrls option of ToolMux (in toolmux.config for \`toolmux serve\`; allowed now: ${this.describe()}).`,
-      });
+    const given = `${field} ${JSON.stringify(String(callbackUrl).slice(0, 300))}`;
+    // the code of every refused callback URL (callers and the remote mode go by it), with words for
+    // what is wrong: a malformed one has no origin to add to the allowlist
+    const refuse = (message: string) => new ToolMuxError({ code: 'CALLBACK_URL_NOT_ALLOWED', message });
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      throw refuse(
+        `${given} is not an absolute http(s) URL. Give the whole URL the user is sent back to after connecting, with its scheme and host (https://app.example.com/connected), or leave it out for the server's default.`,
+      );
     }
-    return url!.toString();
+    if (url.username !== '' || url.password !== '') {
+      throw refuse(`${given} holds a user name or password; a callback URL may not. Send it without them.`);
+    }
+    const allowed =
+      (this.#loopback && LOOPBACK_HOSTS.has(url.hostname)) ||
+      this.#entries.some(
+        (entry) =>
+          entry.origin === url.origin &&
+          (entry.path === '/' ||
+            url.pathname === entry.path ||
+            url.pathname.startsWith(entry.path.endsWith('/') ? entry.path : `${entry.path}/`)),
+      );
+    if (!allowed) {
+      throw refuse(
+        `${given} is not allowed. Add its origin to the allowedCallbackUrls option of ToolMux (in toolmux.config for \`toolmux serve\`; allowed now: ${this.describe()}).`,
+      );
+    }
+    return url.toString();
   }
 
   describe(): string {

@@ -366,6 +366,30 @@ describe('OAuth through the hosted connect page', () => {
     expect((await mux.connectedAccounts.get(started.json.connected_account_id)).status).toBe('ACTIVE');
   });
 
+  it("tells a callback_url that is no absolute http(s) URL what it must be, in the REST API's field name", async () => {
+    const authConfigId = await octoConfig();
+    const session = await api('POST', '/sessions', {
+      user_id: 'user_bad_callback',
+      config: { toolkits: ['octo'] },
+    });
+    for (const [path, body] of [
+      [
+        '/connected-accounts/link',
+        { user_id: 'user_bad_callback', auth_config_id: authConfigId, callback_url: 'not a url' },
+      ],
+      [`/sessions/${session.json.session_id}/authorize`, { toolkit: 'octo', callback_url: '/relative' }],
+    ] as const) {
+      const refused = await api('POST', path, body);
+      expect(refused.status, path).toBe(400);
+      expect(refused.json.error.code, path).toBe('CALLBACK_URL_NOT_ALLOWED');
+      expect(refused.json.error.message, path).toContain(
+        `callback_url ${JSON.stringify(body.callback_url)} is not an absolute http(s) URL`,
+      );
+      // it has no origin to add to the allowlist
+      expect(refused.json.error.message, path).not.toContain('allowedCallbackUrls');
+    }
+  });
+
   it('a client secret the provider refuses: the done page and status_reason name the application, not the user', async () => {
     const wrongSecret = 'a-secret-the-provider-refuses';
     const created = await api('POST', '/auth-configs', {
