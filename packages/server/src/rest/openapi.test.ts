@@ -131,6 +131,67 @@ describe('GET /api/v1/openapi.json', () => {
   });
 });
 
+describe('the routes that run a tool call', () => {
+  /** Every description under a schema, its $refs followed (each component once). */
+  function descriptions(
+    schema: unknown,
+    components: Record<string, unknown>,
+    seen = new Set<string>(),
+  ): string[] {
+    if (typeof schema !== 'object' || schema === null) return [];
+    if (Array.isArray(schema)) return schema.flatMap((item) => descriptions(item, components, seen));
+    const found: string[] = [];
+    for (const [key, value] of Object.entries(schema)) {
+      if (key === 'description' && typeof value === 'string') found.push(value);
+      else if (key === '$ref' && typeof value === 'string') {
+        const name = value.replace('#/components/schemas/', '');
+        if (!seen.has(name)) {
+          seen.add(name);
+          found.push(...descriptions(components[name], components, seen));
+        }
+      } else found.push(...descriptions(value, components, seen));
+    }
+    return found;
+  }
+
+  it('promise no HTTP status for what the call answers as a failed result (a 200)', async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const components = document.components.schemas as Record<string, unknown>;
+    const operations = Object.values(document.paths as Record<string, Record<string, any>>)
+      .flatMap((methods) => Object.values(methods))
+      .filter(
+        (operation) =>
+          operation.responses?.['200']?.content?.['application/json']?.schema?.$ref ===
+          '#/components/schemas/ToolResult',
+      );
+    expect(operations.map((operation) => operation.operationId).sort()).toEqual([
+      'executeInSession',
+      'executeTool',
+    ]);
+    const promised: string[] = [];
+    for (const operation of operations) {
+      const texts = [
+        operation.summary,
+        operation.description,
+        ...descriptions(operation.requestBody, components),
+      ].filter((text): text is string => typeof text === 'string');
+      for (const text of texts) {
+        // "403 ACCOUNT_NOT_IN_SESSION": only a request refused before the call runs is an HTTP error
+        for (const [, status, code] of text.matchAll(/\b([45]\d\d) ([A-Z][A-Z_]+)\b/g)) {
+          if (code !== 'INVALID_REQUEST')
+            promised.push(`${operation.operationId}: ${status} ${code} in "${text}"`);
+        }
+      }
+    }
+    expect(promised).toEqual([]);
+    expect(components.ExecuteInSessionRequest).toMatchObject({
+      properties: {
+        account: { description: expect.stringContaining('successful: false, code ACCOUNT_NOT_IN_SESSION') },
+      },
+    });
+  });
+});
+
 describe('the published SessionConfig', () => {
   /** Every number of the schema with a minimum and a maximum, by its path (walked, not listed here). */
   function boundedNumbers(

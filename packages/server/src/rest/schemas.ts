@@ -338,7 +338,7 @@ export const ExecuteInSessionBody = component(
       .max(256)
       .optional()
       .describe(
-        'The connected account to run with: its id (ca_…) or alias; one the session may use (403 ACCOUNT_NOT_IN_SESSION otherwise).',
+        'The connected account to run with: its id (ca_…) or alias; one the session may use. Another one is answered as every failed tool call is, 200 with a result of successful: false, code ACCOUNT_NOT_IN_SESSION and an error listing the accounts it may use.',
       ),
     parent_id: z
       .string()
