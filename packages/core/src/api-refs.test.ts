@@ -4,7 +4,13 @@ import { ToolMuxError } from './errors.js';
 
 describe('apiRef: one message, read in the SDK’s words or the REST API’s', () => {
   /** Operations that name a field (of an answer, of a request), not a call. */
-  const FIELDS: readonly string[] = ['redirectUrl', 'maxResponseBytes', 'callbackUrl'];
+  const FIELDS: readonly string[] = [
+    'redirectUrl',
+    'maxResponseBytes',
+    'callbackUrl',
+    'expectedVersion',
+    'configVersion',
+  ];
 
   it.each(API_OPERATIONS.filter((operation) => !FIELDS.includes(operation)))(
     '%s names a REST route for REST and a method call for the SDK',

@@ -95,6 +95,16 @@ const OPERATIONS = {
     sdk: () => 'callbackUrl',
     rest: () => 'callback_url',
   },
+  /** The config version an update applies to, as a field of its request. */
+  expectedVersion: {
+    sdk: () => 'expectedVersion',
+    rest: () => 'expected_version',
+  },
+  /** A session's config version, as a field of what reading it answers. */
+  configVersion: {
+    sdk: () => 'configVersion',
+    rest: () => 'config_version',
+  },
   /** How much of an API's answer a proxy call reads, as a field of its request. */
   maxResponseBytes: {
     sdk: () => 'maxResponseBytes',

@@ -58,7 +58,7 @@ export const TOOLMUX_ERROR_CODES = {
   WORKBENCH_FILES_UNAVAILABLE: 501,
   /** Workbench code on a server called a custom tool whose code runs in the remote-mode client. */
   WORKBENCH_CLIENT_TOOL: 400,
-  /** A session was updated by someone else since it was read (optimistic concurrency). */
+  /** A session was updated by someone else since it was read (optimistic concurrency), or the version given is newer than the stored one. */
   SESSION_VERSION_CONFLICT: 409,
   /** A session id is unknown. */
   SESSION_NOT_FOUND: 404,

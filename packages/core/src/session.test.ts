@@ -126,6 +126,23 @@ describe('sessions', () => {
     expect((await session.execute('NOTES_CREATE_NOTE', { title: 'x' })).code).toBe('TOOL_NOT_IN_SESSION');
   });
 
+  it('update() with an expectedVersion newer than the stored one says so, not that someone else updated it', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'] });
+    const refused = await session
+      .update({ metadata: { step: 'one' } }, { expectedVersion: 99 })
+      .catch((error) => error);
+    expect(refused).toMatchObject({
+      code: 'SESSION_VERSION_CONFLICT',
+      details: { expectedVersion: 99, currentVersion: 1 },
+    });
+    expect(refused.message).toContain('the expectedVersion given, 99, is newer than any it has had');
+    expect(refused.message).toContain(`configVersion that use("${session.sessionId}") answers`);
+    expect(refused.message).not.toContain('someone else');
+    expect(refused.messageFor('rest')).toContain('the expected_version given, 99, is newer');
+    expect((await mux.use(session.sessionId)).metadata).toEqual({});
+  });
+
   it('update() from a stale copy is a SESSION_VERSION_CONFLICT, not a lost write', async () => {
     const { mux } = setup();
     const first = await mux.create('user_1', { toolkits: ['tasks'] });

@@ -74,11 +74,17 @@ export function configVersionConflictError(
   expectedVersion: number,
   currentVersion: number,
 ): ToolMuxError {
+  const expected = apiRef('expectedVersion');
   return new ToolMuxError({
     code: 'SESSION_VERSION_CONFLICT',
+    // a version ahead of the stored one was never stored (each update counts up by one): nobody
+    // updated the session, the caller has a version from elsewhere (another session, a typo)
     message:
-      `Session "${id}" was updated by someone else: expected config version ${expectedVersion}, ` +
-      `found ${currentVersion}. Read the session again with ${apiRef('use', { sessionId: id })} and retry the update on what it holds now.`,
+      expectedVersion > currentVersion
+        ? `Session "${id}" is at config version ${currentVersion}: the ${expected} given, ${expectedVersion}, is newer than any it has had (each update adds one). ` +
+          `Send the ${apiRef('configVersion')} that ${apiRef('use', { sessionId: id })} answers, or leave ${expected} out to apply the update to the config as it is now.`
+        : `Session "${id}" was updated by someone else: expected config version ${expectedVersion}, ` +
+          `found ${currentVersion}. Read the session again with ${apiRef('use', { sessionId: id })} and retry the update on what it holds now.`,
     details: { sessionId: id, expectedVersion, currentVersion },
   });
 }

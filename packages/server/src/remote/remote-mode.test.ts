@@ -185,7 +185,8 @@ describe('remote mode: the same API over REST', () => {
     expect(embedded.answers).toEqual([
       2,
       'SESSION_VERSION_CONFLICT: Session "ses_x" was updated by someone else: expected config version 1, found 2. Read the session again with use("ses_x") and retry the update on what it holds now.',
-      'SESSION_VERSION_CONFLICT: Session "ses_x" was updated by someone else: expected config version 5, found 2. Read the session again with use("ses_x") and retry the update on what it holds now.',
+      // a version it never had: nobody updated it
+      'SESSION_VERSION_CONFLICT: Session "ses_x" is at config version 2: the expectedVersion given, 5, is newer than any it has had (each update adds one). Send the configVersion that use("ses_x") answers, or leave expectedVersion out to apply the update to the config as it is now.',
       3,
       4,
       'INVALID_REQUEST: session.update(): expectedVersion must be a positive integer (the configVersion you read); got 0.',

@@ -133,6 +133,16 @@ describe('sessions', () => {
       409,
       'SESSION_VERSION_CONFLICT',
     );
+    // a version the session never had: nobody updated it, the caller's version is from elsewhere
+    const ahead = await call('PATCH', path, {
+      body: { config: { metadata: { x: 'y' } }, expected_version: 99 },
+    });
+    expectError(ahead, 409, 'SESSION_VERSION_CONFLICT');
+    expect(ahead.json.error.message).toContain(
+      'at config version 2: the expected_version given, 99, is newer',
+    );
+    expect(ahead.json.error.message).toContain('config_version that GET /api/v1/sessions/');
+    expect(ahead.json.error.message).not.toMatch(/someone else|expectedVersion|use\(/);
   });
 
   it('applies PATCHes without expected_version sent at once, each to the config as the others left it', async () => {
