@@ -10,6 +10,11 @@ describe('apiRef: one message, read in the SDK’s words or the REST API’s', (
     'callbackUrl',
     'expectedVersion',
     'configVersion',
+    'nextCursor',
+    'clientId',
+    'clientSecret',
+    'connectedAccountId',
+    'userIds',
   ];
 
   it.each(API_OPERATIONS.filter((operation) => !FIELDS.includes(operation)))(

@@ -105,6 +105,30 @@ const OPERATIONS = {
     sdk: () => 'configVersion',
     rest: () => 'config_version',
   },
+  /** The cursor of a list's next page, as a field of its answer. */
+  nextCursor: {
+    sdk: () => 'nextCursor',
+    rest: () => 'next_cursor',
+  },
+  /** An oauth2 auth config's OAuth client, as fields of its create and update. */
+  clientId: {
+    sdk: () => 'clientId',
+    rest: () => 'client_id',
+  },
+  clientSecret: {
+    sdk: () => 'clientSecret',
+    rest: () => 'client_secret',
+  },
+  /** The account a call without a session runs with, as a field of its request. */
+  connectedAccountId: {
+    sdk: () => 'connectedAccountId',
+    rest: () => 'connected_account_id',
+  },
+  /** The users a list of connected accounts is of, as a field of its query. */
+  userIds: {
+    sdk: () => 'userIds',
+    rest: () => 'user_ids',
+  },
   /** How much of an API's answer a proxy call reads, as a field of its request. */
   maxResponseBytes: {
     sdk: () => 'maxResponseBytes',

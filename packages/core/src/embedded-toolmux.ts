@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { apiRef } from './api-refs.js';
+import { apiRef, type ErrorAudience } from './api-refs.js';
 import { accountCacheTtlOf } from './auth/account-cache.js';
 import { checkManagedAuth } from './auth/auth-configs.js';
 import { AuthService } from './auth/auth-service.js';
@@ -38,6 +38,7 @@ import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execut
 import { logPruner, logRetentionDaysOf } from './execution/log-retention.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
+import { applicationReader, readerFor } from './meta-tools/hints.js';
 import type { CollectionOf, PlainProvider, Provider } from './provider.js';
 import {
   catalogToolSpecs,
@@ -766,41 +767,58 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       return this.provider.wrapTools(wrapped.specs, wrapped.execute) as CollectionOf<P>;
     },
     /** Runs one tool for a user, without a session. */
-    execute: async (slug: string, given: ToolExecuteRequest): Promise<ToolResult> => {
-      const request = checkedRequest(given, 'mux.tools.execute()');
-      checkUserId(request.userId);
-      const refused = toolSlugRefusal(slug, 'tools.execute()');
-      if (refused) return refused;
-      checkCallId(request.callId);
-      checkSignal(request.signal, 'tools.execute()');
-      if (request.connectedAccountId !== undefined) checkId(request.connectedAccountId, 'connectedAccountId');
-      const engine = await this.#ready();
-      const tool = this.catalog.tools.get(slug);
-      if (!tool) {
-        return rejectToolCall(
-          engine.env,
-          {
-            slug,
-            arguments: request.arguments,
-            userId: request.userId,
-            sessionId: null,
-            callId: request.callId,
-          },
-          new ToolMuxError({ code: 'TOOL_NOT_FOUND', message: `There is no tool "${slug}" in the catalog.` }),
-        );
-      }
-      return executeTool(engine.env, {
-        tool,
-        toolkit: this.catalog.getToolkit(tool.toolkit),
-        arguments: request.arguments ?? {},
-        userId: request.userId,
-        sessionId: null,
-        callId: request.callId,
-        signal: request.signal,
-        connectedAccountId: request.connectedAccountId,
-      });
-    },
+    execute: (slug: string, given: ToolExecuteRequest): Promise<ToolResult> =>
+      this.executeToolFor('sdk', slug, given),
   };
+
+  /**
+   * `tools.execute` whose failures name the application's operations and fields in the words of
+   * `audience`: the REST API's for an HTTP client of the server (`POST /api/v1/connected-accounts/link`
+   * and `connected_account_id` where the SDK reads `connectedAccounts.link(…)` and `connectedAccountId`).
+   *
+   * @internal the server's `POST /api/v1/tools/execute` (`executeToolFor` of `@toolmux/core/internal`)
+   */
+  async executeToolFor(
+    audience: ErrorAudience,
+    slug: string,
+    given: ToolExecuteRequest,
+  ): Promise<ToolResult> {
+    const request = checkedRequest(given, 'mux.tools.execute()');
+    checkUserId(request.userId);
+    const refused = toolSlugRefusal(slug, 'tools.execute()');
+    if (refused) return refused;
+    checkCallId(request.callId);
+    checkSignal(request.signal, 'tools.execute()');
+    if (request.connectedAccountId !== undefined) checkId(request.connectedAccountId, 'connectedAccountId');
+    const engine = await this.#ready();
+    const tool = this.catalog.tools.get(slug);
+    if (!tool) {
+      return rejectToolCall(
+        engine.env,
+        {
+          slug,
+          arguments: request.arguments,
+          userId: request.userId,
+          sessionId: null,
+          callId: request.callId,
+        },
+        new ToolMuxError({ code: 'TOOL_NOT_FOUND', message: `There is no tool "${slug}" in the catalog.` }),
+        undefined,
+        audience,
+      );
+    }
+    return executeTool(engine.env, {
+      tool,
+      toolkit: this.catalog.getToolkit(tool.toolkit),
+      arguments: request.arguments ?? {},
+      userId: request.userId,
+      sessionId: null,
+      callId: request.callId,
+      signal: request.signal,
+      connectedAccountId: request.connectedAccountId,
+      reader: readerFor(applicationReader(false), audience),
+    });
+  }
 
   readonly authConfigs = {
     /**

@@ -205,11 +205,17 @@ export class ToolMuxError extends Error {
   readonly details: Record<string, unknown> | undefined;
   /** The message with its {@link apiRef} references still in it, when it has any. */
   readonly #template: string | undefined;
+  /** The details with {@link apiRef} references in their text values (a `field`), when they have any. */
+  readonly #detailsTemplate: Record<string, unknown> | undefined;
 
   constructor({ code, message, cause, details }: ToolMuxErrorOptions) {
     super(renderApiRefs(message, 'sdk'), cause === undefined ? undefined : { cause });
     this.code = code;
-    this.details = details;
+    const referring =
+      details !== undefined &&
+      Object.values(details).some((value) => typeof value === 'string' && hasApiRefs(value));
+    this.details = referring ? renderedDetails(details, 'sdk') : details;
+    if (referring) this.#detailsTemplate = details;
     if (hasApiRefs(message)) this.#template = message;
   }
 
@@ -220,6 +226,16 @@ export class ToolMuxError extends Error {
    */
   messageFor(audience: ErrorAudience): string {
     return this.#template === undefined ? this.message : renderApiRefs(this.#template, audience);
+  }
+
+  /**
+   * The details in the words of their reader: a `field` given with {@link apiRef} is the SDK's name
+   * in `details` (`clientSecret`), the REST API's in `detailsFor('rest')` (`client_secret`).
+   */
+  detailsFor(audience: ErrorAudience): Record<string, unknown> | undefined {
+    return this.#detailsTemplate === undefined
+      ? this.details
+      : renderedDetails(this.#detailsTemplate, audience);
   }
 
   /** HTTP status for this error's code. */
@@ -243,6 +259,16 @@ export class ToolMuxError extends Error {
       ? { code: this.code, message: this.message, details: this.details }
       : { code: this.code, message: this.message };
   }
+}
+
+/** `details` with the {@link apiRef} references of its text values in the words of `audience`. */
+function renderedDetails(details: Record<string, unknown>, audience: ErrorAudience): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(details).map(([key, value]) => [
+      key,
+      typeof value === 'string' ? renderApiRefs(value, audience) : value,
+    ]),
+  );
 }
 
 /** Whether `code` is one of {@link TOOLMUX_ERROR_CODES} (a ToolMuxError of another copy, a server's answer). */

@@ -64,7 +64,13 @@ export type {
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
 export type { SessionTokenCheck, ToolCallListener } from './server-support.js';
-export { checkSessionToken, deletedSessionOf, onToolCall, openToolMuxStore } from './server-support.js';
+export {
+  checkSessionToken,
+  deletedSessionOf,
+  executeToolFor,
+  onToolCall,
+  openToolMuxStore,
+} from './server-support.js';
 export {
   catalogToolSpecs,
   EmbeddedSession,

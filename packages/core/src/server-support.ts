@@ -1,9 +1,12 @@
+import type { ErrorAudience } from './api-refs.js';
 import type { SessionTokenCheck, ToolCallListener } from './embedded-toolmux.js';
+import type { ToolResult } from './execution/result.js';
 import { META_TOOLKIT } from './meta-tools/meta-tools.js';
 import type { Provider } from './provider.js';
 import type { EmbeddedSession } from './session.js';
 import type { ExecutionLogRecord, Store } from './store/types.js';
 import { embeddedEngineOf, type ToolMux } from './toolmux.js';
+import type { ToolExecuteRequest } from './toolmux-types.js';
 
 /**
  * What @toolmux/server needs to run a ToolMux for operators (fail-fast start, readiness, metrics),
@@ -71,4 +74,17 @@ export function deletedSessionOf(
   sessionId: string,
 ): Promise<EmbeddedSession<unknown> | undefined> {
   return embeddedEngineOf(mux, 'Log uploads of a deleted session').deletedSession(sessionId);
+}
+
+/**
+ * `mux.tools.execute()` whose failed results name operations and fields in the words of `audience`
+ * (the server's `POST /api/v1/tools/execute` answers an HTTP client in the REST API's).
+ */
+export function executeToolFor(
+  mux: ToolMux<Provider<unknown>>,
+  audience: ErrorAudience,
+  slug: string,
+  request: ToolExecuteRequest,
+): Promise<ToolResult> {
+  return embeddedEngineOf(mux, 'Running a tool for a REST client').executeToolFor(audience, slug, request);
 }

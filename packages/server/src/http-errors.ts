@@ -54,7 +54,9 @@ export function errorResponse(
     const json = error.toJSON();
     // a ToolMuxError of an older copy of core has no messageFor(): its message is the SDK's
     const message = typeof error.messageFor === 'function' ? error.messageFor(audience) : json.message;
-    return { status, body: { error: { ...json, message } } };
+    // details name a field in the reader's words too (details.field: client_secret over REST)
+    const details = typeof error.detailsFor === 'function' ? error.detailsFor(audience) : json.details;
+    return { status, body: { error: { ...json, message, ...(details !== undefined ? { details } : {}) } } };
   }
   onServerError(error);
   return {

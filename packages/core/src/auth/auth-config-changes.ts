@@ -8,6 +8,20 @@ import type { AuthConfig, UpdateAuthConfigOptions } from './types.js';
 export const AUTH_CONFIG_UPDATE_FIELDS = ['clientId', 'clientSecret', 'scopes', 'name'] as const;
 
 /**
+ * A field of an auth config's create or update in the words of the message's reader: the OAuth
+ * client's fields are `clientId` and `clientSecret` in the SDK, `client_id` and `client_secret` over
+ * REST; the others are alike in both.
+ */
+export function authConfigField(key: string): string {
+  return key === 'clientId' || key === 'clientSecret' ? apiRef(key) : key;
+}
+
+/** {@link authConfigField} of each, joined with commas. */
+export function authConfigFields(keys: readonly string[]): string {
+  return keys.map(authConfigField).join(', ');
+}
+
+/**
  * The changes given to `authConfigs.update()`: the fields not `undefined` (a field given as
  * `undefined`, as REST passes one left out, keeps its value). A field no auth config has is
  * AUTH_CONFIG_INVALID here, before anything is read or sent, so that embedded and remote mode refuse
@@ -21,7 +35,7 @@ export function givenAuthConfigChanges(changes: unknown): UpdateAuthConfigOption
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_INVALID',
         message:
-          `${shownValue(key)} cannot be updated on an auth config: give one or more of ${AUTH_CONFIG_UPDATE_FIELDS.join(', ')} (an api_key, bearer or basic config: name).` +
+          `${shownValue(key)} cannot be updated on an auth config: give one or more of ${authConfigFields(AUTH_CONFIG_UPDATE_FIELDS)} (an api_key, bearer or basic config: name).` +
           (key === 'type' || key === 'toolkit'
             ? ` To change the ${key}, create another auth config (${apiRef('authConfigs.create')}).`
             : ''),
@@ -54,9 +68,10 @@ export function checkAuthConfigCreateFields(options: object, type: AuthConfig['t
     throw new ToolMuxError({
       code: 'AUTH_CONFIG_INVALID',
       message: oauthOnly
-        ? `${shownValue(key)} is an option of oauth2 auth configs only; ${type === 'api_key' ? 'an' : 'a'} ${type} auth config takes type and name: leave ${shownValue(key)} out (the user's credentials come when they connect an account).`
-        : `${shownValue(key)} is not an option of ${apiRef('authConfigs.create')}: give ${allowed.join(', ')}${type === 'oauth2' ? '' : ' (clientId, clientSecret and scopes are for oauth2 configs)'}.`,
-      details: { field: key.length > 64 ? `${key.slice(0, 64)}…` : key },
+        ? // a known key: quoted as it is (shownValue would escape the reference's own quotes)
+          `"${authConfigField(key)}" is an option of oauth2 auth configs only; ${type === 'api_key' ? 'an' : 'a'} ${type} auth config takes type and name: leave "${authConfigField(key)}" out (the user's credentials come when they connect an account).`
+        : `${shownValue(key)} is not an option of ${apiRef('authConfigs.create')}: give ${authConfigFields(allowed)}${type === 'oauth2' ? '' : ` (${apiRef('clientId')}, ${apiRef('clientSecret')} and scopes are for oauth2 configs)`}.`,
+      details: { field: key.length > 64 ? `${key.slice(0, 64)}…` : authConfigField(key) },
     });
   }
 }

@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import type { Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AuthConfigRecord, ConnectedAccountRecord } from '../store/types.js';
@@ -7,6 +8,8 @@ import { checkOptionNames, everyKeyOf } from '../util/option-kinds.js';
 import { checkId, checkText, shownValue, textProblem } from '../util/stored-text.js';
 import {
   AUTH_CONFIG_UPDATE_FIELDS,
+  authConfigField,
+  authConfigFields,
   checkAuthConfigCreateFields,
   checkAuthConfigType,
   givenAuthConfigChanges,
@@ -58,10 +61,12 @@ function checkOAuthClient(
     (clientIdRequired || clientId !== undefined) &&
     (typeof clientId !== 'string' || clientId.trim() === '')
   ) {
-    throw invalid(`An oauth2 auth config for ${toolkit} needs the clientId of your OAuth app.`);
+    throw invalid(`An oauth2 auth config for ${toolkit} needs the ${apiRef('clientId')} of your OAuth app.`);
   }
   if (clientSecret !== undefined && (typeof clientSecret !== 'string' || clientSecret === '')) {
-    throw invalid('clientSecret must be a non-empty string, or left out for a public (PKCE-only) client.');
+    throw invalid(
+      `${apiRef('clientSecret')} must be a non-empty string, or left out for a public (PKCE-only) client.`,
+    );
   }
   if (scopes !== undefined && !Array.isArray(scopes)) throw invalid('scopes must be a list of strings.');
   // counted before anything walks the list
@@ -74,15 +79,19 @@ function checkOAuthClient(
   }
   if (scopes?.some((scope) => typeof scope !== 'string')) throw invalid('scopes must be a list of strings.');
   if (clientId !== undefined) {
-    checkText(clientId as string, { field: 'clientId', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
+    checkText(clientId as string, {
+      field: apiRef('clientId'),
+      code: 'AUTH_CONFIG_INVALID',
+      maxLength: 1024,
+    });
   }
   if (clientSecret !== undefined) {
     const problem = textProblem(clientSecret as string, { maxLength: MAX_CLIENT_SECRET_LENGTH });
     if (problem !== undefined) {
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_INVALID',
-        message: `clientSecret (not shown) ${problem}: pass the client secret exactly as your OAuth app's settings show it, up to ${MAX_CLIENT_SECRET_LENGTH.toLocaleString('en')} characters without control characters.`,
-        details: { field: 'clientSecret' },
+        message: `${apiRef('clientSecret')} (not shown) ${problem}: pass the client secret exactly as your OAuth app's settings show it, up to ${MAX_CLIENT_SECRET_LENGTH.toLocaleString('en')} characters without control characters.`,
+        details: { field: apiRef('clientSecret') },
       });
     }
   }
@@ -279,8 +288,11 @@ export class AuthConfigs {
     if (refused !== undefined || fields.length === 0) {
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_INVALID',
-        message: `${refused === undefined ? 'Nothing to update' : `"${refused}" cannot be updated`} on ${config.type} auth config ${config.id}: give one or more of ${updatable.join(', ')}.`,
-        details: { authConfigId: config.id, ...(refused !== undefined ? { field: refused } : {}) },
+        message: `${refused === undefined ? 'Nothing to update' : `"${authConfigField(refused)}" cannot be updated`} on ${config.type} auth config ${config.id}: give one or more of ${authConfigFields(updatable)}.`,
+        details: {
+          authConfigId: config.id,
+          ...(refused !== undefined ? { field: authConfigField(refused) } : {}),
+        },
       });
     }
     checkName(given.name);

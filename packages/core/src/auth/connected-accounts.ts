@@ -357,7 +357,7 @@ export class ConnectedAccounts {
         });
       }
     }
-    for (const userId of query.userIds ?? []) checkUserId(userId, 'userIds[]');
+    for (const userId of query.userIds ?? []) checkUserId(userId, `${apiRef('userIds')}[]`);
     for (const toolkit of query.toolkits ?? []) checkId(toolkit, 'toolkits[]');
     for (const id of query.authConfigIds ?? []) checkId(id, 'authConfigIds[]', { fix: ID_FIX });
     const page = await this.#records.store.listConnectedAccounts({ ...query, limit: query.limit ?? 50 });

@@ -26,7 +26,7 @@ function invalid(message: string): ToolMuxError {
 function targetUrl(toolkit: Toolkit, endpoint: string): URL {
   if (!toolkit.baseUrl) {
     throw invalid(
-      `${toolkit.name} (${toolkit.slug}) declares no baseUrl, so proxyExecute cannot call its API.`,
+      `${toolkit.name} (${toolkit.slug}) declares no baseUrl, so ${apiRef('session.proxyExecute')} cannot call its API.`,
     );
   }
   const base = new URL(toolkit.baseUrl);
@@ -36,7 +36,7 @@ function targetUrl(toolkit: Toolkit, endpoint: string): URL {
     const url = new URL(endpoint, base);
     if (url.origin !== base.origin) {
       throw invalid(
-        `endpoint ${JSON.stringify(endpoint.slice(0, 200))} is not on ${base.origin}, the API of ${toolkit.slug}: proxyExecute sends credentials only there.`,
+        `endpoint ${JSON.stringify(endpoint.slice(0, 200))} is not on ${base.origin}, the API of ${toolkit.slug}: ${apiRef('session.proxyExecute')} sends credentials only there.`,
       );
     }
     return url;

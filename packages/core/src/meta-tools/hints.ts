@@ -50,7 +50,7 @@ export function connectWay(toolkit: string, reader: HintReader): string {
     return `${MetaToolSlug.MANAGE_CONNECTIONS} gives a link to open`;
   return reader.session
     ? `the application starts the connection with ${apiRef('session.authorize', { toolkit })} and hands the user its ${apiRef('redirectUrl')}`
-    : `the application connects one with ${apiRef('connectedAccounts.link')} and hands the user its link, or names an ACTIVE account with connectedAccountId`;
+    : `the application connects one with ${apiRef('connectedAccounts.link')} and hands the user its link, or names an ACTIVE account with ${apiRef('connectedAccountId')}`;
 }
 
 /**

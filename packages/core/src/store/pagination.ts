@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { ID_PATTERN } from '../util/ids.js';
 import { validateLimit } from '../util/pagination.js';
@@ -43,7 +44,7 @@ export function assertPageQuery(
     const shown = JSON.stringify(String(cursor).slice(0, 100));
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
-      message: `Malformed cursor ${shown}: pass the nextCursor of a previous page, or no cursor for the first page.`,
+      message: `Malformed cursor ${shown}: pass the ${apiRef('nextCursor')} of a previous page, or no cursor for the first page.`,
     });
   }
 }

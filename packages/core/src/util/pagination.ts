@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { shownValue } from './stored-text.js';
 
@@ -34,7 +35,7 @@ export function decodeOffsetCursor(cursor: string | undefined): number {
   if (!match) {
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
-      message: `cursor ${shownValue(cursor)} is not a cursor this list returned; pass nextCursor unchanged.`,
+      message: `cursor ${shownValue(cursor)} is not a cursor this list returned; pass ${apiRef('nextCursor')} unchanged.`,
     });
   }
   return Number(match[1]);

@@ -202,7 +202,9 @@ describe('auth configs', () => {
     expect(wrongType.status).toBe(400);
     expect(wrongType.json.error).toMatchObject({
       code: 'AUTH_CONFIG_INVALID',
-      message: `"clientSecret" cannot be updated on api_key auth config ${mail}: give one or more of name.`,
+      // the REST field, not the SDK's clientSecret
+      message: `"client_secret" cannot be updated on api_key auth config ${mail}: give one or more of name.`,
+      details: { field: 'client_secret' },
     });
     const empty = await api('PATCH', `/auth-configs/${await octoConfig()}`, {});
     expect(empty.status).toBe(400);

@@ -352,3 +352,161 @@ describe('the API key message says where the key is and that it goes after "Bear
     expect(answered.message).not.toContain('wrong-key');
   });
 });
+
+describe('errors over REST name no SDK method or field on the routes they are answered on', () => {
+  /** The SDK's names of what the REST API spells otherwise (a field of a body, a query, an answer). */
+  const SDK_FIELD =
+    /\b(nextCursor|clientId|clientSecret|connectedAccountId|callbackUrl|userIds?|authConfigId|redirectUrl|expectedVersion|configVersion|maxResponseBytes|proxyExecute)\b/;
+
+  /** Every text of an answer: an error's message and details, a failed result's error. */
+  function texts(json: any): string[] {
+    const found: string[] = [];
+    if (typeof json?.error === 'string') found.push(json.error);
+    if (json?.error?.message !== undefined) found.push(json.error.message);
+    for (const value of Object.values(json?.error?.details ?? {}))
+      if (typeof value === 'string') found.push(value);
+    return found;
+  }
+
+  async function send(method: string, path: string, body?: unknown) {
+    const response = await fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${server.apiKey}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as any };
+  }
+
+  it('walks the routes whose messages used SDK words and finds none', async () => {
+    const user = 'user_rest_words';
+    const oauth = await send('POST', '/auth-configs', {
+      toolkit: 'hybrid',
+      type: 'oauth2',
+      client_id: 'client',
+      client_secret: 'secret',
+    });
+    expect(oauth.status).toBe(201);
+    const apiKey = await send('POST', '/auth-configs', { toolkit: 'hybrid', type: 'api_key' });
+    expect(apiKey.status).toBe(201);
+    const session = await send('POST', '/sessions', {
+      user_id: user,
+      config: { toolkits: ['mail', 'hybrid'] },
+    });
+    const mail = { to: 'a@example.com', subject: 'Hi', body: 'Hello' };
+
+    const answers: [string, { status: number; json: any }][] = [
+      [
+        'tools/execute without an account',
+        await send('POST', '/tools/execute', {
+          tool_slug: 'MAIL_SEND_EMAIL',
+          user_id: user,
+          arguments: mail,
+        }),
+      ],
+      [
+        'tools/execute with an unknown account',
+        await send('POST', '/tools/execute', {
+          tool_slug: 'MAIL_SEND_EMAIL',
+          user_id: user,
+          arguments: mail,
+          connected_account_id: 'ca_missing000000000000',
+        }),
+      ],
+      ['a session list with a bad cursor', await send('GET', '/sessions?cursor=zz')],
+      ['a toolkit list with a bad cursor', await send('GET', '/toolkits?cursor=zz')],
+      ['an auth config list with a bad cursor', await send('GET', '/auth-configs?cursor=zz')],
+      ['an account list with a bad cursor', await send('GET', '/connected-accounts?cursor=zz')],
+      ['an account list of a blank user', await send('GET', '/connected-accounts?user_ids=%20')],
+      [
+        'an oauth2 auth config without client_id',
+        await send('POST', '/auth-configs', { toolkit: 'hybrid', type: 'oauth2' }),
+      ],
+      [
+        'an api_key auth config with client_id',
+        await send('POST', '/auth-configs', { toolkit: 'hybrid', type: 'api_key', client_id: 'x' }),
+      ],
+      [
+        'an oauth2 auth config with a client_secret of a control character',
+        await send('POST', '/auth-configs', {
+          toolkit: 'hybrid',
+          type: 'oauth2',
+          client_id: 'x',
+          client_secret: 'a\u0007b',
+        }),
+      ],
+      [
+        'an oauth2 auth config with a client_id of a control character',
+        await send('POST', '/auth-configs', { toolkit: 'hybrid', type: 'oauth2', client_id: 'a\u0007b' }),
+      ],
+      [
+        'PATCH client_secret on an api_key config',
+        await send('PATCH', `/auth-configs/${apiKey.json.id}`, { client_secret: 'x' }),
+      ],
+      [
+        'PATCH an empty client_secret',
+        await send('PATCH', `/auth-configs/${oauth.json.id}`, { client_secret: '' }),
+      ],
+      ['PATCH nothing', await send('PATCH', `/auth-configs/${oauth.json.id}`, {})],
+      [
+        'a link to a callback_url not allowed',
+        await send('POST', '/connected-accounts/link', {
+          user_id: user,
+          auth_config_id: oauth.json.id,
+          callback_url: 'https://evil.example/cb',
+        }),
+      ],
+      [
+        'a link to a callback_url that is no URL',
+        await send('POST', '/connected-accounts/link', {
+          user_id: user,
+          auth_config_id: oauth.json.id,
+          callback_url: 'x',
+        }),
+      ],
+      [
+        'a PATCH with an expected_version ahead',
+        await send('PATCH', `/sessions/${session.json.session_id}`, { config: {}, expected_version: 99 }),
+      ],
+      [
+        'a proxy call off the API',
+        await send('POST', `/sessions/${session.json.session_id}/proxy`, {
+          toolkit: 'hybrid',
+          endpoint: 'https://evil.example.com/x',
+        }),
+      ],
+      [
+        'a proxy call of a toolkit without an API',
+        await send('POST', `/sessions/${session.json.session_id}/proxy`, { toolkit: 'mail', endpoint: '/x' }),
+      ],
+    ];
+    for (const [what, answer] of answers) {
+      const found = texts(answer.json);
+      // each is refused or failed, with words to read
+      expect(found.length, `${what}: ${JSON.stringify(answer.json)}`).toBeGreaterThan(0);
+      for (const text of found) {
+        // "http(s)" is no call
+        expect(text.replaceAll('http(s)', 'http'), what).not.toMatch(SDK_CALL);
+        expect(text, what).not.toMatch(SDK_FIELD);
+      }
+    }
+    // the fields by their REST names, in the message and in details.field
+    const patched = answers.find(([what]) => what === 'PATCH client_secret on an api_key config')![1];
+    expect(patched.json.error).toMatchObject({
+      message: expect.stringContaining('"client_secret" cannot be updated'),
+      details: { field: 'client_secret' },
+    });
+
+    // the remote SDK reads the same errors in its own words
+    const remote = server.remote();
+    const refused = await rejection(remote.authConfigs.update(apiKey.json.id, { clientSecret: 'x' }));
+    expect(refused.message).toContain('"clientSecret" cannot be updated');
+    expect(refused.details).toMatchObject({ field: 'clientSecret' });
+    expect((await rejection(remote.sessions.list({ cursor: 'zz' }))).message).toContain('nextCursor');
+    const result = await remote.tools.execute('MAIL_SEND_EMAIL', { userId: user, arguments: mail });
+    expect(result.error).toContain('connectedAccounts.link(');
+    expect(result.error).toContain('connectedAccountId');
+  });
+});

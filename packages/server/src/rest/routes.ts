@@ -18,6 +18,7 @@ import {
   declaredToolsSliced,
   deletedSessionOf,
   embeddedSession,
+  executeToolFor,
   type ToolDeclaration,
   type ToolkitDeclaration,
   WorkSlice,
@@ -618,9 +619,10 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       tag: 'tools',
       body: ExecuteToolBody,
       response: ToolResultSchema,
-      handle: async ({ body, signal }) =>
+      handle: async ({ body, signal, audience }) =>
         toolResultJson(
-          await toolmux.tools.execute(body.tool_slug, {
+          // a failed result in the reader's words (REST routes and fields for an HTTP client)
+          await executeToolFor(toolmux, audience, body.tool_slug, {
             userId: body.user_id,
             arguments: body.arguments ?? {},
             connectedAccountId: body.connected_account_id,
