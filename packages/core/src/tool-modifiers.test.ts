@@ -320,6 +320,32 @@ describe('tool modifiers', () => {
     expect(calls).toEqual([]);
   });
 
+  it("beforeExecute gets no null strict mode sends for an optional field (of the schema the model saw): a default it fills in is the tool's", async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const seen: unknown[] = [];
+    const tools = byName(
+      (await session.tools({
+        // the application fills in the title: the model may leave it out
+        modifySchema: ({ slug, schema }) =>
+          slug === 'TASKS_CREATE_TASK' ? { ...schema, required: [] } : schema,
+        beforeExecute: ({ args }) => {
+          seen.push(args);
+          return { title: 'From the app', priority: 'low', ...args };
+        },
+      })) as PlainTool[],
+    );
+    const create = tools.get('TASKS_CREATE_TASK')!;
+    // what a model without strict mode sends, then what one with it sends for the same call
+    await create.execute({ labels: ['a'] });
+    await create.execute({ title: null, priority: null, labels: ['a'] });
+    expect(seen).toEqual([{ labels: ['a'] }, { labels: ['a'] }]);
+    expect(calls.map((call) => call.input)).toEqual([
+      { title: 'From the app', priority: 'low', labels: ['a'] },
+      { title: 'From the app', priority: 'low', labels: ['a'] },
+    ]);
+  });
+
   it('mux.tools.get() takes the same modifiers', async () => {
     const { mux, calls } = setup();
     const modifiers: ToolModifiers = {

@@ -1,5 +1,6 @@
 import type { JSONSchema } from './catalog/types.js';
 import { ToolMuxError } from './errors.js';
+import { stripStrictNulls } from './execution/execute.js';
 import type { ToolResult } from './execution/result.js';
 import {
   ALL_META_TOOL_SLUGS,
@@ -135,8 +136,16 @@ export function applyToolModifiers(
     return JSON.stringify(inputSchema) === JSON.stringify(spec.inputSchema) ? spec : { ...rest, inputSchema };
   });
 
-  const before = async (slug: string, args: unknown): Promise<unknown> => {
-    if (!beforeExecute || !isRecord(args)) return args;
+  // the input schema the model saw for each tool (as handed out, or as a search or schema result
+  // listed it): the nulls strict mode sends for its optional fields are stripped by it before
+  // beforeExecute, so the hook gets the arguments a model without strict mode sends (one that fills
+  // in a field the model left out would otherwise spread the model's null over its default)
+  const shownSchemas = new Map<string, JSONSchema>();
+  const before = async (slug: string, given: unknown): Promise<unknown> => {
+    if (!beforeExecute || !isRecord(given)) return given;
+    const schema = shownSchemas.get(slug);
+    const stripped = schema === undefined ? given : await stripStrictNulls(schema, given);
+    const args = isRecord(stripped) ? stripped : given;
     const changed: unknown = await beforeExecute({ slug, toolkit: toolkit(slug), args });
     if (!isRecord(changed)) {
       throw badReturn(
@@ -169,9 +178,10 @@ export function applyToolModifiers(
       if (!isRecord(tool) || typeof tool.tool_slug !== 'string' || typeof tool.toolkit !== 'string')
         return tool;
       seen.set(tool.tool_slug, tool.toolkit);
-      return isRecord(tool.input_schema) && modifySchema
-        ? { ...tool, input_schema: schemaOf(tool.tool_slug, tool.toolkit, tool.input_schema as JSONSchema) }
-        : tool;
+      if (!isRecord(tool.input_schema)) return tool;
+      const shown = schemaOf(tool.tool_slug, tool.toolkit, tool.input_schema as JSONSchema);
+      shownSchemas.set(tool.tool_slug, shown);
+      return shown === tool.input_schema ? tool : { ...tool, input_schema: shown };
     };
     const data = result.data;
     if (isRecord(data.tool_schemas)) {
@@ -282,6 +292,7 @@ export function applyToolModifiers(
     return after(slug, listed);
   };
 
+  for (const spec of modifiedSpecs) shownSchemas.set(spec.slug, spec.inputSchema);
   for (const slug of ALL_META_TOOL_SLUGS) if (!seen.has(slug)) seen.set(slug, META_TOOLKIT.slug);
   return { specs: modifiedSpecs, execute: modifiedExecute };
 }

@@ -344,6 +344,43 @@ describe.each(['chat', 'responses'] as const)(
       },
     );
 
+    it.each([false, true])(
+      'beforeExecute gets the same arguments whether the model is strict (%s): no null for a field it left out',
+      async (strict) => {
+        const seen: unknown[] = [];
+        // a strict model sends null for the optional fields it has no value for; another leaves them out
+        const args = strict ? { title: 'Buy milk', priority: null, labels: null } : { title: 'Buy milk' };
+        const { model, run, calls, tools } = await setUp(
+          api,
+          [() => [{ id: 'call_a', name: 'TASKS_CREATE_TASK', args }]],
+          {
+            strict,
+            preset: SessionPreset.DIRECT_TOOLS,
+            modifiers: {
+              // "high unless the model said otherwise"
+              beforeExecute: ({ args }) => {
+                seen.push(args);
+                return { priority: 'high', ...args };
+              },
+            },
+          },
+        );
+        const create = (tools as Array<Record<string, any>>).find(
+          (tool) => (tool.function?.name ?? tool.name) === 'TASKS_CREATE_TASK',
+        )!;
+        expect((create.function ?? create).strict).toBe(strict);
+        expect(await run()).toBe('done');
+        expect(seen).toEqual([{ title: 'Buy milk' }]);
+        expect(calls).toEqual([
+          expect.objectContaining({
+            slug: 'TASKS_CREATE_TASK',
+            input: { title: 'Buy milk', priority: 'high' },
+          }),
+        ]);
+        expect(JSON.parse(resultsOf(api, model, 1).call_a!)).toMatchObject({ title: 'Buy milk' });
+      },
+    );
+
     it('passes the abort signal: an aborted call is a TOOL_ABORTED result, logged with its call id', async () => {
       const { model, run, calls, session } = await setUp(
         api,

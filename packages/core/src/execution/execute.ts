@@ -1,7 +1,7 @@
 import type { ErrorAudience } from '../api-refs.js';
 import { credentialSecrets } from '../auth/credentials.js';
 import { shownFieldsOf } from '../auth/schemes.js';
-import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
+import type { Credentials, JSONSchema, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
 import {
   isToolMuxErrorCode,
@@ -208,17 +208,19 @@ const NO_ACCOUNT: ResolvedAccount = Object.freeze({ accountId: null, credentials
 const stripperCache = new WeakMap<object, (value: unknown) => unknown>();
 
 /**
- * `value` without the `null`s strict mode sent for optional fields (see `createNullStripper`). The
- * stripper walks the whole schema once, at the tool's first call: for a large schema that walk is
- * done in the validation thread.
+ * `value` without the `null`s strict mode sent for optional fields of `schema` (see
+ * `createNullStripper`). The stripper walks the whole schema once, at its first call: for a large
+ * schema that walk is done in the validation thread. A call's arguments are stripped by the tool's
+ * own schema before validation; `tools()`'s `beforeExecute` gets them stripped by the schema the
+ * model saw (see `applyToolModifiers`).
  */
-async function stripNulls(tool: Tool, value: unknown): Promise<unknown> {
-  let strip = stripperCache.get(tool.inputSchema);
+export async function stripStrictNulls(schema: JSONSchema, value: unknown): Promise<unknown> {
+  let strip = stripperCache.get(schema);
   if (!strip) {
-    strip = compilesOffThread(tool.inputSchema)
-      ? nullStripperOf(await validationThread.nullPlan(JSON.stringify(tool.inputSchema)))
-      : createNullStripper(tool.inputSchema);
-    stripperCache.set(tool.inputSchema, strip);
+    strip = compilesOffThread(schema)
+      ? nullStripperOf(await validationThread.nullPlan(JSON.stringify(schema)))
+      : createNullStripper(schema);
+    stripperCache.set(schema, strip);
   }
   return strip(value);
 }
@@ -456,7 +458,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
       const given = shape.notPlain
         ? await asJsonData(tool.slug, request.arguments, slice)
         : request.arguments;
-      const args = await stripNulls(tool, given ?? {});
+      const args = await stripStrictNulls(tool.inputSchema, given ?? {});
       // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
       // slice at a time for a large call
       // (and whatever their size for a large schema or one with a pattern RE2 cannot run, checked in
