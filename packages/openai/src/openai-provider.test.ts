@@ -476,6 +476,68 @@ describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
     expect(warnings[0]).toMatch(/^toolmux: 2 tool\(s\) cannot use OpenAI strict mode/);
   });
 
+  it('a tool whose required names a key its properties do not list (nested too) falls back to non-strict alone, with a warning, and its calls run', async () => {
+    const received: unknown[] = [];
+    const find = (slug: string, inputSchema: Record<string, unknown>) =>
+      defineTool({
+        slug,
+        description: 'Find records',
+        inputSchema,
+        execute: async (input) => {
+          received.push(input);
+          return { found: 1 };
+        },
+      });
+    const toolkit = defineToolkit({
+      slug: 'acme',
+      name: 'Acme',
+      description: 'Acme records',
+      tools: [
+        find('ACME_FIND', {
+          type: 'object',
+          properties: { query: { type: 'string' } },
+          required: ['query', 'limit'],
+        }),
+        find('ACME_FIND_NESTED', {
+          type: 'object',
+          properties: {
+            page: { type: 'object', properties: { size: { type: 'integer' } }, required: ['cursor'] },
+          },
+          required: ['page'],
+        }),
+        find('ACME_FIND_PLAIN', {
+          type: 'object',
+          properties: { query: { type: 'string' } },
+          required: ['query'],
+        }),
+      ],
+    });
+    const warnings: string[] = [];
+    const provider = new OpenAIProvider({
+      api,
+      strict: true,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    const { model } = await runScripted(api, provider, toolkit, [
+      { id: 'call_a', name: 'ACME_FIND', args: { query: 'x', limit: 5 } },
+      { id: 'call_b', name: 'ACME_FIND_NESTED', args: { page: { cursor: 'c' } } },
+    ]);
+    const sent = model.requests[0]!.body.tools as Array<Record<string, any>>;
+    const definition = (slug: string) => {
+      const tool = sent.find((candidate) => (candidate.function?.name ?? candidate.name) === slug)!;
+      return api === 'chat' ? tool.function : tool;
+    };
+    expect(definition('ACME_FIND').strict).toBe(false);
+    expect(definition('ACME_FIND').parameters.additionalProperties).not.toBe(false);
+    expect(definition('ACME_FIND_NESTED').strict).toBe(false);
+    expect(definition('ACME_FIND_PLAIN').strict).toBe(true);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/2 tool\(s\) cannot use OpenAI strict mode/);
+    expect(warnings[0]).toMatch(/ACME_FIND.*"limit"/s);
+    expect(warnings[0]).toMatch(/\$\.page: requires "cursor"/);
+    expect(received).toEqual(expect.arrayContaining([{ query: 'x', limit: 5 }, { page: { cursor: 'c' } }]));
+  });
+
   it('without strict, every tool says strict: false and keeps its schema as shaped', async () => {
     const { toolkit } = hardSchemaToolkit();
     const mux = new ToolMux({

@@ -256,6 +256,44 @@ describe('toStrictSchema', () => {
     expect(permissiveRoot.ok).toBe(false);
   });
 
+  it('fails on an object whose required names a key its properties do not list, at any depth', () => {
+    expect(
+      toStrictSchema({
+        type: 'object',
+        properties: { query: { type: 'string' } },
+        required: ['query', 'limit'],
+      }),
+    ).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^\$: requires "limit", which properties does not list/),
+    });
+    const nested = toStrictSchema({
+      type: 'object',
+      properties: {
+        pages: {
+          type: 'array',
+          items: { type: 'object', properties: { size: { type: 'integer' } }, required: ['size', 'cursor'] },
+        },
+      },
+    });
+    expect(nested).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^\$\.pages\[\*\]: requires "cursor"/),
+    });
+    // a key required by a variant that the object around it lists is fine
+    const variants = toStrictSchema({
+      type: 'object',
+      properties: {
+        who: {
+          type: 'object',
+          properties: { id: { type: 'string' }, name: { type: 'string' } },
+          anyOf: [{ required: ['id'] }, { required: ['name'] }],
+        },
+      },
+    });
+    expect(variants.ok).toBe(true);
+  });
+
   it('fails on recursive schemas cut by shaping, on tuples and on unions at the root', () => {
     const Node: z.ZodType<unknown> = z.object({
       name: z.string(),

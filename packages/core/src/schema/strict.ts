@@ -75,7 +75,8 @@ const DESCRIPTIVE_KEYWORDS = ['title', 'description'];
  *
  * It fails, naming the JSON path (`$.metadata`), for what strict mode cannot express: records and
  * free-form objects (`additionalProperties` true or a schema, `patternProperties`, no `properties`),
- * values of any type (`{}`), tuples, a root that is not one object, and schemas beyond `LIMITS`.
+ * an object whose `required` names a key its `properties` does not list, values of any type (`{}`),
+ * tuples, a root that is not one object, and schemas beyond `LIMITS`.
  * `{ ok: false }` is how a single tool falls back to non-strict on its own.
  *
  * @example
@@ -198,6 +199,17 @@ class StrictRewriter {
     const names = Object.keys(properties);
     this.countProperties(names, at);
     const required = new Set(Array.isArray(node.required) ? node.required : []);
+    // valid JSON Schema (the key is only required, of any value), but strict mode lets the model send
+    // only the keys properties lists: every call would lack it
+    const undeclared = [...required].filter(
+      (name) => typeof name === 'string' && !Object.hasOwn(properties, name),
+    );
+    if (undeclared.length > 0) {
+      throw new NotStrictError(
+        at,
+        `requires ${undeclared.map((name) => JSON.stringify(name)).join(', ')}, which properties does not list; strict mode lets the model send listed keys only`,
+      );
+    }
     const rewritten: JSONSchema = {};
     for (const name of names) {
       const child = { path: childPath(at.path, name), depth };
