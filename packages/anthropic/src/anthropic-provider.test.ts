@@ -279,6 +279,8 @@ describe.each([false, true])('hard schemas (hardSchemaCases), strict: %s', (stri
       else if (!isStrict)
         expect(warnings.join('\n')).toMatch(new RegExp(`${entry.slug}: Anthropic takes at most`));
       if (isStrict) expect(tool.input_schema.additionalProperties).toBe(false);
+      if (entry.shownProperties)
+        expect(Object.keys(tool.input_schema.properties ?? {}), entry.slug).toEqual(entry.shownProperties);
       expect(received.get(entry.slug)).toEqual([hardSchemaCall(entry, isStrict).received]);
     }
     expect(Object.values(resultsOf(model, 1)).every((result) => !result.isError)).toBe(true);

@@ -340,6 +340,10 @@ describe('hard schemas (hardSchemaCases)', () => {
         findGeminiViolations(originals.get(entry.slug)!, declaration.parameters as never),
         entry.slug,
       ).toEqual([]);
+      if (entry.shownProperties) {
+        const shown = (declaration.parameters as { properties?: object }).properties ?? {};
+        expect(Object.keys(shown), entry.slug).toEqual(entry.shownProperties);
+      }
       expect(received.get(entry.slug), entry.slug).toEqual([hardSchemaCall(entry, false).received]);
     }
     // the record travelled as a string of JSON, as its declaration asks, and reached the handler as an object

@@ -470,6 +470,8 @@ describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
       const definition = api === 'chat' ? tool.function : tool;
       expect(definition.strict, entry.slug).toBe(entry.strict);
       if (entry.strict) expect(definition.parameters.additionalProperties).toBe(false);
+      if (entry.shownProperties)
+        expect(Object.keys(definition.parameters.properties), entry.slug).toEqual(entry.shownProperties);
       expect(received.get(entry.slug)).toEqual([hardSchemaCall(entry, entry.strict).received]);
     }
     expect(warnings).toHaveLength(1);
@@ -548,10 +550,13 @@ describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
     });
     const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
     const tools = (await session.tools()) as OpenAITools<typeof api>;
+    const { cases } = hardSchemaToolkit();
     for (const tool of tools as Array<Record<string, any>>) {
       const definition = api === 'chat' ? tool.function : tool;
       expect(definition.strict).toBe(false);
       expect(definition.parameters.additionalProperties).not.toBe(false);
+      const shown = cases.find((entry) => entry.slug === definition.name)?.shownProperties;
+      if (shown) expect(Object.keys(definition.parameters.properties), definition.name).toEqual(shown);
     }
   });
 });

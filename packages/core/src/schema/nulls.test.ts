@@ -94,6 +94,38 @@ describe('stripNullsForOptional', () => {
     });
   });
 
+  it("removes the nulls of the other variants' properties (the model is shown them all), not those the object declares", () => {
+    const schema = z.toJSONSchema(
+      z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('move'), to: z.string() }).strict(),
+        z.object({ kind: z.literal('wait'), seconds: z.number(), note: z.string().nullable() }).strict(),
+      ]),
+      { io: 'input' },
+    );
+    expect(stripNullsForOptional(schema, { kind: 'move', to: 'x', seconds: null, note: null })).toEqual({
+      kind: 'move',
+      to: 'x',
+    });
+    // the chosen variant's own null stays (it accepts it, or validation names it)
+    expect(stripNullsForOptional(schema, { kind: 'wait', seconds: 3, note: null, to: null })).toEqual({
+      kind: 'wait',
+      seconds: 3,
+      note: null,
+    });
+    const beside: JSONSchema = {
+      type: 'object',
+      properties: { shared: { type: ['string', 'null'] } },
+      anyOf: [
+        { properties: { id: { type: 'string' } }, required: ['id'] },
+        { properties: { name: { type: 'string' } }, required: ['name'] },
+      ],
+    };
+    expect(stripNullsForOptional(beside, { id: 'i', name: null, shared: null })).toEqual({
+      id: 'i',
+      shared: null,
+    });
+  });
+
   it('follows $ref, recursion deeper than shaping expands, and allOf parts', () => {
     const Node: z.ZodType<unknown> = z.object({
       name: z.string(),

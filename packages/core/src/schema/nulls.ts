@@ -24,6 +24,12 @@ interface Variant {
   required: string[];
   /** Required properties with a `const` or `enum` (a discriminator such as `kind: 'a'`) and their allowed values. */
   discriminators: Array<[name: string, values: unknown[]]>;
+  /**
+   * Properties other variants of the union declare, and neither this variant nor the object around
+   * the union: the schemas handed out list them all (see `liftRootUnions` in shape.ts), so a strict
+   * model sends `null` for them when it means this variant.
+   */
+  othersIfNull: string[];
   plan: NullPlan | undefined;
 }
 
@@ -109,11 +115,23 @@ class PlanBuilder {
     if (items) plan.items = this.planFor(items);
     const union = parts.flatMap((part) => [part.anyOf, part.oneOf]).find(Array.isArray);
     const variants = (union ?? []).filter(isSchemaObject).flatMap((branch) => this.variant(branch));
-    if (variants.some((variant) => variant.plan)) plan.variants = variants;
+    for (const variant of variants) {
+      if (variant.kind !== 'object') continue;
+      const others = new Set<string>();
+      for (const other of variants) {
+        if (other.kind === 'object' && other !== variant) for (const name of other.declared) others.add(name);
+      }
+      variant.othersIfNull = [...others].filter(
+        (name) =>
+          !variant.declared.includes(name) && !variant.required.includes(name) && !properties.has(name),
+      );
+    }
+    if (variants.some((variant) => variant.plan || variant.othersIfNull.length > 0))
+      plan.variants = variants.map(({ declared: _declared, ...variant }) => variant);
   }
 
   /** The variant a branch of a union stands for; none for branches that are neither objects nor arrays. */
-  private variant(branch: JSONSchema): Variant[] {
+  private variant(branch: JSONSchema): Array<Variant & { declared: string[] }> {
     const parts = this.parts(branch);
     const kind = kindOf(parts);
     if (!kind) return [];
@@ -124,7 +142,16 @@ class PlanBuilder {
       const values = property && allowedValues(property);
       if (values) discriminators.push([name, values]);
     }
-    return [{ kind, required: [...required], discriminators, plan: this.planFor(branch) }];
+    return [
+      {
+        kind,
+        required: [...required],
+        discriminators,
+        othersIfNull: [],
+        declared: [...properties.keys()],
+        plan: this.planFor(branch),
+      },
+    ];
   }
 
   /** The schema itself, what its `$ref` points to and its `allOf` parts: everything a value must satisfy. */
@@ -174,17 +201,25 @@ function strip(plan: NullPlan, value: unknown): unknown {
   if (Array.isArray(value)) result = plan.items ? stripItems(plan.items, value) : value;
   else if (isRecord(value)) result = stripProperties(plan, value);
   const variant = chooseVariant(plan.variants, result);
+  if (variant && isRecord(result)) result = withoutNulls(result, variant.othersIfNull);
   return variant?.plan ? strip(variant.plan, result) : result;
 }
 
-function stripProperties(plan: NullPlan, value: Record<string, unknown>): Record<string, unknown> {
+/** `value` without the `null`s of `names` (itself when it has none). */
+function withoutNulls(value: Record<string, unknown>, names: string[]): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
-  for (const name of plan.absentIfNull) {
+  for (const name of names) {
     if (value[name] === null && Object.hasOwn(value, name)) {
       copy ??= { ...value };
       delete copy[name];
     }
   }
+  return copy ?? value;
+}
+
+function stripProperties(plan: NullPlan, value: Record<string, unknown>): Record<string, unknown> {
+  const stripped = withoutNulls(value, plan.absentIfNull);
+  let copy: Record<string, unknown> | undefined = stripped === value ? undefined : stripped;
   for (const [name, nested] of plan.nested) {
     const current = value[name];
     if (current === null || current === undefined || !Object.hasOwn(value, name)) continue;

@@ -118,8 +118,69 @@ describe('shapeInputSchema', () => {
     expect(schema).toEqual({
       type: 'object',
       properties: { id: { type: 'string' }, email: { type: 'string' } },
+      description: 'Exactly one of these forms: { id } or { email }.',
     });
     expect(warnings).toEqual([expect.stringContaining('oneOf')]);
+  });
+
+  it('lists the properties of a root anyOf / oneOf of objects at the root: required when every variant requires them, the variants described', () => {
+    const byIdOrName = shapeInputSchema({
+      type: 'object',
+      description: 'Find a user.',
+      anyOf: [
+        { properties: { id: { type: 'string' }, full: { type: 'boolean' } }, required: ['id'] },
+        { properties: { name: { type: 'string' }, full: { type: 'boolean' } }, required: ['name'] },
+      ],
+    });
+    expect(byIdOrName.schema).toEqual({
+      type: 'object',
+      description: 'Find a user.\n\nOne or more of these forms: { id, full? } or { name, full? }.',
+      properties: { id: { type: 'string' }, full: { type: 'boolean' }, name: { type: 'string' } },
+    });
+    expect(byIdOrName.warnings).toEqual([expect.stringContaining('properties of the anyOf variants')]);
+
+    // a discriminated union (no root type): the discriminator one enum, a property defined
+    // differently by two variants any of them, closed when every variant is
+    const actions = shapeInputSchema({
+      oneOf: [
+        {
+          type: 'object',
+          properties: { action: { const: 'move' }, to: { type: 'string' }, by: { type: 'number' } },
+          required: ['action', 'to'],
+          additionalProperties: false,
+        },
+        {
+          type: 'object',
+          properties: { action: { type: 'string', const: 'wait' }, by: { type: 'integer' } },
+          required: ['action', 'by'],
+          additionalProperties: false,
+        },
+      ],
+    });
+    expect(actions.schema).toEqual({
+      type: 'object',
+      description: 'Exactly one of these forms: { action: "move", to, by? } or { action: "wait", by }.',
+      properties: {
+        action: { enum: ['move', 'wait'] },
+        to: { type: 'string' },
+        by: { anyOf: [{ type: 'number' }, { type: 'integer' }] },
+      },
+      required: ['action'],
+      additionalProperties: false,
+    });
+
+    // the root's own properties win, and variants of another type are no object's
+    const own = shapeInputSchema({
+      type: 'object',
+      properties: { id: { type: 'string', description: 'The id' } },
+      anyOf: [{ properties: { id: { type: 'number' } }, required: ['id'] }, { type: 'string' }],
+    });
+    expect(own.schema).toEqual({
+      type: 'object',
+      properties: { id: { type: 'string', description: 'The id' } },
+      required: ['id'],
+      description: 'One or more of these forms: { id }.',
+    });
   });
 
   it('rewrites OpenAPI nullable: true as JSON Schema null unions, at any depth', () => {

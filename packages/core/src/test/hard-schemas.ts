@@ -30,6 +30,11 @@ export interface HardSchemaCase {
   readonly notStrictAt?: string;
   /** Anything a test of the case should know. */
   readonly note?: string;
+  /**
+   * The properties the model must be shown at the root, where the schema's own `properties` do not
+   * list them all (a root union's variants hold them).
+   */
+  readonly shownProperties?: readonly string[];
 }
 
 /**
@@ -197,6 +202,23 @@ export function hardSchemaCases(): HardSchemaCase[] {
       received: { name: 'n' },
       strict: true,
       note: 'The OpenAI Agents SDK would demand strict mode for it if it reached `tool()` as is (docs/providers.md).',
+    },
+    {
+      slug: 'HARD_ROOT_UNION',
+      description:
+        "A root anyOf whose variants hold the properties (a user by id or by name): model APIs refuse a root union, so the model must be shown its variants' properties at the root.",
+      inputSchema: {
+        type: 'object',
+        anyOf: [
+          { properties: { id: { type: 'string' } }, required: ['id'] },
+          { properties: { name: { type: 'string' } }, required: ['name'] },
+        ],
+      },
+      args: { id: 'u1' },
+      strictArgs: { id: 'u1', name: null },
+      received: { id: 'u1' },
+      strict: true,
+      shownProperties: ['id', 'name'],
     },
   ];
 }
