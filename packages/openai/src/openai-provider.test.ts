@@ -673,6 +673,32 @@ describe.each(['chat', 'responses'] as const)('arrays without items, %s API', (a
   );
 });
 
+describe('Chat Completions tool calls from OpenAI-compatible servers', () => {
+  it('runs a tool call without type (some servers leave it out) as the function call it is', async () => {
+    const { session, tools, calls } = await samples.session(new OpenAIProvider(), {
+      preset: SessionPreset.DIRECT_TOOLS,
+      toolkits: ['tasks'],
+    });
+    const model = await startScriptedModelServer([
+      (request) => {
+        const reply = openaiReply(request, [
+          { id: 'call_a', name: 'TASKS_CREATE_TASK', args: { title: 'Buy milk' } },
+        ]) as { choices: Array<{ message: { tool_calls: Array<Record<string, unknown>> } }> };
+        for (const call of reply.choices[0]!.message.tool_calls) delete call.type;
+        return reply;
+      },
+      (request) => openaiReply(request, []),
+    ]);
+    cleanups.push(() => model.close());
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+    expect(await wires.chat.loop(client, session, tools)).toBe('done');
+    expect(calls).toEqual([
+      expect.objectContaining({ slug: 'TASKS_CREATE_TASK', input: { title: 'Buy milk' } }),
+    ]);
+    expect(JSON.parse(resultsOf('chat', model, 1).call_a!)).toMatchObject({ title: 'Buy milk' });
+  });
+});
+
 describe('session.handleToolCalls() types', () => {
   it('follow the API the provider was made for', async () => {
     const mux = new ToolMux({

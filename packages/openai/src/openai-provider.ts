@@ -19,6 +19,9 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { FunctionTool, Response, ResponseInputItem } from 'openai/resources/responses/responses';
 
+/** A tool call of a Chat Completions message. */
+type ChatToolCall = NonNullable<ChatCompletion['choices'][number]['message']['tool_calls']>[number];
+
 /** Which OpenAI API the tools are for: Chat Completions or the Responses API. */
 export type OpenAIApi = 'chat' | 'responses';
 
@@ -132,11 +135,7 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
   async handleToolCalls(response: OpenAIResponse<A>, execute: ExecuteFn): Promise<OpenAIToolOutputs<A>> {
     if (isChatCompletion(response)) {
       const toolCalls = response.choices[0]?.message.tool_calls ?? [];
-      const calls: ToolCall[] = toolCalls.map((call) =>
-        call.type === 'function'
-          ? { id: call.id, name: call.function.name, arguments: parseToolArguments(call.function.arguments) }
-          : { id: call.id, name: call.custom.name, arguments: call.custom.input },
-      );
+      const calls: ToolCall[] = toolCalls.map(toolCallOf);
       const results = await runToolCalls(calls, execute);
       return results.map(
         (result, index): ChatCompletionToolMessageParam => ({
@@ -163,6 +162,29 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
       }),
     ) as OpenAIToolOutputs<A>;
   }
+}
+
+/**
+ * A Chat Completions tool call as toolmux runs it. A call with a `function` member is a function call
+ * whatever its `type` says: some OpenAI-compatible servers leave `type` out. One with neither a
+ * `function` nor a `custom` member names no tool, and answers as a call of an unknown tool.
+ */
+function toolCallOf(call: ChatToolCall): ToolCall {
+  const given = call as {
+    function?: { name: string; arguments: string } | null;
+    custom?: { name: string; input: string } | null;
+  };
+  if (typeof given.function === 'object' && given.function !== null) {
+    return {
+      id: call.id,
+      name: given.function.name,
+      arguments: parseToolArguments(given.function.arguments),
+    };
+  }
+  if (typeof given.custom === 'object' && given.custom !== null) {
+    return { id: call.id, name: given.custom.name, arguments: given.custom.input };
+  }
+  return { id: call.id, name: '', arguments: {} };
 }
 
 /** A Chat Completions response (`object: 'chat.completion'`), as opposed to a Responses API one. */
