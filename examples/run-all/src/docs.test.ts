@@ -323,6 +323,56 @@ it('installs, in each package README, every package its samples import', () => {
 });
 
 /**
+ * The `handleToolCalls(...)` calls of a sample that run whatever the model answered: neither inside an
+ * `if` or a `while` nor after an `if` of its block that leaves the loop or the function (`break`, `continue`,
+ * `return`, `throw`). For a response without tool calls it returns an empty reply, and Anthropic and
+ * Gemini refuse the empty user turn it makes (`content: []`, `parts: []`).
+ */
+function unguardedToolCallHandling(code: string): number[] {
+  const source = ts.createSourceFile('block.ts', code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const leaves = (statement: ts.Statement): boolean =>
+    ts.isBreakStatement(statement) ||
+    ts.isContinueStatement(statement) ||
+    ts.isReturnStatement(statement) ||
+    ts.isThrowStatement(statement) ||
+    (ts.isBlock(statement) && statement.statements.some(leaves));
+  const guarded = (call: ts.Node): boolean => {
+    for (let node: ts.Node = call; node.parent; node = node.parent) {
+      const parent = node.parent;
+      if (ts.isIfStatement(parent) && parent.thenStatement === node) return true;
+      if (ts.isWhileStatement(parent) && parent.statement === node) return true;
+      if (ts.isBlock(parent) || ts.isSourceFile(parent)) {
+        const before = parent.statements.slice(0, parent.statements.indexOf(node as ts.Statement));
+        if (before.some((statement) => ts.isIfStatement(statement) && leaves(statement.thenStatement)))
+          return true;
+      }
+    }
+    return false;
+  };
+  const lines: number[] = [];
+  const visit = (node: ts.Node) => {
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      node.expression.name.text === 'handleToolCalls' &&
+      !guarded(node)
+    ) {
+      lines.push(source.getLineAndCharacterOfPosition(node.getStart()).line);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return lines;
+}
+
+it('runs handleToolCalls in the samples only for a response with tool calls', () => {
+  const unguarded = checked.flatMap((block) =>
+    unguardedToolCallHandling(block.code).map((line) => `${block.file}:${block.line + line}`),
+  );
+  expect(unguarded).toEqual([]);
+});
+
+/**
  * One TypeScript program over the samples and the types they reach (the packages' and the
  * frameworks' declarations): half a minute of CPU in one thread. CI runs every package's suite at
  * once on a shared 2-core machine: there, with two busy loops beside it (load 12–18), it took 87 s
