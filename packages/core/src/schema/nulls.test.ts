@@ -126,6 +126,32 @@ describe('stripNullsForOptional', () => {
     });
   });
 
+  it("follows the variant that declares the value's keys when one variant's required keys are a subset of another's", () => {
+    const schema = z.toJSONSchema(
+      z.object({
+        target: z.union([
+          z.strictObject({ name: z.string(), exact: z.boolean().optional() }),
+          z.strictObject({
+            name: z.string(),
+            page: z.number(),
+            filter: z.object({ label: z.string().optional() }).optional(),
+          }),
+        ]),
+      }),
+      { io: 'input' },
+    );
+    // what a strict model sends for the second variant: null for the optional label
+    expect(
+      stripNullsForOptional(schema, { target: { name: 'x', page: 2, filter: { label: null } } }),
+    ).toEqual({
+      target: { name: 'x', page: 2, filter: {} },
+    });
+    // the first variant still, for its own keys
+    expect(stripNullsForOptional(schema, { target: { name: 'x', exact: null } })).toEqual({
+      target: { name: 'x' },
+    });
+  });
+
   it('follows $ref, recursion deeper than shaping expands, and allOf parts', () => {
     const Node: z.ZodType<unknown> = z.object({
       name: z.string(),

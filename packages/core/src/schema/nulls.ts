@@ -30,6 +30,8 @@ interface Variant {
    * model sends `null` for them when it means this variant.
    */
   othersIfNull: string[];
+  /** The properties the variant declares: the variant whose declared properties hold all of a value's keys is its. */
+  declared: string[];
   plan: NullPlan | undefined;
 }
 
@@ -40,8 +42,10 @@ const strippers = new WeakMap<JSONSchema, NullStripper>();
  * `args` can be validated against the original schema (where `null` is often not allowed, and where
  * absence lets defaults apply). A `null` is removed only for a property that the ORIGINAL schema does
  * not require and whose schema does not accept `null`; `null`s the original allows are kept. Nested
- * objects, arrays of objects, `$ref`s, `allOf` parts and `anyOf`/`oneOf` variants (the first that fits
- * the value, judged by required properties and `const`/`enum` discriminators) are followed.
+ * objects, arrays of objects, `$ref`s, `allOf` parts and `anyOf`/`oneOf` variants (of those that fit
+ * the value, judged by required properties and `const`/`enum` discriminators, the first that declares
+ * every key holding a value) are followed; the nulls of properties only other variants declare are
+ * removed too.
  *
  * Never mutates `args`: changed objects and arrays are copied, unchanged ones are returned as they are.
  * The plan for each schema is built once and cached (see {@link createNullStripper}).
@@ -126,12 +130,11 @@ class PlanBuilder {
           !variant.declared.includes(name) && !variant.required.includes(name) && !properties.has(name),
       );
     }
-    if (variants.some((variant) => variant.plan || variant.othersIfNull.length > 0))
-      plan.variants = variants.map(({ declared: _declared, ...variant }) => variant);
+    if (variants.some((variant) => variant.plan || variant.othersIfNull.length > 0)) plan.variants = variants;
   }
 
   /** The variant a branch of a union stands for; none for branches that are neither objects nor arrays. */
-  private variant(branch: JSONSchema): Array<Variant & { declared: string[] }> {
+  private variant(branch: JSONSchema): Variant[] {
     const parts = this.parts(branch);
     const kind = kindOf(parts);
     if (!kind) return [];
@@ -244,17 +247,26 @@ function stripItems(plan: NullPlan, items: unknown[]): unknown[] {
   return copy ?? items;
 }
 
-/** The variant a value belongs to: the only one of its kind, or the first whose required and discriminator properties fit. */
+/**
+ * The variant a value belongs to: the only one of its kind, or among those whose required and
+ * discriminator properties fit, the first that declares every key the value holds a non-null value
+ * for (a variant whose required keys are a subset of another's fits the other's values too), else the
+ * first that fits. Keys holding `null` are left out of that test: strict mode sends them for the
+ * properties of the other variants.
+ */
 function chooseVariant(variants: Variant[], value: unknown): Variant | undefined {
   if (variants.length === 0) return undefined;
   const kind = Array.isArray(value) ? 'array' : isRecord(value) ? 'object' : undefined;
   const candidates = variants.filter((variant) => variant.kind === kind);
   if (candidates.length <= 1 || !isRecord(value)) return candidates[0];
-  return candidates.find(
+  const fitting = candidates.filter(
     (variant) =>
       variant.required.every((name) => Object.hasOwn(value, name)) &&
       variant.discriminators.every(([name, values]) => values.includes(value[name])),
   );
+  if (fitting.length <= 1) return fitting[0];
+  const given = Object.keys(value).filter((name) => value[name] !== null);
+  return fitting.find((variant) => given.every((name) => variant.declared.includes(name))) ?? fitting[0];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
