@@ -116,7 +116,7 @@ export {
   setupOptions,
 } from './util/option-kinds.js';
 export { isPlainObject, setOwn } from './util/own-key.js';
-export { decodeOffsetCursor } from './util/pagination.js';
+export { decodeSlugCursor } from './util/pagination.js';
 export {
   MAX_LOG_ERROR_CODE_LENGTH,
   MAX_LOG_TEXT_LENGTH,

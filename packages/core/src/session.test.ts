@@ -311,6 +311,36 @@ describe('session.toolkits()', () => {
     expect(rest.nextCursor).toBeUndefined();
     await expect(session.toolkits({ cursor: 'garbage' })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
   });
+
+  it('pages on from the last slug shown, whatever was connected or filtered since', async () => {
+    const { toolkits } = createSampleToolkits();
+    const mux = new ToolMux({
+      toolkits,
+      store: ':memory:',
+      logger: quiet,
+      secretKey: Buffer.alloc(32, 7).toString('base64'),
+    });
+    const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+    const session = await mux.create('user_1', { authConfigs: { mail: config.id } });
+    const slugs = (page: { items: Array<{ slug: string }> }) => page.items.map((item) => item.slug);
+    // connected: [notes, tasks]; then mail, before both, is connected: page 2 is tasks, not notes again
+    const first = await session.toolkits({ connected: true, limit: 1 });
+    expect(slugs(first)).toEqual(['notes']);
+    await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-0123456789' });
+    const second = await session.toolkits({ connected: true, limit: 1, cursor: first.nextCursor });
+    expect(slugs(second)).toEqual(['tasks']);
+    expect(second.nextCursor).toBeUndefined();
+    // a cursor of the list without a filter, after mail: the connected ones after it, none skipped
+    const all = await session.toolkits({ limit: 1 });
+    expect(slugs(all)).toEqual(['mail']);
+    const filtered = await session.toolkits({ connected: true, limit: 1, cursor: all.nextCursor });
+    expect(slugs(filtered)).toEqual(['notes']);
+    expect(slugs(await session.toolkits({ limit: 5, cursor: filtered.nextCursor }))).toEqual(['tasks']);
+    // an offset, as cursors were, is no cursor of this list
+    const offset = Buffer.from('o:1').toString('base64url');
+    await expect(session.toolkits({ cursor: offset })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await mux.close();
+  });
 });
 
 describe('direct access', () => {

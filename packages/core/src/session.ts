@@ -83,7 +83,7 @@ import { didYouMean, NameMatcher } from './util/closest-names.js';
 import { idTime, newId } from './util/ids.js';
 import type { Logger } from './util/logger.js';
 import { checkedOptions, checkedRequest, fieldsOf, requestObject } from './util/options-object.js';
-import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
+import { decodeSlugCursor, encodeSlugCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId, checkId, leadingText, shownValue } from './util/stored-text.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './workbench/host.js';
@@ -1212,7 +1212,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }> {
     const options = checkedOptions(given, 'session.toolkits()');
     const limit = validateLimit(options.limit ?? 20, 100);
-    const offset = decodeOffsetCursor(options.cursor);
+    const from = decodeSlugCursor(options.cursor);
     checkToolkitsFilters(options);
     await this.#checkExists();
     const only = options.toolkits ? new Set(options.toolkits) : undefined;
@@ -1229,10 +1229,17 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     let items = await Promise.all(toolkitSlugs.sort().map((slug) => this.#toolkitInfo(slug)));
     if (options.connected !== undefined)
       items = items.filter((item) => item.connection.isActive === options.connected);
-    const page = items.slice(offset, offset + limit);
+    // the page starts after the last slug the page before showed: a toolkit connected, added or
+    // filtered out since (or a cursor of the list with other filters) moves no other one
+    const rest = from ? items.filter((item) => item.slug > from.after) : items;
+    const page = rest.slice(0, limit);
+    const last = page.at(-1);
     return {
       items: page,
-      nextCursor: offset + limit < items.length ? encodeOffsetCursor(offset + limit) : undefined,
+      nextCursor:
+        rest.length > limit && last
+          ? encodeSlugCursor({ after: last.slug, shown: (from?.shown ?? 0) + page.length })
+          : undefined,
       total: items.length,
     };
   }

@@ -19,7 +19,7 @@ export function validateLimit(limit: number, max: number): number {
   return limit;
 }
 
-/** Cursor for lists that are computed in memory (toolkits): an opaque offset. */
+/** Cursor for lists that are computed in memory and never change (the catalog's toolkits): an opaque offset. */
 export function encodeOffsetCursor(offset: number): string {
   return Buffer.from(`o:${offset}`).toString('base64url');
 }
@@ -39,4 +39,40 @@ export function decodeOffsetCursor(cursor: string | undefined): number {
     });
   }
   return Number(match[1]);
+}
+
+/** Where a page of a list sorted by slug ended: {@link encodeSlugCursor}. */
+export interface SlugCursor {
+  /** The slug of the last item shown: the next page starts after it. */
+  after: string;
+  /** How many items the pages up to this one showed (for a page number). */
+  shown: number;
+}
+
+/**
+ * Cursor for lists that are computed in memory, sorted by slug, and may change between pages (a
+ * session's toolkits, whose connections change): the slug of the last item shown, so the next page
+ * starts after it whatever came or went before it (an offset skipped or repeated those items).
+ */
+export function encodeSlugCursor({ after, shown }: SlugCursor): string {
+  return Buffer.from(`k:${shown}:${after}`).toString('base64url');
+}
+
+/**
+ * The place a cursor of {@link encodeSlugCursor} holds (undefined: the first page). Anything else
+ * is INVALID_REQUEST, as for {@link decodeOffsetCursor}.
+ */
+export function decodeSlugCursor(cursor: string | undefined): SlugCursor | undefined {
+  if (cursor === undefined) return undefined;
+  const match =
+    typeof cursor === 'string' && cursor.length <= MAX_CURSOR_LENGTH
+      ? /^k:(\d{1,15}):(.+)$/s.exec(Buffer.from(cursor, 'base64url').toString())
+      : null;
+  if (!match) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `cursor ${shownValue(cursor)} is not a cursor this list returned; pass ${apiRef('nextCursor')} unchanged.`,
+    });
+  }
+  return { after: match[2]!, shown: Number(match[1]) };
 }

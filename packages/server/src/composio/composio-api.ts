@@ -11,7 +11,7 @@ import {
 import {
   declaredToolkitsSliced,
   declaredToolsSliced,
-  decodeOffsetCursor,
+  decodeSlugCursor,
   WorkSlice,
 } from '@toolmux/core/internal';
 import type { Context, Hono } from 'hono';
@@ -676,8 +676,9 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           next_cursor: page.nextCursor ?? null,
           total_items: page.total,
           total_pages: Math.max(1, Math.ceil(page.total / limit)),
-          // the page the cursor (an offset, which session.toolkits() has read) starts: it was always 1
-          current_page: Math.floor(decodeOffsetCursor(query.cursor) / limit) + 1,
+          // the page the cursor (which session.toolkits() has read) starts: the pages before it
+          // showed `shown` toolkits
+          current_page: Math.floor((decodeSlugCursor(query.cursor)?.shown ?? 0) / limit) + 1,
         };
       }),
     );
