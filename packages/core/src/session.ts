@@ -727,8 +727,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   /**
    * The session's multi-execute running `eachResult` on each of its calls' results (`tools()`'s
    * `afterExecute`), before they are offloaded to the workbench files, and its workbench running
-   * `cellHooks` around each call of the cell (`tools()`'s `beforeExecute` and `afterExecute`); any
-   * other tool as it is.
+   * `cellHooks` around each call of the cell (`tools()`'s `beforeExecute` and `afterExecute`) and on
+   * what its `toolmux.search` finds (`modifySchema`); any other tool as it is.
    */
   #withCallHooks(meta: Tool | undefined, options: MultiExecuteOptions): Tool | undefined {
     const kind = meta === undefined ? undefined : metaToolKind(meta.slug);
@@ -1609,7 +1609,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ? async (slug, args, options) =>
             hooks.after(slug, await run(slug, await hooks.before(slug, args), options))
         : run,
-      search: (query, limit) => this.search({ query, limit }),
+      // the schemas as tools()'s modifySchema shows them (the hooks' `searched`)
+      search: async (query, limit) => {
+        const found = await this.search({ query, limit });
+        return hooks?.searched ? hooks.searched(found) : found;
+      },
       // a cell's failures are read by the agent: their way out names its meta-tools
       proxy: (request) =>
         this.proxyExecute(request).catch((error: unknown) => {

@@ -295,6 +295,38 @@ describe('tool modifiers', () => {
     expect(calls.map((call) => call.slug)).toEqual(['TASKS_CREATE_TASK']);
   });
 
+  it("a workbench cell's toolmux.search shows the schemas modifySchema makes, as TOOLMUX_SEARCH_TOOLS does", async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'] });
+    const tools = byName(
+      (await session.tools({
+        modifySchema: ({ slug, schema }) =>
+          slug === 'TASKS_CREATE_TASK' ? without(schema, 'priority') : schema,
+      })) as PlainTool[],
+    );
+    type Found = { results: Array<{ tools: Array<{ tool_slug: string; input_schema: JSONSchema }> }> };
+    const schemaIn = (found: Found) =>
+      found.results[0]!.tools.find((tool) => tool.tool_slug === 'TASKS_CREATE_TASK')!.input_schema;
+    const search = await tools.get(MetaToolSlug.SEARCH_TOOLS)!.execute({
+      queries: [{ use_case: 'create a new to-do task' }],
+    });
+    const cell = await tools.get(MetaToolSlug.WORKBENCH)!.execute({
+      code: "return await toolmux.search('create a new to-do task');",
+    });
+    expect(cell.successful).toBe(true);
+    const inCell = schemaIn((cell.data as { result: Found }).result);
+    // before: the cell's search showed the tool's own schema, with the field the application hid
+    expect(Object.keys(inCell.properties as object)).not.toContain('priority');
+    expect(inCell).toEqual(schemaIn(search.data as Found));
+    // without modifiers the cell sees the field (the hook, not the search, took it away)
+    const plain = byName((await session.tools()) as PlainTool[]);
+    const unmodified = await plain.get(MetaToolSlug.WORKBENCH)!.execute({
+      code: "return await toolmux.search('create a new to-do task');",
+    });
+    const own = schemaIn((unmodified.data as { result: Found }).result);
+    expect(Object.keys(own.properties as object)).toContain('priority');
+  });
+
   it('beforeExecute runs for every call of a multi-execute that runs, whatever the other entries are', async () => {
     const { mux, calls } = setup();
     const session = await mux.create('user_1', { toolkits: ['tasks'] });

@@ -259,7 +259,8 @@ export function applyToolModifiers(
    * makes (`CELL_CALL_HOOKS`): code the model writes could call a tool with arguments `beforeExecute`
    * would have changed, and read a result `afterExecute` would have redacted. A hook that throws fails
    * that call in the cell (the tool does not run), then the cell's call throws it, as a hook of a
-   * direct call does.
+   * direct call does. `modifySchema` rewrites the schemas the cell's `toolmux.search` finds, as those
+   * of TOOLMUX_SEARCH_TOOLS (`searched`).
    */
   const workbench: ExecuteFn = async (slug, args, options) => {
     let thrown: { error: unknown } | undefined;
@@ -273,9 +274,15 @@ export function applyToolModifiers(
           throw error;
         }
       };
+    const searched = async (found: unknown): Promise<unknown> =>
+      rewriteListed({ successful: true, data: found, error: null, logId: '' }).data;
     const withHooks: MultiExecuteOptions = {
       ...options,
-      [CELL_CALL_HOOKS]: { before: failing(before), after: failing(after) },
+      [CELL_CALL_HOOKS]: {
+        before: failing(before),
+        after: failing(after),
+        ...(modifySchema ? { searched: failing(searched) } : {}),
+      },
     };
     const result = await execute(slug, await before(slug, args), withHooks);
     if (thrown) throw thrown.error;
@@ -286,7 +293,8 @@ export function applyToolModifiers(
     const kind = metaToolKind(slug);
     // never the hooks of the multi-execute itself, only those of its calls
     if (kind === 'MULTI_EXECUTE_TOOL') return multiExecute(slug, args, options);
-    if (kind === 'WORKBENCH' && (beforeExecute || afterExecute)) return workbench(slug, args, options);
+    if (kind === 'WORKBENCH' && (beforeExecute || afterExecute || modifySchema))
+      return workbench(slug, args, options);
     const result = await execute(slug, await before(slug, args), options);
     const listed = kind === 'SEARCH_TOOLS' || kind === 'GET_TOOL_SCHEMAS' ? rewriteListed(result) : result;
     return after(slug, listed);

@@ -162,11 +162,17 @@ export interface MetaToolOptions extends ExecuteOptions {
 /**
  * `tools()`'s `beforeExecute` and `afterExecute` as a workbench cell runs them: around each call its
  * code makes with `toolmux.execute`, so that code the model writes gets the arguments and the results
- * the hooks decide, as the calls the model makes directly and through the multi-execute do.
+ * the hooks decide, as the calls the model makes directly and through the multi-execute do; and its
+ * `modifySchema` on the schemas `toolmux.search` finds.
  */
 export interface CellCallHooks {
   before(slug: string, args: unknown): Promise<unknown>;
   after(slug: string, result: ToolResult): Promise<ToolResult>;
+  /**
+   * What `toolmux.search` answers the code, its input schemas as `tools()`'s `modifySchema` makes them
+   * (as TOOLMUX_SEARCH_TOOLS shows them): the code would otherwise read a field the application hid.
+   */
+  searched?(found: unknown): Promise<unknown>;
 }
 
 /**
@@ -185,7 +191,7 @@ export const EACH_CALL_RESULT: unique symbol = Symbol('toolmux.eachCallResult');
 
 /**
  * @internal The key under which the execute options of a workbench call carry its
- * {@link CellCallHooks} (`tools()` with `beforeExecute` or `afterExecute`).
+ * {@link CellCallHooks} (`tools()` with `beforeExecute`, `afterExecute` or `modifySchema`).
  */
 export const CELL_CALL_HOOKS: unique symbol = Symbol('toolmux.cellCallHooks');
 
