@@ -134,6 +134,10 @@ const OPERATIONS = {
     sdk: () => 'maxResponseBytes',
     rest: () => 'max_response_bytes',
   },
+  'session.execute': {
+    sdk: () => 'session.execute(tool_slug, arguments)',
+    rest: () => 'POST /api/v1/sessions/:sessionId/execute with { "tool_slug", "arguments" }',
+  },
   'session.execute.account': {
     sdk: () => 'session.execute(slug, args, { account })',
     rest: () => 'POST /api/v1/sessions/:sessionId/execute with { "tool_slug", "arguments", "account" }',

@@ -41,7 +41,15 @@ import {
 } from './execution/execute.js';
 import { HeldLogEntries } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
-import { applicationReader, forReader, type HintReader, messageFor, readerFor } from './meta-tools/hints.js';
+import {
+  accountOptionWay,
+  applicationReader,
+  forReader,
+  type HintReader,
+  inWordsOf,
+  messageFor,
+  readerFor,
+} from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
   CELL_CALL_HOOKS,
@@ -1345,16 +1353,53 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     }
   }
 
-  /** What TOOLMUX_SEARCH_TOOLS returns, without a model. */
+  /**
+   * What TOOLMUX_SEARCH_TOOLS returns, without a model; its `next_steps` name the application's
+   * operations (`session.authorize`, `session.execute`), not the agent's meta-tools.
+   */
   async search(given: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
-    const options = searchRequestOf(given);
-    await this.#checkExists();
-    return this.#search([{ use_case: options.query, known_fields: options.knownFields }], options.limit);
+    return this.#searchFor(given, applicationReader(true));
   }
 
+  /**
+   * `search` whose `next_steps` name the application's operations in the words of `audience`, or
+   * (`'agent'`) the session's meta-tools, as TOOLMUX_SEARCH_TOOLS does.
+   *
+   * @internal the server's `POST /sessions/:id/search` (an application's), and the search of its
+   * Composio-compatible API (whose answer, as Composio's, guides the agent)
+   */
+  async searchFor(
+    audience: ErrorAudience | 'agent',
+    given: { query: string; knownFields?: string; limit?: number },
+  ): Promise<SearchToolsResult> {
+    return this.#searchFor(
+      given,
+      audience === 'agent' ? this.#hintReader() : readerFor(applicationReader(true), audience),
+    );
+  }
+
+  /** One search of `search()`'s arguments, its `next_steps` for `reader`. */
+  async #searchFor(
+    given: { query: string; knownFields?: string; limit?: number },
+    reader: HintReader,
+  ): Promise<SearchToolsResult> {
+    const options = searchRequestOf(given);
+    await this.#checkExists();
+    return this.#search(
+      [{ use_case: options.query, known_fields: options.knownFields }],
+      options.limit,
+      reader,
+    );
+  }
+
+  /**
+   * The search of TOOLMUX_SEARCH_TOOLS, `toolmux.search` and `search()`: `next_steps` tell `reader`
+   * (the agent, with the meta-tools it has, by default) how to go on.
+   */
   async #search(
     queries: Array<{ use_case: string; known_fields?: string | null }>,
     limit = SEARCH_RESULTS_PER_QUERY,
+    reader: HintReader = this.#hintReader(),
   ): Promise<SearchToolsResult> {
     const visible = this.#visibleTools();
     const filter = (slug: string) => visible.has(slug);
@@ -1413,28 +1458,39 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const unconnected = toolkit_connections.filter((entry) => !entry.connected).map((entry) => entry.toolkit);
     const found = results.some((result) => result.tools.length > 0);
     const slugs = this.#slugs();
-    const kinds = this.#hintReader().metaTools;
+    const kinds = reader.metaTools;
+    // the agent reads TOOLMUX_SEARCH_TOOLS and toolmux.search (they are its meta-tools: it has one
+    // at least); the application reads search(), and does what its agent is told in its own words
+    const application = kinds.size === 0;
     const next_steps = !found
       ? 'No tool matched. Rephrase the use case with other words or the app name, or tell the user this session cannot do it.'
       : [
-          unconnected.length > 0 && kinds.has('MANAGE_CONNECTIONS')
-            ? `Toolkits ${unconnected.join(', ')} are not connected: call ${slugs.MANAGE_CONNECTIONS} for them before running their tools.`
-            : unconnected.length > 0
-              ? `Toolkits ${unconnected.join(', ')} are not connected: ask the user to connect them.`
+          unconnected.length > 0 && application
+            ? `Toolkits ${unconnected.join(', ')} are not connected: before running their tools, start ${unconnected.length === 1 ? 'its connection' : 'the connection of each'} with ${apiRef('session.authorize', unconnected.length === 1 ? { toolkit: unconnected[0]! } : {})}, hand the user its ${apiRef('redirectUrl')} and wait with ${apiRef('session.waitForConnections')}.`
+            : unconnected.length > 0 && kinds.has('MANAGE_CONNECTIONS')
+              ? `Toolkits ${unconnected.join(', ')} are not connected: call ${slugs.MANAGE_CONNECTIONS} for them before running their tools.`
+              : unconnected.length > 0
+                ? `Toolkits ${unconnected.join(', ')} are not connected: ask the user to connect them.`
+                : '',
+          choosing.length > 0 && application
+            ? `The user has several accounts of ${choosing.map((entry) => entry.toolkit).join(', ')} and each call of these toolkits must name one (an alias or id from accounts): ${accountOptionWay(reader)}.`
+            : choosing.length > 0
+              ? `The user has several accounts of ${choosing.map((entry) => entry.toolkit).join(', ')} and you must choose: set "account" (an alias or id from accounts) on each call of these toolkits; ask the user which account if it is not clear.`
               : '',
-          choosing.length > 0
-            ? `The user has several accounts of ${choosing.map((entry) => entry.toolkit).join(', ')} and you must choose: set "account" (an alias or id from accounts) on each call of these toolkits; ask the user which account if it is not clear.`
-            : '',
-          several.length > 0
-            ? `The user has several accounts of ${several.map((entry) => entry.toolkit).join(', ')}: calls use the one with is_default unless you set "account" (an alias or id from accounts).`
-            : '',
-          kinds.has('MULTI_EXECUTE_TOOL')
-            ? `Run the tools you need with ${slugs.MULTI_EXECUTE_TOOL}, using the tool_slug and argument names exactly as given.`
-            : 'Run the tools you need by their tool_slug, with the argument names exactly as given.',
+          several.length > 0 && application
+            ? `The user has several accounts of ${several.map((entry) => entry.toolkit).join(', ')}: calls use the one with is_default unless they name another (an alias or id from accounts): ${accountOptionWay(reader)}.`
+            : several.length > 0
+              ? `The user has several accounts of ${several.map((entry) => entry.toolkit).join(', ')}: calls use the one with is_default unless you set "account" (an alias or id from accounts).`
+              : '',
+          application
+            ? `Run the tools with ${apiRef('session.execute')}, using the tool_slug and argument names exactly as given.`
+            : kinds.has('MULTI_EXECUTE_TOOL')
+              ? `Run the tools you need with ${slugs.MULTI_EXECUTE_TOOL}, using the tool_slug and argument names exactly as given.`
+              : 'Run the tools you need by their tool_slug, with the argument names exactly as given.',
         ]
           .filter(Boolean)
           .join(' ');
-    return { results, toolkit_connections, next_steps };
+    return { results, toolkit_connections, next_steps: inWordsOf(reader, next_steps) };
   }
 
   #host(): MetaToolHost {
@@ -1611,7 +1667,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         : run,
       // the schemas as tools()'s modifySchema shows them (the hooks' `searched`)
       search: async (query, limit) => {
-        const found = await this.search({ query, limit });
+        // the agent's code reads it: its next steps name the agent's meta-tools, as those of
+        // TOOLMUX_SEARCH_TOOLS (search() names the application's operations)
+        const found = await this.#searchFor({ query, limit }, this.#hintReader());
         return hooks?.searched ? hooks.searched(found) : found;
       },
       // a cell's failures are read by the agent: their way out names its meta-tools

@@ -133,9 +133,10 @@ describe("metaToolNames: 'composio' — inputs and results", () => {
     expect(JSON.stringify(data)).not.toContain('TOOLMUX_');
     expect(data.session.id).toBe(session.sessionId);
     expect(Number.isNaN(Date.parse(data.time_info.current_time_utc))).toBe(false);
-    // session.search() (no model) names the session's meta-tools too
+    // session.search() (no model) names the application's operations, in neither naming style
     const found = await session.search({ query: 'send an email' });
-    expect(found.next_steps).toContain('COMPOSIO_MANAGE_CONNECTIONS');
+    expect(found.next_steps).toContain('session.authorize("mail")');
+    expect(found.next_steps).not.toMatch(/COMPOSIO_|TOOLMUX_/);
   });
 
   it('COMPOSIO_MULTI_EXECUTE_TOOL takes tools, thought, sync_response_to_workbench and step fields', async () => {

@@ -43,6 +43,23 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
     expect(data.next_steps).toContain('mail');
   });
 
+  it("session.search() tells the application what to do in its own terms; a cell's toolmux.search tells the agent", async () => {
+    const { session } = await setup();
+    const found = await session.search({ query: 'send an email to a colleague' });
+    expect(found.results[0]!.tools[0]!.tool_slug).toBe('MAIL_SEND_EMAIL');
+    // before: "call TOOLMUX_MANAGE_CONNECTIONS … Run the tools you need with TOOLMUX_MULTI_EXECUTE_TOOL"
+    expect(found.next_steps).not.toContain('TOOLMUX_');
+    expect(found.next_steps).toContain('Toolkits mail are not connected');
+    expect(found.next_steps).toContain('session.authorize("mail")');
+    expect(found.next_steps).toContain('session.waitForConnections()');
+    expect(found.next_steps).toContain('session.execute(tool_slug, arguments)');
+    expect(found.next_steps).not.toContain('\u2063');
+    const cell = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: "return (await toolmux.search('send an email to a colleague')).next_steps;",
+    });
+    expect(cell.data).toMatchObject({ result: expect.stringContaining('TOOLMUX_MANAGE_CONNECTIONS') });
+  });
+
   it('answers each query with the part of its use case it read (2,000 characters), not a megabyte sent back to the model', async () => {
     const { session } = await setup();
     const useCase = `add a new to-do item ${'and more words '.repeat(100_000)}`;

@@ -12,6 +12,7 @@ import {
   declaredToolkitsSliced,
   declaredToolsSliced,
   decodeSlugCursor,
+  embeddedSession,
   WorkSlice,
 } from '@toolmux/core/internal';
 import type { Context, Hono } from 'hono';
@@ -590,7 +591,8 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const results: SearchToolsResult[] = [];
         for (const query of wire.queries) {
           // with a toolkit filter, search deeper and keep the best 5 of those toolkits
-          const result = await session.search({
+          // its next_steps_guidance names the session's meta-tools, as COMPOSIO_SEARCH_TOOLS' does
+          const result = await embeddedSession(session).searchFor('agent', {
             query: query.use_case,
             knownFields: query.known_fields,
             ...(wanted ? { limit: 50 } : {}),

@@ -210,6 +210,9 @@ describe('sessions', () => {
     const result = documented(SearchResultSchema, searched.json);
     expect(result.results[0]!.tools[0]!.tool_slug).toBe('TASKS_CREATE_TASK');
     expect(result.toolkit_connections).toContainEqual({ toolkit: 'tasks', connected: true });
+    // the application's next step, in the REST API's words (not the agent's meta-tools)
+    expect(result.next_steps).toContain('POST /api/v1/sessions/:sessionId/execute');
+    expect(result.next_steps).not.toContain('TOOLMUX_');
   });
 
   it('lists the session toolkits with their connection, filtered by connected', async () => {

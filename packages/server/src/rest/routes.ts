@@ -391,9 +391,10 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       params: SessionParams,
       body: SearchBody,
       response: SearchResultSchema,
-      handle: async ({ params, body }) => {
+      handle: async ({ params, body, audience }) => {
         const { session } = await sessions.get(params.sessionId);
-        const result: Wire<typeof SearchResultSchema> = await session.search({
+        // next_steps name the application's operations, in the words of the route's caller
+        const result: Wire<typeof SearchResultSchema> = await embeddedSession(session).searchFor(audience, {
           query: body.query,
           knownFields: body.known_fields,
           limit: body.limit,
