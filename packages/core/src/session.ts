@@ -176,10 +176,21 @@ export interface SessionToolkitsOptions {
 
 /**
  * What `session.ensureConnected()` returns: the account the session's calls of the toolkit would use
- * (`null` for a toolkit that needs none), or the connection request the user must finish.
+ * (`null` for a toolkit that needs none, and where each call must name one of several accounts:
+ * `accountSelectionRequired`), or the connection request the user must finish.
  */
 export type EnsureConnectedResult =
-  | { status: 'CONNECTED'; account: ConnectionResult | null }
+  | {
+      status: 'CONNECTED';
+      account: ConnectionResult | null;
+      /**
+       * With `multiAccount.requireExplicitSelection` and several ACTIVE accounts: no call runs without
+       * naming one of `accounts` (`account` option), so `account` is null.
+       */
+      accountSelectionRequired?: true;
+      /** With `accountSelectionRequired`: the accounts a call may name, by id or alias. */
+      accounts?: Array<{ id: string; alias: string | null; isDefault: boolean }>;
+    }
   | { status: 'NEEDS_USER'; request: ConnectionRequest };
 
 /**
@@ -1078,6 +1089,16 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     }
     const connection = await this.#connection(found);
     if (connection.isActive) {
+      // calls must name one of several accounts: none is "the account the calls use"
+      const choices = await this.#accountChoices(found);
+      if (choices?.mustChoose) {
+        return {
+          status: 'CONNECTED',
+          account: null,
+          accountSelectionRequired: true,
+          accounts: choices.accounts.map(({ id, alias, isDefault }) => ({ id, alias, isDefault })),
+        };
+      }
       const account = connection.connectedAccount;
       return {
         status: 'CONNECTED',
@@ -1150,7 +1171,17 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             message: messageFor(forReader(blocked, blockReader) as ToolMuxError, blockReader),
           };
         }
-        return toolkitConnectionState(toolkit, request, connection, new Date(), reader, failed?.statusReason);
+        // several accounts, and calls must name one: connected, yet no account is the calls' own
+        const choices = connection.isActive ? await this.#accountChoices(toolkit) : undefined;
+        return toolkitConnectionState(
+          toolkit,
+          request,
+          connection,
+          new Date(),
+          reader,
+          failed?.statusReason,
+          choices?.mustChoose ? choices.accounts : undefined,
+        );
       },
     });
   }

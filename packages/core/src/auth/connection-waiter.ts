@@ -30,7 +30,7 @@
 
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
-import { applicationReader, type HintReader, inWordsOf } from '../meta-tools/hints.js';
+import { accountOptionWay, applicationReader, type HintReader, inWordsOf } from '../meta-tools/hints.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
 import { untilAborted } from '../util/abort.js';
@@ -49,8 +49,18 @@ export interface ToolkitConnectionState {
    * or the account expired. `NOT_STARTED`: no connection was started.
    */
   status: ToolkitConnectionStatus;
-  /** The account the session's calls use (CONNECTED; null for a toolkit that needs no account). */
+  /**
+   * The account the session's calls use (CONNECTED; null for a toolkit that needs no account, and
+   * where each call must name one: `accountSelectionRequired`).
+   */
   account?: { id: string; status: string } | null;
+  /**
+   * CONNECTED with `multiAccount.requireExplicitSelection` and several ACTIVE accounts: no call runs
+   * without naming one of `accounts` (`account` is null).
+   */
+  accountSelectionRequired?: true;
+  /** With `accountSelectionRequired`: the accounts a call may name, by id or alias. */
+  accounts?: Array<{ id: string; alias: string | null; isDefault: boolean }>;
   /** The user's newest connection request of the toolkit, where there is one. */
   connectionRequestId?: string;
   /** Until when the link of a PENDING request works. */
@@ -132,9 +142,26 @@ export function toolkitConnectionState(
   reader: HintReader = applicationReader(true),
   /** The `statusReason` of the FAILED request's account, where it was read. */
   failureReason?: string | null,
+  /** The accounts the session's calls choose from, where each call must name one. */
+  mustChoose?: ReadonlyArray<{ id: string; alias: string | null; isDefault: boolean }>,
 ): ToolkitConnectionState {
   const name = toolkit.name;
   const requestFields = request ? { connectionRequestId: request.id } : {};
+  if (connection.isActive && mustChoose) {
+    // no account is "the one the calls use": every call without one fails ACCOUNT_SELECTION_REQUIRED
+    const names = mustChoose.map((account) => (account.alias ? `"${account.alias}"` : account.id));
+    return {
+      status: 'CONNECTED',
+      account: null,
+      accountSelectionRequired: true,
+      accounts: mustChoose.map(({ id, alias, isDefault }) => ({ id, alias, isDefault })),
+      ...requestFields,
+      message: inWordsOf(
+        reader,
+        `${name} is connected with several accounts (${names.join(', ')}) and this session's calls must name one (an alias or id): ${accountOptionWay(reader)}. Ask the user which account if it is not clear.`,
+      ),
+    };
+  }
   if (connection.isActive) {
     return {
       status: 'CONNECTED',
@@ -391,6 +418,8 @@ export function waitResultJson(
     {
       status: ToolkitConnectionStatus;
       connected_account_id?: string;
+      account_selection_required?: true;
+      accounts?: Array<{ id: string; alias: string | null; is_default: boolean }>;
       connection_request_id?: string;
       expires_at?: string;
       message: string;
@@ -406,6 +435,16 @@ export function waitResultJson(
       {
         status: state.status,
         ...(state.account ? { connected_account_id: state.account.id } : {}),
+        ...(state.accountSelectionRequired
+          ? {
+              account_selection_required: true as const,
+              accounts: (state.accounts ?? []).map(({ id, alias, isDefault }) => ({
+                id,
+                alias,
+                is_default: isDefault,
+              })),
+            }
+          : {}),
         ...(state.connectionRequestId ? { connection_request_id: state.connectionRequestId } : {}),
         ...(state.expiresAt ? { expires_at: state.expiresAt.toISOString() } : {}),
         message: state.message,
@@ -417,11 +456,16 @@ export function waitResultJson(
   const connected = by('CONNECTED');
   const pending = by('PENDING');
   const other = entries.filter(([, state]) => state.status !== 'CONNECTED' && state.status !== 'PENDING');
+  const choosing = entries.filter(([, state]) => state.accountSelectionRequired).map(([slug]) => slug);
+  const choose =
+    choosing.length > 0
+      ? ` Each call of ${choosing.join(', ')} must name one of its accounts (its entry's message says how).`
+      : '';
   const next_steps =
     connected.length === entries.length
-      ? 'Every toolkit asked about is connected: continue the task with its tools.'
+      ? `Every toolkit asked about is connected: continue the task with its tools.${choose}`
       : [
-          connected.length > 0 ? `Connected: ${connected.join(', ')}.` : '',
+          connected.length > 0 ? `Connected: ${connected.join(', ')}.${choose}` : '',
           pending.length > 0
             ? `Still waiting for the user on ${pending.join(', ')}${endedEarly.has(result) ? ' (the server is shutting down, so the wait ended before its timeout)' : result.timedOut ? ' (the wait timed out)' : ''}: ${reader.metaTools.has('WAIT_FOR_CONNECTIONS') ? `call ${MetaToolSlug.WAIT_FOR_CONNECTIONS} again` : inWordsOf(reader, `wait again (${apiRef('session.waitForConnections')})`)}, or ask the user whether they opened the link.`
             : '',

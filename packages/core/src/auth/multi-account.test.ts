@@ -188,6 +188,39 @@ describe.each(backends)('several accounts per toolkit on $name', ({ skipReason, 
         ),
       ).toBe(false);
       expect(search.next_steps).toContain('you must choose');
+      // connected, yet no account is the one the calls use: ensureConnected and the waits say a
+      // call must name one (before: CONNECTED with the newest account, "its tools are ready to use")
+      const ensured = await session.ensureConnected('gmail');
+      expect(ensured).toMatchObject({ status: 'CONNECTED', account: null, accountSelectionRequired: true });
+      const aliases = (accounts: Array<{ alias: string | null }> | undefined) =>
+        (accounts ?? []).map((account) => account.alias).sort();
+      expect(aliases(ensured.status === 'CONNECTED' ? ensured.accounts : undefined)).toEqual([
+        'personal',
+        'work',
+      ]);
+      const waited = (await session.waitForConnections(['gmail'], { timeoutMs: 0 })).toolkits.gmail!;
+      expect(waited).toMatchObject({ status: 'CONNECTED', account: null, accountSelectionRequired: true });
+      expect(aliases(waited.accounts)).toEqual(['personal', 'work']);
+      expect(waited.message).toContain('session.execute(slug, args, { account })');
+      expect(waited.message).not.toContain('ready to use');
+      const waiting = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true, requireExplicitSelection: true },
+        manageConnections: { waitForConnections: true },
+      });
+      const viaTool = (
+        (
+          await waiting.execute(MetaToolSlug.WAIT_FOR_CONNECTIONS, {
+            toolkits: ['gmail'],
+            timeout_seconds: 0,
+          })
+        ).data as { toolkits: Record<string, Record<string, unknown>> }
+      ).toolkits.gmail!;
+      expect(viaTool).toMatchObject({ status: 'CONNECTED', account_selection_required: true });
+      expect(viaTool).not.toHaveProperty('connected_account_id');
+      expect(aliases(viaTool.accounts as Array<{ alias: string | null }>)).toEqual(['personal', 'work']);
+      expect(viaTool.message).toContain(MetaToolSlug.MULTI_EXECUTE_TOOL);
+      expect(viaTool.message).not.toContain('ready to use');
       expect((await session.execute('GMAIL_SEND_EMAIL', mail, { account: 'work' })).data).toMatchObject({
         from: 'ada@work.example',
       });

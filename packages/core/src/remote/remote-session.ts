@@ -699,9 +699,22 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       undefined,
       ensureConnectedWireOf,
     );
-    return wire.status === 'CONNECTED'
-      ? { status: 'CONNECTED', account: wire.account }
-      : { status: 'NEEDS_USER', request: remoteConnectionRequest(this.#runtime.api, wire.request) };
+    if (wire.status === 'NEEDS_USER')
+      return { status: 'NEEDS_USER', request: remoteConnectionRequest(this.#runtime.api, wire.request) };
+    return {
+      status: 'CONNECTED',
+      account: wire.account,
+      ...(wire.account_selection_required
+        ? {
+            accountSelectionRequired: true as const,
+            accounts: (wire.accounts ?? []).map(({ id, alias, is_default }) => ({
+              id,
+              alias,
+              isDefault: is_default,
+            })),
+          }
+        : {}),
+    };
   }
 
   /**

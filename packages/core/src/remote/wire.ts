@@ -197,6 +197,8 @@ export interface OffloadWire {
 export interface ToolkitWaitStateWire {
   status: ToolkitConnectionStatus;
   connected_account_id?: string;
+  account_selection_required?: boolean;
+  accounts?: Array<{ id: string; alias: string | null; is_default: boolean }>;
   connection_request_id?: string;
   expires_at?: string;
   message: string;
@@ -208,7 +210,12 @@ export interface WaitForConnectionsWire {
 }
 
 export type EnsureConnectedWire =
-  | { status: 'CONNECTED'; account: { id: string; status: 'ACTIVE'; toolkit: string } | null }
+  | {
+      status: 'CONNECTED';
+      account: { id: string; status: 'ACTIVE'; toolkit: string } | null;
+      account_selection_required?: boolean;
+      accounts?: Array<{ id: string; alias: string | null; is_default: boolean }>;
+    }
   | { status: 'NEEDS_USER'; request: ConnectionRequestWire };
 
 // ---- the shapes of the answers, and the one check of them ----
@@ -783,12 +790,18 @@ const SHAPES = {
   },
   connectionRequest: CONNECTION_REQUEST,
   ensureConnected: { status: oneOf('CONNECTED', 'NEEDS_USER') },
-  ensureConnectedAccount: { account: nullable({ id: ID, status: oneOf('ACTIVE'), toolkit: 'string' }) },
+  ensureConnectedAccount: {
+    account: nullable({ id: ID, status: oneOf('ACTIVE'), toolkit: 'string' }),
+    account_selection_required: optional('boolean'),
+    accounts: optional(listOf(ACCOUNT_CHOICE)),
+  },
   ensureConnectedRequest: { request: CONNECTION_REQUEST },
   waitForConnections: {
     toolkits: recordOf({
       status: oneOf(...TOOLKIT_CONNECTION_STATUSES),
       connected_account_id: optional(ID),
+      account_selection_required: optional('boolean'),
+      accounts: optional(listOf(ACCOUNT_CHOICE)),
       connection_request_id: optional(ID),
       expires_at: optional('date'),
       message: MESSAGE,
@@ -928,6 +941,13 @@ export const offloadOf = reader(
   }),
 );
 
+/** The accounts of an answer, their fields only (the shapes checked them). */
+function accountChoicesOf(
+  accounts: Array<{ id: string; alias: string | null; is_default: boolean }> | undefined,
+): Array<{ id: string; alias: string | null; is_default: boolean }> {
+  return (accounts ?? []).map(({ id, alias, is_default }) => ({ id, alias, is_default }));
+}
+
 const ENSURE_CONNECTED = 'an ensure-connected answer';
 const ensureConnectedChecks = {
   status: checker<{ status: EnsureConnectedWire['status'] }>(ENSURE_CONNECTED, SHAPES.ensureConnected),
@@ -943,6 +963,9 @@ export function ensureConnectedWireOf(wire: unknown): EnsureConnectedWire {
   return {
     status: 'CONNECTED',
     account: account === null ? null : { id: account.id, status: account.status, toolkit: account.toolkit },
+    ...(checked.account_selection_required === true
+      ? { account_selection_required: true, accounts: accountChoicesOf(checked.accounts) }
+      : {}),
   };
 }
 
@@ -960,6 +983,16 @@ export const waitForConnectionsOf = reader(
                 account: state.connected_account_id
                   ? { id: state.connected_account_id, status: 'ACTIVE' as const }
                   : null,
+              }
+            : {}),
+          ...(state.status === 'CONNECTED' && state.account_selection_required === true
+            ? {
+                accountSelectionRequired: true as const,
+                accounts: accountChoicesOf(state.accounts).map(({ id, alias, is_default }) => ({
+                  id,
+                  alias,
+                  isDefault: is_default,
+                })),
               }
             : {}),
           ...(state.connection_request_id ? { connectionRequestId: state.connection_request_id } : {}),

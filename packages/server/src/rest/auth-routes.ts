@@ -359,9 +359,22 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
           callbackUrl: body.callback_url,
           ...(body.alias !== undefined ? { alias: body.alias } : {}),
         });
-        return result.status === 'CONNECTED'
-          ? result
-          : { status: result.status, request: await madeRequest(result.request) };
+        if (result.status === 'NEEDS_USER')
+          return { status: result.status, request: await madeRequest(result.request) };
+        return {
+          status: result.status,
+          account: result.account,
+          ...(result.accountSelectionRequired
+            ? {
+                account_selection_required: true as const,
+                accounts: (result.accounts ?? []).map(({ id, alias, isDefault }) => ({
+                  id,
+                  alias,
+                  is_default: isDefault,
+                })),
+              }
+            : {}),
+        };
       },
     }),
     route({

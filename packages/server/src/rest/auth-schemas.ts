@@ -251,7 +251,19 @@ export const EnsureConnectedSchema = component(
       account: z
         .object({ id: z.string(), status: z.literal('ACTIVE'), toolkit: z.string() })
         .nullable()
-        .describe('The account the session’s calls of the toolkit use; null for a toolkit that needs none.'),
+        .describe(
+          'The account the session’s calls of the toolkit use; null for a toolkit that needs none, and where each call must name one (account_selection_required).',
+        ),
+      account_selection_required: z
+        .literal(true)
+        .optional()
+        .describe(
+          'With multiAccount.requireExplicitSelection and several ACTIVE accounts: no call runs without naming one of accounts.',
+        ),
+      accounts: z
+        .array(z.object({ id: z.string(), alias: z.string().nullable(), is_default: z.boolean() }))
+        .optional()
+        .describe('With account_selection_required: the accounts a call may name (by id or alias).'),
     }),
     z.object({
       status: z.literal('NEEDS_USER'),

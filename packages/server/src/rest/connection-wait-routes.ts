@@ -29,6 +29,16 @@ const ToolkitWaitStateSchema = z.object({
       'CONNECTED: the session has an ACTIVE account (or needs none). PENDING: the user has not finished. FAILED / EXPIRED: the last attempt failed or its link expired. NOT_STARTED: no connection was started.',
     ),
   connected_account_id: z.string().optional(),
+  account_selection_required: z
+    .literal(true)
+    .optional()
+    .describe(
+      'CONNECTED with multiAccount.requireExplicitSelection and several ACTIVE accounts: no call runs without naming one of accounts (and there is no connected_account_id).',
+    ),
+  accounts: z
+    .array(z.object({ id: z.string(), alias: z.string().nullable(), is_default: z.boolean() }))
+    .optional()
+    .describe('With account_selection_required: the accounts a call may name (by id or alias).'),
   connection_request_id: z
     .string()
     .optional()

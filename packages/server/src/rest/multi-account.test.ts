@@ -8,7 +8,8 @@ import { MetaToolSlug, ToolMuxError } from '@toolmux/core';
 import { createGmailLikeToolkit, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing/index.js';
-import { ConnectedAccountSchema } from './auth-schemas.js';
+import { ConnectedAccountSchema, EnsureConnectedSchema } from './auth-schemas.js';
+import { WaitForConnectionsResultSchema } from './connection-wait-routes.js';
 import { SearchResultSchema, SessionToolkitListSchema } from './schemas.js';
 
 /**
@@ -154,6 +155,24 @@ describe.each(backends)('several accounts per toolkit over the server on $name',
           { id: work.json.id, alias: 'work', is_default: false },
         ],
       });
+      // connected, and no call runs without naming an account: no account is the calls' own
+      const ensured = EnsureConnectedSchema.parse(
+        (await call('POST', `/sessions/${id}/ensure-connected`, { toolkit: 'gmail' })).json,
+      );
+      expect(ensured).toMatchObject({ status: 'CONNECTED', account: null, account_selection_required: true });
+      const waited = WaitForConnectionsResultSchema.parse(
+        (
+          await call('POST', `/sessions/${id}/wait-for-connections`, {
+            toolkits: ['gmail'],
+            timeout_seconds: 0,
+          })
+        ).json,
+      ).toolkits.gmail!;
+      expect(waited).toMatchObject({ status: 'CONNECTED', account_selection_required: true });
+      expect(waited.connected_account_id).toBeUndefined();
+      for (const accounts of [ensured.status === 'CONNECTED' ? ensured.accounts : undefined, waited.accounts])
+        expect((accounts ?? []).map((account) => account.alias).sort()).toEqual(['personal', 'work']);
+      expect(waited.message).toContain('POST /api/v1/sessions/:sessionId/execute');
       const search = SearchResultSchema.parse(
         (await call('POST', `/sessions/${id}/search`, { query: 'send an email' })).json,
       );
@@ -239,6 +258,17 @@ describe.each(backends)('several accounts per toolkit over the server on $name',
         status: 'CONNECTED',
         account: { id: work.id, status: 'ACTIVE', toolkit: 'gmail' },
       });
+      // without an alias: connected, and each call must name one of the accounts
+      const choosing = await session.ensureConnected('gmail');
+      expect(choosing).toMatchObject({ status: 'CONNECTED', account: null, accountSelectionRequired: true });
+      const waited = (await session.waitForConnections(['gmail'], { timeoutMs: 0 })).toolkits.gmail!;
+      expect(waited).toMatchObject({ status: 'CONNECTED', account: null, accountSelectionRequired: true });
+      for (const accounts of [
+        choosing.status === 'CONNECTED' ? choosing.accounts : undefined,
+        waited.accounts,
+      ])
+        expect((accounts ?? []).map((account) => account.alias).sort()).toEqual(['personal', 'work']);
+      expect(waited.message).toContain('session.execute(slug, args, { account })');
     });
 
     it('MCP: the search result names the accounts, and multi-execute runs with tools[].account', async () => {
