@@ -1738,6 +1738,20 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       ? { connected_account_id: connection.connectedAccount.id }
       : {};
     if (connection.isActive && !reinitiate) {
+      // with several accounts of which each call must name one, no account is "the" connection:
+      // "X is connected." and its newest account led the model to calls that all failed
+      // ACCOUNT_SELECTION_REQUIRED
+      const choices = alias === undefined ? await this.#accountChoices(toolkit) : undefined;
+      if (choices?.mustChoose) {
+        const reader = this.#hintReader();
+        return {
+          toolkit: toolkit.slug,
+          connected: true,
+          account_selection_required: true,
+          accounts: choices.accounts.map(({ id, alias: name }) => ({ id, alias: name })),
+          message: `${toolkit.name} is connected with several accounts (${choices.accounts.map((account) => (account.alias ? `"${account.alias}"` : account.id)).join(', ')}) and each call must name one (an alias or id): ${accountOptionWay(reader)}. Ask the user which account if it is not clear.`,
+        };
+      }
       return {
         toolkit: toolkit.slug,
         connected: true,

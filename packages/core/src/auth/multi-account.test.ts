@@ -221,6 +221,16 @@ describe.each(backends)('several accounts per toolkit on $name', ({ skipReason, 
       expect(aliases(viaTool.accounts as Array<{ alias: string | null }>)).toEqual(['personal', 'work']);
       expect(viaTool.message).toContain(MetaToolSlug.MULTI_EXECUTE_TOOL);
       expect(viaTool.message).not.toContain('ready to use');
+      // TOOLMUX_MANAGE_CONNECTIONS says the same: connected, and each call names an account
+      const managed = (
+        (await waiting.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['gmail'] })).data as {
+          results: Array<Record<string, unknown>>;
+        }
+      ).results[0]!;
+      expect(managed).toMatchObject({ connected: true, account_selection_required: true });
+      expect(managed).not.toHaveProperty('connected_account_id');
+      expect(aliases(managed.accounts as Array<{ alias: string | null }>)).toEqual(['personal', 'work']);
+      expect(managed.message).toContain('each call must name one');
       expect((await session.execute('GMAIL_SEND_EMAIL', mail, { account: 'work' })).data).toMatchObject({
         from: 'ada@work.example',
       });
