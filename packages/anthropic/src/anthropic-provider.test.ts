@@ -359,3 +359,143 @@ describe("Anthropic's limits on strict tools in one request", () => {
     );
   });
 });
+
+describe('property keys the Messages API refuses (it refuses the whole request for one)', () => {
+  const KEY = /^[a-zA-Z0-9_.-]{1,64}$/;
+  const long = 'x'.repeat(70);
+
+  /** Every property key of a schema, at every depth. */
+  function keysIn(schema: unknown, found: string[] = []): string[] {
+    if (typeof schema !== 'object' || schema === null) return found;
+    if (Array.isArray(schema)) {
+      for (const item of schema) keysIn(item, found);
+      return found;
+    }
+    for (const [keyword, value] of Object.entries(schema)) {
+      if (keyword === 'properties' && typeof value === 'object' && value !== null) {
+        found.push(...Object.keys(value));
+        for (const property of Object.values(value)) keysIn(property, found);
+      } else if (keyword !== 'enum' && keyword !== 'default') keysIn(value, found);
+    }
+    return found;
+  }
+
+  /** The object schema of a property: itself, or the variant of its anyOf that is not null. */
+  function objectIn(schema: any): { properties?: Record<string, unknown>; items?: unknown } {
+    return Array.isArray(schema?.anyOf)
+      ? schema.anyOf.find((variant: any) => variant.type !== 'null')
+      : schema;
+  }
+
+  it.each([false, true])(
+    'strict: %s — they are sent renamed (distinct, described), and a call with those keys runs the tool with its own',
+    async (strict) => {
+      const received: unknown[] = [];
+      const toolkit = defineToolkit({
+        slug: 'acme',
+        description: 'ACME',
+        tools: [
+          defineTool({
+            slug: 'ACME_LIST',
+            description: 'List things',
+            inputSchema: {
+              type: 'object',
+              properties: {
+                'filter[id]': { type: 'string', description: 'Only this id' },
+                'filter(id)': { type: 'string' },
+                filter_id_: { type: 'string' },
+                'first name': { type: 'string' },
+                [long]: { type: 'string' },
+                [`${long}y`]: { type: 'string' },
+                page: {
+                  type: 'object',
+                  properties: { 'page[size]': { type: 'integer' } },
+                  required: ['page[size]'],
+                },
+                rows: {
+                  type: 'array',
+                  items: { type: 'object', properties: { 'a b': { type: 'string' } } },
+                },
+              },
+              required: ['filter[id]'],
+            },
+            execute: async (args) => {
+              received.push(args);
+              return { ok: true };
+            },
+          }),
+        ],
+      });
+      const mux = new ToolMux({
+        provider: new AnthropicProvider({ strict, logger: { warn() {} } }),
+        toolkits: [toolkit],
+        store: ':memory:',
+        logger: silent,
+      });
+      cleanups.push(() => mux.close());
+      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+      const tools = await session.tools();
+      let call: Record<string, unknown> = {};
+      const { model, client } = await scriptedClient([
+        (request) => {
+          const tool = (request.body.tools as Anthropic.Tool[]).find((entry) => entry.name === 'ACME_LIST')!;
+          const properties = tool.input_schema.properties as Record<
+            string,
+            {
+              description?: string;
+              properties?: Record<string, unknown>;
+              items?: { properties: Record<string, unknown> };
+            }
+          >;
+          // the model reads each renamed property's description to know its key
+          const named = (own: string) =>
+            Object.keys(properties).find((key) =>
+              properties[key]!.description?.includes(JSON.stringify(own)),
+            )!;
+          // under strict, an optional object is nullable: its schema is the anyOf variant with properties
+          const page = objectIn(properties.page).properties!;
+          const rows = objectIn(objectIn(properties.rows).items).properties!;
+          call = {
+            [named('filter[id]')]: '42',
+            [named('filter(id)')]: 'b',
+            filter_id_: 'c',
+            [named('first name')]: 'Ada',
+            [named(long)]: 'long',
+            [named(`${long}y`)]: 'longer',
+            page: { [Object.keys(page)[0]!]: 10 },
+            rows: [{ [Object.keys(rows)[0]!]: 'r' }],
+          };
+          return [{ id: 'toolu_1', name: 'ACME_LIST', input: call }];
+        },
+      ]);
+      expect(await loop(client, session, tools)).toBe('done');
+      const sent = (model.requests[0]!.body.tools as Anthropic.Tool[]).find(
+        (tool) => tool.name === 'ACME_LIST',
+      )!;
+      const keys = keysIn(sent.input_schema);
+      expect(keys.filter((key) => !KEY.test(key))).toEqual([]);
+      const root = Object.keys(sent.input_schema.properties ?? {});
+      expect(new Set(root).size).toBe(8);
+      expect(root).toContain('filter_id_');
+      expect(sent.input_schema.required).toContain(root[0]);
+      expect((sent.input_schema.properties as any)[root[0]!].description).toBe(
+        'Only this id\n\nThe tool\'s own name for this parameter: "filter[id]".',
+      );
+      expect(resultsOf(model, 1).toolu_1).toEqual({ text: JSON.stringify({ ok: true }), isError: false });
+      expect(received).toEqual([
+        {
+          'filter[id]': '42',
+          'filter(id)': 'b',
+          filter_id_: 'c',
+          'first name': 'Ada',
+          [long]: 'long',
+          [`${long}y`]: 'longer',
+          page: { 'page[size]': 10 },
+          rows: [{ 'a b': 'r' }],
+        },
+      ]);
+      // the same tool is handed out alike each time
+      expect((await session.tools())[0]!.input_schema).toEqual(sent.input_schema);
+    },
+  );
+});

@@ -2,6 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import {
   ANTHROPIC_STRICT_LIMITS,
   type AnthropicStrictCost,
+  anthropicArgumentsOf,
   anthropicStrictCost,
   anthropicStrictSchemaOf,
   type ExecuteFn,
@@ -10,6 +11,7 @@ import {
   type Provider,
   runToolCalls,
   type ToolSpec,
+  withAnthropicKeys,
 } from '@toolmux/core';
 import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 
@@ -56,6 +58,11 @@ export class AnthropicProvider
   readonly name = 'anthropic';
   readonly strict: boolean;
   readonly #logger: Pick<Logger, 'warn'>;
+  /**
+   * The tool last handed out under each slug: what `handleToolCalls` reads renamed property keys
+   * back by when it is called without the session's specs (a caller of its own).
+   */
+  readonly #specs = new Map<string, ToolSpec>();
 
   constructor(options?: AnthropicProviderOptions) {
     const { strict = false, logger = console } = checkedProviderOptions(
@@ -68,6 +75,7 @@ export class AnthropicProvider
   }
 
   wrapTools(specs: readonly ToolSpec[], _execute: ExecuteFn): Anthropic.Tool[] {
+    for (const spec of specs) this.#specs.set(spec.slug, spec);
     if (!this.strict) return specs.map((spec) => anthropicTool(spec, spec.inputSchema));
     const fallbacks: string[] = [];
     // what the strict tools so far spend of the request's limits (the API refuses all beyond them)
@@ -98,16 +106,25 @@ export class AnthropicProvider
   /**
    * Runs the `tool_use` blocks of a message of `anthropic.messages.create()` or of
    * `anthropic.beta.messages.create()` (whose server-side tool blocks are not toolmux's and are left
-   * alone); what it returns goes into the next request of either.
+   * alone); what it returns goes into the next request of either. Property keys handed out renamed
+   * (see {@link anthropicTool}) are read back as the tool's own keys before the call runs.
    */
   async handleToolCalls(
     message: Anthropic.Message | Anthropic.Beta.BetaMessage,
     execute: ExecuteFn,
+    tools?: ReadonlyMap<string, ToolSpec>,
   ): Promise<AnthropicToolResultMessage> {
     const blocks: ReadonlyArray<Anthropic.ContentBlock | Anthropic.Beta.BetaContentBlock> = message.content;
     const uses = blocks.filter((block) => block.type === 'tool_use');
     const results = await runToolCalls(
-      uses.map((use) => ({ id: use.id, name: use.name, arguments: use.input })),
+      uses.map((use) => {
+        const spec = tools?.get(use.name) ?? this.#specs.get(use.name);
+        return {
+          id: use.id,
+          name: use.name,
+          arguments: spec ? anthropicArgumentsOf(spec, use.input) : use.input,
+        };
+      }),
       execute,
     );
     return {
@@ -140,10 +157,15 @@ function overLimit(
   return undefined;
 }
 
+/**
+ * A tool as the Messages API takes it. Property keys the API refuses (`filter[id]`, `first name`, more
+ * than 64 characters: it refuses the whole request for one) are handed out renamed, each renamed
+ * property's description naming the tool's own key; `handleToolCalls` reads them back.
+ */
 function anthropicTool(spec: ToolSpec, schema: ToolSpec['inputSchema']): Anthropic.Tool {
   return {
     name: spec.slug,
     description: spec.description,
-    input_schema: schema as Anthropic.Tool.InputSchema,
+    input_schema: withAnthropicKeys(spec, schema) as Anthropic.Tool.InputSchema,
   };
 }

@@ -298,6 +298,62 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
     ]);
   });
 
+  it('property keys the Messages API refuses are listed renamed, and a call with those keys runs the tool with its own', async () => {
+    const received: unknown[] = [];
+    const customTools = [
+      defineTool({
+        slug: 'TASKS_FILTER',
+        toolkit: 'tasks',
+        description: 'Lists tasks by filters',
+        inputSchema: {
+          type: 'object',
+          properties: {
+            'filter[id]': { type: 'string' },
+            'first name': { type: 'string' },
+            page: { type: 'object', properties: { 'page[size]': { type: 'integer' } } },
+          },
+          required: ['filter[id]'],
+        },
+        execute: async (args) => {
+          received.push(args);
+          return { ok: true };
+        },
+      }),
+    ];
+    const { tools } = await samples.session(new ClaudeAgentSdkProvider(), {
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools,
+    });
+    let schema: { properties: Record<string, { description?: string; properties?: object }> } | undefined;
+    model = await startScriptedModelServer([
+      (request) => {
+        const sentTools = request.body.tools as Array<{ name: string; input_schema: typeof schema }>;
+        schema = sentTools.find((tool) => tool.name === 'mcp__toolmux__TASKS_FILTER')?.input_schema;
+        const properties = schema?.properties ?? {};
+        const named = (own: string) =>
+          Object.keys(properties).find((key) => properties[key]!.description?.includes(JSON.stringify(own)));
+        const page = Object.keys(properties.page?.properties ?? {})[0];
+        return toolUse('toolu_filter', 'mcp__toolmux__TASKS_FILTER', {
+          [named('filter[id]') ?? 'missing']: '42',
+          [named('first name') ?? 'missing']: 'Ada',
+          page: { [page ?? 'missing']: 10 },
+        })(request);
+      },
+      answer('Listed.'),
+    ]);
+
+    await run(model, 2, tools);
+
+    // what Claude Code sends is what the Messages API takes: every property key matches its pattern
+    const keys = [...Object.keys(schema!.properties), ...Object.keys(schema!.properties.page!.properties!)];
+    expect(keys).toHaveLength(4);
+    expect(keys.filter((key) => !/^[a-zA-Z0-9_.-]{1,64}$/.test(key))).toEqual([]);
+    expect(received).toEqual([{ 'filter[id]': '42', 'first name': 'Ada', page: { 'page[size]': 10 } }]);
+    const [sent] = toolResultsOf(modelRequests(model)[1]);
+    expect(sent.is_error ?? false).toBe(false);
+  });
+
   it('output schemas: a matching result is structuredContent, one of the wrong shape reaches the model as readable error text', async () => {
     const logger = recordingLogger();
     const counted = z.object({ count: z.number(), label: z.string() });

@@ -7,6 +7,7 @@ import {
   type Tool as McpTool,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
+  anthropicArgumentsOf,
   type ExecuteFn,
   formatToolResultForModel,
   type Logger,
@@ -14,6 +15,7 @@ import {
   ToolMuxError,
   type ToolSpec,
   uniqueNameWithin,
+  withAnthropicKeys,
 } from '@toolmux/core';
 import {
   checkedProviderOptions,
@@ -193,7 +195,10 @@ function mcpToolNamesOf(tools: readonly ToolSpec[], budget: number): Map<string,
  * takes Zod shapes, which would mean converting every schema and validating twice), loaded up front
  * rather than deferred behind Claude Code's tool search. A tool listed under a shortened name says in
  * its description which toolmux slug it runs, so that the model (and whoever reads the transcript)
- * can match it to the slugs of search results and of the execution log.
+ * can match it to the slugs of search results and of the execution log. Property keys the Messages API
+ * refuses (`filter[id]`, `first name`, more than 64 characters; Claude Code sends the schema as it is,
+ * and the API refuses every request of the session for one) are listed renamed, each renamed
+ * property's description naming the tool's own key; the server reads them back before the call runs.
  */
 function mcpToolOf(spec: ToolSpec, name: string): McpTool {
   const tool: McpTool = {
@@ -202,7 +207,7 @@ function mcpToolOf(spec: ToolSpec, name: string): McpTool {
       name === spec.slug
         ? spec.description
         : `${spec.description}\n\n(This is the toolmux tool ${spec.slug}, listed under a shorter name to fit the 64 characters of a tool name.)`,
-    inputSchema: spec.inputSchema as McpTool['inputSchema'],
+    inputSchema: withAnthropicKeys(spec, spec.inputSchema) as McpTool['inputSchema'],
     _meta: { 'anthropic/alwaysLoad': true },
   };
   if (Object.keys(spec.annotations).length > 0) tool.annotations = { ...spec.annotations };
@@ -236,7 +241,8 @@ function sdkServerOf(
       const known = listed.get(request.params.name);
       const slug = known?.slug ?? request.params.name;
       const toolUseId = request.params._meta?.['claudecode/toolUseId'];
-      const result = await execute(slug, request.params.arguments ?? {}, {
+      const args = request.params.arguments ?? {};
+      const result = await execute(slug, known ? anthropicArgumentsOf(known.spec, args) : args, {
         signal: extra.signal,
         callId: typeof toolUseId === 'string' && toolUseId ? toolUseId : undefined,
       });

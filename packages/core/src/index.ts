@@ -90,6 +90,12 @@ export type {
 } from './provider.js';
 export { PlainProvider } from './provider.js';
 export {
+  ANTHROPIC_PROPERTY_KEY,
+  anthropicArgumentsOf,
+  anthropicKeyRenamesOf,
+  withAnthropicKeys,
+} from './schema/anthropic-keys.js';
+export {
   ANTHROPIC_STRICT_LIMITS,
   type AnthropicStrictCost,
   anthropicStrictCost,
@@ -104,6 +110,12 @@ export {
 } from './schema/gemini.js';
 export { openaiInputSchemaOf } from './schema/openai.js';
 export { isModelPattern } from './schema/patterns.js';
+export type { PropertyKeyRenames, PropertyKeyRule } from './schema/property-keys.js';
+export {
+  planPropertyKeyRenames,
+  renamePropertyKeys,
+  restorePropertyKeys,
+} from './schema/property-keys.js';
 export { plainJsonCopy, type StrictSchemaOf, StrictSchemas, strictSchemaOf } from './schema/strict-spec.js';
 export type {
   AuthorizeOptions,
