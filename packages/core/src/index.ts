@@ -104,6 +104,8 @@ export {
 export type { GeminiSchemaResult, JsonStringPath } from './schema/gemini.js';
 export {
   decodeGeminiArguments,
+  GEMINI_PARAMETER_NAME,
+  geminiArgumentsOf,
   geminiSchemaOf,
   geminiSchemaViolations,
   toGeminiSchema,

@@ -410,6 +410,103 @@ describe('enums of numbers and booleans', () => {
   });
 });
 
+describe('parameter names Gemini does not take (a letter or _ first, then a-z, A-Z, 0-9, _; at most 64)', () => {
+  it('are declared renamed (distinct, described), and a call with those names reaches the handler with its own', async () => {
+    const received: unknown[] = [];
+    const long = 'p'.repeat(70);
+    const toolkit = defineToolkit({
+      slug: 'acme',
+      description: 'ACME',
+      tools: [
+        defineTool({
+          slug: 'ACME_SEARCH',
+          description: 'Search.',
+          inputSchema: {
+            type: 'object',
+            properties: {
+              'filter[id]': { type: 'string', description: 'Only this id' },
+              filter_id_: { type: 'string' },
+              'page-size': { type: 'integer' },
+              '1st': { type: 'string' },
+              'user.name': { type: 'string' },
+              [long]: { type: 'string' },
+              body: { type: 'object', properties: { 'content-type': { type: 'string' } } },
+              meta: { type: 'object', additionalProperties: { type: 'string' } },
+            },
+            required: ['filter[id]'],
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+      ],
+    });
+    const mux = new ToolMux({
+      provider: new GoogleProvider({ logger: { warn() {} } }),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const { model, ai } = await scriptedClient([
+      (request) => {
+        const [declaration] = request.body.tools[0].functionDeclarations as FunctionDeclaration[];
+        const properties = declaration!.parameters!.properties!;
+        // the model reads each renamed parameter's description to know what it is
+        const named = (own: string) =>
+          Object.keys(properties).find((key) =>
+            properties[key]!.description?.includes(JSON.stringify(own)),
+          ) ?? 'missing';
+        return [
+          {
+            id: 'fc_1',
+            name: 'ACME_SEARCH',
+            args: {
+              [named('filter[id]')]: '42',
+              filter_id_: 'kept',
+              [named('page-size')]: 10,
+              [named('1st')]: 'first',
+              [named('user.name')]: 'ada',
+              [named(long)]: 'long',
+              body: { 'content-type': 'text/plain' },
+              meta: '{"a":"b"}',
+            },
+          },
+        ];
+      },
+    ]);
+    expect(await loop(ai, session, tools)).toBe('done');
+    const [declaration] = model.requests[0]!.body.tools[0].functionDeclarations as FunctionDeclaration[];
+    const parameters = declaration!.parameters!;
+    expect(geminiSchemaViolations(parameters as Record<string, unknown>)).toEqual([]);
+    const names = Object.keys(parameters.properties!);
+    expect(names).toHaveLength(8);
+    expect(names.every((name) => /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/.test(name))).toBe(true);
+    expect(parameters.required).toEqual([names[0]]);
+    expect(parameters.properties![names[0]!]!.description).toBe(
+      'Only this id\n\nThe tool\'s own name for this parameter: "filter[id]".',
+    );
+    // keys of nested objects are not parameter names: declared as they are
+    expect(Object.keys(parameters.properties!.body!.properties!)).toEqual(['content-type']);
+    expect(received).toEqual([
+      {
+        'filter[id]': '42',
+        filter_id_: 'kept',
+        'page-size': 10,
+        '1st': 'first',
+        'user.name': 'ada',
+        [long]: 'long',
+        body: { 'content-type': 'text/plain' },
+        meta: { a: 'b' },
+      },
+    ]);
+    expect(resultsOf(model, 1)[0]!.response).toEqual({ output: { ok: true } });
+  });
+});
+
 describe('enums and consts whose values are not all strings', () => {
   it('are declared as STRING enums of texts and reach the handler as the values they stand for, "1" and 1 apart', async () => {
     const received: unknown[] = [];

@@ -1,10 +1,10 @@
 import type { FunctionDeclaration, GenerateContentResponse, Part, Schema } from '@google/genai';
 import {
-  decodeGeminiArguments,
   type ExecuteFn,
   formatToolResultForModel,
+  type GeminiSchemaResult,
+  geminiArgumentsOf,
   geminiSchemaOf,
-  type JsonStringPath,
   type Logger,
   type Provider,
   runToolCalls,
@@ -55,12 +55,11 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
   readonly #logger: Pick<Logger, 'warn'>;
   readonly #warned = new Set<string>();
   /**
-   * Where the tool last declared under a slug takes JSON strings: what `handleToolCalls` reads
-   * arguments back by when it is called without the session's specs (a caller of its own).
+   * How the tool last declared under a slug was shaped (renamed parameter names, JSON strings): what
+   * `handleToolCalls` reads arguments back by when it is called without the session's specs (a caller
+   * of its own).
    */
-  readonly #jsonStrings = new Map<string, readonly JsonStringPath[]>();
-  /** Where each tool spec takes JSON strings (two sessions may declare one slug differently). */
-  readonly #jsonStringsOf = new WeakMap<ToolSpec, readonly JsonStringPath[]>();
+  readonly #shaped = new Map<string, GeminiSchemaResult>();
   readonly #declarations = new WeakMap<ToolSpec, FunctionDeclaration>();
 
   constructor(options?: GoogleProviderOptions) {
@@ -81,6 +80,7 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
   wrapTools(specs: readonly ToolSpec[], _execute: ExecuteFn): GoogleTools {
     const loosened: string[] = [];
     const functionDeclarations = specs.map((spec) => {
+      this.#shaped.set(spec.slug, geminiSchemaOf(spec));
       let declaration = this.#declarations.get(spec);
       if (!declaration) {
         declaration = this.#declare(spec, loosened);
@@ -99,9 +99,6 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
   /** A tool's declaration, made once per spec (the spec and its shaped schema do not change). */
   #declare(spec: ToolSpec, loosened: string[]): FunctionDeclaration {
     const shaped = geminiSchemaOf(spec);
-    this.#jsonStringsOf.set(spec, shaped.jsonStrings);
-    if (shaped.jsonStrings.length > 0) this.#jsonStrings.set(spec.slug, shaped.jsonStrings);
-    else this.#jsonStrings.delete(spec.slug);
     if (shaped.loosened.length > 0 && !this.#warned.has(spec.slug)) {
       this.#warned.add(spec.slug);
       loosened.push(`${spec.slug}: ${shaped.loosened.join('; ')}`);
@@ -111,16 +108,13 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
     return declaration;
   }
 
-  /** Where the tool `name` of `tools` (else the one last declared as `name`) takes JSON strings. */
-  #jsonStringsFor(name: string, tools: ReadonlyMap<string, ToolSpec> | undefined) {
+  /**
+   * How the tool `name` of `tools` (else the one last declared as `name`) was shaped: two sessions may
+   * declare one slug differently.
+   */
+  #shapedFor(name: string, tools: ReadonlyMap<string, ToolSpec> | undefined) {
     const spec = tools?.get(name);
-    if (!spec) return this.#jsonStrings.get(name);
-    let jsonStrings = this.#jsonStringsOf.get(spec);
-    if (!jsonStrings) {
-      jsonStrings = geminiSchemaOf(spec).jsonStrings;
-      this.#jsonStringsOf.set(spec, jsonStrings);
-    }
-    return jsonStrings;
+    return spec ? geminiSchemaOf(spec) : this.#shaped.get(name);
   }
 
   async handleToolCalls(
@@ -134,13 +128,9 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
     const results = await runToolCalls(
       functionCalls.map((call) => {
         const name = call.name ?? '';
-        const jsonStrings = this.#jsonStringsFor(name, tools);
+        const shaped = this.#shapedFor(name, tools);
         const args = call.args ?? {};
-        return {
-          id: call.id,
-          name,
-          arguments: jsonStrings?.length ? decodeGeminiArguments(args, jsonStrings) : args,
-        };
+        return { id: call.id, name, arguments: shaped ? geminiArgumentsOf(args, shaped) : args };
       }),
       execute,
     );

@@ -55,6 +55,7 @@ describe('the GitHub REST API as 1,223 tools', { timeout: CORPUS_TEST_TIMEOUT_MS
         original,
         declaration.parameters as never,
         geminiSchemaOf(spec).jsonStrings,
+        geminiSchemaOf(spec).renames,
       ).map((violation) => `${declaration.name} ${violation}`);
     });
     expect(violations).toEqual([]);

@@ -2,13 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { toolSpecOf } from '../session.js';
 import { findGeminiViolations } from '../test/gemini-invariants.js';
 import { hardSchemaToolkit } from '../test/hard-schemas.js';
-import { decodeGeminiArguments, geminiSchemaViolations, toGeminiSchema } from './gemini.js';
+import {
+  decodeGeminiArguments,
+  geminiArgumentsOf,
+  geminiSchemaViolations,
+  toGeminiSchema,
+} from './gemini.js';
 import { shapeInputSchema } from './shape.js';
 
 function gemini(properties: Record<string, unknown>, required: string[] = []) {
   const original = { type: 'object', properties, ...(required.length > 0 ? { required } : {}) };
   const result = toGeminiSchema(shapeInputSchema(original).schema);
-  expect(findGeminiViolations(original, result.parameters, result.jsonStrings)).toEqual([]);
+  expect(findGeminiViolations(original, result.parameters, result.jsonStrings, result.renames)).toEqual([]);
   return { ...result, properties: result.parameters!.properties as Record<string, Record<string, unknown>> };
 }
 
@@ -306,8 +311,8 @@ describe('toGeminiSchema', () => {
 
   it('shapes every hard schema with no violation', () => {
     for (const tool of hardSchemaToolkit().toolkit.tools) {
-      const { parameters, jsonStrings } = toGeminiSchema(toolSpecOf(tool).inputSchema);
-      expect(findGeminiViolations(tool.inputSchema, parameters, jsonStrings), tool.slug).toEqual([]);
+      const { parameters, jsonStrings, renames } = toGeminiSchema(toolSpecOf(tool).inputSchema);
+      expect(findGeminiViolations(tool.inputSchema, parameters, jsonStrings, renames), tool.slug).toEqual([]);
     }
   });
 });
@@ -379,5 +384,40 @@ describe('geminiSchemaViolations', () => {
         propertyOrdering: ['a', 'b', 'c', 'd'],
       }),
     ).toEqual([]);
+  });
+});
+
+describe('parameter names Gemini does not take', () => {
+  it('are renamed at the root only, distinct and described, flagged by geminiSchemaViolations, and read back', () => {
+    const original = {
+      type: 'object',
+      properties: {
+        'page-size': { type: 'integer' },
+        page_size: { type: 'integer' },
+        '1st': { type: 'string' },
+        '': { type: 'string' },
+        nested: { type: 'object', properties: { 'a-b': { type: 'string' } } },
+        record: { type: 'object', additionalProperties: { type: 'number' } },
+      },
+      required: ['page-size'],
+    };
+    const result = toGeminiSchema(shapeInputSchema(original).schema);
+    const properties = result.parameters!.properties as Record<string, Record<string, unknown>>;
+    expect(Object.keys(properties)).toEqual(['page_size_2', 'page_size', '_1st', '_', 'nested', 'record']);
+    expect(result.parameters!.required).toEqual(['page_size_2']);
+    expect(properties._1st!.description).toBe('The tool\'s own name for this parameter: "1st".');
+    expect(Object.keys(properties.nested!.properties as object)).toEqual(['a-b']);
+    expect(findGeminiViolations(original, result.parameters, result.jsonStrings, result.renames)).toEqual([]);
+    expect(
+      geminiSchemaViolations({ type: 'OBJECT', properties: { 'page-size': { type: 'INTEGER' } } }),
+    ).toEqual([
+      '$: parameter name "page-size" must start with a letter or an underscore and hold only a-z, A-Z, 0-9 and underscores, at most 64 characters',
+    ]);
+    expect(
+      geminiArgumentsOf(
+        { page_size_2: 1, page_size: 2, _1st: 'x', nested: { 'a-b': 'y' }, record: '{"k":1}' },
+        result,
+      ),
+    ).toEqual({ 'page-size': 1, page_size: 2, '1st': 'x', nested: { 'a-b': 'y' }, record: { k: 1 } });
   });
 });

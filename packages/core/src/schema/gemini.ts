@@ -2,6 +2,13 @@ import type { JSONSchema } from '../catalog/types.js';
 import type { ToolSpec } from '../provider.js';
 import { mergeAllOf } from './all-of.js';
 import { typeList } from './nullability.js';
+import {
+  type PropertyKeyRenames,
+  type PropertyKeyRule,
+  planPropertyKeyRenames,
+  renamePropertyKeys,
+  restorePropertyKeys,
+} from './property-keys.js';
 import { isSchemaObject } from './subschemas.js';
 
 /*
@@ -23,8 +30,25 @@ import { isSchemaObject } from './subschemas.js';
  *   only those; `properties` and `required` only on an OBJECT, `items` only on an ARRAY, which must
  *   have it;
  * - the `int64` keywords (`minItems`, `maxLength`…) are decimal strings; `parameters` is an OBJECT, and a
- *   tool without arguments has no `parameters`.
+ *   tool without arguments has no `parameters`;
+ * - parameter names (the keys of `parameters.properties`) start with a letter or an underscore and
+ *   hold only a-z, A-Z, 0-9 and underscores, at most 64 characters (`FunctionDeclaration.parameters`
+ *   in `@google/genai`); the keys of nested objects are not parameter names and have no such rule.
  */
+
+/** A parameter name Gemini takes (see the rules above). */
+export const GEMINI_PARAMETER_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+
+/** Gemini's rule on parameter names: the root's property keys only. */
+const GEMINI_PARAMETER_NAME_RULE: PropertyKeyRule = {
+  valid: (key) => GEMINI_PARAMETER_NAME.test(key),
+  fix: (key) => {
+    const fixed = key.replace(/[^a-zA-Z0-9_]/g, '_');
+    return (/^[a-zA-Z_]/.test(fixed) ? fixed : `_${fixed}`).slice(0, 64);
+  },
+  maxLength: 64,
+  nested: false,
+};
 
 /** The Gemini `Type` names, by JSON Schema type. */
 const GEMINI_TYPES: Record<string, string> = {
@@ -92,8 +116,17 @@ export interface GeminiSchemaResult {
    * are described too but not listed, and values sent as JSON strings lose nothing.
    */
   loosened: string[];
-  /** Where the model sends a JSON value as a string; `decodeGeminiArguments` parses them back. */
+  /**
+   * Where the model sends a JSON value as a string; `decodeGeminiArguments` parses them back. The
+   * paths name the tool's own keys (read back from `renames` first).
+   */
   jsonStrings: JsonStringPath[];
+  /**
+   * The parameter names Gemini does not take (`filter[id]`, `page-size`, `1st`), handed out renamed
+   * (each renamed parameter's description names the tool's own key); `geminiArgumentsOf` reads them
+   * back. `undefined` when every name is taken as it is.
+   */
+  renames?: PropertyKeyRenames;
 }
 
 /**
@@ -125,8 +158,27 @@ export function toGeminiSchema(schema: JSONSchema): GeminiSchemaResult {
     }
     return { parameters: undefined, loosened: shaper.loosened, jsonStrings: [] };
   }
-  const parameters = shaper.shape(schema, '$', []);
-  return { parameters, loosened: shaper.loosened, jsonStrings: shaper.jsonStrings };
+  const shaped = shaper.shape(schema, '$', []);
+  const renames = planPropertyKeyRenames([shaped], GEMINI_PARAMETER_NAME_RULE);
+  const parameters = renamePropertyKeys(shaped, renames);
+  return {
+    parameters,
+    loosened: shaper.loosened,
+    jsonStrings: shaper.jsonStrings,
+    ...(renames ? { renames } : {}),
+  };
+}
+
+/**
+ * A Gemini function call's arguments as the tool takes them: renamed parameter names read back
+ * (`renames`), then the values sent as JSON strings parsed back (`jsonStrings`). Never mutates `args`.
+ */
+export function geminiArgumentsOf(
+  args: unknown,
+  shaped: Pick<GeminiSchemaResult, 'jsonStrings' | 'renames'>,
+): unknown {
+  const restored = restorePropertyKeys(args, shaped.renames);
+  return shaped.jsonStrings.length > 0 ? decodeGeminiArguments(restored, shaped.jsonStrings) : restored;
 }
 
 const cache = new WeakMap<ToolSpec, GeminiSchemaResult>();
@@ -624,6 +676,14 @@ export function geminiSchemaViolations(parameters: JSONSchema): string[] {
   const violations: string[] = [];
   if (parameters.type !== 'OBJECT')
     violations.push(`$: parameters must be type OBJECT, got ${JSON.stringify(parameters.type)}`);
+  if (isSchemaObject(parameters.properties)) {
+    for (const name of Object.keys(parameters.properties)) {
+      if (!GEMINI_PARAMETER_NAME.test(name))
+        violations.push(
+          `$: parameter name ${JSON.stringify(name)} must start with a letter or an underscore and hold only a-z, A-Z, 0-9 and underscores, at most 64 characters`,
+        );
+    }
+  }
   checkNode(parameters, '$', violations);
   return violations;
 }

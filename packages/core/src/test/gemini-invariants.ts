@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { JSONSchema } from '../catalog/types.js';
 import { geminiSchemaViolations, type JsonStringPath } from '../schema/gemini.js';
+import type { PropertyKeyRenames } from '../schema/property-keys.js';
 import { isSchemaObject } from '../schema/subschemas.js';
 import { findSchemaViolations } from './schema-invariants.js';
 
@@ -65,12 +66,14 @@ export function geminiSchemaAsJsonSchema(
  * What is wrong with a Gemini declaration's `parameters` made from `original`: what the Gemini API
  * would refuse (`geminiSchemaViolations`), then every property, required flag, nullability and enum
  * value that changed the wrong way (`findSchemaViolations` on the schema read back, with the
- * `jsonStrings` of `toGeminiSchema`). A tool without `parameters` must have had no properties.
+ * `jsonStrings` of `toGeminiSchema`, its parameter names read back by its `renames`). A tool without
+ * `parameters` must have had no properties.
  */
 export function findGeminiViolations(
   original: JSONSchema,
   parameters: JSONSchema | undefined,
   jsonStrings: readonly JsonStringPath[] = [],
+  renames?: PropertyKeyRenames,
 ): string[] {
   if (!parameters) {
     const names = Object.keys(isSchemaObject(original.properties) ? original.properties : {});
@@ -78,6 +81,30 @@ export function findGeminiViolations(
   }
   return [
     ...geminiSchemaViolations(parameters),
-    ...findSchemaViolations(original, geminiSchemaAsJsonSchema(parameters, jsonStrings), { strict: false }),
+    ...findSchemaViolations(original, geminiSchemaAsJsonSchema(ownNames(parameters, renames), jsonStrings), {
+      strict: false,
+    }),
   ];
+}
+
+/** `parameters` with its renamed parameter names as the tool's own (and their descriptions' notes left). */
+function ownNames(parameters: JSONSchema, renames: PropertyKeyRenames | undefined): JSONSchema {
+  if (!renames || !isSchemaObject(parameters.properties)) return parameters;
+  const own = (name: string) => renames.back.get(name) ?? name;
+  const properties: JSONSchema = {};
+  for (const [name, property] of Object.entries(parameters.properties)) {
+    Object.defineProperty(properties, own(name), {
+      value: property,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return {
+    ...parameters,
+    properties,
+    ...(Array.isArray(parameters.required)
+      ? { required: parameters.required.map((name) => own(String(name))) }
+      : {}),
+  };
 }

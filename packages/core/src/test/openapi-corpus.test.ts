@@ -140,7 +140,7 @@ describe('schema shaping on the GitHub corpus', () => {
       const gemini = geminiSchemaOf(spec);
       loosened += gemini.loosened.length > 0 ? 1 : 0;
       jsonStrings += gemini.jsonStrings.length;
-      return findGeminiViolations(tool.inputSchema, gemini.parameters, gemini.jsonStrings);
+      return findGeminiViolations(tool.inputSchema, gemini.parameters, gemini.jsonStrings, gemini.renames);
     });
     console.log(
       `GitHub corpus, Gemini: ${toolkit.tools.length} tools, 0 refused; ${loosened} with a constraint only described, ${jsonStrings} free-form values sent as JSON strings`,
