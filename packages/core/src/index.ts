@@ -101,7 +101,7 @@ export {
   anthropicStrictCost,
   anthropicStrictSchemaOf,
 } from './schema/anthropic-strict.js';
-export type { GeminiSchemaResult, JsonStringPath } from './schema/gemini.js';
+export type { GeminiSchemaResult, JsonOrTextPath, JsonStringPath } from './schema/gemini.js';
 export {
   decodeGeminiArguments,
   GEMINI_PARAMETER_NAME,

@@ -507,6 +507,83 @@ describe('parameter names Gemini does not take (a letter or _ first, then a-z, A
   });
 });
 
+describe('a string beside a JSON value sent as a string (string or record, one property of two variants)', () => {
+  it('reaches the handler as the string the model sent; JSON text is parsed only where the text is not valid as text', async () => {
+    const received: unknown[] = [];
+    const toolkit = defineToolkit({
+      slug: 'acme',
+      description: 'ACME',
+      tools: [
+        defineTool({
+          slug: 'ACME_SEND',
+          description: 'Send.',
+          inputSchema: {
+            type: 'object',
+            properties: {
+              body: { anyOf: [{ type: 'string' }, { type: 'object', additionalProperties: {} }] },
+              http: { type: ['string', 'object'], description: 'request body' },
+              slugOrMap: {
+                anyOf: [
+                  { type: 'string', pattern: '^[a-z]+$' },
+                  { type: 'object', additionalProperties: { type: 'number' } },
+                ],
+              },
+              x: {
+                anyOf: [
+                  {
+                    type: 'object',
+                    properties: { kind: { const: 'num' }, level: { enum: [1, 2] } },
+                    required: ['kind', 'level'],
+                  },
+                  {
+                    type: 'object',
+                    properties: { kind: { const: 'text' }, level: { type: 'string' } },
+                    required: ['kind', 'level'],
+                  },
+                ],
+              },
+            },
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+      ],
+    });
+    const mux = new ToolMux({
+      provider: new GoogleProvider({ logger: { warn() {} } }),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const calls: Array<Record<string, unknown>> = [
+      { body: '12345', http: 'true', slugOrMap: 'abc', x: { kind: 'text', level: '42' } },
+      { body: '{"a":1}', http: '[1,2]', slugOrMap: '{"a":1}', x: { kind: 'num', level: 2 } },
+    ];
+    const { model, ai } = await scriptedClient([
+      () => calls.map((args, index) => ({ id: `fc_${index}`, name: 'ACME_SEND', args })),
+    ]);
+    expect(await loop(ai, session, tools)).toBe('done');
+    const [declaration] = model.requests[0]!.body.tools[0].functionDeclarations as FunctionDeclaration[];
+    expect(geminiSchemaViolations(declaration!.parameters as Record<string, unknown>)).toEqual([]);
+    // the level of "num" is declared as a number, not as texts to parse back beside the string of "text"
+    expect(declaration!.parameters!.properties!.x!.anyOf![0]!.properties!.level!.type).toBe('INTEGER');
+    expect(resultsOf(model, 1).map((part) => part.response)).toEqual([
+      { output: { ok: true } },
+      { output: { ok: true } },
+    ]);
+    expect(received).toEqual([
+      { body: '12345', http: 'true', slugOrMap: 'abc', x: { kind: 'text', level: '42' } },
+      // a string valid as the string variant stays a string; one that is not is parsed
+      { body: '{"a":1}', http: '[1,2]', slugOrMap: { a: 1 }, x: { kind: 'num', level: 2 } },
+    ]);
+  });
+});
+
 describe('enums and consts whose values are not all strings', () => {
   it('are declared as STRING enums of texts and reach the handler as the values they stand for, "1" and 1 apart', async () => {
     const received: unknown[] = [];

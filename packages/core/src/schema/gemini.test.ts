@@ -421,3 +421,43 @@ describe('parameter names Gemini does not take', () => {
     ).toEqual({ 'page-size': 1, page_size: 2, '1st': 'x', nested: { 'a-b': 'y' }, record: { k: 1 } });
   });
 });
+
+describe('a string beside a value sent as a JSON string', () => {
+  it('stays the string the model sent unless it is not valid as text there and its JSON fits', () => {
+    const result = toGeminiSchema(
+      shapeInputSchema({
+        type: 'object',
+        properties: {
+          body: { type: ['string', 'object'] },
+          short: {
+            anyOf: [
+              { type: 'string', maxLength: 3 },
+              { type: 'object', additionalProperties: {} },
+            ],
+          },
+          pick: {
+            anyOf: [
+              { type: 'object', properties: { level: { enum: [1, 2] } } },
+              { type: 'object', properties: { level: { type: 'string' } } },
+            ],
+          },
+        },
+      }).schema,
+    );
+    expect(result.jsonStrings).toEqual([]);
+    const decode = (args: Record<string, unknown>) => geminiArgumentsOf(args, result);
+    expect(decode({ body: '12345' })).toEqual({ body: '12345' });
+    expect(decode({ body: 'true' })).toEqual({ body: 'true' });
+    expect(decode({ body: '{"a":1}' })).toEqual({ body: '{"a":1}' });
+    expect(decode({ short: 'abc' })).toEqual({ short: 'abc' });
+    expect(decode({ short: '{"a":1}' })).toEqual({ short: { a: 1 } });
+    // parsed, but not to a value any JSON variant takes: the text as sent
+    expect(decode({ short: '1234' })).toEqual({ short: '1234' });
+    expect(decode({ pick: { level: '2' } })).toEqual({ pick: { level: '2' } });
+    const properties = result.parameters!.properties as Record<string, Record<string, any>>;
+    expect(properties.pick!.anyOf[0].properties.level).toEqual({
+      type: 'INTEGER',
+      description: 'One of: 1, 2.',
+    });
+  });
+});

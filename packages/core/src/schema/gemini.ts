@@ -10,6 +10,7 @@ import {
   restorePropertyKeys,
 } from './property-keys.js';
 import { isSchemaObject } from './subschemas.js';
+import { linearRegExp } from './validate.js';
 
 /*
  * Gemini function declarations take `parameters` in "a select subset of an OpenAPI 3.0 schema
@@ -105,6 +106,18 @@ const INT64_KEYWORDS = ['minProperties', 'maxProperties', 'minItems', 'maxItems'
  */
 export type JsonStringPath = readonly string[];
 
+/**
+ * Where the model sends a JSON value as a string although a variant there takes plain text too (a
+ * union of a string and a record, `type: ['string', 'object']`, one property of two variants): the
+ * string is parsed back only when it is not valid as text there (`text`, the variants that take
+ * strings) and what it parses to fits a variant it was sent for (`json`).
+ */
+export interface JsonOrTextPath {
+  steps: JsonStringPath;
+  text: readonly JSONSchema[];
+  json: readonly JSONSchema[];
+}
+
 /** A tool's input schema in the Gemini subset. */
 export interface GeminiSchemaResult {
   /** The declaration's `parameters`, or `undefined` for a tool that takes no arguments. */
@@ -121,6 +134,11 @@ export interface GeminiSchemaResult {
    * paths name the tool's own keys (read back from `renames` first).
    */
   jsonStrings: JsonStringPath[];
+  /**
+   * Where the model sends a JSON value as a string beside a variant that takes plain text; parsed back
+   * by `decodeGeminiArguments` only when the text is not valid as text there. Absent when there are none.
+   */
+  jsonOrText?: JsonOrTextPath[];
   /**
    * The parameter names Gemini does not take (`filter[id]`, `page-size`, `1st`), handed out renamed
    * (each renamed parameter's description names the tool's own key); `geminiArgumentsOf` reads them
@@ -144,7 +162,10 @@ export interface GeminiSchemaResult {
  * - formats, `exclusiveMinimum`/`exclusiveMaximum`, `multipleOf`, `uniqueItems`, tuples and extra
  *   properties beside named ones are written into the description instead;
  * - an object without named properties (a record or free-form object) and a value of any type become
- *   a STRING holding JSON, described as such, that {@link decodeGeminiArguments} parses back.
+ *   a STRING holding JSON, described as such, that {@link decodeGeminiArguments} parses back; beside a
+ *   variant that takes any string (`type: ['string', 'object']`), only a string that is not valid as
+ *   that text is parsed (`jsonOrText`), and no value there (at any depth of a union's variants) is sent
+ *   as a text of an enum to parse back.
  *
  * Arguments are still validated against the original schema when the tool runs, so loosening only
  * changes what the model is shown.
@@ -165,6 +186,7 @@ export function toGeminiSchema(schema: JSONSchema): GeminiSchemaResult {
     parameters,
     loosened: shaper.loosened,
     jsonStrings: shaper.jsonStrings,
+    ...(shaper.jsonOrText.length > 0 ? { jsonOrText: shaper.jsonOrText } : {}),
     ...(renames ? { renames } : {}),
   };
 }
@@ -175,10 +197,12 @@ export function toGeminiSchema(schema: JSONSchema): GeminiSchemaResult {
  */
 export function geminiArgumentsOf(
   args: unknown,
-  shaped: Pick<GeminiSchemaResult, 'jsonStrings' | 'renames'>,
+  shaped: Pick<GeminiSchemaResult, 'jsonStrings' | 'jsonOrText' | 'renames'>,
 ): unknown {
   const restored = restorePropertyKeys(args, shaped.renames);
-  return shaped.jsonStrings.length > 0 ? decodeGeminiArguments(restored, shaped.jsonStrings) : restored;
+  return shaped.jsonStrings.length > 0 || shaped.jsonOrText
+    ? decodeGeminiArguments(restored, shaped.jsonStrings, shaped.jsonOrText)
+    : restored;
 }
 
 const cache = new WeakMap<ToolSpec, GeminiSchemaResult>();
@@ -200,7 +224,12 @@ class GeminiShaper {
    * Where (`steps`, joined) a variant of the union being shaped takes any string: an enum whose values
    * are not all strings cannot be sent as texts there, since "42" meant as a string would be parsed.
    */
-  readonly #stringsTaken = new Set<string>();
+  readonly #stringsTaken = new Map<string, JSONSchema[]>();
+  readonly jsonOrText: JsonOrTextPath[] = [];
+  readonly #jsonOrTextAt = new Map<
+    string,
+    { steps: JsonStringPath; text: JSONSchema[]; json: JSONSchema[] }
+  >();
 
   shape(input: JSONSchema, path: string, steps: readonly string[]): JSONSchema {
     const merged = mergeAllOf(input);
@@ -283,11 +312,21 @@ class GeminiShaper {
         notes,
       );
     }
-    const key = steps.join('\u0000');
-    const mark = !this.#stringsTaken.has(key) && parts.some(takesAnyString);
-    if (mark) this.#stringsTaken.add(key);
+    // where a variant takes any string (here, or at a property or item of it), the others cannot be
+    // sent as texts to parse back without doubt: "42" meant as a string would be parsed
+    const taken = new Map<string, JSONSchema[]>();
+    for (const part of parts) stringPlaces(part, steps, taken);
+    for (const [key, schemas] of taken) {
+      const list = this.#stringsTaken.get(key) ?? [];
+      list.push(...schemas);
+      this.#stringsTaken.set(key, list);
+    }
     const anyOf = parts.map((part, index) => this.shape(part, `${path}/anyOf/${index}`, steps));
-    if (mark) this.#stringsTaken.delete(key);
+    for (const [key, schemas] of taken) {
+      const list = this.#stringsTaken.get(key)!;
+      list.length -= schemas.length;
+      if (list.length === 0) this.#stringsTaken.delete(key);
+    }
     return withNotes({ ...annotations(base, {}), anyOf, ...(nullable ? { nullable: true } : {}) }, notes);
   }
 
@@ -312,7 +351,7 @@ class GeminiShaper {
         notes.push('Always null.');
         return withNotes({ ...out, type: 'STRING', nullable: true, enum: ['null'], format: 'enum' }, notes);
       }
-      return this.#jsonString(out, 'any JSON value', steps, notes);
+      return this.#jsonString(out, schema, 'any JSON value', steps, notes);
     }
     if (values !== undefined && isTextEnum(values) && !this.#stringsTaken.has(steps.join('\u0000'))) {
       // Gemini takes an enum on a STRING only: a text for each value, parsed back before the call runs
@@ -368,7 +407,7 @@ class GeminiShaper {
           ? ` whose values are ${describeType(schema.additionalProperties)}`
           : '';
       const { format: _format, enum: _enum, ...rest } = out;
-      return this.#jsonString(rest, `a JSON object${values}`, steps, notes);
+      return this.#jsonString(rest, schema, `a JSON object${values}`, steps, notes);
     }
     out.properties = Object.fromEntries(
       names.map((name) => [
@@ -427,7 +466,22 @@ class GeminiShaper {
   }
 
   /** A value Gemini cannot declare, sent by the model as a string of JSON and parsed back. */
-  #jsonString(out: JSONSchema, what: string, steps: readonly string[], notes: string[]) {
+  #jsonString(out: JSONSchema, schema: JSONSchema, what: string, steps: readonly string[], notes: string[]) {
+    const key = steps.join('\u0000');
+    const text = this.#stringsTaken.get(key);
+    if (text) {
+      // another variant takes text here: a string valid as that text stays text
+      let entry = this.#jsonOrTextAt.get(key);
+      if (!entry) {
+        entry = { steps, text: [], json: [] };
+        this.#jsonOrTextAt.set(key, entry);
+        this.jsonOrText.push(entry);
+      }
+      for (const variant of text) if (!entry.text.includes(variant)) entry.text.push(variant);
+      entry.json.push(schema);
+      notes.push(`Write ${what} as a JSON string; a string that is valid as text here is taken as text.`);
+      return withNotes({ ...out, type: 'STRING' }, notes);
+    }
     // nothing is lost: the model is told, and decodeGeminiArguments parses the value back
     this.#parseBackAt(steps);
     notes.push(`Write ${what} as a JSON string.`);
@@ -503,6 +557,73 @@ function takesAnyString(schema: JSONSchema): boolean {
       (keyword) => keyword in schema,
     )
   );
+}
+
+/**
+ * Adds to `places` (by steps joined with NUL) each place of the value `schema` describes where it takes
+ * any string ({@link takesAnyString}): at `steps` itself, at its properties, its items (`*`), through
+ * its variants.
+ */
+function stringPlaces(schema: unknown, steps: readonly string[], places: Map<string, JSONSchema[]>): void {
+  if (!isSchemaObject(schema)) return;
+  if (takesAnyString(schema)) {
+    const key = steps.join('\u0000');
+    const list = places.get(key) ?? [];
+    list.push(schema);
+    places.set(key, list);
+  }
+  if (isSchemaObject(schema.properties)) {
+    for (const [name, property] of Object.entries(schema.properties))
+      stringPlaces(property, [...steps, name], places);
+  }
+  const items = [
+    ...(Array.isArray(schema.prefixItems) ? schema.prefixItems : []),
+    ...(Array.isArray(schema.items) ? schema.items : [schema.items]),
+  ];
+  for (const item of items) stringPlaces(item, [...steps, '*'], places);
+  for (const keyword of ['anyOf', 'oneOf']) {
+    const variants = schema[keyword];
+    if (Array.isArray(variants)) for (const variant of variants) stringPlaces(variant, steps, places);
+  }
+}
+
+/**
+ * Whether `text` is valid as a string for one of `schemas` (each takes any string, see
+ * {@link takesAnyString}), as far as its type, length and pattern say. A pattern RE2 cannot run in
+ * linear time counts as matched: the text then stays text, as sent.
+ */
+function validText(text: string, schemas: readonly JSONSchema[]): boolean {
+  return schemas.some((schema) => {
+    const variants = Array.isArray(schema.anyOf)
+      ? schema.anyOf
+      : Array.isArray(schema.oneOf)
+        ? schema.oneOf
+        : [];
+    const strings = variants.filter((variant) => isSchemaObject(variant) && takesAnyString(variant));
+    if (strings.length > 0 && validText(text, strings as JSONSchema[])) return true;
+    const types = typeList(schema.type);
+    if (types.length > 0 && !types.includes('string')) return false;
+    if (types.length === 0 && variants.length > 0) return false;
+    const length =
+      typeof schema.minLength === 'number' || typeof schema.maxLength === 'number' ? [...text].length : 0;
+    if (typeof schema.minLength === 'number' && length < schema.minLength) return false;
+    if (typeof schema.maxLength === 'number' && length > schema.maxLength) return false;
+    if (typeof schema.pattern === 'string') {
+      const pattern = linearRegExp(schema.pattern);
+      if (pattern && !pattern.test(text)) return false;
+    }
+    return true;
+  });
+}
+
+/** Whether `value` has a type one of `schemas` (the variants sent as JSON strings) takes. */
+function fitsJsonVariant(value: unknown, schemas: readonly JSONSchema[]): boolean {
+  return schemas.some((schema) => {
+    const types = typeList(schema.type);
+    if (types.length > 0) return types.some((type) => hasType(value, type));
+    if (isSchemaObject(schema.properties) || 'additionalProperties' in schema) return isSchemaObject(value);
+    return true;
+  });
 }
 
 /** Whether Gemini's string-only `enum` can say exactly these values of a STRING. */
@@ -631,26 +752,43 @@ function describeType(schema: JSONSchema): string {
  * be validated against the original schema. A string that is not valid JSON stays as it is (the
  * validation then says what is wrong). Never mutates `args`.
  */
-export function decodeGeminiArguments(args: unknown, jsonStrings: readonly JsonStringPath[]): unknown {
+export function decodeGeminiArguments(
+  args: unknown,
+  jsonStrings: readonly JsonStringPath[],
+  jsonOrText: readonly JsonOrTextPath[] = [],
+): unknown {
   let result = args;
-  for (const steps of jsonStrings) result = decodeAt(result, steps, 0);
+  for (const steps of jsonStrings) result = decodeAt(result, steps, 0, undefined);
+  for (const entry of jsonOrText) result = decodeAt(result, entry.steps, 0, entry);
   return result;
 }
 
-function decodeAt(value: unknown, steps: readonly string[], index: number): unknown {
+/**
+ * The string at `steps` parsed back: always at a `jsonStrings` path; at a `jsonOrText` one (`entry`)
+ * only when it is not valid as text there and what it parses to fits a variant sent as JSON.
+ */
+function decodeAt(
+  value: unknown,
+  steps: readonly string[],
+  index: number,
+  entry: JsonOrTextPath | undefined,
+): unknown {
   if (index === steps.length) {
     if (typeof value !== 'string') return value;
+    if (entry && validText(value, entry.text)) return value;
+    let parsed: unknown;
     try {
-      return JSON.parse(value);
+      parsed = JSON.parse(value);
     } catch {
       return value;
     }
+    return entry && !fitsJsonVariant(parsed, entry.json) ? value : parsed;
   }
   const step = steps[index]!;
   if (step === '*' && Array.isArray(value)) {
     let changed = false;
     const items = value.map((item) => {
-      const decoded = decodeAt(item, steps, index + 1);
+      const decoded = decodeAt(item, steps, index + 1, entry);
       if (decoded !== item) changed = true;
       return decoded;
     });
@@ -658,7 +796,7 @@ function decodeAt(value: unknown, steps: readonly string[], index: number): unkn
   }
   if (isSchemaObject(value) && step in value) {
     const child = value[step];
-    const decoded = decodeAt(child, steps, index + 1);
+    const decoded = decodeAt(child, steps, index + 1, entry);
     return decoded === child ? value : { ...value, [step]: decoded };
   }
   return value;

@@ -64,7 +64,7 @@ function loadedRe2(): typeof RE2JS {
   return re2;
 }
 
-function linearRegExp(pattern: string): RE2JS | undefined {
+export function linearRegExp(pattern: string): RE2JS | undefined {
   const source = re2Source(pattern);
   if (source === undefined) return undefined;
   try {
