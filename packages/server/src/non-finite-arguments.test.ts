@@ -165,4 +165,27 @@ describe('non-finite numbers in tool arguments', () => {
     }
     expect(received).toEqual([]);
   });
+
+  it('remote mode: a BigInt, which JSON cannot write, is refused as embedded and logged, not "server unreachable"', async () => {
+    // the request's JSON threw, and the call was answered SERVER_UNREACHABLE ("Check baseUrl and
+    // that the server runs"), with no log entry
+    received.length = 0;
+    const big = 12345678901234567890n;
+    const embedded = await session.execute('PROBE_NUMBER', { rows: [{ n: big }] });
+    const onServer = await remote.execute('PROBE_NUMBER', { rows: [{ n: big }] });
+    for (const result of [embedded, onServer]) {
+      expect(result).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      expect(result.error).toContain(
+        'The arguments of PROBE_NUMBER are not JSON data: arguments.rows[0].n is a BigInt (12345678901234567890n), which JSON cannot carry',
+      );
+    }
+    const logged = await remote.logs({ limit: 5 });
+    expect(logged.items.find((item) => item.id === onServer.logId)).toMatchObject({
+      errorCode: 'TOOL_ARGUMENTS_INVALID',
+    });
+    const local = await remote.execute('LOCAL_NUMBER', { n: 1n });
+    expect(local).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    expect(local.error).toContain('arguments.n is a BigInt (1n)');
+    expect(received).toEqual([]);
+  });
 });

@@ -5,12 +5,14 @@ import { defineTool } from '../catalog/define.js';
 export const NON_FINITE = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY] as const;
 
 /**
- * The path of the first non-finite number of `value` in JSON order, as a tool call's refusal names it
+ * The path of the first non-finite number (or BigInt) of `value` in JSON order, as a tool call's refusal names it
  * (`arguments` for the value itself, `.key` for a name, `["key"]` for other keys, `[index]`), or
  * undefined when it has none.
  */
 export function firstNonFinite(value: unknown, path = 'arguments'): string | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  // JSON cannot write one at all
+  if (typeof value === 'bigint') return path;
   if (typeof value !== 'object' || value === null) return undefined;
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {

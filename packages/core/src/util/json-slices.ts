@@ -1148,7 +1148,7 @@ export interface ShapeWalkOptions {
   checkEvery?: number;
   root?: string;
   maxKeys?: number;
-  /** Find a NaN or ±Infinity in the value (`nonFinite`). */
+  /** Find a NaN, ±Infinity or BigInt in the value (`nonFinite`). */
   finiteNumbers?: boolean;
 }
 
@@ -1158,6 +1158,21 @@ export interface ShapeWalkOptions {
  */
 export function nonFiniteProblem(value: number): string {
   return `is ${String(value)}, which JSON has no number for (JSON writes it as null, and reads a number too large for a double, such as 1e999, as Infinity): send a finite number`;
+}
+
+/**
+ * Why a BigInt is refused where JSON data is taken: JSON cannot write one at all (a remote call's
+ * request failed to be written, and was answered as if the server were unreachable).
+ */
+export function bigIntProblem(value: bigint): string {
+  const digits = String(value);
+  return `is a BigInt (${digits.length > 24 ? `${digits.slice(0, 24)}…` : digits}n), which JSON cannot carry: send it as a string, or as a number when it fits one`;
+}
+
+/** Why a scalar JSON cannot carry is refused (a NaN, ±Infinity or a BigInt), or undefined. */
+function numberProblem(value: unknown): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : nonFiniteProblem(value);
+  return typeof value === 'bigint' ? bigIntProblem(value) : undefined;
 }
 
 /**
@@ -1181,8 +1196,9 @@ export class JsonShapeWalk {
    */
   wide: { path: string; problem: string } | undefined;
   /**
-   * With the `finiteNumbers` option, the first NaN or ±Infinity of the value, in JSON order: where,
-   * and why as the end of a sentence (see {@link nonFiniteProblem}). The walk stops there.
+   * With the `finiteNumbers` option, the first NaN, ±Infinity or BigInt of the value, in JSON order:
+   * where, and why as the end of a sentence (see {@link nonFiniteProblem}, {@link bigIntProblem}).
+   * The walk stops there.
    */
   nonFinite: { path: string; problem: string } | undefined;
   /**
@@ -1225,6 +1241,8 @@ export class JsonShapeWalk {
       if (this.#finite) this.nonFinite = { path: this.#root, problem: nonFiniteProblem(value) };
       // NaN or Infinity: JSON carries it as null (as a remote session sends it)
       else this.notPlain = true;
+    } else if (typeof value === 'bigint' && this.#finite) {
+      this.nonFinite = { path: this.#root, problem: bigIntProblem(value) };
     }
   }
 
@@ -1264,11 +1282,10 @@ export class JsonShapeWalk {
       if (typeof item === 'string') this.chars += item.length;
       else if (typeof item === 'object' && item !== null) {
         this.#enter(item, frame.depth + 1, keys === undefined);
-      } else if (typeof item === 'number' && this.#finite && !Number.isFinite(item)) {
-        this.nonFinite = {
-          path: cutPath(framePath(this.#root, stack, stack.length)),
-          problem: nonFiniteProblem(item),
-        };
+      } else if (this.#finite) {
+        const problem = numberProblem(item);
+        if (problem !== undefined)
+          this.nonFinite = { path: cutPath(framePath(this.#root, stack, stack.length)), problem };
       }
     }
     return true;
@@ -1326,7 +1343,7 @@ export class JsonShapeWalk {
       if (typeof item === 'string') chars += item.length;
       else if (typeof item === 'object' && item !== null) return false;
       // named by its path: the object gets a frame
-      else if (typeof item === 'number' && this.#finite && !Number.isFinite(item)) return false;
+      else if (this.#finite && numberProblem(item) !== undefined) return false;
     }
     this.entries += length;
     this.chars += chars;
@@ -1341,7 +1358,7 @@ export class JsonShapeWalk {
         keys === undefined ? (value as unknown[])[index] : (value as Record<string, unknown>)[keys[index]!];
       if (typeof item === 'string') chars += item.length;
       else if (typeof item === 'object' && item !== null) return false;
-      else if (typeof item === 'number' && this.#finite && !Number.isFinite(item)) return false;
+      else if (this.#finite && numberProblem(item) !== undefined) return false;
     }
     this.entries += length;
     this.chars += chars;
