@@ -39,6 +39,15 @@ const OPERATIONS = {
     sdk: ({ sessionId }) => `use(${quoted(sessionId, 'sessionId')})`,
     rest: ({ sessionId }) => `GET /api/v1/sessions/${sessionId ?? ':id'}`,
   },
+  /**
+   * The way out of a session resumed without its custom tools: the application passes them again;
+   * the server (REST, MCP) cannot, as they are the application's code.
+   */
+  'use.customTools': {
+    sdk: () => 'pass them again: use(sessionId, { customTools, customToolkits })',
+    rest: () =>
+      'they are code of the application that created the session and run only in its process, so this server cannot serve the session (REST, MCP): create the sessions it is to serve through it (remote mode, new ToolMux({ baseUrl, apiKey }), declares custom tools to the server), or without custom tools',
+  },
   'authConfigs.create': {
     sdk: ({ toolkit, type }) =>
       `authConfigs.create(${quoted(toolkit, 'toolkit')}, { ${type === undefined ? 'type, …' : `type: ${quoted(type, 'type')}`} })`,

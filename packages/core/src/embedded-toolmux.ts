@@ -587,7 +587,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     if (missing.length > 0) {
       throw new ToolMuxError({
         code: 'SESSION_CUSTOM_TOOLS_MISSING',
-        message: `Session ${sessionId} was created with custom tools or toolkits ${missing.join(', ')}; pass them again: use(sessionId, { customTools, customToolkits }).`,
+        // over REST and MCP the server resumes it: it has no custom tools to pass
+        message: `Session ${sessionId} was created with custom tools or toolkits ${missing.join(', ')}; ${apiRef('use.customTools')}.`,
       });
     }
     const catalog = await this.catalog.extendSliced(customToolkits, customTools, slice);

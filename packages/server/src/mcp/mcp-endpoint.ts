@@ -482,7 +482,9 @@ export class McpEndpoint {
       }
       if (ToolMuxError.isInstance(error)) {
         if (error.status >= 500) this.#options.onUnexpected(error); // logged with its cause
-        return httpRpcError(error.status, -32001, error.message, error.code);
+        // in an HTTP client's words, as the REST API answers it (not the SDK's: "pass them to use()")
+        const message = typeof error.messageFor === 'function' ? error.messageFor('rest') : error.message;
+        return httpRpcError(error.status, -32001, message, error.code);
       }
       throw error;
     }

@@ -510,3 +510,39 @@ describe('errors over REST name no SDK method or field on the routes they are an
     expect(result.error).toContain('connectedAccountId');
   });
 });
+
+describe('a session the application made with custom tools, served by an embedded server', () => {
+  it('is refused over REST and MCP saying why the server cannot serve it, not to pass them again to use()', async () => {
+    const lookup = defineTool({
+      slug: 'LOOKUP_CUSTOMER',
+      description: 'Look up a customer.',
+      inputSchema: { type: 'object', properties: {} },
+      execute: () => ({}),
+    });
+    const session = await server.embedded.create('user_1', {
+      toolkits: ['tasks'],
+      experimental: { customTools: [lookup] },
+    });
+    // the application resumes it with them, in its words
+    await expect(server.embedded.use(session.sessionId)).rejects.toThrow(
+      'pass them again: use(sessionId, { customTools, customToolkits })',
+    );
+    const read = await rest('GET', `/sessions/${session.sessionId}`);
+    expect(read).toMatchObject({ status: 400, code: 'SESSION_CUSTOM_TOOLS_MISSING' });
+    expect(read.message).toContain('LOOKUP_CUSTOMER');
+    expect(read.message).toContain('this server cannot serve the session (REST, MCP)');
+    expect(read.message).not.toContain('use(sessionId');
+    const mcp = await fetch(session.mcp.url, {
+      method: 'POST',
+      headers: {
+        ...session.mcp.headers,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    const text = await mcp.text();
+    expect(text).toContain('this server cannot serve the session');
+    expect(text).not.toContain('use(sessionId');
+  });
+});
