@@ -998,6 +998,7 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
     config: { type: 'string' },
     user: { type: 'string' },
     limit: { type: 'string' },
+    cursor: { type: 'string' },
     store: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -1031,7 +1032,8 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
         `toolmux: note: ${shown} was migrated by a newer toolmux (its schema is at migration ${newer.details.databaseVersion}; this one knows up to ${newer.details.supportedVersion}): its sessions are read as this release reads them. Upgrade toolmux here to read them as the server does.\n`,
       );
     }
-    const page = await opened.listSessions({ userId, limit, cursor: undefined }).catch((error: unknown) => {
+    const cursor = values.cursor as string | undefined;
+    const page = await opened.listSessions({ userId, limit, cursor }).catch((error: unknown) => {
       if (newer && ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
         throw new ToolMuxError({
           code: 'STORE_SCHEMA_TOO_NEW',
@@ -1058,6 +1060,13 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
             session.updatedAt.toISOString(),
           ]),
         ]),
+      );
+    }
+    // on stderr, so that the table or the JSON stays what it was: a page that was cut said nothing,
+    // and past --limit 1000 the rest could not be listed at all
+    if (page.nextCursor !== undefined) {
+      io.stderr(
+        `toolmux: there are more sessions: run the same command with --cursor ${page.nextCursor} for the next ${limit}.\n`,
       );
     }
     return 0;

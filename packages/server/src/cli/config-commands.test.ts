@@ -156,6 +156,27 @@ describe('toolmux sessions list', { timeout: 60_000 }, () => {
     expect(existsSync(join(cwd, '.toolmux'))).toBe(false);
   });
 
+  it('says on stderr when there are more sessions than it listed, and lists the next page with --cursor', async () => {
+    // it cut the list at --limit without a word, and no page past the first 1,000 could be read
+    const cwd = tempDirectory();
+    const sessions = await databaseWithSessions(join(cwd, 'toolmux.db'), ['ann', 'bob', 'cy']);
+    const seen: string[] = [];
+    let args = ['sessions', 'list', '--store', 'sqlite:toolmux.db', '--limit', '2', '--json'];
+    for (let page = 0; page < 3; page++) {
+      const listed = await toolmux(args, cwd);
+      expect(listed.code).toBe(0);
+      seen.push(...(JSON.parse(listed.stdout) as Array<{ sessionId: string }>).map((item) => item.sessionId));
+      const more = /--cursor (\S+) for the next 2\.\n$/.exec(listed.stderr);
+      if (!more) {
+        expect(listed.stderr).toBe('');
+        break;
+      }
+      expect(listed.stderr).toMatch(/^toolmux: there are more sessions: run the same command with --cursor /);
+      args = [...args, '--cursor', more[1]!];
+    }
+    expect(seen.sort()).toEqual([...sessions].sort());
+  });
+
   it('takes --store over TOOLMUX_STORE over the config file, and --config from elsewhere', async () => {
     const cwd = tempDirectory();
     const [fromFile] = await databaseWithSessions(join(cwd, 'file.db'), ['file_user']);

@@ -89,6 +89,7 @@ Options:
   --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
   --user <id>            Only sessions of this user
   --limit <n>            At most this many (1–1000)                      [default: 20]
+  --cursor <cursor>      The page after a previous one (the command says the cursor on stderr when there are more)
   --store <spec>         sqlite:<path> | postgres://…                    [default: the config file's, else ${DEFAULT_STORE}, env TOOLMUX_STORE]
   --json                 Print JSON
   -h, --help             Show this help`,
