@@ -115,6 +115,15 @@ describe('DIRECT_TOOLS sessions', () => {
       MetaToolSlug.WAIT_FOR_CONNECTIONS,
       MetaToolSlug.WORKBENCH,
     ]);
+    // so does an update of an option's settings alone: they change nothing about on or off (the
+    // stored option was replaced by the settings, without its enable: true, and the meta-tool went)
+    await session.update({ workbench: { timeoutMs: 5_000 } });
+    await session.update({ manageConnections: { callbackUrl: 'http://localhost:3000/done' } });
+    expect(metaOf(await slugsOf(session))).toEqual([MetaToolSlug.MANAGE_CONNECTIONS, MetaToolSlug.WORKBENCH]);
+    expect(session.config.workbench).toMatchObject({ enable: true, timeoutMs: 5_000 });
+    // turning one off is said so
+    await session.update({ workbench: { enable: false } });
+    expect(metaOf(await slugsOf(session))).toEqual([MetaToolSlug.MANAGE_CONNECTIONS]);
     // turning the preset to DIRECT_TOOLS keeps what a META_TOOLS session only had by default out
     const meta = await mux.create('user_1', { toolkits: ['mail'] });
     expect(metaOf(await slugsOf(meta))).toContain(MetaToolSlug.SEARCH_TOOLS);

@@ -1894,7 +1894,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       // a key given as undefined is not given: it keeps what is stored, as it does over PATCH and in
       // remote mode (JSON drops it); spread as it is, it reset the key to its default, so
       // `toolkits: undefined` opened every toolkit and `tags: undefined` dropped a filter
-      ...givenKeys(parsed),
+      ...keepingTurnedOn(givenKeys(parsed), this.#config),
       experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] },
     };
     // only the toolkits and tools the changes name must be in this catalog: the stored ones were
@@ -2340,6 +2340,36 @@ function manageConnectionsOf(config: NormalizedSessionConfig): Pick<SessionConfi
   return {
     manageConnections: hasFields ? { enable: config.manageConnections, ...fields } : config.manageConnections,
   };
+}
+
+/**
+ * The changes of `update()` with `manageConnections` or `workbench` given as settings alone
+ * (`{ callbackUrl }`, `{ timeoutMs }`, no `enable`) turned on as the stored config had turned them
+ * on itself: settings alone change nothing about on or off (docs/sessions.md, DIRECT_TOOLS), but
+ * replacing the stored option with them dropped its `enable: true`, and with it the meta-tool.
+ */
+function keepingTurnedOn(changes: SessionConfig, stored: NormalizedSessionConfig): SessionConfig {
+  const explicit = stored.enabledExplicitly ?? [];
+  let kept = changes;
+  const manage = changes.manageConnections;
+  if (
+    explicit.includes('manageConnections') &&
+    typeof manage === 'object' &&
+    manage !== null &&
+    manage.enable === undefined
+  ) {
+    kept = { ...kept, manageConnections: { ...manage, enable: true } };
+  }
+  const workbench = changes.workbench;
+  if (
+    explicit.includes('workbench') &&
+    typeof workbench === 'object' &&
+    workbench !== null &&
+    workbench.enable === undefined
+  ) {
+    kept = { ...kept, workbench: { ...workbench, enable: true } };
+  }
+  return kept;
 }
 
 /** The stored workbench settings, `enable` left out when it is only the default. */
