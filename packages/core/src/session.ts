@@ -2346,7 +2346,8 @@ function manageConnectionsOf(config: NormalizedSessionConfig): Pick<SessionConfi
  * The changes of `update()` with `manageConnections` or `workbench` given as settings alone
  * (`{ callbackUrl }`, `{ timeoutMs }`, no `enable`) turned on as the stored config had turned them
  * on itself: settings alone change nothing about on or off (docs/sessions.md, DIRECT_TOOLS), but
- * replacing the stored option with them dropped its `enable: true`, and with it the meta-tool.
+ * replacing the stored option with them dropped its `enable: true`, and with it the meta-tool. An
+ * empty object gives no setting: the option's default (Composio's `manage_connections: null`).
  */
 function keepingTurnedOn(changes: SessionConfig, stored: NormalizedSessionConfig): SessionConfig {
   const explicit = stored.enabledExplicitly ?? [];
@@ -2356,7 +2357,8 @@ function keepingTurnedOn(changes: SessionConfig, stored: NormalizedSessionConfig
     explicit.includes('manageConnections') &&
     typeof manage === 'object' &&
     manage !== null &&
-    manage.enable === undefined
+    manage.enable === undefined &&
+    Object.keys(manage).length > 0
   ) {
     kept = { ...kept, manageConnections: { ...manage, enable: true } };
   }
@@ -2365,7 +2367,8 @@ function keepingTurnedOn(changes: SessionConfig, stored: NormalizedSessionConfig
     explicit.includes('workbench') &&
     typeof workbench === 'object' &&
     workbench !== null &&
-    workbench.enable === undefined
+    workbench.enable === undefined &&
+    Object.keys(workbench).length > 0
   ) {
     kept = { ...kept, workbench: { ...workbench, enable: true } };
   }
