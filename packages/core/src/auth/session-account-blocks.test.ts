@@ -263,3 +263,42 @@ describe('a disabled account', () => {
     );
   });
 });
+
+describe('a toolkit that needs no account', () => {
+  it('refuses a call that names an account (session) or a connectedAccountId (direct), naming it; it was ignored', async () => {
+    const ran: unknown[] = [];
+    const open = defineToolkit({
+      slug: 'open',
+      name: 'Open',
+      description: 'Needs no account.',
+      tools: [
+        defineTool({
+          slug: 'OPEN_PING',
+          description: 'Ping.',
+          inputSchema: z.object({}),
+          execute: async (input) => {
+            ran.push(input);
+            return 'pong';
+          },
+        }),
+      ],
+    });
+    const withOpen = new ToolMux({ toolkits: [open], store: ':memory:', logger: quiet });
+    opened.push(withOpen);
+    const session = await withOpen.create('u1');
+    const named = await session.execute('OPEN_PING', {}, { account: 'ca_bogus' });
+    expect(named).toMatchObject({ successful: false, code: 'ACCOUNT_NOT_IN_SESSION' });
+    expect(named.error).toBe(
+      'Open (open) needs no account, so OPEN_PING runs with none: "ca_bogus" is not one of its accounts. Run the call again without account.',
+    );
+    const direct = await withOpen.tools.execute('OPEN_PING', {
+      userId: 'u1',
+      connectedAccountId: 'ca_bogus',
+    });
+    expect(direct).toMatchObject({ successful: false, code: 'CONNECTED_ACCOUNT_MISMATCH' });
+    expect(direct.error).toContain('Run the call again without connectedAccountId.');
+    expect(ran).toEqual([]);
+    // without one it runs
+    expect(await session.execute('OPEN_PING', {})).toMatchObject({ successful: true, data: 'pong' });
+  });
+});

@@ -481,6 +481,18 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
       let attempt = new CallAttempt(tool, request.signal, inFlight);
       let data: unknown;
       try {
+        if (
+          request.toolkit.noAuth &&
+          (request.account !== undefined || request.connectedAccountId !== undefined)
+        ) {
+          // it has no accounts: a named one (another toolkit's, or none at all) was ignored, so the
+          // caller never learnt that the account it meant was not the one the call ran with
+          const named = request.account ?? request.connectedAccountId;
+          throw new ToolCallFailure(
+            request.account !== undefined ? 'ACCOUNT_NOT_IN_SESSION' : 'CONNECTED_ACCOUNT_MISMATCH',
+            `${request.toolkit.name} (${request.toolkit.slug}) needs no account, so ${tool.slug} runs with none: ${shownValue(named)} is not one of its accounts. Run the call again without ${request.account !== undefined ? 'account' : 'connectedAccountId'}.`,
+          );
+        }
         const account = request.toolkit.noAuth
           ? NO_ACCOUNT
           : await attempt.credentials((signal) =>
