@@ -224,7 +224,11 @@ function toolkitInfo(toolkit: Toolkit): ToolkitInfo {
 /** A listener of every answered tool call (`onToolCall` of `@toolmux/core/internal`). */
 export type ToolCallListener = (record: Readonly<ExecutionLogRecord>) => void;
 
-/** The execution log writer that also tells listeners (metrics) about each call it is given. */
+/**
+ * The execution log writer that also tells listeners (metrics) about each call it is given, once,
+ * whichever way it is written: `write`, or `writeAll` (the calls of a workbench cell, held and
+ * written together) and `writeTogether`, which all hand their entries to `given`.
+ */
 class ObservedLogWriter extends ExecutionLogWriter {
   readonly #listeners: ReadonlySet<ToolCallListener>;
   readonly #observerLogger: Logger;
@@ -235,7 +239,7 @@ class ObservedLogWriter extends ExecutionLogWriter {
     this.#observerLogger = logger;
   }
 
-  override write(record: ExecutionLogRecord): ReturnType<ExecutionLogWriter['write']> {
+  protected override given(record: ExecutionLogRecord): void {
     for (const listener of this.#listeners) {
       try {
         listener(record);
@@ -243,7 +247,6 @@ class ObservedLogWriter extends ExecutionLogWriter {
         this.#observerLogger.error(`toolmux: a tool call listener failed: ${quotedMessage(error)}`);
       }
     }
-    return super.write(record);
   }
 }
 

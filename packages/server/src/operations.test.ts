@@ -7,7 +7,7 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ServerMetrics } from './metrics.js';
 import type { ServerLogger } from './request-log.js';
 import { createServer } from './server.js';
-import { TEST_API_KEY } from './test-helpers.js';
+import { createTestServer, restCaller, TEST_API_KEY } from './test-helpers.js';
 
 const BASE = 'http://localhost:8787';
 const SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -401,6 +401,70 @@ describe('a baseUrl with a path (a proxy that serves toolmux under /toolmux and 
     expect(lines.at(-1)?.data).toMatchObject({ route: '/auth/callback', status: 400 });
     // the full path still answers (a proxy that forwards it as it is)
     expect((await call('GET', '/toolmux/auth/callback?state=forged&code=x')).status).toBe(400);
+  });
+});
+
+describe('toolmux_tool_calls_total', () => {
+  it('counts every call the log holds once: a workbench cell and its calls, a multi-execute and its calls, a direct execute, an MCP tools/call', async () => {
+    const { mux, server } = createTestServer();
+    opened.push(mux);
+    const rest = restCaller(server.app);
+    const session = await mux.create('user_metrics', { toolkits: ['tasks'], workbench: {} });
+    const execute = async (slug: string, args: Record<string, unknown>) => {
+      const answer = await rest('POST', `/sessions/${session.sessionId}/execute`, {
+        tool_slug: slug,
+        arguments: args,
+      });
+      expect(answer.status, JSON.stringify(answer.json)).toBe(200);
+      expect(answer.json.successful, JSON.stringify(answer.json)).toBe(true);
+    };
+    // a cell of five calls (their entries are held and written together with the cell's)
+    await execute('TOOLMUX_WORKBENCH', {
+      code: "for (let i = 0; i < 5; i++) await toolmux.execute('TASKS_CREATE_TASK', { title: 't' + i }); return 1",
+    });
+    await execute('TOOLMUX_MULTI_EXECUTE_TOOL', {
+      tools: [
+        { tool_slug: 'TASKS_LIST_TASKS', arguments: {} },
+        { tool_slug: 'TASKS_LIST_TASKS', arguments: {} },
+      ],
+    });
+    await execute('TASKS_LIST_TASKS', {});
+    const mcp = await server.app.request(`/mcp/${session.sessionId}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...session.mcp.headers,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'TASKS_LIST_TASKS', arguments: {} },
+      }),
+    });
+    const mcpText = await mcp.text();
+    expect(mcp.status, mcpText).toBe(200);
+    expect(mcpText).toContain('"result"');
+
+    const { items } = await session.logs({ limit: 100 });
+    const expected = new Map<string, number>();
+    for (const item of items) {
+      const series = `toolmux_tool_calls_total{toolkit="${item.toolkit}",status="${item.status}"}`;
+      expected.set(series, (expected.get(series) ?? 0) + 1);
+    }
+    // 1 cell + 5, 1 multi-execute + 2, 1, 1
+    expect(items).toHaveLength(11);
+    const metrics = await (
+      await server.app.request('/metrics', { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
+    ).text();
+    const series = metrics.split('\n').filter((line) => line.startsWith('toolmux_tool_calls_total{'));
+    // on the old code the cell's five calls were missing: tasks counted 4 of 9
+    expect(series.sort()).toEqual([...expected].map(([name, count]) => `${name} ${count}`).sort());
+    expect(series.sort()).toEqual([
+      'toolmux_tool_calls_total{toolkit="tasks",status="success"} 9',
+      'toolmux_tool_calls_total{toolkit="toolmux",status="success"} 2',
+    ]);
   });
 });
 

@@ -332,6 +332,48 @@ describe('ExecutionLogWriter', () => {
   });
 });
 
+/** A writer that counts the entries handed to `given` (as the metrics of a server's ToolMux do). */
+class CountingLogWriter extends ExecutionLogWriter {
+  readonly given_: string[] = [];
+  protected override given(record: ExecutionLogRecord): void {
+    this.given_.push(record.id);
+  }
+}
+
+describe('ExecutionLogWriter.given (what metrics count)', () => {
+  it('sees every entry once, whichever way it is written: write, writeAll (held cell calls), writeTogether, and after close', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    const logger = recordingLogger();
+    const writer = new CountingLogWriter(store, logger);
+    const held = new HeldLogEntries(writer);
+    const written: string[] = [];
+    const next = (userId: string) => {
+      const record = entry(userId);
+      written.push(record.id);
+      return record;
+    };
+    await writer.write(next('user_write'));
+    // a workbench cell: its calls are held and written with writeAll, its own entry last
+    for (let index = 0; index < 3; index++) held.hold(next(`user_cell_${index}`));
+    await held.storedWith(next('user_cell'));
+    // a remote client's multi-execute with its calls, and a lone entry written together
+    await writer.writeTogether([next('user_multi'), next('user_multi_1'), next('user_multi_2')]);
+    await writer.writeTogether([next('user_alone')]);
+    await writer.writeAll([next('user_all_1'), next('user_all_2')]);
+    expect((await storedIds(store)).size).toBe(written.length);
+    // lost entries were still calls answered: counted once as well
+    await writer.close();
+    await writer.writeAll([next('user_late_1'), next('user_late_2')]);
+    await writer.writeTogether([next('user_late_3')]);
+    await writer.writeTogether([next('user_late_4'), next('user_late_5')]);
+    await writer.write(next('user_late_6'));
+    // on the old code only write() told listeners: the cell's calls and writeTogether's entries were missed
+    expect(writer.given_).toEqual(written);
+    await store.close();
+  });
+});
+
 describe('HeldLogEntries (a workbench cell’s calls)', () => {
   it('writes held entries 64 to a transaction, the rest when asked, and resolves once all are stored or reported', async () => {
     const { batches, store } = batchRecordingStore();

@@ -144,6 +144,19 @@ export class ExecutionLogWriter {
    * (reported to the logger); a writer that is not `durable` resolves true at once. Never rejects.
    */
   write(record: ExecutionLogRecord): Promise<boolean> {
+    this.given(record);
+    return this.#write(record);
+  }
+
+  /**
+   * Called once with each entry handed to {@link write}, {@link writeAll} or {@link writeTogether},
+   * before it is queued (also when the writer is closed and the entry is lost): where a subclass
+   * observes the calls written (metrics), whichever of them writes it. Must not throw.
+   */
+  protected given(_record: ExecutionLogRecord): void {}
+
+  /** `write` without {@link given}: the entries of writeAll and writeTogether were given already. */
+  #write(record: ExecutionLogRecord): Promise<boolean> {
     if (this.#closed) {
       this.#logger.error(
         `toolmux: execution log entry ${record.id} was written after the log writer was closed and is lost.`,
@@ -166,7 +179,8 @@ export class ExecutionLogWriter {
    */
   writeAll(records: readonly ExecutionLogRecord[]): Promise<boolean> {
     if (records.length === 0) return Promise.resolve(true);
-    if (this.#closed) return Promise.all(records.map((record) => this.write(record))).then(() => false);
+    for (const record of records) this.given(record);
+    if (this.#closed) return Promise.all(records.map((record) => this.#write(record))).then(() => false);
     const written = records.map((record) => {
       let settle!: (stored: boolean) => void;
       const stored = new Promise<boolean>((resolve) => {
@@ -186,9 +200,12 @@ export class ExecutionLogWriter {
    */
   writeTogether(records: readonly ExecutionLogRecord[]): Promise<boolean> {
     if (records.length === 0) return Promise.resolve(true);
+    for (const record of records) this.given(record);
     if (records.length === 1 || records.length > MAX_BATCH) {
       // more than a batch holds: written one by one (a multi-execute has at most 51 entries)
-      return Promise.all(records.map((record) => this.write(record))).then((stored) => stored.every(Boolean));
+      return Promise.all(records.map((record) => this.#write(record))).then((stored) =>
+        stored.every(Boolean),
+      );
     }
     if (this.#closed) {
       this.#logger.error(
