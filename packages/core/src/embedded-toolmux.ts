@@ -31,6 +31,7 @@ import { quotedMessage, ToolMuxError } from './errors.js';
 import {
   CallsInFlight,
   closeTimeoutOf,
+  type DrainTime,
   reportStopped,
   STOPPED_GRACE_MS,
 } from './execution/calls-in-flight.js';
@@ -1020,12 +1021,23 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    * they are reported lost).
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
-    const timeoutMs = closeTimeoutOf(checkedOptions(options, 'mux.close()'));
+    return this.#close(closeTimeoutOf(checkedOptions(options, 'mux.close()')));
+  }
+
+  /**
+   * @internal `close({ timeoutMs: 0 })` after a server's shutdown drain gave the calls in flight
+   * their time (`drain`): the warning about the calls it stops names that setting and its time.
+   */
+  closeAfterDrain(drain: DrainTime): Promise<void> {
+    return this.#close(0, drain);
+  }
+
+  async #close(timeoutMs: number, drain?: DrainTime): Promise<void> {
     this.#closed = true;
     const engine = this.#engine;
     this.#engine = undefined;
     if (engine) {
-      const closing = this.#closeEngine(engine, timeoutMs);
+      const closing = this.#closeEngine(engine, timeoutMs, drain);
       this.#closing = closing;
       try {
         await closing;
@@ -1041,13 +1053,13 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   /** The close that runs (`close()` called again meanwhile waits for it). */
   #closing: Promise<void> | undefined;
 
-  async #closeEngine(engine: Promise<Engine>, timeoutMs: number): Promise<void> {
+  async #closeEngine(engine: Promise<Engine>, timeoutMs: number, drain?: DrainTime): Promise<void> {
     const { env, store, pruners } = await engine;
     const pruned = Promise.all(pruners.map((pruner) => pruner.stop()));
     const calls = env.calls?.close(timeoutMs);
     endConnectionWaits(store);
     await closeWorkbench(store);
-    reportStopped(this.#logger, await calls, timeoutMs);
+    reportStopped(this.#logger, await calls, timeoutMs, drain);
     // Every call that answered has its entry stored (it answers after that). An entry still being
     // stored now is one of a call that did not answer in time: its commit waits on a database that
     // stopped answering (a statement waits up to query_timeout, 30 s, and is then tried again).

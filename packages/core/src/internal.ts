@@ -63,9 +63,10 @@ export type {
   ToolSearchResult,
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
-export type { SessionTokenCheck, ToolCallListener } from './server-support.js';
+export type { DrainTime, SessionTokenCheck, ToolCallListener } from './server-support.js';
 export {
   checkSessionToken,
+  closeAfterDrain,
   deletedSessionOf,
   executeToolFor,
   onToolCall,

@@ -1,5 +1,6 @@
 import type { ErrorAudience } from './api-refs.js';
 import type { SessionTokenCheck, ToolCallListener } from './embedded-toolmux.js';
+import type { DrainTime } from './execution/calls-in-flight.js';
 import type { ToolResult } from './execution/result.js';
 import { META_TOOLKIT } from './meta-tools/meta-tools.js';
 import type { Provider } from './provider.js';
@@ -48,6 +49,18 @@ export function onToolCall(
     ),
   );
 }
+
+/**
+ * `mux.close({ timeoutMs: 0 })` once a server's shutdown drain has given the calls in flight their
+ * time (`drain`: `toolmux serve`'s `shutdownTimeoutMs`, and how long it was): the calls still running
+ * are stopped at once, and the warning naming them says which setting to raise, and by how long they
+ * ran, instead of `close({ timeoutMs })` and 0 ms.
+ */
+export function closeAfterDrain(mux: ToolMux<Provider<unknown>>, drain: DrainTime): Promise<void> {
+  return embeddedEngineOf(mux, 'Closing after a drain').closeAfterDrain(drain);
+}
+
+export type { DrainTime };
 
 /**
  * Checks a session's MCP token before anything else of the session is read or built (see

@@ -468,6 +468,44 @@ describe('toolmux_tool_calls_total', () => {
   });
 });
 
+describe('a request whose client goes away before its answer', () => {
+  it('has no request line and is not counted: no status was sent (as a request the drain cuts)', async () => {
+    const { server, lines, mux, call } = await setup();
+    const running = await server.serve({ port: 0 });
+    try {
+      const session = await mux.create('user_gone', { toolkits: ['tasks'] });
+      const controller = new AbortController();
+      const request = fetch(`${running.url}/api/v1/sessions/${session.sessionId}/execute`, {
+        method: 'POST',
+        signal: controller.signal,
+        headers: {
+          authorization: `Bearer ${TEST_API_KEY}`,
+          'content-type': 'application/json',
+          'x-request-id': 'gone-1',
+        },
+        body: JSON.stringify({ tool_slug: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 't1' } }),
+      });
+      request.catch(() => {});
+      // the call runs by then (its tool waits until it is aborted)
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      controller.abort();
+      await expect(request).rejects.toThrow();
+      // the tool was aborted with its request, and its entry written
+      await expect
+        .poll(async () => (await session.logs({ limit: 5 })).items[0]?.errorCode, { timeout: 5_000 })
+        .toBe('TOOL_ABORTED');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // on the old code: a line `status: 200`, and a 200 in the HTTP metric
+      expect(lines.filter((line) => line.data?.req_id === 'gone-1')).toEqual([]);
+      const metrics = await (await call('GET', '/metrics')).text();
+      expect(metrics).not.toMatch(/toolmux_http_request_duration_seconds_count\{[^}]*execute/);
+      expect(metrics).toContain('toolmux_tool_calls_total{toolkit="tasks",status="error"} 1');
+    } finally {
+      await running.close({ timeoutMs: 100 });
+    }
+  });
+});
+
 describe('who may read /metrics', () => {
   const headers = (entries: Record<string, string> = {}) => new Headers(entries);
 

@@ -250,10 +250,30 @@ export function earlyAnswerLog(
   };
 }
 
+/** A server's drain that ended with connections still open, and cut them. */
+export interface DrainCut {
+  /** What set its time: `shutdownTimeoutMs` (toolmux serve), `running.close({ timeoutMs })`. */
+  setting: string;
+  /** Its time, in milliseconds. */
+  ms: number;
+}
+
 export interface RequestLogOptions {
   logger: ServerLogger;
   /** Called when a response is ready, with its route pattern, status and duration (metrics). */
   onResponse?: (entry: { method: string; route: string; status: number; durationMs: number }) => void;
+  /** Whether the server's drain cut the connections still open, and what set its time. */
+  cut?: () => DrainCut | undefined;
+}
+
+/**
+ * Whether the connection of a request served by Node.js (`c.env.outgoing`) closed before its answer
+ * could be sent: the client went away, or the server's drain cut it. No status reached anyone.
+ */
+function connectionGone(c: Context): boolean {
+  const outgoing = (c.env as { outgoing?: { destroyed?: unknown; headersSent?: unknown } } | undefined)
+    ?.outgoing;
+  return outgoing?.destroyed === true && outgoing.headersSent === false;
 }
 
 /**
@@ -267,6 +287,21 @@ export function requestLog(options: RequestLogOptions): MiddlewareHandler {
     const started = performance.now();
     const context: RequestContext = { id: requestIdFrom(c.req.header(REQUEST_ID_HEADER)) };
     await requests.run(context, next);
+    if (connectionGone(c)) {
+      // nothing is sent: no status to log or count. A client that went away is not logged; a
+      // request the server's drain cut is, as cut, with the setting that gave it its time
+      const cut = options.cut?.();
+      if (cut !== undefined) {
+        const method = c.req.method;
+        const route = routeOf(c);
+        const durationMs = millisecondsSince(started);
+        options.logger.warn(
+          `${method} ${route} cut, unanswered, after ${durationMs}ms (request ${context.id}): the server shut down, and its drain (${cut.setting}: ${cut.ms} ms) ended before the answer was ready, so the connection was closed with no status sent`,
+          { req_id: context.id, method, route, status: null, cut: true, duration_ms: durationMs },
+        );
+      }
+      return;
+    }
     try {
       if (c.res !== context.answered) c.res.headers.set(REQUEST_ID_HEADER, context.id);
     } catch {

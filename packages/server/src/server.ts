@@ -41,6 +41,7 @@ import { checkMetricsOptions, type MetricsOptions, ServerMetrics } from './metri
 import { continueBeforeBody, DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import {
   causeText,
+  type DrainCut,
   defaultServerLogger,
   earlyAnswerLog,
   errorFields,
@@ -388,6 +389,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs));
   }
   let draining = false;
+  // the drain ended with connections still open and cut them: what set its time, and how long it was
+  let cut: DrainCut | undefined;
   // close({ delayMs }) has begun: readiness says draining while requests are still served as usual
   let leaving = false;
   // the connection waits of the server's requests: they answer at once when it begins to drain
@@ -427,6 +430,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           durationMs: number;
         }) => metrics.httpRequest(method, route, status, durationMs)
       : undefined,
+    cut: () => cut,
   };
   app.use(requestLog(logOptions));
   // answers given before the app routes a request (serve() only) are counted and logged as its are
@@ -744,52 +748,61 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           port: info.port,
           hostname: info.address,
           [Symbol.asyncDispose]: () => running.close(),
-          close: async (closeOptions = {}) => {
-            // a timer past the longest is one of 1 ms: it cut every connection at once
-            const timeoutMs = wholeNumberOf(closeOptions.timeoutMs, {
-              name: 'running.close({ timeoutMs })',
-              code: 'INVALID_REQUEST',
-              unit: 'milliseconds',
-              min: 0,
-              max: MAX_TIMER_MS,
-              purpose: 'how long open requests may take before their connections are cut',
-              leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
-              default: DEFAULT_DRAIN_TIMEOUT_MS,
-            });
-            const delayMs = wholeNumberOf(closeOptions.delayMs, {
-              name: 'running.close({ delayMs })',
-              code: 'INVALID_REQUEST',
-              unit: 'milliseconds',
-              min: 0,
-              max: MAX_TIMER_MS,
-              purpose: 'how long to go on serving while /readyz already answers 503',
-              leaveOut: 'Leave it out for 0.',
-              default: 0,
-            });
-            if (delayMs > 0 && !draining) {
-              leaving = true;
-              await sleep(delayMs);
-            }
-            return new Promise<void>((done, fail) => {
-              draining = true;
-              // a wait would hold its request for up to 120 s: each answers now with how the
-              // toolkits stand (timed_out), so that its client waits again on another instance
-              waits.end();
-              // a connection that lingers after an early answer is kept only for its client's sake
-              lingering.closeAll();
-              // keep-alive connections go as soon as their request is answered; after the timeout, all
-              const idle = setInterval(() => server.closeIdleConnections(), 50);
-              const cut = setTimeout(() => server.closeAllConnections(), timeoutMs);
-              server.close((error) => {
-                clearInterval(idle);
-                clearTimeout(cut);
-                if (error) fail(error);
-                else done();
-              });
-              server.closeIdleConnections();
-            });
-          },
+          close: (closeOptions = {}) => closeRunning(closeOptions, 'running.close({ timeoutMs })'),
         };
+        const closeRunning = async (
+          closeOptions: Parameters<RunningServer['close']>[0] = {},
+          setting: string,
+        ): Promise<void> => {
+          // a timer past the longest is one of 1 ms: it cut every connection at once
+          const timeoutMs = wholeNumberOf(closeOptions.timeoutMs, {
+            name: 'running.close({ timeoutMs })',
+            code: 'INVALID_REQUEST',
+            unit: 'milliseconds',
+            min: 0,
+            max: MAX_TIMER_MS,
+            purpose: 'how long open requests may take before their connections are cut',
+            leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
+            default: DEFAULT_DRAIN_TIMEOUT_MS,
+          });
+          const delayMs = wholeNumberOf(closeOptions.delayMs, {
+            name: 'running.close({ delayMs })',
+            code: 'INVALID_REQUEST',
+            unit: 'milliseconds',
+            min: 0,
+            max: MAX_TIMER_MS,
+            purpose: 'how long to go on serving while /readyz already answers 503',
+            leaveOut: 'Leave it out for 0.',
+            default: 0,
+          });
+          if (delayMs > 0 && !draining) {
+            leaving = true;
+            await sleep(delayMs);
+          }
+          return new Promise<void>((done, fail) => {
+            draining = true;
+            // a wait would hold its request for up to 120 s: each answers now with how the
+            // toolkits stand (timed_out), so that its client waits again on another instance
+            waits.end();
+            // a connection that lingers after an early answer is kept only for its client's sake
+            lingering.closeAll();
+            // keep-alive connections go as soon as their request is answered; after the timeout, all
+            const idle = setInterval(() => server.closeIdleConnections(), 50);
+            const cutTimer = setTimeout(() => {
+              // the requests still open are cut unanswered: their log lines say so (see requestLog)
+              cut = { setting, ms: timeoutMs };
+              server.closeAllConnections();
+            }, timeoutMs);
+            server.close((error) => {
+              clearInterval(idle);
+              clearTimeout(cutTimer);
+              if (error) fail(error);
+              else done();
+            });
+            server.closeIdleConnections();
+          });
+        };
+        drainClosers.set(running, closeRunning);
         resolve(running);
       };
       server.once('error', reject);
@@ -847,6 +860,25 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     return listen(address.port, address.address, bound);
   });
   return served;
+}
+
+/** The close of each running server, with the name of the setting its drain time came from. */
+const drainClosers = new WeakMap<
+  RunningServer,
+  (options: Parameters<RunningServer['close']>[0], setting: string) => Promise<void>
+>();
+
+/**
+ * @internal `running.close(options)` where the drain time comes from `setting` (the CLI's
+ * `shutdownTimeoutMs`): the log line of a request its end cuts names that setting.
+ */
+export function closeServing(
+  running: RunningServer,
+  options: Parameters<RunningServer['close']>[0],
+  setting: string,
+): Promise<void> {
+  const close = drainClosers.get(running);
+  return close === undefined ? running.close(options) : close(options, setting);
 }
 
 /** How each server made here serves on a net.Server listening already (see {@link serveOnListener}). */

@@ -140,9 +140,35 @@ export function closeTimeoutOf(options: { timeoutMs?: number } | undefined): num
   });
 }
 
-/** Tells the logger how many calls `close()` stopped (none: nothing to tell). */
-export function reportStopped(logger: Logger, stopped: number | undefined, timeoutMs: number): void {
+/**
+ * What gave the calls in flight their time, when it was not `close({ timeoutMs })`: a server's
+ * shutdown drain (`toolmux serve`'s `shutdownTimeoutMs`), after which its close stops them at once.
+ */
+export interface DrainTime {
+  /** The setting that governs it, as its operator wrote it (`shutdownTimeoutMs`). */
+  setting: string;
+  /** How long the drain gave them, in milliseconds. */
+  ms: number;
+}
+
+/**
+ * Tells the logger how many calls `close()` stopped (none: nothing to tell), naming what gave them
+ * their time: `drain` when a server's drain did (its close then waits 0 ms), else `close({ timeoutMs })`.
+ */
+export function reportStopped(
+  logger: Logger,
+  stopped: number | undefined,
+  timeoutMs: number,
+  drain?: DrainTime,
+): void {
   if (!stopped) return;
+  if (drain !== undefined) {
+    const one = stopped === 1;
+    logger.warn(
+      `toolmux: the server stopped ${stopped} tool call${one ? '' : 's'} still running when its shutdown drain ended (${drain.setting}: ${drain.ms} ms, after which connections still open were cut, unanswered): ${one ? 'it is' : 'they are'} logged as TOOL_ABORTED. Give ${drain.setting} more time if the tools should finish.`,
+    );
+    return;
+  }
   logger.warn(
     `toolmux: close() stopped ${stopped} tool call${stopped === 1 ? '' : 's'} still running after ${timeoutMs} ms: ${stopped === 1 ? 'it answers' : 'they answer'} TOOL_ABORTED, and ${stopped === 1 ? 'its log entry is' : 'their log entries are'} written. Give close({ timeoutMs }) more time if the tools should finish.`,
   );

@@ -7,6 +7,7 @@ import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   type AppliedMigration,
   checkUserId,
+  closeAfterDrain,
   DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
   LATEST_MIGRATION_VERSION,
   MAX_LOG_RETENTION_DAYS,
@@ -42,7 +43,7 @@ import {
 import { type ConnectionSettings, connectionSettings } from '../connection-limit.js';
 import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
-import { createServer, serveOnListener } from '../server.js';
+import { closeServing, createServer, serveOnListener } from '../server.js';
 import { didYouMean } from '../suggest.js';
 import { asksForVersion, DEFAULT_STORE, groupHelp, HELP, helpFor, versionText } from './help.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
@@ -685,6 +686,8 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   }
   const { apiKey, source, keyFile } = keys;
   let storeOpened = false;
+  // the drain's time, once it ended: the calls still running then had it
+  let drained: number | undefined;
   try {
     // store reachable and migrated, secret key present and valid, in bounded time: a database that
     // accepts the connection but never answers must not hold the start forever
@@ -774,13 +777,17 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
         ? 'toolmux server stopping: /readyz answers 503, serving on until the delay ends, then draining in-flight requests'
         : 'toolmux server stopping: draining in-flight requests',
     );
-    await running.close({ timeoutMs, delayMs });
+    await closeServing(running, { timeoutMs, delayMs }, 'shutdownTimeoutMs');
+    drained = timeoutMs;
   } finally {
     releaseBound();
     // flushes the execution log; a store that never opened has nothing to flush (and closing would
     // wait for it): the CLI exits without it. The requests had their drain time: tool calls still
-    // running (their clients were cut off) are stopped now, their log entries written.
-    if (storeOpened) await toolmux.close({ timeoutMs: 0 });
+    // running (their clients were cut off) are stopped now, their log entries written, and the
+    // warning naming them names shutdownTimeoutMs (what gave them their time), not close()'s 0 ms.
+    if (storeOpened && drained !== undefined) {
+      await closeAfterDrain(toolmux, { setting: 'shutdownTimeoutMs', ms: drained });
+    } else if (storeOpened) await toolmux.close({ timeoutMs: 0 });
     else void toolmux.close().catch(() => {});
   }
   log.info('toolmux server stopped');

@@ -447,16 +447,39 @@ describe('a server stopped while a call runs past shutdownTimeoutMs', () => {
     const id = session.json.session_id as string;
     // 10 s, and the tool ignores its abort signal
     const callStarted = Date.now();
-    const call = api(served.url, 'POST', `/sessions/${id}/execute`, {
-      tool_slug: 'SLOW_WAIT',
-      arguments: { ms: 10_000 },
-    }).catch((error: unknown) => error);
+    const call = api(
+      served.url,
+      'POST',
+      `/sessions/${id}/execute`,
+      { tool_slug: 'SLOW_WAIT', arguments: { ms: 10_000 } },
+      { 'x-request-id': 'cut-call' },
+    ).catch((error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await served.stop('SIGTERM')).toBe(0);
     // before the tool's 10 s were up (they began after the call was sent): on the old code the
     // process waited for the tool's timer
     expect(Date.now() - callStarted).toBeLessThan(9_900);
     expect(await call).toBeInstanceOf(Error);
+    // the client got no answer, and the request's line says so: cut, no status (on the old code
+    // `status: 200`, counted as a 200 in the HTTP metric)
+    const lines = served.lines();
+    const requestLine = lines.find((line) => line.req_id === 'cut-call');
+    expect(requestLine).toMatchObject({
+      level: 40,
+      route: '/api/v1/sessions/:sessionId/execute',
+      status: null,
+      cut: true,
+    });
+    expect(requestLine!.msg).toContain('cut, unanswered');
+    expect(requestLine!.msg).toContain('shutdownTimeoutMs: 300 ms');
+    // the warning names what gave the call its time and the time it was (on the old code: "close()
+    // stopped 1 tool call still running after 0 ms … Give close({ timeoutMs }) more time")
+    const stopped = lines.filter((line) => String(line.msg).includes('still running'));
+    expect(stopped).toHaveLength(1);
+    expect(stopped[0]!.msg).toContain('shutdownTimeoutMs: 300 ms');
+    expect(stopped[0]!.msg).toContain('Give shutdownTimeoutMs more time');
+    expect(stopped[0]!.msg).not.toContain('close({ timeoutMs })');
+    expect(stopped[0]!.msg).not.toContain('after 0 ms');
     const database = new DatabaseSync(join(cwd, 'data', 'toolmux.db'), { readOnly: true });
     try {
       const rows = database
