@@ -53,6 +53,28 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     }
   });
 
+  it("names the cell's own line and column in a stack: thrown, nested, a syntax error, console.log, a function of an earlier cell", async () => {
+    const sandbox = await create(32);
+    // (the code was compiled one line below its start: line 1 was named line 2, a syntax error at the
+    // end of a one-line cell line 3)
+    const at = async (code: string) =>
+      (await sandbox.run(code, noHost, limits)).error?.message.split('\n')[1];
+    expect(await at('throw new Error("one")')).toBe('    at <anonymous> (cell.js:1:16)');
+    expect(await at('const a = 1;\nconst b = 2;\nnull.x')).toBe('    at <anonymous> (cell.js:3:5)');
+    expect(await at('const f = () => {\n  throw new Error("in f");\n};\nf()')).toBe(
+      '    at f (cell.js:2:18)',
+    );
+    // a syntax error at the end of the code: the end of its last line (8 characters)
+    expect(await at('return {')).toBe('    at cell.js:1:9');
+    expect(await at('const a = 1;\nreturn {\n')).toBe('    at cell.js:3:1');
+    expect(await at('const a = 1;\nconst = 2;')).toBe('    at cell.js:2:7');
+    // a function an earlier cell kept, longer than this cell: its own line
+    await sandbox.run('\n\n\nglobalThis.g = () => { throw new Error("in g") }', noHost, limits);
+    expect(await at('g()')).toBe('    at <anonymous> (cell.js:4:39)');
+    const logged = await sandbox.run('\nconsole.log(new Error("x"))', noHost, limits);
+    expect(logged.logs[0]).toContain('    at <anonymous> (cell.js:2:22)\n');
+  });
+
   // `generic`: quickjs-emscripten's own path, taken where its internals are not as the direct path
   // expects (an upgrade that changes them); the test of `direct` also flags such an upgrade
   it.each([

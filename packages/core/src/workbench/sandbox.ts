@@ -1000,9 +1000,25 @@ const PRELUDE = `(() => {
     settle(id, text);
     return 1;
   };
+  // The cell's code is compiled one line below its own start (the line of the function around it,
+  // see #start): a frame of cell.js names line L+1 for the cell's line L. The frames read back are
+  // the cell's own lines; a syntax error found at the end of the code (the wrapper's closing line,
+  // past the cell's last line) is at the end of its last line: \`lines\` lines, \`end\` its column
+  // (only where the host says so, for the cell being compiled: a function of an earlier cell, with
+  // more lines, may be in a stack).
+  const cellFrame = /cell\\.js:(\\d+):(\\d+)/g;
+  let lastLine = Infinity;
+  let lastColumn = 1;
+  const ownFrame = (match, line, column) => {
+    const at = +line - 1;
+    if (at < 1) return 'cell.js:1:1';
+    if (at > lastLine) return 'cell.js:' + lastLine + ':' + lastColumn;
+    return 'cell.js:' + at + ':' + column;
+  };
+  const ownStack = (stack) => apply(replaceText, stack, [cellFrame, ownFrame]);
   const show = (value) => {
     if (typeof value === 'string') return value;
-    if (value instanceof Error) return String(value.stack || value);
+    if (value instanceof Error) return String(value.stack ? ownStack(toText(value.stack)) : value);
     try { const text = JSON.stringify(value); return text === undefined ? String(value) : text; } catch { return String(value); }
   };
   // Text longer than the cell's limit never crosses to the host whole (the host gets its start and
@@ -1057,7 +1073,9 @@ const PRELUDE = `(() => {
   // a NUL as a backslash and 0 and a lone surrogate as one U+FFFD, as in a console line: the host
   // reads these strings as C strings in UTF-8 (cut first: a pair the cut splits is one U+FFFD)
   const shown = (text) => shownLine(cut(text));
-  const describe = (error) => {
+  const describe = (error, lines, end) => {
+    lastLine = lines === undefined ? Infinity : lines;
+    lastColumn = end === undefined ? 1 : end;
     const out = create(null);
     out.name = 'Error';
     out.message = '';
@@ -1073,9 +1091,10 @@ const PRELUDE = `(() => {
           } catch {}
           out.message = shown('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
         }
-        try { const stack = error.stack; if (stack) out.stack = shown(toText(stack)); } catch {}
+        try { const stack = error.stack; if (stack) out.stack = shown(ownStack(toText(stack))); } catch {}
       } else out.message = shown(toText(error));
     } catch {}
+    lastLine = Infinity;
     return out;
   };
   const run = (cell, maxChars, maxToolCalls) => {
@@ -1704,8 +1723,8 @@ export class Sandbox {
   }
 
   /** An entry of the engine threw: the cell ends with what the exception says. */
-  async #fail(cell: RunningCell, handle: QuickJSHandle): Promise<void> {
-    const failure = this.#classify(await this.#read(handle), cell.limits.maxOutputChars);
+  async #fail(cell: RunningCell, handle: QuickJSHandle, compiled?: string): Promise<void> {
+    const failure = this.#classify(await this.#read(handle, compiled), cell.limits.maxOutputChars);
     handle.dispose();
     this.#end(cell, { result: null, logs: [], error: failure });
   }
@@ -2040,9 +2059,11 @@ export class Sandbox {
   async #start(cell: RunningCell, code: string, runner: QuickJSHandle): Promise<void> {
     const context = this.#context;
     try {
+      // on lines of their own, so that the columns of the code are its own; the prelude reads the
+      // lines of cell.js in stacks back one line up (its \`ownStack\`)
       const source = `(async () => {\n${code}\n})`;
       const evaluated = await this.#computingEntry((returned) => this.#entries.eval(source, returned));
-      if (evaluated.error) await this.#fail(cell, evaluated.error);
+      if (evaluated.error) await this.#fail(cell, evaluated.error, code);
       else {
         const limit = this.#entries.newNumber(cell.limits.maxOutputChars);
         const maxCalls = this.#entries.newNumber(cell.limits.maxToolCalls);
@@ -2104,12 +2125,31 @@ export class Sandbox {
    * What an exception says, read by the prelude's `describe` inside the engine (the code's getters
    * may run, under the interrupt handler); undefined when the engine cannot even do that.
    */
-  async #read(handle: QuickJSHandle): Promise<ErrorDescription | undefined> {
+  async #read(handle: QuickJSHandle, compiled?: string): Promise<ErrorDescription | undefined> {
     if (this.#disposed || !this.#describe) return undefined;
     const context = this.#context;
-    const read = await this.#computing(() =>
-      this.#entries.call(this.#describe as QuickJSHandle, context.undefined, handle),
-    );
+    let read: EntryResult;
+    if (compiled === undefined) {
+      read = await this.#computing(() =>
+        this.#entries.call(this.#describe as QuickJSHandle, context.undefined, handle),
+      );
+    } else {
+      // the code failed to compile: a frame past its last line is at the end of that line
+      const lastBreak = compiled.lastIndexOf('\n');
+      let lines = 1;
+      for (let index = compiled.indexOf('\n'); index !== -1; index = compiled.indexOf('\n', index + 1))
+        lines++;
+      const last = this.#entries.newNumber(lines);
+      const end = this.#entries.newNumber(compiled.length - lastBreak);
+      try {
+        read = await this.#computing(() =>
+          this.#entries.call(this.#describe as QuickJSHandle, context.undefined, handle, last, end),
+        );
+      } finally {
+        this.#entries.free(last);
+        this.#entries.free(end);
+      }
+    }
     if (read.error) {
       read.error.dispose();
       return undefined;
