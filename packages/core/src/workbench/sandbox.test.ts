@@ -75,6 +75,28 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(logged.logs[0]).toContain('    at <anonymous> (cell.js:2:22)\n');
   });
 
+  it("logs an error with its name, code and message, then its frames (QuickJS's stack holds only the frames)", async () => {
+    const sandbox = await create(32);
+    const out = await sandbox.run(
+      `console.log(new Error("the message"));
+       console.error("failed:", new TypeError("bad type"));
+       try { await toolmux.files.read("missing") } catch (e) { console.warn(e) }
+       const empty = new RangeError(); console.log(empty, { a: 1 });`,
+      async () => {
+        throw new SandboxCallError('WORKBENCH_FILE_NOT_FOUND', 'There is no workbench file missing');
+      },
+      limits,
+    );
+    expect(out.error).toBeUndefined();
+    const [first, second, third, fourth] = out.logs.map((line) => line.split('\n'));
+    expect(first?.slice(0, 2)).toEqual(['Error: the message', '    at <anonymous> (cell.js:1:22)']);
+    expect(second?.slice(0, 2)).toEqual(['failed: TypeError: bad type', '    at <anonymous> (cell.js:2:46)']);
+    expect(third?.[0]).toBe('Error [WORKBENCH_FILE_NOT_FOUND]: There is no workbench file missing');
+    expect(third?.length).toBeGreaterThan(1);
+    expect(fourth?.[0]).toBe('RangeError');
+    expect(fourth?.at(-1)).toMatch(/^ {4}at .*\) \{"a":1\}$/);
+  });
+
   // `generic`: quickjs-emscripten's own path, taken where its internals are not as the direct path
   // expects (an upgrade that changes them); the test of `direct` also flags such an upgrade
   it.each([

@@ -1016,9 +1016,22 @@ const PRELUDE = `(() => {
     return 'cell.js:' + at + ':' + column;
   };
   const ownStack = (stack) => apply(replaceText, stack, [cellFrame, ownFrame]);
+  // An error as the model reads it: its name, its code where it has one (a failed toolmux call's) and
+  // its message, then its frames (QuickJS's \`stack\` holds only the frames).
+  const trailingBreaks = /\\n+$/;
+  const showError = (error) => {
+    const name = error.name;
+    const code = error.code;
+    const message = error.message;
+    const stack = error.stack;
+    let text = name === undefined ? 'Error' : toText(name);
+    if (typeof code === 'string' || typeof code === 'number') text += ' [' + code + ']';
+    if (message !== undefined && message !== null && message !== '') text += ': ' + toText(message);
+    return stack ? text + '\\n' + apply(replaceText, ownStack(toText(stack)), [trailingBreaks, '']) : text;
+  };
   const show = (value) => {
     if (typeof value === 'string') return value;
-    if (value instanceof Error) return String(value.stack ? ownStack(toText(value.stack)) : value);
+    if (value instanceof Error) return showError(value);
     try { const text = JSON.stringify(value); return text === undefined ? String(value) : text; } catch { return String(value); }
   };
   // Text longer than the cell's limit never crosses to the host whole (the host gets its start and
