@@ -247,6 +247,77 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(out).toEqual({ result: [true, 'TOOL_NOT_FOUND', 'no X', false, ['code']], logs: [] });
   });
 
+  it("refuses a call whose arguments hold a BigInt or a cycle with the call's toolmux code, naming where, and sends nothing", async () => {
+    const sandbox = await create(32);
+    const seen: unknown[] = [];
+    const host: SandboxHostCall = async (operation, args) => {
+      seen.push([operation, args]);
+      return null;
+    };
+    const out = await sandbox.run(
+      `const failed = async (call) => { try { await call(); return 'made'; } catch (e) { return [e.code ?? '(no code)', e.message]; } };
+       const a = { list: [1, 2] }; a.list.push(a);
+       const b = { inner: { ok: true } }; b.inner.back = b.inner;
+       return [
+         await failed(() => toolmux.files.write('f', { n: 1n })),
+         await failed(() => toolmux.files.write('f', a)),
+         await failed(() => toolmux.execute('SLOW', { ms: [0, 12345678901234567890123456789n] })),
+         await failed(() => toolmux.execute('SLOW', b, { account: 'x' })),
+         await failed(() => toolmux.execute('SLOW', { "first name": 2n })),
+         await failed(() => toolmux.search('tasks', { limit: 1n })),
+         await failed(() => toolmux.files.write('f', { toJSON() { throw new RangeError('own') } })),
+       ];`,
+      host,
+      limits,
+    );
+    expect(out.error).toBeUndefined();
+    expect(out.result).toEqual([
+      [
+        'INVALID_REQUEST',
+        'toolmux.files.write: value.n is a BigInt (1n), which JSON has no form for; send it as a number or a string.',
+      ],
+      [
+        'INVALID_REQUEST',
+        'toolmux.files.write: value.list[2] is value itself (a circular reference), which JSON cannot write; send the data without the cycle.',
+      ],
+      [
+        'TOOL_ARGUMENTS_INVALID',
+        'toolmux.execute: arguments.ms[1] is a BigInt (12345678901234567890…n), which JSON has no form for; send it as a number or a string.',
+      ],
+      [
+        'TOOL_ARGUMENTS_INVALID',
+        'toolmux.execute: arguments.inner.back is arguments.inner itself (a circular reference), which JSON cannot write; send the data without the cycle.',
+      ],
+      [
+        'TOOL_ARGUMENTS_INVALID',
+        'toolmux.execute: arguments["first name"] is a BigInt (2n), which JSON has no form for; send it as a number or a string.',
+      ],
+      [
+        'INVALID_REQUEST',
+        'toolmux.search: limit is a BigInt (1n), which JSON has no form for; send it as a number or a string.',
+      ],
+      // the code's own exception, as it threw it
+      ['(no code)', 'own'],
+    ]);
+    expect(seen).toEqual([]);
+    // left uncaught, a failed call's code is in the cell's error
+    const uncaught = await sandbox.run('await toolmux.files.write("f", 1n)', host, limits);
+    expect(uncaught.error?.message.split('\n')[0]).toBe(
+      'Error [INVALID_REQUEST]: toolmux.files.write: value is a BigInt (1n), which JSON has no form for; send it as a number or a string.',
+    );
+    const notFound = await sandbox.run(
+      'await toolmux.files.read("f")',
+      async () => {
+        throw new SandboxCallError('WORKBENCH_FILE_NOT_FOUND', 'There is no workbench file f');
+      },
+      limits,
+    );
+    expect(notFound.error?.code).toBe('WORKBENCH_CODE_ERROR');
+    expect(notFound.error?.message.split('\n')[0]).toBe(
+      'Error [WORKBENCH_FILE_NOT_FOUND]: There is no workbench file f',
+    );
+  });
+
   it('passes the slugs of 300 different tools intact (more than the prelude remembers as plain)', async () => {
     const sandbox = await create(32);
     const host: SandboxHostCall = async (_operation, args) => (args as { slug: string }).slug;

@@ -795,6 +795,7 @@ const PRELUDE = `(() => {
   delete globalThis.__toolmux_done;
   const { stringify, parse } = JSON;
   const HostError = Error;
+  const HostTypeError = TypeError;
   const create = Object.create;
   const apply = Reflect.apply;
   const defineProperty = Object.defineProperty;
@@ -856,6 +857,7 @@ const PRELUDE = `(() => {
   const own = (object, key) => (apply(hasOwn, object, [key]) ? object[key] : undefined);
   let nonFiniteValue;
   const markNonFinite = (key, value) => {
+    if (typeof value === 'bigint') return markBigInt(key, value);
     if (typeof value === 'number' && (value !== value || value === Infinity || value === -Infinity) && nonFiniteValue === undefined) {
       nonFiniteValue = value;
       return MARKER;
@@ -864,13 +866,23 @@ const PRELUDE = `(() => {
   };
   // the path of the first MARKER in \`value\` (data read from JSON): its holder's keys, defined (a
   // setter the code put on Array.prototype is not run), and the holder and key to write null at
-  const markerIn = (value) => {
+  // A BigInt, which JSON cannot write (its stringify throws a bare TypeError): written as UNWRITABLE
+  // by the same one write, the first one kept, and the call refused naming its path (read back as
+  // the non-finite number's is), with the toolmux code of a bad argument of that call.
+  const UNWRITABLE = '\\u0000toolmux:unwritable:${NON_FINITE_MARKER}';
+  let unwritable;
+  const markBigInt = (key, value) => {
+    if (typeof value !== 'bigint') return value;
+    if (unwritable === undefined) unwritable = value;
+    return UNWRITABLE;
+  };
+  const markerIn = (value, marker = MARKER) => {
     const stack = [{ value, parent: undefined, key: undefined, holder: undefined }];
     let depth = 0;
     while (depth >= 0) {
       const at = stack[depth];
       defineProperty(stack, depth--, { value: undefined, writable: true, enumerable: true, configurable: true });
-      if (at.value === MARKER) return at;
+      if (at.value === marker) return at;
       if (typeof at.value !== 'object' || at.value === null) continue;
       const keys = isArray(at.value) ? undefined : keysOf(at.value);
       const count = keys === undefined ? at.value.length : keys.length;
@@ -891,11 +903,94 @@ const PRELUDE = `(() => {
     }
     return path;
   };
+  // keys and indexes as the model writes them: value.items[3].id, arguments["first name"]
+  const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+  const pathText = (root, keys) => {
+    let text = root;
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index];
+      text += typeof key === 'number' ? '[' + key + ']' : apply(exec, identifier, [key]) !== null ? '.' + key : '[' + stringify(key) + ']';
+    }
+    return text;
+  };
+  // What the code named a call's arguments: the arguments of toolmux.execute (args in the object of
+  // its other form), the properties of the others' (value of files.write, limit of search)
+  const namedPath = (operation, keys) => {
+    if (operation === '${EXECUTE_SLUG_FIRST}') return pathText('arguments', keys);
+    if (operation === 'execute' && keys[0] === 'args') return pathText('arguments', apply(arraySlice, keys, [1]));
+    const first = keys.length === 0 ? 'the argument' : typeof keys[0] === 'number' ? '[' + keys[0] + ']' : toText(keys[0]);
+    return pathText(first, apply(arraySlice, keys, [1]));
+  };
+  const arraySlice = Array.prototype.slice;
+  // Where a cycle is (JSON.stringify says only "circular reference"): the arguments are written once
+  // more, as JSON writes them (toJSON applied), keeping the values being written and their keys;
+  // a value met again inside itself is the cycle. Only once a write failed (it costs a write); calls
+  // made meanwhile (by a toJSON) are refused, not made twice.
+  const NewMap = Map;
+  const mapGet = Map.prototype.get;
+  const mapSet = Map.prototype.set;
+  const mapDelete = Map.prototype.delete;
+  let locating = false;
+  const CYCLE = create(null);
+  const cycleIn = (value) => {
+    const open = [];
+    const keys = [];
+    const depths = new NewMap();
+    let depth = 0;
+    let found;
+    const put = (array, index, item) => defineProperty(array, index, { value: item, writable: true, enumerable: true, configurable: true });
+    const replacer = function (key, item) {
+      // the values being written whose member this is, and no others
+      while (depth > 0 && open[depth - 1] !== this) apply(mapDelete, depths, [open[--depth]]);
+      if (typeof item !== 'object' || item === null) return item;
+      const at = apply(mapGet, depths, [item]);
+      if (at !== undefined) {
+        const path = [];
+        for (let index = 1; index < depth; index++) put(path, index - 1, keys[index]);
+        put(path, depth > 0 ? depth - 1 : 0, isArray(this) ? +key : key);
+        const inner = [];
+        for (let index = 1; index <= at; index++) put(inner, index - 1, keys[index]);
+        found = { path, inner };
+        throw CYCLE;
+      }
+      put(open, depth, item);
+      put(keys, depth, isArray(this) ? +key : key);
+      apply(mapSet, depths, [item, depth++]);
+      return item;
+    };
+    locating = true;
+    try {
+      stringify(value, replacer);
+    } catch {
+    } finally {
+      locating = false;
+    }
+    return found;
+  };
+  // The error a call's arguments that JSON cannot write reject with: the toolmux code of a bad
+  // argument of that call, and where the value is.
+  const refusal = (operation, text) => {
+    const execute = operation === 'execute' || operation === '${EXECUTE_SLUG_FIRST}';
+    const error = new HostError('toolmux.' + (execute ? 'execute' : operation) + ': ' + text);
+    defineProperty(error, 'code', { value: execute ? 'TOOL_ARGUMENTS_INVALID' : 'INVALID_REQUEST', writable: true, enumerable: true, configurable: true });
+    return error;
+  };
+  const unwritableIn = (operation, json, value) => {
+    const place = markerIn(parse(json), UNWRITABLE);
+    const where = place === undefined ? 'a value' : namedPath(operation, pathOf(place));
+    const digits = toText(value);
+    const shownDigits = digits.length > 24 ? apply(stringSlice, digits, [0, 20]) + '…' : digits;
+    return refusal(operation, where + ' is a BigInt (' + shownDigits + 'n), which JSON has no form for; send it as a number or a string.');
+  };
   const call = (operation, args, slug) => {
     const promise = new NewPromise(capture);
     // taken at once: writing the arguments may run the code's toJSON, which may make calls too
     const resolve = made;
     const reject = failMade;
+    if (locating) {
+      reject(new HostError('A toolmux call made while the arguments of a refused call were written again (to find where they cannot be written as JSON) is not made.'));
+      return promise;
+    }
     if (calls >= maxCalls) {
       capped = 1;
       const error = new HostError('A cell may make at most ' + maxCalls + ' toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).');
@@ -908,13 +1003,22 @@ const PRELUDE = `(() => {
       if (operation === '${EXECUTE_SLUG_FIRST}' || operation === 'execute') {
         // (a toJSON of the arguments may make a call of its own, which marks its own arguments)
         const outer = nonFiniteValue;
+        const outerUnwritable = unwritable;
         let found;
+        let bigint;
         nonFiniteValue = undefined;
+        unwritable = undefined;
         try {
           json = stringify(args === undefined ? null : args, markNonFinite);
           found = nonFiniteValue;
+          bigint = unwritable;
         } finally {
           nonFiniteValue = outer;
+          unwritable = outerUnwritable;
+        }
+        if (bigint !== undefined && json !== undefined) {
+          reject(unwritableIn(operation, json, bigint));
+          return promise;
         }
         if (found !== undefined && json !== undefined) {
           // read back (data: no code runs): where the marker is, in the call's own arguments
@@ -940,10 +1044,30 @@ const PRELUDE = `(() => {
           }
         }
       } else {
-        json = stringify(args === undefined ? null : args);
+        const outerUnwritable = unwritable;
+        let bigint;
+        unwritable = undefined;
+        try {
+          json = stringify(args === undefined ? null : args, markBigInt);
+          bigint = unwritable;
+        } finally {
+          unwritable = outerUnwritable;
+        }
+        if (bigint !== undefined && json !== undefined) {
+          reject(unwritableIn(operation, json, bigint));
+          return promise;
+        }
       }
     } catch (error) {
-      reject(error);
+      // a cycle (JSON says only "circular reference"): where it is; another error (a toJSON or a
+      // getter of the code's that threw) as it was thrown
+      const cycle = error instanceof HostTypeError ? cycleIn(args === undefined ? null : args) : undefined;
+      if (cycle === undefined) reject(error);
+      else {
+        const at = namedPath(operation, cycle.path);
+        const target = cycle.inner.length === 0 ? 'the arguments' : namedPath(operation, cycle.inner);
+        reject(refusal(operation, at + ' is ' + target + ' itself (a circular reference), which JSON cannot write; send the data without the cycle.'));
+      }
       return promise;
     }
     calls++;
@@ -1105,6 +1229,8 @@ const PRELUDE = `(() => {
           out.message = shown('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
         }
         try { const stack = error.stack; if (stack) out.stack = shown(ownStack(toText(stack))); } catch {}
+        // a failed toolmux call's code (TOOL_ARGUMENTS_INVALID, WORKBENCH_FILE_NOT_FOUND), or the code's own
+        try { const code = error.code; if (typeof code === 'string' || typeof code === 'number') out.code = shown(toText(code)); } catch {}
       } else out.message = shown(toText(error));
     } catch {}
     lastLine = Infinity;
@@ -1208,6 +1334,8 @@ interface ErrorDescription {
   name: string;
   message: string;
   stack?: string;
+  /** The error's `code` (a failed `toolmux` call's), where it is a string or a number. */
+  code?: string;
 }
 
 /** A gap between check-ins shorter than this (ms) is not looked into (see `Sandbox.longestHoldMs`). */
@@ -2182,7 +2310,11 @@ export class Sandbox {
       const message = text('message');
       if (name === undefined || message === undefined) return undefined;
       const stack = text('stack');
-      return stack === undefined ? { name, message } : { name, message, stack };
+      const code = text('code');
+      const description: ErrorDescription = { name, message };
+      if (stack !== undefined) description.stack = stack;
+      if (code !== undefined) description.code = code;
+      return description;
     } finally {
       read.value.dispose();
     }
@@ -2223,7 +2355,9 @@ export class Sandbox {
         message: `The code nested function calls or values too deeply for the workbench's stack (an endless recursion, or a value nested thousands of levels deep) and was stopped; globalThis and toolmux.files are kept. Use a loop instead of deep recursion.${framesOf(error.stack, STACK_OVERFLOW_FRAMES)}`,
       };
     }
-    const message = `${error.name}: ${error.message}${framesOf(error.stack, STACK_FRAMES)}`.trim();
+    // as a logged error reads (the prelude's showError): the code of a failed toolmux call beside its name
+    const name = error.code === undefined ? error.name : `${error.name} [${error.code}]`;
+    const message = `${name}: ${error.message}${framesOf(error.stack, STACK_FRAMES)}`.trim();
     return {
       code: 'WORKBENCH_CODE_ERROR',
       message:
