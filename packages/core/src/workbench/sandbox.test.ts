@@ -318,6 +318,55 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     );
   });
 
+  it('refuses a file value JSON would write as another value (a function, undefined, NaN, a Map) with INVALID_REQUEST naming where, and writes none of them', async () => {
+    const sandbox = await create(32);
+    const seen: unknown[] = [];
+    const host: SandboxHostCall = async (operation, args) => {
+      seen.push([operation, args]);
+      return null;
+    };
+    const out = await sandbox.run(
+      `const failed = async (value) => { try { await toolmux.files.write('f', value); return 'written'; } catch (e) { return [e.code, e.message]; } };
+       return [
+         await failed(() => 1),
+         await failed(undefined),
+         await failed({ x: NaN, y: Infinity }),
+         await failed(new Map([['k', 1]])),
+         await failed({ list: [1, undefined] }),
+         await failed({ tags: new Set(['a']), f() {} }),
+         await failed({ report: { run() {} } }),
+         await failed([Symbol('s')]),
+         await failed({ ok: 1, missing: undefined, at: new Date(0) }),
+       ];`,
+      host,
+      limits,
+    );
+    expect(out.error).toBeUndefined();
+    const refused = (text: string) => ['INVALID_REQUEST', `toolmux.files.write: ${text}`];
+    expect(out.result).toEqual([
+      refused(
+        'value is a function, which JSON has no form for; write data: call the function, or write what it gives.',
+      ),
+      refused('value is undefined, which JSON has no form for; write null, or leave it out.'),
+      refused('value.x is NaN, which JSON has no form for; write a finite number, null or a string.'),
+      refused('value is a Map, which JSON has no form for; write Object.fromEntries(map) or [...map].'),
+      refused('value.list[1] is undefined, which JSON has no form for; write null, or leave it out.'),
+      refused('value.tags is a Set, which JSON has no form for; write [...set].'),
+      refused(
+        'value.report.run is a function, which JSON has no form for; write data: call the function, or write what it gives.',
+      ),
+      refused('value[0] is a symbol, which JSON has no form for; write a string.'),
+      // a property left undefined is left out, as JSON does; a Date is its toJSON's string
+      'written',
+    ]);
+    expect(seen).toEqual([['files.write', { path: 'f', value: { ok: 1, at: '1970-01-01T00:00:00.000Z' } }]]);
+    // a returned object whose toJSON gives nothing says so, in English
+    const returned = await sandbox.run('return { toJSON() { return undefined } }', noHost, limits);
+    expect(returned.error?.message.split('\n')[0]).toBe(
+      'TypeError: The returned value is an object whose toJSON() gives no JSON value (undefined, a function or a symbol): return data (what toJSON() should give, or the fields of the object).',
+    );
+  });
+
   it('passes the slugs of 300 different tools intact (more than the prelude remembers as plain)', async () => {
     const sandbox = await create(32);
     const host: SandboxHostCall = async (_operation, args) => (args as { slug: string }).slug;

@@ -870,10 +870,54 @@ const PRELUDE = `(() => {
   // by the same one write, the first one kept, and the call refused naming its path (read back as
   // the non-finite number's is), with the toolmux code of a bad argument of that call.
   const UNWRITABLE = '\\u0000toolmux:unwritable:${NON_FINITE_MARKER}';
+  // (what the first one is, and what to send instead)
   let unwritable;
+  const bigintFound = (value) => {
+    const digits = toText(value);
+    const shownDigits = digits.length > 24 ? apply(stringSlice, digits, [0, 20]) + '…' : digits;
+    return { text: 'a BigInt (' + shownDigits + 'n)', hint: 'send it as a number or a string.' };
+  };
   const markBigInt = (key, value) => {
     if (typeof value !== 'bigint') return value;
-    if (unwritable === undefined) unwritable = value;
+    if (unwritable === undefined) unwritable = bigintFound(value);
+    return UNWRITABLE;
+  };
+  // The value of a files.write is read back as it was written, so a value JSON would write as another
+  // (null for NaN, ±Infinity, a function, a symbol or undefined in an array or as the value itself;
+  // {} for a Map or a Set; a function or a symbol as a property left out) is refused the same way,
+  // naming where it is. A property whose value is undefined is left out, as JSON does (reading the
+  // key of the file's value gives undefined as before). \`fileCall\`: the call's { path, value }.
+  const NewSet = Set;
+  const NewWeakMap = WeakMap;
+  const NewWeakSet = WeakSet;
+  let fileCall;
+  const fileValueFound = (holder, key, value) => {
+    const type = typeof value;
+    if (type === 'bigint') return bigintFound(value);
+    if (type === 'number') {
+      return value !== value || value === Infinity || value === -Infinity
+        ? { text: toText(value), hint: 'write a finite number, null or a string.' }
+        : undefined;
+    }
+    if (type === 'function') return { text: 'a function', hint: 'write data: call the function, or write what it gives.' };
+    if (type === 'symbol') return { text: 'a symbol', hint: 'write a string.' };
+    if (type === 'undefined') {
+      return (holder === fileCall && key === 'value') || isArray(holder)
+        ? { text: 'undefined', hint: 'write null, or leave it out.' }
+        : undefined;
+    }
+    if (type !== 'object' || value === null) return undefined;
+    if (value instanceof NewMap) return { text: 'a Map', hint: 'write Object.fromEntries(map) or [...map].' };
+    if (value instanceof NewSet) return { text: 'a Set', hint: 'write [...set].' };
+    if (value instanceof NewWeakMap || value instanceof NewWeakSet) {
+      return { text: value instanceof NewWeakMap ? 'a WeakMap' : 'a WeakSet', hint: 'write the data it holds as an object or an array.' };
+    }
+    return undefined;
+  };
+  const markFileValue = function (key, value) {
+    const found = fileValueFound(this, key, value);
+    if (found === undefined) return value;
+    if (unwritable === undefined) unwritable = found;
     return UNWRITABLE;
   };
   const markerIn = (value, marker = MARKER) => {
@@ -975,12 +1019,10 @@ const PRELUDE = `(() => {
     defineProperty(error, 'code', { value: execute ? 'TOOL_ARGUMENTS_INVALID' : 'INVALID_REQUEST', writable: true, enumerable: true, configurable: true });
     return error;
   };
-  const unwritableIn = (operation, json, value) => {
+  const unwritableIn = (operation, json, found) => {
     const place = markerIn(parse(json), UNWRITABLE);
     const where = place === undefined ? 'a value' : namedPath(operation, pathOf(place));
-    const digits = toText(value);
-    const shownDigits = digits.length > 24 ? apply(stringSlice, digits, [0, 20]) + '…' : digits;
-    return refusal(operation, where + ' is a BigInt (' + shownDigits + 'n), which JSON has no form for; send it as a number or a string.');
+    return refusal(operation, where + ' is ' + found.text + ', which JSON has no form for; ' + found.hint);
   };
   const call = (operation, args, slug) => {
     const promise = new NewPromise(capture);
@@ -1045,13 +1087,18 @@ const PRELUDE = `(() => {
         }
       } else {
         const outerUnwritable = unwritable;
+        const outerFile = fileCall;
         let bigint;
         unwritable = undefined;
         try {
-          json = stringify(args === undefined ? null : args, markBigInt);
+          if (operation === 'files.write') {
+            fileCall = args;
+            json = stringify(args, markFileValue);
+          } else json = stringify(args === undefined ? null : args, markBigInt);
           bigint = unwritable;
         } finally {
           unwritable = outerUnwritable;
+          fileCall = outerFile;
         }
         if (bigint !== undefined && json !== undefined) {
           reject(unwritableIn(operation, json, bigint));
@@ -1265,7 +1312,13 @@ const PRELUDE = `(() => {
         // a function or a symbol has no JSON: a cell that returned one (\`return toolmux.execute\`
         // uncalled, an async function not run) read as a null result, which told the model nothing
         if (json === undefined) {
-          done(0, new TypeError('The returned value is a ' + typeof value + ', which has no JSON form: return data (call the function, or return its result).'), take(), capped);
+          const type = typeof value;
+          const what = type === 'function'
+            ? 'a function, which has no JSON form: return data (call the function, or return its result).'
+            : type === 'symbol'
+              ? 'a symbol, which has no JSON form: return data (a string, such as its description).'
+              : 'an ' + type + ' whose toJSON() gives no JSON value (undefined, a function or a symbol): return data (what toJSON() should give, or the fields of the object).';
+          done(0, new TypeError('The returned value is ' + what), take(), capped);
           return;
         }
         // too long to return: the host is told only how long it is
