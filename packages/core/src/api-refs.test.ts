@@ -17,7 +17,10 @@ describe('apiRef: one message, read in the SDK’s words or the REST API’s', (
     'userIds',
   ];
 
-  it.each(API_OPERATIONS.filter((operation) => !FIELDS.includes(operation)))(
+  /** Operations that stand for a whole way out, worded for each reader (not one call). */
+  const WAYS: readonly string[] = ['use.customTools'];
+
+  it.each(API_OPERATIONS.filter((operation) => !FIELDS.includes(operation) && !WAYS.includes(operation)))(
     '%s names a REST route for REST and a method call for the SDK',
     (operation) => {
       const message = `Fix it with ${apiRef(operation, { toolkit: 'mail', authConfigId: 'ac_1', userId: 'user 1' })}.`;
@@ -36,6 +39,16 @@ describe('apiRef: one message, read in the SDK’s words or the REST API’s', (
     const message = `Hand the user its ${apiRef(field as ApiOperation)}.`;
     expect(renderApiRefs(message, 'rest')).toMatch(/^Hand the user its [a-z]+(_[a-z]+)+\.$/);
     expect(renderApiRefs(message, 'sdk')).toMatch(/^Hand the user its [a-z]+([A-Z][a-z]+)+\.$/);
+  });
+
+  it('use.customTools tells the SDK to pass them to use(), and an HTTP client why the server cannot', () => {
+    const message = `Session x has custom tools; ${apiRef('use.customTools')}.`;
+    expect(renderApiRefs(message, 'sdk')).toContain(
+      'pass them again: use(sessionId, { customTools, customToolkits })',
+    );
+    const rest = renderApiRefs(message, 'rest');
+    expect(rest).not.toContain('use(');
+    expect(rest).toContain('this server cannot serve the session (REST, MCP)');
   });
 
   it('a ToolMuxError shows the SDK wording as its message and the REST wording on request', () => {
