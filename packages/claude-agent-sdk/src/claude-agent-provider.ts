@@ -161,7 +161,7 @@ async function compileOutputSchemas(
   for (const entry of listed.values()) {
     const output = await mcpOutputSchemaOf(entry.spec, (reason) =>
       logger.warn(
-        `toolmux: ${entry.slug} is listed to the Claude Agent SDK without its output schema, which cannot be compiled (${reason}).`,
+        `toolmux: ${entry.slug} is listed to the Claude Agent SDK without its output schema: ${reason}.`,
       ),
     );
     if (output) {

@@ -137,4 +137,29 @@ describe('MCP output schemas and results off the event loop', () => {
       expect.stringContaining('Tool ACME_BROKEN: its output schema is not valid JSON Schema'),
     ]);
   });
+
+  it('list an output schema that is not an object schema without it, saying why once (it went without a word)', async () => {
+    const reasons: string[] = [];
+    for (const [slug, schema] of [
+      ['ACME_ROWS', { type: 'array', items: { type: 'number' } }],
+      ['ACME_TEXT', { type: 'string' }],
+    ] as const) {
+      for (let listing = 0; listing < 2; listing++) {
+        const output = await mcpOutputSchemaOf(
+          specOf(slug, structuredClone(schema) as JSONSchema),
+          (reason) => reasons.push(`${slug}: ${reason}`),
+        );
+        expect(output).toBeUndefined();
+      }
+    }
+    expect(reasons).toEqual([
+      'ACME_ROWS: MCP takes an output schema of type "object" only, and this one is of type "array": its results are sent as text',
+      'ACME_TEXT: MCP takes an output schema of type "object" only, and this one is of type "string": its results are sent as text',
+    ]);
+    // a tool without one says nothing
+    expect(
+      await mcpOutputSchemaOf(specOf('ACME_NONE', undefined as never), () => reasons.push('x')),
+    ).toBeUndefined();
+    expect(reasons).toHaveLength(2);
+  });
 });

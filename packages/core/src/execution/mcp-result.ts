@@ -35,8 +35,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * The output schema an MCP server lists for a tool: its object output schema, compiled once, and the
- * validator its results are checked with; undefined for a tool without an object output schema, and
- * for one whose schema cannot be compiled (`onUncompilable` is told why, the first time it is tried),
+ * validator its results are checked with; undefined for a tool without an output schema, for one whose
+ * output schema is not an object schema and for one whose schema cannot be compiled (`onUncompilable`
+ * is told why, the first time it is met),
  * which is then listed without it so that clients do not validate against it either. A large schema
  * (see `OFF_THREAD_SUBSCHEMAS`) is compiled in the validation thread: the schema is the tool's
  * (an MCP server's, a remote client's declared tool), and one of 2,000 properties compiled here held
@@ -47,7 +48,20 @@ export async function mcpOutputSchemaOf(
   onUncompilable: (reason: string) => void,
 ): Promise<{ outputSchema: JSONSchema & { type: 'object' }; validator: OutputValidator } | undefined> {
   const schema = spec.outputSchema;
-  if (schema?.type !== 'object') return undefined;
+  if (schema === undefined) return undefined;
+  if (schema.type !== 'object') {
+    // MCP lists only an object schema as a tool's outputSchema: one of another type (an array of
+    // rows, a string) was left out without a word, where one that cannot be compiled was reported
+    const text = `${spec.slug}\0${JSON.stringify(schema)}`;
+    if (!uncompilableTexts.has(text)) {
+      onUncompilable(
+        `MCP takes an output schema of type "object" only, and this one is ${schema.type === undefined ? 'of no type' : `of type ${JSON.stringify(schema.type)}`}: its results are sent as text`,
+      );
+      if (uncompilableTexts.size >= MAX_UNCOMPILABLE_REMEMBERED) uncompilableTexts.clear();
+      uncompilableTexts.add(text);
+    }
+    return undefined;
+  }
   let validator = outputValidators.get(schema);
   if (validator === undefined) {
     validator = outputValidatorOf(spec.slug, schema, onUncompilable);
@@ -91,7 +105,7 @@ async function outputValidatorOf(
     };
   } catch (error) {
     if (!ToolMuxError.isInstance(error) || error.code !== 'TOOL_DEFINITION_INVALID') throw error;
-    onUncompilable(quotedMessage(error));
+    onUncompilable(`it cannot be compiled: ${quotedMessage(error)}`);
     if (uncompilableTexts.size >= MAX_UNCOMPILABLE_REMEMBERED) uncompilableTexts.clear();
     uncompilableTexts.add(text);
     return null;

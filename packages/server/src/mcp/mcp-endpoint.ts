@@ -726,7 +726,7 @@ export class McpEndpoint {
       const tool = mcpToolOf(spec);
       const output = await mcpOutputSchemaOf(spec, (reason) =>
         this.#options.onWarning(
-          `toolmux server: ${spec.slug} is listed over MCP without its output schema, which cannot be compiled (${reason}).`,
+          `toolmux server: ${spec.slug} is listed over MCP without its output schema: ${reason}.`,
         ),
       );
       if (output) tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
