@@ -471,6 +471,11 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
   toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } };
 }
 
+/** "Toolkit x is" or "Toolkits x, y are", to start a sentence about them. */
+function toolkitsAre(slugs: readonly string[]): string {
+  return slugs.length === 1 ? `Toolkit ${slugs[0]} is` : `Toolkits ${slugs.join(', ')} are`;
+}
+
 /**
  * Failures of one toolkit's entry of TOOLMUX_MANAGE_CONNECTIONS that are answered in that entry (the
  * others' links still reach the model): the toolkit's setup or the user's accounts, not a fault.
@@ -1497,11 +1502,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       ? 'No tool matched. Rephrase the use case with other words or the app name, or tell the user this session cannot do it.'
       : [
           unconnected.length > 0 && application
-            ? `Toolkits ${unconnected.join(', ')} are not connected: before running their tools, start ${unconnected.length === 1 ? 'its connection' : 'the connection of each'} with ${apiRef('session.authorize', unconnected.length === 1 ? { toolkit: unconnected[0]! } : {})}, hand the user its ${apiRef('redirectUrl')} and wait with ${apiRef('session.waitForConnections')}.`
+            ? `${toolkitsAre(unconnected)} not connected: before running ${unconnected.length === 1 ? 'its' : 'their'} tools, start ${unconnected.length === 1 ? 'its connection' : 'the connection of each'} with ${apiRef('session.authorize', unconnected.length === 1 ? { toolkit: unconnected[0]! } : {})}, hand the user its ${apiRef('redirectUrl')} and wait with ${apiRef('session.waitForConnections')}.`
             : unconnected.length > 0 && kinds.has('MANAGE_CONNECTIONS')
-              ? `Toolkits ${unconnected.join(', ')} are not connected: call ${slugs.MANAGE_CONNECTIONS} for them before running their tools.`
+              ? `${toolkitsAre(unconnected)} not connected: call ${slugs.MANAGE_CONNECTIONS} for ${unconnected.length === 1 ? 'it' : 'them'} before running ${unconnected.length === 1 ? 'its' : 'their'} tools.`
               : unconnected.length > 0
-                ? `Toolkits ${unconnected.join(', ')} are not connected: ask the user to connect them.`
+                ? `${toolkitsAre(unconnected)} not connected: ask the user to connect ${unconnected.length === 1 ? 'it' : 'them'}.`
                 : '',
           choosing.length > 0 && application
             ? `The user has several accounts of ${choosing.map((entry) => entry.toolkit).join(', ')} and each call of these toolkits must name one (an alias or id from accounts): ${accountOptionWay(reader)}.`
@@ -1542,8 +1547,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           const tool = visible.get(slug);
           if (!tool) {
             not_found.push(slug);
+            // a meta-tool the session has is one the agent holds already, with its schema: "not a
+            // tool of this session" of TOOLMUX_WORKBENCH read as if the session had none
+            const kind = metaToolKind(slug);
             hints.push(
-              `${shownValue(slug)} is not a tool of this session.${didYouMean(slug, this.#visibleToolNames())}`,
+              kind !== undefined && this.#hintReader().metaTools.has(kind) && this.#slugs()[kind] === slug
+                ? `${slug} is a meta-tool of this session: its schema is in its own tool definition, and it is called directly.`
+                : `${shownValue(slug)} is not a tool of this session.${didYouMean(slug, this.#visibleToolNames())}`,
             );
             continue;
           }

@@ -27,7 +27,7 @@ export function checkAlias(alias: unknown, field = 'alias'): string {
 export function aliasTakenError(alias: string, toolkit: string, holder?: string): ToolMuxError {
   return new ToolMuxError({
     code: 'ALIAS_TAKEN',
-    message: `The user already has a ${toolkit} account with alias ${shownValue(alias)}${holder ? ` (${holder})` : ''}; aliases are unique per user and toolkit. Choose another alias, or rename or delete that account first.`,
+    message: `The user already has another ${toolkit} account with alias ${shownValue(alias)}${holder ? ` (${holder})` : ''}; aliases are unique per user and toolkit. Choose another alias, or rename or delete that account first.`,
     details: { alias, toolkit, ...(holder ? { connectedAccountId: holder } : {}) },
   });
 }

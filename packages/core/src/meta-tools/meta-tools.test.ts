@@ -40,7 +40,10 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
     expect(data.toolkit_connections).toContainEqual({ toolkit: 'mail', connected: false });
     expect(data.toolkit_connections).toContainEqual({ toolkit: 'tasks', connected: true });
     expect(data.next_steps).toContain('TOOLMUX_MANAGE_CONNECTIONS');
-    expect(data.next_steps).toContain('mail');
+    // one toolkit is "Toolkit mail is", not "Toolkits mail are"
+    expect(data.next_steps).toContain(
+      'Toolkit mail is not connected: call TOOLMUX_MANAGE_CONNECTIONS for it',
+    );
   });
 
   it("session.search() tells the application what to do in its own terms; a cell's toolmux.search tells the agent", async () => {
@@ -49,7 +52,7 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
     expect(found.results[0]!.tools[0]!.tool_slug).toBe('MAIL_SEND_EMAIL');
     // before: "call TOOLMUX_MANAGE_CONNECTIONS … Run the tools you need with TOOLMUX_MULTI_EXECUTE_TOOL"
     expect(found.next_steps).not.toContain('TOOLMUX_');
-    expect(found.next_steps).toContain('Toolkits mail are not connected');
+    expect(found.next_steps).toContain('Toolkit mail is not connected: before running its tools');
     expect(found.next_steps).toContain('session.authorize("mail")');
     expect(found.next_steps).toContain('session.waitForConnections()');
     expect(found.next_steps).toContain('session.execute(tool_slug, arguments)');
@@ -161,6 +164,27 @@ describe('TOOLMUX_GET_TOOL_SCHEMAS with repeated and mistyped slugs', () => {
     expect(suggestion).toContain('"TASKS_LIST_TASKS"');
     expect(data.hint).toContain(`"TASKS_LIST_TASK" is not a tool of this session.${suggestion}`);
     expect(data.hint).toContain('TOOLMUX_SEARCH_TOOLS');
+  });
+
+  it('says of a meta-tool the session has that it is one, not that the session lacks it', async () => {
+    const { session } = await setup({ toolkits: ['tasks'] });
+    const result = await session.execute(MetaToolSlug.GET_TOOL_SCHEMAS, {
+      tool_slugs: [MetaToolSlug.WORKBENCH, 'TASKS_CREATE_TASK'],
+    });
+    const data = result.data as { tools: Array<{ tool_slug: string }>; not_found: string[]; hint: string };
+    expect(data.not_found).toEqual([MetaToolSlug.WORKBENCH]);
+    expect(data.hint).toContain(
+      `${MetaToolSlug.WORKBENCH} is a meta-tool of this session: its schema is in its own tool definition`,
+    );
+    expect(data.hint).not.toContain(`"${MetaToolSlug.WORKBENCH}" is not a tool of this session`);
+    // one it lacks (turned off) is still not one of its tools
+    const without = (await setup({ toolkits: ['tasks'], workbench: { enable: false } })).session;
+    const lacking = await without.execute(MetaToolSlug.GET_TOOL_SCHEMAS, {
+      tool_slugs: [MetaToolSlug.WORKBENCH],
+    });
+    expect((lacking.data as { hint: string }).hint).toContain(
+      `"${MetaToolSlug.WORKBENCH}" is not a tool of this session`,
+    );
   });
 
   it('in Composio names: each slug not found listed once, with the suggestions in not_found_message', async () => {
