@@ -10,6 +10,7 @@ import {
   type QuickJSHandle,
   QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
+import { SESSION_CONFIG_BOUNDS } from '../config/session-config.js';
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import {
   jsonTextSliced,
@@ -103,12 +104,20 @@ const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench c
  * made there. The engine is dropped and its cell ends as WORKBENCH_MEMORY_LIMIT.
  */
 export class EngineMemoryFull extends Error {
-  constructor(what: string) {
+  /** `advice`: what to do instead of the general advice (keep less, fewer calls at once). */
+  constructor(what: string, advice?: string) {
     super(
-      `The engine had no memory left ${what}: keep less in globalThis, and pass or read megabytes in fewer calls at once (await each large one).`,
+      `The engine had no memory left ${what}: ${advice ?? 'keep less in globalThis, and pass or read megabytes in fewer calls at once (await each large one)'}.`,
     );
   }
 }
+
+/**
+ * A reply (a tool's result, a file read back) that takes more than this share of the engine's memory
+ * limit as text cannot be taken in whatever the code keeps: its UTF-8 copy, the engine's string and
+ * the value made of it each need about as much again.
+ */
+const REPLY_SHARE_OF_MEMORY = 1 / 4;
 
 /** Failures the host raises with a code the sandbox code can read as `error.code`. */
 export class SandboxCallError extends Error {
@@ -399,11 +408,15 @@ export class EngineEntries {
   readonly #filename: number;
   #view: Int32Array;
 
-  constructor(context: QuickJSContext, memory: EngineMemory, suspendable: boolean) {
+  /** The engine's heap limit (`memoryMb`), for what a failed reply says. */
+  readonly #memoryMb: number;
+
+  constructor(context: QuickJSContext, memory: EngineMemory, suspendable: boolean, memoryMb = 64) {
     const internals = context as unknown as EngineInternals;
     this.#internals = internals;
     this.#context = context;
     this.#memory = memory;
+    this.#memoryMb = memoryMb;
     this.#suspendable = suspendable;
     const module = internals.module;
     const entry = (name: string) => {
@@ -578,7 +591,7 @@ export class EngineEntries {
     const length = module.lengthBytesUTF8(text);
     // a Wasm memory at its maximum gives no block: the text must not be written at address 0
     const bytes = module._malloc(length + 1);
-    if (!bytes) throw new EngineMemoryFull(`for a reply of ${text.length} characters`);
+    if (!bytes) throw this.#replyFull(text);
     let pointer: number;
     try {
       module.stringToUTF8(text, bytes, length + 1);
@@ -591,9 +604,25 @@ export class EngineEntries {
     if (!pointer || failed) {
       if (failed) ffi.QTS_FreeValuePointer(ctx.value, failed);
       if (pointer) ffi.QTS_FreeValuePointer(ctx.value, pointer);
-      throw new EngineMemoryFull(`for a reply of ${text.length} characters`);
+      throw this.#replyFull(text);
     }
     return pointer;
+  }
+
+  /**
+   * The engine had no memory for a reply: a reply too large for the engine's memory whatever the
+   * code keeps says so and what to do (a 42 MB file read back was told to "keep less in globalThis"
+   * in a fresh context that kept nothing); a smaller one gets the general advice.
+   */
+  #replyFull(text: string): EngineMemoryFull {
+    const what = `for a reply of ${text.length} characters (${(text.length / 1048576).toFixed(1)} MB)`;
+    if (text.length <= this.#memoryMb * 1048576 * REPLY_SHARE_OF_MEMORY) return new EngineMemoryFull(what);
+    const needed = Math.ceil((text.length / 1048576 / REPLY_SHARE_OF_MEMORY) * 1.25);
+    const most = SESSION_CONFIG_BOUNDS.workbench.memoryMb[1];
+    return new EngineMemoryFull(
+      what,
+      `a value that large is more than this session's workbench memory (workbench.memoryMb: ${this.#memoryMb}) can take in at once, whatever the code keeps. Get it in smaller parts (call the tool for fewer items or a smaller page)${needed <= most ? `, or raise workbench.memoryMb to ${needed} or more` : ''}`,
+    );
   }
 
   /** Frees an engine value made by `newNumber`, `newString` or given by `callNowPointers`. */
@@ -1496,7 +1525,11 @@ export class Sandbox {
     await slicer?.turn?.();
     // Set once: QuickJS asks it every few thousand instructions.
     runtime.setInterruptHandler(() => (sandbox ? sandbox.#interrupt() : false));
-    const created = new Sandbox(context, new EngineEntries(context, memory, slicer !== undefined), options);
+    const created = new Sandbox(
+      context,
+      new EngineEntries(context, memory, slicer !== undefined, memoryMb),
+      options,
+    );
     sandbox = created;
     created.#install(module);
     return created;

@@ -371,6 +371,27 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
     await mux.close();
   });
 
+  it('an offloaded result too large for the memory of the cell that reads it says so and what to do', async () => {
+    // a 42 MB file read back in a fresh context was told to "keep less in globalThis"
+    const { mux } = setup();
+    const session = await mux.create('user_1', { workbench: { memoryMb: 8 } });
+    const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'BIG_EXPORT', arguments: { megabytes: 12 } }],
+    });
+    const { offloaded } = result.data as { offloaded: { path: string } };
+    const read = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `return (await toolmux.files.read(${JSON.stringify(offloaded.path)})).results.length;`,
+    });
+    const cell = read.data as Cell;
+    expect(cell.error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
+    expect(cell.error?.message).toContain(
+      "more than this session's workbench memory (workbench.memoryMb: 8)",
+    );
+    expect(cell.error?.message).toMatch(/raise workbench\.memoryMb to \d+ or more/);
+    expect(cell.error?.message).not.toContain('keep less in globalThis');
+    await mux.close();
+  });
+
   it("an offloaded result's preview is cut between characters, never inside a surrogate pair", async () => {
     const { mux } = setup();
     const emoji = defineTool({
