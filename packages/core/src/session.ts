@@ -286,8 +286,26 @@ export function noteSessionChanged(store: object): void {
   sessionChanges.set(store, (sessionChanges.get(store) ?? 0) + 1);
 }
 
+/** SESSION_NOT_FOUND of `logs()` of a session object whose session was deleted: its log stays. */
+export function deletedSessionLogsError(sessionId: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'SESSION_NOT_FOUND',
+    message: `Session "${sessionId}" was deleted; its execution log stays: read it with ${apiRef('logs.list', { sessionId })}.`,
+    details: { sessionId },
+  });
+}
+
+/** SESSION_NOT_FOUND of `delete()` of a session object whose session was deleted already. */
+export function deletedAlreadyError(sessionId: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'SESSION_NOT_FOUND',
+    message: `Session "${sessionId}" was deleted already: there is nothing more to delete.`,
+    details: { sessionId },
+  });
+}
+
 /** SESSION_NOT_FOUND of a session object whose session was deleted (here or on another instance). */
-function sessionDeletedError(sessionId: string): ToolMuxError {
+export function sessionDeletedError(sessionId: string): ToolMuxError {
   return new ToolMuxError({
     code: 'SESSION_NOT_FOUND',
     message: `Session "${sessionId}" does not exist any more (it was deleted): it runs nothing for its user now. Create a new session with ${apiRef('create')}.`,
@@ -1196,9 +1214,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * already gone.
    */
   async delete(): Promise<void> {
-    if (!(await this.#runtime.store.deleteSession(this.sessionId))) {
-      throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
-    }
+    if (!(await this.#runtime.store.deleteSession(this.sessionId))) throw deletedAlreadyError(this.sessionId);
     noteSessionChanged(this.#runtime.store);
     endSessionConnectionWaits(this.#runtime.store, this.sessionId);
     endSessionWorkbench(this.#runtime.store, this.sessionId);
@@ -1925,11 +1941,18 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       authConfigs: parsed.authConfigs === undefined ? undefined : config.authConfigs,
       connectedAccounts: parsed.connectedAccounts === undefined ? undefined : config.connectedAccounts,
     });
-    const record = await this.#runtime.store.updateSession(this.sessionId, {
-      config: config as unknown as Record<string, unknown>,
-      metadata: config.metadata,
-      expectedVersion,
-    });
+    const record = await this.#runtime.store
+      .updateSession(this.sessionId, {
+        config: config as unknown as Record<string, unknown>,
+        metadata: config.metadata,
+        expectedVersion,
+      })
+      .catch((error: unknown) => {
+        // this object's session existed: gone now, it was deleted ("does not exist." said less)
+        if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND')
+          throw sessionDeletedError(this.sessionId);
+        throw error;
+      });
     // the other session objects of this process take it up before their next call; this one has it
     noteSessionChanged(this.#runtime.store);
     this.#takeConfig({ ...record, config: config as unknown as Record<string, unknown> });
@@ -2226,11 +2249,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     // a deleted session's log is the project's (as GET /sessions/:id/logs, a remote session's logs(), answers 404)
     await this.#checkExists().catch((error: unknown) => {
       if (!ToolMuxError.isInstance(error) || error.code !== 'SESSION_NOT_FOUND') throw error;
-      throw new ToolMuxError({
-        code: 'SESSION_NOT_FOUND',
-        message: `Session "${this.sessionId}" was deleted; its execution log stays: read it with ${apiRef('logs.list', { sessionId: this.sessionId })}.`,
-        details: { sessionId: this.sessionId },
-      });
+      throw deletedSessionLogsError(this.sessionId);
     });
     // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
     // so every finished call's entry is read; waiting would only queue this read behind running calls.

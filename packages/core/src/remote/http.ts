@@ -13,9 +13,9 @@ import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 import { KeyMask } from './key-mask.js';
 import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_ERROR_MESSAGE_LENGTH, MAX_REMOTE_JSON_DEPTH } from './wire.js';
 
-type Query = Record<string, string | number | boolean | string[] | undefined>;
+export type Query = Record<string, string | number | boolean | string[] | undefined>;
 
-type Read<W, R> = (wire: W) => R;
+export type Read<W, R> = (wire: W) => R;
 
 export interface RemoteCall<W = unknown, R = W> {
   query?: Query;

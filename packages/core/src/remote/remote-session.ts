@@ -42,6 +42,8 @@ import type { ExecuteFn, ExecuteOptions, Provider, ToolSpec } from '../provider.
 import {
   type AuthorizeOptions,
   checkToolkitsFilters,
+  deletedAlreadyError,
+  deletedSessionLogsError,
   type EnsureConnectedResult,
   type ExecutionLog,
   handleToolCallsWith,
@@ -50,6 +52,7 @@ import {
   type SessionToolkit,
   type SessionToolkitsOptions,
   searchRequestOf,
+  sessionDeletedError,
   specsBySlug,
 } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
@@ -65,7 +68,7 @@ import { checkedOptions, requestObject } from '../util/options-object.js';
 import { WorkSlice } from '../util/slices.js';
 import { OFFLOAD_PREVIEW_CHARS, WORKBENCH_FILES_QUOTA_BYTES } from '../workbench/file-limits.js';
 import { notOffloadedNotice } from '../workbench/offload-notice.js';
-import { JsonBodyText, type RemoteApi } from './http.js';
+import { JsonBodyText, type Query, type Read, type RemoteApi, type RemoteCall } from './http.js';
 import {
   type ConnectionRequestWire,
   connectedAccountOf,
@@ -251,6 +254,38 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   readonly #local: Catalog;
   readonly #localSlugs: ReadonlySet<string>;
   readonly #path: string;
+
+  /**
+   * The server's API for this session's requests. The session existed (this object was made from
+   * it), so a SESSION_NOT_FOUND from the server means it was deleted, and says so as an embedded
+   * session does ("does not exist any more (it was deleted)", its log kept, deleted already): the
+   * server, which keeps no trace of it, answered "No session … Create one with create()".
+   */
+  get #api(): Pick<RemoteApi, 'get' | 'post' | 'call'> {
+    const api = this.#runtime.api;
+    const gone =
+      (path: string, method: string) =>
+      (error: unknown): never => {
+        throw this.#deletedError(error, path, method);
+      };
+    return {
+      get: <W, R = W>(path: string, query?: Query, read?: Read<W, R>) =>
+        api.get<W, R>(path, query, read).catch(gone(path, 'GET')),
+      post: <W, R = W>(path: string, body: unknown, signal?: AbortSignal, read?: Read<W, R>) =>
+        api.post<W, R>(path, body, signal, read).catch(gone(path, 'POST')),
+      call: <W, R = W>(method: string, path: string, call?: RemoteCall<W, R>) =>
+        api.call<W, R>(method, path, call).catch(gone(path, method)),
+    };
+  }
+
+  /** `error` as embedded says it when it is this session's SESSION_NOT_FOUND (see {@link #api}). */
+  #deletedError(error: unknown, path: string, method: string): unknown {
+    if (!ToolMuxError.isInstance(error) || error.code !== 'SESSION_NOT_FOUND' || !path.startsWith(this.#path))
+      return error;
+    if (method === 'DELETE' && path === this.#path) return deletedAlreadyError(this.sessionId);
+    if (path === `${this.#path}/logs`) return deletedSessionLogsError(this.sessionId);
+    return sessionDeletedError(this.sessionId);
+  }
   #wire: SessionWire;
   /** What `tools()` without modifiers handed out, and the specs it was made of. */
   #tools: Promise<{ specs: ReadonlyMap<string, ToolSpec>; tools: TCollection }> | undefined;
@@ -342,7 +377,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * returns the new `mcp`; the old token stops working at once on every instance.
    */
   async rotateMcpToken(): Promise<{ url: string; headers: { Authorization: string } }> {
-    const mcp = await this.#runtime.api.post(`${this.#path}/mcp-token/rotate`, {}, undefined, sessionMcpOf);
+    const mcp = await this.#api.post(`${this.#path}/mcp-token/rotate`, {}, undefined, sessionMcpOf);
     this.#wire = { ...this.#wire, mcp };
     return this.mcp;
   }
@@ -399,11 +434,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
 
   /** `GET /sessions/:id/tools` */
   #specs(): Promise<ToolSpec[]> {
-    return this.#runtime.api.get(
-      `${this.#path}/tools`,
-      undefined,
-      (page) => pageOf(page, toolSpecOfWire).items,
-    );
+    return this.#api.get(`${this.#path}/tools`, undefined, (page) => pageOf(page, toolSpecOfWire).items);
   }
 
   async execute(slug: string, args: unknown = {}, given?: ExecuteOptions): Promise<ToolResult> {
@@ -504,7 +535,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       ...(parentId !== undefined ? { parent_id: parentId } : {}),
     };
     try {
-      return await this.#runtime.api.post(`${this.#path}/execute`, body, options.signal, toolResultOf);
+      return await this.#api.post(`${this.#path}/execute`, body, options.signal, toolResultOf);
     } catch (error) {
       // a server older than `arguments_refused` refuses the field before it runs anything
       if (
@@ -623,7 +654,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     const json = (await jsonTextSliced(result, new WorkSlice())) ?? 'null';
     if (!always && json.length <= workbench.autoOffloadThreshold) return undefined;
     try {
-      const answer = await this.#runtime.api.post(
+      const answer = await this.#api.post(
         `${this.#path}/workbench/offload`,
         new JsonBodyText(
           `{"log_id":${JSON.stringify(logId)},${always ? '"always":true,' : ''}"result":${json}}`,
@@ -673,7 +704,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   async authorize(toolkit: string, given?: AuthorizeOptions): Promise<ConnectionRequest> {
     const options = checkedOptions(given, 'session.authorize()');
     toolkitSlugOf(toolkit);
-    const wire = await this.#runtime.api.post(
+    const wire = await this.#api.post(
       `${this.#path}/authorize`,
       {
         toolkit,
@@ -689,7 +720,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
     const options = checkedOptions(given, 'session.ensureConnected()');
     toolkitSlugOf(toolkit);
-    const wire = await this.#runtime.api.post(
+    const wire = await this.#api.post(
       `${this.#path}/ensure-connected`,
       {
         toolkit,
@@ -730,7 +761,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     const slugs = checkWaitToolkits(toolkits);
     const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
     // the server answers once the wait ends: its time is the request's, besides requestTimeoutMs
-    return this.#runtime.api.call('POST', `${this.#path}/wait-for-connections`, {
+    return this.#api.call('POST', `${this.#path}/wait-for-connections`, {
       body: { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
       signal: options.signal,
       heldMs: timeoutMs,
@@ -741,7 +772,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   /** Deletes the session on the server (`DELETE /sessions/:id`); its log stays there. */
   async delete(): Promise<void> {
     await this.#runtime.env.logs.flush();
-    await this.#runtime.api.call('DELETE', this.#path);
+    await this.#api.call('DELETE', this.#path);
   }
 
   async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
@@ -753,7 +784,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     checkSignal(signal, 'proxyExecute()');
     // checked here as embedded (the server checks it against its proxyMaxResponseBytes)
     checkMaxResponseBytes(maxResponseBytes);
-    return this.#runtime.api.post(
+    return this.#api.post(
       `${this.#path}/proxy`,
       {
         ...rest,
@@ -773,7 +804,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     const options = checkedOptions(given, 'session.toolkits()');
     // checked here as embedded: in the query string an array would be joined and any value be text
     checkToolkitsFilters(options);
-    return this.#runtime.api.get(
+    return this.#api.get(
       `${this.#path}/toolkits`,
       {
         limit: options.limit,
@@ -788,7 +819,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
 
   async search(given: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
     const options = searchRequestOf(given);
-    return this.#runtime.api.post(
+    return this.#api.post(
       `${this.#path}/search`,
       {
         query: options.query,
@@ -812,7 +843,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       });
     }
     this.#takeWire(
-      await this.#runtime.api.call('PATCH', this.#path, {
+      await this.#api.call('PATCH', this.#path, {
         // without expectedVersion: the version this object read, as embedded (an update made elsewhere
         // since is a conflict, not overwritten)
         body: { config: parsed, expected_version: expectedVersion ?? this.#wire.config_version },
@@ -826,7 +857,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
     const options = checkedOptions(given, 'session.logs()');
     await this.#runtime.env.logs.flush();
-    return this.#runtime.api.get(
+    return this.#api.get(
       `${this.#path}/logs`,
       { limit: options.limit, cursor: options.cursor, parent_id: options.parentId },
       (page) => pageOf(page, executionLogOf),

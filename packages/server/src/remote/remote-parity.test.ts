@@ -131,3 +131,47 @@ describe('remote mode answers a mistake as embedded does', () => {
     expect({ embedded, remote }).toEqual({ embedded: code, remote: code });
   });
 });
+
+describe('a session object whose session was deleted says so alike in both modes', () => {
+  /** The message of a call's error or failed result. */
+  async function messageOf(run: () => Promise<unknown>): Promise<string> {
+    try {
+      const value = (await run()) as { successful?: unknown; error?: unknown } | undefined;
+      return value?.successful === false ? String(value.error) : 'OK';
+    } catch (error) {
+      if (!ToolMuxError.isInstance(error)) throw error;
+      return error.message;
+    }
+  }
+
+  it('execute, tools, logs, update and a second delete: the same message, not "No session … Create one"', async () => {
+    // remote mode said "No session "ses_…". Create one with create(userId, config); session ids start
+    // with "ses_"." for each, as if the id were malformed, and its logs() lost the pointer to the log
+    const seen: Record<string, string[]> = {};
+    for (const [mode, mux] of [
+      ['embedded', server.embedded],
+      ['remote', server.remote()],
+    ] as const) {
+      const { session } = await setup(mux, `deleted_${mode}`);
+      await session.delete();
+      seen[mode] = [];
+      for (const run of [
+        () => session.execute('GMAIL_SEND_EMAIL', { to: 'a@b.example', subject: 's', body: 'b' }),
+        () => session.tools(),
+        () => session.logs(),
+        () => session.update({ metadata: { a: 'b' } }),
+        () => session.delete(),
+      ]) {
+        seen[mode]!.push((await messageOf(run)).replaceAll(session.sessionId, 'ses_X'));
+      }
+    }
+    expect(seen.remote).toEqual(seen.embedded);
+    expect(seen.remote![0]).toContain('does not exist any more (it was deleted)');
+    expect(seen.remote![2]).toContain(
+      'its execution log stays: read it with logs.list({ sessionId: "ses_X" })',
+    );
+    expect(seen.remote![4]).toBe('Session "ses_X" was deleted already: there is nothing more to delete.');
+    for (const message of seen.remote!)
+      expect(message).not.toContain('Create one with create(userId, config)');
+  });
+});
