@@ -148,10 +148,11 @@ describe('a session object whose session was deleted says so alike in both modes
     // remote mode said "No session "ses_…". Create one with create(userId, config); session ids start
     // with "ses_"." for each, as if the id were malformed, and its logs() lost the pointer to the log
     const seen: Record<string, string[]> = {};
-    for (const [mode, mux] of [
-      ['embedded', server.embedded],
-      ['remote', server.remote()],
-    ] as const) {
+    const modes: Array<[string, ToolMux]> = [
+      ['embedded', server.embedded as ToolMux],
+      ['remote', server.remote() as ToolMux],
+    ];
+    for (const [mode, mux] of modes) {
       const { session } = await setup(mux, `deleted_${mode}`);
       await session.delete();
       seen[mode] = [];
