@@ -48,6 +48,7 @@ import {
   type HintReader,
   inWordsOf,
   messageFor,
+  mustChooseText,
   readerFor,
 } from './meta-tools/hints.js';
 import {
@@ -1110,7 +1111,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ? { status: 'CONNECTED', account: { id: named.id, status: 'ACTIVE', toolkit: found.slug } }
         : { status: 'NEEDS_USER', request: await this.authorize(toolkit, options) };
     }
-    const connection = await this.#connection(found);
+    const { connection, blocked } = await this.#connectionState(found);
     if (connection.isActive) {
       // calls must name one of several accounts: none is "the account the calls use"
       const choices = await this.#accountChoices(found);
@@ -1130,7 +1131,6 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     }
     // the accounts the session may only use are not usable, or its auth config is gone: the
     // request handed out before connected an account the session could never use
-    const blocked = await this.#sessionBlock(found);
     if (blocked) throw blocked;
     return { status: 'NEEDS_USER', request: await this.authorize(toolkit, options) };
   }
@@ -1183,10 +1183,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           request?.status === 'FAILED' && request.connectedAccountId
             ? await store.getConnectedAccountStatus(request.connectedAccountId)
             : undefined;
-        const connection = await this.#connection(toolkit);
+        const { connection, blocked } = await this.#connectionState(toolkit);
         // the session's settings leave it no account a connection could give: no wait can end
         // that, and "get a new link" sent the model round in a loop
-        const blocked = connection.isActive ? undefined : await this.#sessionBlock(toolkit);
         if (blocked) {
           const blockReader = reader ?? applicationReader(true);
           return {
@@ -1362,29 +1361,19 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return { id: config.id, type: config.type, managed: config.createdBy === 'toolmux' };
   }
 
-  /**
-   * Why the session's own settings leave `toolkit` no usable account, such that a new connection
-   * would not help (the accounts it may only use are not usable; its auth config was deleted), as
-   * the error its calls get; undefined otherwise.
-   */
-  async #sessionBlock(toolkit: Toolkit): Promise<ToolMuxError | undefined> {
-    if (toolkit.noAuth) return undefined;
-    try {
-      await this.#runtime.env.resolveAccount({
-        toolkit,
-        userId: this.userId,
-        sessionId: this.sessionId,
-        selection: this.#selection(),
-        peek: true,
-      });
-      return undefined;
-    } catch (error) {
-      return isSessionBlock(error) ? error : undefined;
-    }
+  async #connection(toolkit: Toolkit): Promise<SessionToolkit['connection']> {
+    return (await this.#connectionState(toolkit)).connection;
   }
 
-  async #connection(toolkit: Toolkit): Promise<SessionToolkit['connection']> {
-    if (toolkit.noAuth) return { isActive: true };
+  /**
+   * How `toolkit` stands for this session's calls, and (`blocked`) why its own settings leave it no
+   * usable account such that a new connection would not help (the accounts it may only use are not
+   * usable; its auth config was deleted), as the error its calls get: one account lookup for both.
+   */
+  async #connectionState(
+    toolkit: Toolkit,
+  ): Promise<{ connection: SessionToolkit['connection']; blocked?: ToolMuxError | undefined }> {
+    if (toolkit.noAuth) return { connection: { isActive: true } };
     try {
       const account = await this.#runtime.env.resolveAccount({
         toolkit,
@@ -1393,15 +1382,24 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         selection: this.#selection(),
         peek: true,
       });
-      return account.accountId
-        ? { isActive: true, connectedAccount: { id: account.accountId, status: account.status ?? 'ACTIVE' } }
-        : { isActive: true };
+      return {
+        connection: account.accountId
+          ? {
+              isActive: true,
+              connectedAccount: { id: account.accountId, status: account.status ?? 'ACTIVE' },
+            }
+          : { isActive: true },
+      };
     } catch (error) {
       const expired =
         ToolMuxError.isInstance(error) && error.code === 'CONNECTION_EXPIRED' ? error.details : undefined;
-      return typeof expired?.connectedAccountId === 'string'
-        ? { isActive: false, connectedAccount: { id: expired.connectedAccountId, status: 'EXPIRED' } }
-        : { isActive: false };
+      return {
+        connection:
+          typeof expired?.connectedAccountId === 'string'
+            ? { isActive: false, connectedAccount: { id: expired.connectedAccountId, status: 'EXPIRED' } }
+            : { isActive: false },
+        blocked: isSessionBlock(error) ? error : undefined,
+      };
     }
   }
 
@@ -1610,7 +1608,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             // one toolkit that cannot be connected now fails its own entry: the whole call failed,
             // and the links of the toolkits before it (started already) never reached the model
             if (!ToolMuxError.isInstance(error) || !ENTRY_FAILURES.has(error.code)) throw error;
-            results.push(this.#manageFailure(toolkit, error));
+            results.push(this.#unconnectable(toolkit, error));
           }
         }
         return { results };
@@ -1758,8 +1756,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         message: `${toolkit.name} needs no account: its tools are ready to use.`,
       };
     }
-    const connection =
-      alias === undefined ? await this.#connection(toolkit) : await this.#aliasConnection(toolkit, alias);
+    const { connection, blocked } =
+      alias === undefined
+        ? await this.#connectionState(toolkit)
+        : { connection: await this.#aliasConnection(toolkit, alias), blocked: undefined };
     const accountId = connection.connectedAccount
       ? { connected_account_id: connection.connectedAccount.id }
       : {};
@@ -1769,13 +1769,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       // ACCOUNT_SELECTION_REQUIRED
       const choices = alias === undefined ? await this.#accountChoices(toolkit) : undefined;
       if (choices?.mustChoose) {
-        const reader = this.#hintReader();
         return {
           toolkit: toolkit.slug,
           connected: true,
           account_selection_required: true,
           accounts: choices.accounts.map(({ id, alias: name }) => ({ id, alias: name })),
-          message: `${toolkit.name} is connected with several accounts (${choices.accounts.map((account) => (account.alias ? `"${account.alias}"` : account.id)).join(', ')}) and each call must name one (an alias or id): ${accountOptionWay(reader)}. Ask the user which account if it is not clear.`,
+          message: mustChooseText(toolkit.name, choices.accounts, this.#hintReader()),
         };
       }
       return {
@@ -1789,17 +1788,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       // no link where the session could not use what it connects: the accounts it may only use
       // are not usable (or, with reinitiate, a new one would not be one of them), or its auth
       // config is gone. The model was sent round in a loop: link, connect, "cannot be used".
-      const blocked = connection.isActive ? undefined : await this.#sessionBlock(toolkit);
-      if (blocked) {
-        const reader = this.#hintReader();
-        return {
-          toolkit: toolkit.slug,
-          connected: false,
-          ...accountId,
-          code: blocked.code,
-          message: messageFor(forReader(blocked, reader) as ToolMuxError, reader),
-        };
-      }
+      if (blocked) return this.#unconnectable(toolkit, blocked, accountId);
       if (connection.isActive) {
         return {
           toolkit: toolkit.slug,
@@ -1852,18 +1841,18 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     };
   }
 
-  /** The entry of TOOLMUX_MANAGE_CONNECTIONS for a toolkit that could not be connected now (`error`). */
-  #manageFailure(toolkit: Toolkit, error: ToolMuxError): Record<string, unknown> {
+  /**
+   * The entry of TOOLMUX_MANAGE_CONNECTIONS for a toolkit that cannot be connected now (`error`, in
+   * the agent's words: a reader error names what it may do).
+   */
+  #unconnectable(toolkit: Toolkit, error: ToolMuxError, account?: { connected_account_id?: string }) {
     const reader = this.#hintReader();
     return {
       toolkit: toolkit.slug,
       connected: false,
+      ...account,
       code: error.code,
-      message:
-        error.code === 'ACCOUNT_LIMIT_REACHED'
-          ? // its own message names the application's operations (connectedAccounts.delete)
-            `The user already has as many ${toolkit.name} accounts as this session allows, so no other can be connected: tell the user that one must be removed or disabled in the application first.`
-          : messageFor(forReader(error, reader) as ToolMuxError, reader),
+      message: messageFor(forReader(error, reader) as ToolMuxError, reader),
     };
   }
 
@@ -2379,27 +2368,16 @@ function manageConnectionsOf(config: NormalizedSessionConfig): Pick<SessionConfi
  * empty object gives no setting: the option's default (Composio's `manage_connections: null`).
  */
 function keepingTurnedOn(changes: SessionConfig, stored: NormalizedSessionConfig): SessionConfig {
-  const explicit = stored.enabledExplicitly ?? [];
   let kept = changes;
-  const manage = changes.manageConnections;
-  if (
-    explicit.includes('manageConnections') &&
-    typeof manage === 'object' &&
-    manage !== null &&
-    manage.enable === undefined &&
-    Object.keys(manage).length > 0
-  ) {
-    kept = { ...kept, manageConnections: { ...manage, enable: true } };
-  }
-  const workbench = changes.workbench;
-  if (
-    explicit.includes('workbench') &&
-    typeof workbench === 'object' &&
-    workbench !== null &&
-    workbench.enable === undefined &&
-    Object.keys(workbench).length > 0
-  ) {
-    kept = { ...kept, workbench: { ...workbench, enable: true } };
+  for (const option of stored.enabledExplicitly ?? []) {
+    const given = changes[option];
+    if (
+      typeof given === 'object' &&
+      given !== null &&
+      given.enable === undefined &&
+      Object.keys(given).length > 0
+    )
+      kept = { ...kept, [option]: { ...given, enable: true } };
   }
   return kept;
 }

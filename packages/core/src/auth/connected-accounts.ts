@@ -1,6 +1,7 @@
 import { apiRef } from '../api-refs.js';
 import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import { readerError } from '../meta-tools/hints.js';
 import type {
   AuthConfigRecord,
   ConnectedAccountRecord,
@@ -82,11 +83,19 @@ export function accountLimitReached(
   max: number,
   then = '',
 ): ToolMuxError {
-  return new ToolMuxError({
-    code: 'ACCOUNT_LIMIT_REACHED',
-    message: `User ${shownValue(userId)} already has ${max} ${label} accounts (ACTIVE or INACTIVE), the session's multiAccount.maxAccountsPerToolkit (${max}).${then} Delete or disable one (${apiRef('connectedAccounts.delete')}) before connecting another, or raise the limit (at most 10).`,
-    details: { toolkit, maxAccountsPerToolkit: max },
-  });
+  // the agent (TOOLMUX_MANAGE_CONNECTIONS) cannot delete an account: the user asks the application
+  return readerError(
+    (reader) =>
+      new ToolMuxError({
+        code: 'ACCOUNT_LIMIT_REACHED',
+        message: `User ${shownValue(userId)} already has ${max} ${label} accounts (ACTIVE or INACTIVE), the session's multiAccount.maxAccountsPerToolkit (${max}).${then} ${
+          reader.metaTools.size > 0
+            ? 'Tell the user that one must be removed or disabled in the application before another can be connected.'
+            : `Delete or disable one (${apiRef('connectedAccounts.delete')}) before connecting another, or raise the limit (at most 10).`
+        }`,
+        details: { toolkit, maxAccountsPerToolkit: max },
+      }),
+  );
 }
 
 /**

@@ -30,7 +30,7 @@
 
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
-import { accountOptionWay, applicationReader, type HintReader, inWordsOf } from '../meta-tools/hints.js';
+import { applicationReader, type HintReader, inWordsOf, mustChooseText } from '../meta-tools/hints.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
 import { untilAborted } from '../util/abort.js';
@@ -149,17 +149,13 @@ export function toolkitConnectionState(
   const requestFields = request ? { connectionRequestId: request.id } : {};
   if (connection.isActive && mustChoose) {
     // no account is "the one the calls use": every call without one fails ACCOUNT_SELECTION_REQUIRED
-    const names = mustChoose.map((account) => (account.alias ? `"${account.alias}"` : account.id));
     return {
       status: 'CONNECTED',
       account: null,
       accountSelectionRequired: true,
       accounts: mustChoose.map(({ id, alias, isDefault }) => ({ id, alias, isDefault })),
       ...requestFields,
-      message: inWordsOf(
-        reader,
-        `${name} is connected with several accounts (${names.join(', ')}) and this session's calls must name one (an alias or id): ${accountOptionWay(reader)}. Ask the user which account if it is not clear.`,
-      ),
+      message: mustChooseText(name, mustChoose, reader),
     };
   }
   if (connection.isActive) {

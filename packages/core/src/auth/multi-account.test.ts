@@ -230,7 +230,22 @@ describe.each(backends)('several accounts per toolkit on $name', ({ skipReason, 
       expect(managed).toMatchObject({ connected: true, account_selection_required: true });
       expect(managed).not.toHaveProperty('connected_account_id');
       expect(aliases(managed.accounts as Array<{ alias: string | null }>)).toEqual(['personal', 'work']);
-      expect(managed.message).toContain('each call must name one');
+      expect(managed.message).toContain("this session's calls must name one");
+      // a session without the multi-execute reads where its application names the account, in
+      // words (the entry's text held the references' raw markers)
+      const direct = await mux.create('ada', {
+        sessionPreset: 'DIRECT_TOOLS',
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true, requireExplicitSelection: true },
+        manageConnections: true,
+      });
+      const directEntry = (
+        (await direct.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['gmail'] })).data as {
+          results: Array<{ message: string }>;
+        }
+      ).results[0]!;
+      expect(directEntry.message).toContain('session.execute(slug, args, { account })');
+      expect(directEntry.message).not.toMatch(/[\u2063⟦⟧]/);
       expect((await session.execute('GMAIL_SEND_EMAIL', mail, { account: 'work' })).data).toMatchObject({
         from: 'ada@work.example',
       });

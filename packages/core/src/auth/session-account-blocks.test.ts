@@ -218,7 +218,9 @@ describe('TOOLMUX_MANAGE_CONNECTIONS over several toolkits', () => {
       expect(entries[0]).toMatchObject({ toolkit: 'beta', connected: false });
       expect(entries[0]!.redirect_url).toMatch(/\/connect\/cr_/);
       expect(entries[1]).toMatchObject({ toolkit: 'acme', connected: false, code: 'ACCOUNT_LIMIT_REACHED' });
-      expect(entries[1]!.message).toContain('as many Acme accounts as this session allows');
+      expect(entries[1]!.message).toContain(
+        'Tell the user that one must be removed or disabled in the application',
+      );
       expect(entries[1]!.message).not.toContain('connectedAccounts.');
     }
   });

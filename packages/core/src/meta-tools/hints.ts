@@ -106,6 +106,22 @@ export function accountOptionWay(reader: HintReader): string {
   return ways.join('; ');
 }
 
+/**
+ * What the reader is told of a connected toolkit whose calls must each name one of `accounts`
+ * (`multiAccount.requireExplicitSelection` with several ACTIVE): which, and where a call names one.
+ */
+export function mustChooseText(
+  toolkitName: string,
+  accounts: ReadonlyArray<{ id: string; alias: string | null }>,
+  reader: HintReader,
+): string {
+  const names = accounts.map((account) => (account.alias ? `"${account.alias}"` : account.id));
+  return inWordsOf(
+    reader,
+    `${toolkitName} is connected with several accounts (${names.join(', ')}) and this session's calls must name one (an alias or id): ${accountOptionWay(reader)}. Ask the user which account if it is not clear.`,
+  );
+}
+
 /** Where a reader sets the account of a proxied request: `toolmux.proxy` in workbench code, or the app's `proxyExecute`. */
 export function proxyAccountWay(reader: HintReader): string {
   return [
