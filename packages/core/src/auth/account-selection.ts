@@ -5,6 +5,7 @@ import type { AccountRequest, AccountSelection, ResolvedAccount } from '../execu
 import {
   accountOptionWay,
   connectWay,
+  type HintReader,
   missingAuthConfigWay,
   pinnedAccountsWay,
   proxyAccountWay,
@@ -71,9 +72,16 @@ export function pinnedOnly(selection: AccountSelection | undefined, toolkit: str
   return (selection?.connectedAccounts?.[toolkit]?.length ?? 0) > 0 && !selection?.authConfigs?.[toolkit];
 }
 
-function sessionBlock(error: ToolMuxError): ToolMuxError {
-  sessionBlocks.add(error);
-  return error;
+/**
+ * A {@link readerError} marked as a session block ({@link isSessionBlock}) for every reader it is
+ * made for (`forReader` builds it again for the call's reader: that one is marked too).
+ */
+function sessionBlockError(build: (reader: HintReader) => ToolMuxError): ToolMuxError {
+  return readerError((reader) => {
+    const error = build(reader);
+    sessionBlocks.add(error);
+    return error;
+  });
 }
 
 /**
@@ -93,16 +101,13 @@ function pinnedAccountsError(
       ? `${account}: not found`
       : `${accountName(account)}: ${account.status}${account.status === 'INACTIVE' ? ' (disabled)' : ''}${account.statusReason && account.status !== 'INACTIVE' ? ` (${account.statusReason})` : ''}`,
   );
-  return sessionBlock(
-    readerError((reader) =>
-      sessionBlock(
-        new ToolMuxError({
-          code: expired ? 'CONNECTION_EXPIRED' : 'CONNECTION_REQUIRED',
-          message: `This session may only use the ${toolkit.name} (${toolkit.slug}) accounts the application set for it, and none of them is usable (${states.join('; ')}). ${pinnedAccountsWay(toolkit, reader)}.`,
-          details: { toolkit: toolkit.slug, ...(expired ? { connectedAccountId: expired.id } : {}) },
-        }),
-      ),
-    ),
+  return sessionBlockError(
+    (reader) =>
+      new ToolMuxError({
+        code: expired ? 'CONNECTION_EXPIRED' : 'CONNECTION_REQUIRED',
+        message: `This session may only use the ${toolkit.name} (${toolkit.slug}) accounts the application set for it, and none of them is usable (${states.join('; ')}). ${pinnedAccountsWay(toolkit, reader)}.`,
+        details: { toolkit: toolkit.slug, ...(expired ? { connectedAccountId: expired.id } : {}) },
+      }),
   );
 }
 
@@ -282,16 +287,13 @@ export class AccountSelector {
     if (chosen !== undefined && !(await this.#records.store.getAuthConfig(chosen))) {
       // its accounts went with it: calls said "none is connected" and pointed to a connection,
       // which then failed on the same missing auth config
-      return sessionBlock(
-        readerError((reader) =>
-          sessionBlock(
-            new ToolMuxError({
-              code: 'AUTH_CONFIG_NOT_FOUND',
-              message: `This session connects ${toolkit.name} (${toolkit.slug}) through auth config "${chosen}", which was deleted (and its accounts with it), so it has no account to use. ${missingAuthConfigWay(toolkit, reader)}.`,
-              details: { toolkit: toolkit.slug, authConfigId: chosen },
-            }),
-          ),
-        ),
+      return sessionBlockError(
+        (reader) =>
+          new ToolMuxError({
+            code: 'AUTH_CONFIG_NOT_FOUND',
+            message: `This session connects ${toolkit.name} (${toolkit.slug}) through auth config "${chosen}", which was deleted (and its accounts with it), so it has no account to use. ${missingAuthConfigWay(toolkit, reader)}.`,
+            details: { toolkit: toolkit.slug, authConfigId: chosen },
+          }),
       );
     }
     if (request.connectedAccountId === undefined && pinnedOnly(selection, toolkit.slug)) {

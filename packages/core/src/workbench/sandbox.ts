@@ -411,7 +411,7 @@ export class EngineEntries {
   /** The engine's heap limit (`memoryMb`), for what a failed reply says. */
   readonly #memoryMb: number;
 
-  constructor(context: QuickJSContext, memory: EngineMemory, suspendable: boolean, memoryMb = 64) {
+  constructor(context: QuickJSContext, memory: EngineMemory, suspendable: boolean, memoryMb: number) {
     const internals = context as unknown as EngineInternals;
     this.#internals = internals;
     this.#context = context;
