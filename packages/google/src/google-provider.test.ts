@@ -5,6 +5,7 @@ import {
   geminiSchemaViolations,
   type Session,
   SessionPreset,
+  type Toolkit,
   ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
@@ -85,6 +86,22 @@ async function scriptedClient(steps: Step[]) {
   ]);
   cleanups.push(() => model.close());
   return { model, ai: new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: model.url } }) };
+}
+
+/**
+ * A DIRECT_TOOLS session of `toolkit` alone with the Google provider (closed after the test); the
+ * provider's warnings go to `warnings` when given.
+ */
+async function directSession(toolkit: Toolkit, warnings?: string[]) {
+  const mux = new ToolMux({
+    provider: new GoogleProvider({ logger: { warn: (message) => warnings?.push(message) } }),
+    toolkits: [toolkit],
+    store: ':memory:',
+    logger: silent,
+  });
+  cleanups.push(() => mux.close());
+  const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+  return { session, tools: await session.tools() };
 }
 
 async function setUp(
@@ -384,15 +401,7 @@ describe('enums of numbers and booleans', () => {
       ],
     });
     const warnings: string[] = [];
-    const mux = new ToolMux({
-      provider: new GoogleProvider({ logger: { warn: (message) => warnings.push(message) } }),
-      toolkits: [toolkit],
-      store: ':memory:',
-      logger: silent,
-    });
-    cleanups.push(() => mux.close());
-    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-    const tools = await session.tools();
+    const { session, tools } = await directSession(toolkit, warnings);
     const args = { pageSize: '50', zoom: '0.5', archived: 'false', sizes: ['2', '1'] };
     const { model, ai } = await scriptedClient([() => [{ id: 'fc_list', name: 'PAGES_LIST', args }]]);
     expect(await loop(ai, session, tools)).toBe('done');
@@ -442,15 +451,7 @@ describe('parameter names Gemini does not take (a letter or _ first, then a-z, A
         }),
       ],
     });
-    const mux = new ToolMux({
-      provider: new GoogleProvider({ logger: { warn() {} } }),
-      toolkits: [toolkit],
-      store: ':memory:',
-      logger: silent,
-    });
-    cleanups.push(() => mux.close());
-    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-    const tools = await session.tools();
+    const { session, tools } = await directSession(toolkit);
     const { model, ai } = await scriptedClient([
       (request) => {
         const [declaration] = request.body.tools[0].functionDeclarations as FunctionDeclaration[];
@@ -551,15 +552,7 @@ describe('a string beside a JSON value sent as a string (string or record, one p
         }),
       ],
     });
-    const mux = new ToolMux({
-      provider: new GoogleProvider({ logger: { warn() {} } }),
-      toolkits: [toolkit],
-      store: ':memory:',
-      logger: silent,
-    });
-    cleanups.push(() => mux.close());
-    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-    const tools = await session.tools();
+    const { session, tools } = await directSession(toolkit);
     const calls: Array<Record<string, unknown>> = [
       { body: '12345', http: 'true', slugOrMap: 'abc', x: { kind: 'text', level: '42' } },
       { body: '{"a":1}', http: '[1,2]', slugOrMap: '{"a":1}', x: { kind: 'num', level: 2 } },
@@ -667,15 +660,7 @@ describe('enums and consts whose values are not all strings', () => {
       ],
     });
     const warnings: string[] = [];
-    const mux = new ToolMux({
-      provider: new GoogleProvider({ logger: { warn: (message) => warnings.push(message) } }),
-      toolkits: [toolkit],
-      store: ':memory:',
-      logger: silent,
-    });
-    cleanups.push(() => mux.close());
-    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-    const tools = await session.tools();
+    const { session, tools } = await directSession(toolkit, warnings);
     const calls: ScriptedCall[] = [
       {
         id: 'fc_set',
@@ -776,15 +761,7 @@ describe('boolean subschemas (true: any value, false: none), as MCP servers send
         }),
       ],
     });
-    const mux = new ToolMux({
-      provider: new GoogleProvider({ logger: { warn() {} } }),
-      toolkits: [toolkit],
-      store: ':memory:',
-      logger: silent,
-    });
-    cleanups.push(() => mux.close());
-    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-    const tools = await session.tools();
+    const { session, tools } = await directSession(toolkit);
     const { model, ai } = await scriptedClient([
       () => [
         {
