@@ -16,7 +16,9 @@ const quiet = { debug() {}, warn() {}, error() {} };
 type Cell = { result: unknown; logs: string[]; error?: { code: string; message: string }; notice?: string };
 const cellOf = (result: ToolResult) => result.data as Cell;
 const noHost: SandboxHostCall = async () => null;
-const limits: CellLimits = { timeoutMs: 2_000, maxOutputChars: 10_000, maxToolCalls: 10 };
+// no test here is bounded by the clock unless it says so: a loaded machine takes seconds for work that
+// takes milliseconds alone (a cell that builds a 10 MB string timed out at 2 s in CI)
+const limits: CellLimits = { timeoutMs: 30_000, maxOutputChars: 10_000, maxToolCalls: 10 };
 
 /**
  * Counts how many times a 1 ms interval fired while `work` ran: the event loop's turns meanwhile.

@@ -16,7 +16,9 @@ import {
 } from './sandbox.js';
 import { mainThreadSlices } from './slices.js';
 
-const limits: CellLimits = { timeoutMs: 2_000, maxOutputChars: 10_000, maxToolCalls: 5 };
+// no test here is bounded by the clock unless it says so: a loaded machine takes seconds for work that
+// takes milliseconds alone (a cell that builds a 10 MB string timed out at 2 s in CI)
+const limits: CellLimits = { timeoutMs: 30_000, maxOutputChars: 10_000, maxToolCalls: 5 };
 const noHost: SandboxHostCall = async () => null;
 /** Each case runs on a plain sandbox (as in a worker) and, where JSPI is there, on a time-sliced one. */
 const MODES = SANDBOX_SLICING_AVAILABLE ? ['plain', 'sliced on the main thread'] : ['plain'];

@@ -10,7 +10,9 @@ import { SpareSandbox } from './spare.js';
 process.env.TOOLMUX_WORKBENCH_WORKERS = '1';
 process.env.TOOLMUX_WORKBENCH_MAX_WORKERS = '1';
 
-const limits: CellLimits = { timeoutMs: 5_000, maxOutputChars: 10_000, maxToolCalls: 5 };
+// no test here is bounded by the clock unless it says so: a loaded machine takes seconds for work that
+// takes milliseconds alone (a cell that builds a 10 MB string timed out at 2 s in CI)
+const limits: CellLimits = { timeoutMs: 30_000, maxOutputChars: 10_000, maxToolCalls: 5 };
 const noHost: SandboxHostCall = async () => null;
 const quiet = { debug() {}, warn() {}, error() {} };
 type Cell = { result: unknown; logs: string[]; error?: { code: string; message: string }; notice?: string };
