@@ -47,6 +47,7 @@ import { closeServing, createServer, serveOnListener } from '../server.js';
 import { didYouMean } from '../suggest.js';
 import { asksForVersion, DEFAULT_STORE, groupHelp, HELP, helpFor, versionText } from './help.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
+import { oneLine, terminalCell, terminalText } from './terminal-text.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -202,10 +203,6 @@ function unknownHelp(words: readonly string[]): string {
       COMMANDS.filter((name) => name !== 'help'),
     ) ?? didYouMean(words[0] ?? '', ['serve', 'toolkits', 'sessions', 'keys']);
   return `There is no command "${typed}" to show the help of.${suggestion ? ` Did you mean "toolmux help ${suggestion}"?` : ' The commands: serve, toolkits list, toolkits info, sessions list, keys rotate.'}`;
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 /**
@@ -798,7 +795,14 @@ function shellQuote(text: string): string {
   return /^[\w./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-function table(rows: string[][]): string {
+/** `text` cut to `max` characters, the last of them `…` when it was longer. */
+function shortened(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Rows as aligned columns; a cell of text from outside is shown with `terminalCell`. */
+function table(given: string[][]): string {
+  const rows = given.map((row) => row.map(terminalCell));
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return `${rows
     .map((row) =>
@@ -846,7 +850,7 @@ async function listToolkits(args: readonly string[], io: CliIo): Promise<number>
         toolkit.name,
         toolkit.noAuth ? 'none' : toolkit.authSchemes.join(','),
         String(toolkit.toolCount),
-        toolkit.description.length > 70 ? `${toolkit.description.slice(0, 69)}…` : toolkit.description,
+        shortened(oneLine(toolkit.description), 70),
       ]),
     ]),
   );
@@ -873,14 +877,14 @@ async function toolkitInfo(args: readonly string[], io: CliIo): Promise<number> 
   }
   io.stdout(
     [
-      `${toolkit.name} (${toolkit.slug})`,
-      toolkit.description,
+      terminalText(`${toolkit.name} (${toolkit.slug})`),
+      oneLine(toolkit.description),
       '',
       `auth:       ${toolkit.noAuth ? 'none' : toolkit.authSchemes.join(', ')}`,
       `categories: ${toolkit.categories.join(', ') || '-'}`,
       '',
       `${toolkit.toolCount} tools:`,
-      table(toolkit.tools.map((tool) => [`  ${tool.slug}`, tool.description])).trimEnd(),
+      table(toolkit.tools.map((tool) => [`  ${tool.slug}`, oneLine(tool.description)])).trimEnd(),
       '',
     ].join('\n'),
   );

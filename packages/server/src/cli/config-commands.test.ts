@@ -156,6 +156,32 @@ describe('toolmux sessions list', { timeout: 60_000 }, () => {
     expect(existsSync(join(cwd, '.toolmux'))).toBe(false);
   });
 
+  it('shows a user id with bidi, zero-width or separator characters escaped in the table, as it is in --json', async () => {
+    // the table printed them as they were: "ann\u202eexe.txt" showed as "anntxt.exe", and a U+2028
+    // broke the row in two on some terminals
+    const cwd = tempDirectory();
+    const userIds = ['ann\u202eexe.txt', 'bo\u200bb', 'cy\u2028dee', 'plain "quoted" \\ user'];
+    const sessions = await databaseWithSessions(join(cwd, 'toolmux.db'), userIds);
+    const table = await toolmux(['sessions', 'list', '--store', 'sqlite:toolmux.db'], cwd);
+    expect(table.code).toBe(0);
+    expect(table.stdout).not.toMatch(/[\u200b\u2028\u202e]/);
+    const rows = table.stdout.trimEnd().split('\n').slice(1);
+    expect(rows).toHaveLength(4);
+    const shown = new Map(rows.map((row) => [row.slice(0, row.indexOf(' ')), row]));
+    expect(shown.get(sessions[0]!)).toContain('"ann\\u202eexe.txt"');
+    expect(shown.get(sessions[1]!)).toContain('"bo\\u200bb"');
+    expect(shown.get(sessions[2]!)).toContain('"cy\\u2028dee"');
+    // a cell without such characters is shown as it is
+    expect(shown.get(sessions[3]!)).toContain('plain "quoted" \\ user');
+    // an escaped cell is a JSON string of the stored id
+    const cell = /"(?:[^"\\]|\\.)*"/.exec(shown.get(sessions[0]!)!)![0];
+    expect(JSON.parse(cell)).toBe(userIds[0]);
+    const listed = await toolmux(['sessions', 'list', '--store', 'sqlite:toolmux.db', '--json'], cwd);
+    expect(
+      (JSON.parse(listed.stdout) as Array<{ userId: string }>).map((item) => item.userId).sort(),
+    ).toEqual([...userIds].sort());
+  });
+
   it('says on stderr when there are more sessions than it listed, and lists the next page with --cursor', async () => {
     // it cut the list at --limit without a word, and no page past the first 1,000 could be read
     const cwd = tempDirectory();

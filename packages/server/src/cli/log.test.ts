@@ -33,4 +33,29 @@ describe('the CLI log', () => {
       '03:04:05.678 ERROR POST /api/v1/sessions 500 3ms (request r2): boom  req_id=r2\n  Error: boom\n      at x\n',
     );
   });
+
+  it('shows text from outside in a pretty line as what it holds: escape sequences, line breaks and bidi characters escaped', () => {
+    // a client's value quoted in a message or a field reached the terminal as it was: ESC [2J cleared
+    // the screen, a line break forged a log line of its own, U+202E showed "ann\u202eexe.txt" reversed
+    const lines: string[] = [];
+    const log = createCliLogger({ level: 'info', format: 'pretty', write: (text) => lines.push(text) });
+    serverLoggerOf(log).warn!('No tool "X\u001b[2J" for user "ann\u202eexe.txt"\n00:00:00.000 INFO  forged', {
+      user_id: 'ann\u202eexe.txt\u009b31m',
+      error: { message: 'boom', stack: 'Error: \u001b]0;title\u0007boom\n    at x' },
+    });
+    expect(lines).toHaveLength(1);
+    const [line] = lines as [string];
+    // no control or format character but the line breaks of the stack
+    expect(line.replaceAll('\n', '')).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+    expect(line).toContain(
+      'WARN  No tool "X\\u001b[2J" for user "ann\\u202eexe.txt"\\u000a00:00:00.000 INFO  forged  user_id=ann\\u202eexe.txt\\u009b31m',
+    );
+    // the stack keeps its own lines, each escaped
+    expect(line.split('\n')).toEqual([
+      expect.any(String),
+      '  Error: \\u001b]0;title\\u0007boom',
+      '      at x',
+      '',
+    ]);
+  });
 });

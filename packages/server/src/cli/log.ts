@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { LogFormat, LogLevel } from '../config.js';
 import type { ServerLogger } from '../request-log.js';
+import { terminalText } from './terminal-text.js';
 
 const LEVEL_NAMES: Record<number, string> = {
   10: 'TRACE',
@@ -36,9 +37,14 @@ export function prettyLine(json: string): string {
   const level = (LEVEL_NAMES[entry.level as number] ?? String(entry.level)).padEnd(5);
   const extras = Object.entries(entry)
     .filter(([key]) => !SHOWN_IN_MESSAGE.has(key) && key !== 'error')
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    .map(
+      ([key, value]) => `${key}=${terminalText(typeof value === 'string' ? value : JSON.stringify(value))}`,
+    );
   const stack = (entry.error as { stack?: string } | undefined)?.stack;
-  return `${time} ${level} ${entry.msg ?? ''}${extras.length ? `  ${extras.join(' ')}` : ''}${stack ? `\n  ${stack.replace(/\n/g, '\n  ')}` : ''}\n`;
+  // text from outside (a message quoting a client's value, an error's stack) shows on the terminal as
+  // what it holds: an escape sequence or a line break in it does not act or forge a line
+  const shownStack = typeof stack === 'string' ? stack.split('\n').map(terminalText).join('\n  ') : '';
+  return `${time} ${level} ${terminalText(String(entry.msg ?? ''))}${extras.length ? `  ${extras.join(' ')}` : ''}${shownStack ? `\n  ${shownStack}` : ''}\n`;
 }
 
 /**
