@@ -187,7 +187,7 @@ describe('NameMatcher', () => {
         expect(work.complete, `${shape}: ${name}`).toBe(true);
       }
     }
-  });
+  }, 60_000); // a full scan of 10,000 names per typo: seconds alone, more on a loaded machine
 
   it('answers with what it found when the work limit cuts the walk short', () => {
     const names = Array.from({ length: 10_000 }, (_, i) => `ACME_OPERATION_NUMBER_${i}`);

@@ -186,7 +186,7 @@ describe('toolmux keys rotate', () => {
     const help = await toolmux(['keys', 'rotate', '--help'], cwd, {});
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: toolmux keys rotate');
-  });
+  }, 60_000); // five CLI processes, one after the other
 
   it("does not migrate a server's database of an earlier release: STORE_NOT_MIGRATED, nothing rotated", async () => {
     const cwd = tempDirectory();
