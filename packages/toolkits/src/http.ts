@@ -193,10 +193,17 @@ function retryAfterHeaderSeconds(headers: Headers, now = Date.now()): number | u
   return Number.isNaN(date) ? undefined : waitOf((date - now) / 1000);
 }
 
-/** Seconds until the provider accepts requests again, from Retry-After or rate-limit reset headers. */
+/**
+ * Seconds until the provider accepts requests again, from Retry-After or rate-limit reset headers.
+ * A reset time is that of the limit the remaining-requests header counts: while that header says
+ * requests remain, the reset is not when this limit ends (GitHub sends both with every answer; a
+ * secondary rate limit, hit with 4,990 requests left, was told to wait for the hourly reset).
+ */
 export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
   const retryAfter = retryAfterHeaderSeconds(headers, now);
   if (retryAfter !== undefined) return retryAfter;
+  const remaining = headers.get('x-ratelimit-remaining') ?? headers.get('x-ratelimit-requests-remaining');
+  if (remaining !== null && Number(remaining) > 0) return undefined;
   const reset = headers.get('x-ratelimit-reset') ?? headers.get('x-ratelimit-requests-reset');
   if (reset && Number.isFinite(Number(reset))) {
     const value = Number(reset);
@@ -420,6 +427,20 @@ function unreadableAnswer(service: string, resource: string, error: unknown): st
 }
 
 /**
+ * A 403 that is a rate limit, not a missing permission: GitHub answers an exhausted primary limit
+ * with `x-ratelimit-remaining: 0`, a secondary limit with Retry-After or only its message ("You have
+ * exceeded a secondary rate limit"), Google's APIs with "User Rate Limit Exceeded". A refusal that
+ * says when to come back (Retry-After) is a limit on any provider.
+ */
+function isRateLimit(headers: Headers, detail: string | undefined): boolean {
+  return (
+    headers.get('x-ratelimit-remaining') === '0' ||
+    headers.has('retry-after') ||
+    /\brate[ -]?limit/i.test(detail ?? '')
+  );
+}
+
+/**
  * The one HTTP path of every built-in toolkit: resolves the URL against the (overridable) base URL,
  * adds the account's headers, passes the call's abort signal, and turns provider errors into
  * {@link ApiError}s the model can act on. A 429 whose Retry-After is at most `maxRetryWaitSeconds`
@@ -593,8 +614,7 @@ export function createApi(options: ApiOptions): Api {
           detail = inBody.detail;
           retryAfter = inBody.retryAfterSeconds ?? retryAfter;
         }
-        // GitHub signals exhausted rate limits as 403 with x-ratelimit-remaining: 0.
-        if (status === 403 && response.headers.get('x-ratelimit-remaining') === '0') status = 429;
+        if (status === 403 && isRateLimit(response.headers, detail)) status = 429;
       }
       if (status === 429 && !retried && retryAfter !== undefined && retryAfter <= maxWait) {
         await sleep(retryAfter * 1000, undefined, { signal: context.signal });

@@ -196,3 +196,66 @@ it('a successful answer that is no JSON object or array, or not the shape a tool
   // Hacker News answers null for an item it does not have: still a 404 in words
   expect(messages.get('null HACKERNEWS_GET_ITEM')).toMatch(/item 1/);
 });
+
+it("a 403 that is a rate limit (GitHub's secondary limit with Retry-After or only its message, Google's rate-limit message, any provider's 403 with Retry-After) reads as a rate limit with its wait, not as a missing permission", async () => {
+  const hourlyReset = String(Math.floor(Date.now() / 1000) + 3000);
+  const secondary = {
+    message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+  };
+  const withWait = await failureOf({
+    status: 403,
+    headers: { 'retry-after': '60', 'x-ratelimit-remaining': '4990', 'x-ratelimit-reset': hourlyReset },
+    body: secondary,
+  });
+  expect(withWait.status).toBe(429);
+  expect(withWait.message).toMatch(
+    /^GitHub rate limit reached \(429: You have exceeded a secondary rate limit\..*\)\. Retry after 60 seconds \(at 20\d\d-.*Z\), not before\.$/,
+  );
+  expect(withWait.retryAfterSeconds).toBe(60);
+
+  // requests remain: the hourly reset is not when a secondary limit ends
+  const messageOnly = await failureOf({
+    status: 403,
+    headers: { 'x-ratelimit-remaining': '4990', 'x-ratelimit-reset': hourlyReset },
+    body: secondary,
+  });
+  expect(messageOnly.status).toBe(429);
+  expect(messageOnly.message).toMatch(/rate limit reached .*\. Wait a minute before retrying\.$/);
+  expect(messageOnly.retryAfterSeconds).toBeUndefined();
+
+  // a short wait is waited out and the request sent again, as for a 429
+  api.failNext({ status: 403, headers: { 'retry-after': '0' }, body: secondary });
+  const afterRetry = await failureOf({ status: 404, body: { message: 'Not Found' } });
+  expect(afterRetry.message).toMatch(/^GitHub found no authenticated user/);
+
+  const gmail = createGmailToolkit({ baseUrl: api.url });
+  api.failNext({
+    status: 403,
+    body: {
+      error: {
+        code: 403,
+        message: 'User Rate Limit Exceeded',
+        errors: [{ reason: 'rateLimitExceeded', message: 'User Rate Limit Exceeded' }],
+        status: 'PERMISSION_DENIED',
+      },
+    },
+  });
+  await expect(run(gmail, 'GMAIL_GET_PROFILE', {}, context)).rejects.toThrow(
+    /^Gmail rate limit reached \(429: User Rate Limit Exceeded.*\)\. Wait a minute before retrying\.$/,
+  );
+
+  const notion = createNotionToolkit({ baseUrl: api.url });
+  api.failNext({ status: 403, headers: { 'retry-after': '600' }, body: { message: 'Slow down' } });
+  await expect(run(notion, 'NOTION_LIST_USERS', {}, context)).rejects.toThrow(
+    /^Notion rate limit reached \(429: Slow down\)\. Retry after 10 minutes/,
+  );
+
+  // a refusal without a wait or a rate-limit message is still a missing permission
+  const refused = await failureOf({
+    status: 403,
+    headers: { 'x-ratelimit-remaining': '4990', 'x-ratelimit-reset': hourlyReset },
+    body: { message: 'Resource not accessible by integration' },
+  });
+  expect(refused.status).toBe(403);
+  expect(refused.message).toMatch(/refused access to authenticated user .* lacks permission/);
+});
