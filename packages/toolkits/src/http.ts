@@ -263,7 +263,7 @@ function retryWhen(retryAfter: number | undefined): string | undefined {
  * The error for a provider status, worded for the model: 401 → reconnect (a CREDENTIALS_REJECTED
  * ToolMuxError, on which core refreshes an OAuth token and retries once, else marks the account
  * EXPIRED), 403 → permission or scope,
- * 404 → names what was not found, 429 → when to retry, 5xx → the provider's side. Exported for answers
+ * 404 → names what was not found, 409 → re-read the current state and retry, 429 → when to retry, 5xx → the provider's side. Exported for answers
  * that are errors without an HTTP status (an API that answers `null` for a missing item).
  */
 export function providerError(failure: {
@@ -335,7 +335,14 @@ export function providerError(failure: {
       retryAfter,
     );
   }
-  if (status === 400 || status === 409 || status === 422) {
+  if (status === 409) {
+    return new ApiError(
+      service,
+      status,
+      `${service} could not apply the request for ${resource} because of a conflict with its current state (${code}${said}): it changed since it was read, or another change to it was in progress. Read its current state again, then retry (the same request may succeed in a moment).`,
+    );
+  }
+  if (status === 400 || status === 422) {
     return new ApiError(
       service,
       status,

@@ -259,3 +259,50 @@ it("a 403 that is a rate limit (GitHub's secondary limit with Retry-After or onl
   expect(refused.status).toBe(403);
   expect(refused.message).toMatch(/refused access to authenticated user .* lacks permission/);
 });
+
+it('a 409 Conflict of any built-in tool says to read the current state again and retry, not to fix the arguments', async () => {
+  const server = createServer((request, response) => {
+    request.resume();
+    response
+      .writeHead(409, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ message: 'Conflict occurred while saving. Please try again.' }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const toolkits = [
+    createGithubToolkit({ baseUrl }),
+    createGmailToolkit({ baseUrl }),
+    createExaToolkit({ baseUrl }),
+    createFirecrawlToolkit({ baseUrl }),
+    createNotionToolkit({ baseUrl }),
+    createHackernewsToolkit({ baseUrl }),
+    createSlackToolkit({ baseUrl }),
+    createLinearToolkit({ baseUrl }),
+  ];
+  const credentials = toolContext({ accessToken: 'tok_answers', apiKey: 'key_answers' });
+  const messages: string[] = [];
+  try {
+    for (const toolkit of toolkits) {
+      for (const tool of toolkit.tools) {
+        const validation = tool.validate(sampleInput(tool.inputSchema));
+        if (!validation.success) continue;
+        const error = await Promise.resolve(tool.execute(validation.value, credentials)).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
+        if (error instanceof ApiError && error.status === 409)
+          messages.push(`${tool.slug}: ${error.message}`);
+      }
+    }
+  } finally {
+    server.close();
+  }
+  expect(messages.length).toBeGreaterThan(40);
+  for (const message of messages) {
+    expect(message).toMatch(
+      /could not apply the request for .* because of a conflict with its current state \(409 Conflict: Conflict occurred while saving\. Please try again\.\): .* Read its current state again, then retry/,
+    );
+    expect(message).not.toContain('Fix the arguments');
+  }
+});
