@@ -292,6 +292,33 @@ describe('gmail tools', () => {
     expect(replyRaw).toContain('In-Reply-To: <CAF=abc123@mail.gmail.com>\r\n');
   });
 
+  it('reply-all copies each other recipient whole, once, by address: a quoted name with a comma stays one mailbox, and only the user is left out', async () => {
+    api.route('GET', '/gmail/v1/users/me/messages/listed', {
+      body: {
+        id: 'listed',
+        threadId: 'listed',
+        payload: {
+          headers: headers({
+            From: 'Carol <carol@example.com>',
+            To: '"Example, Sam" <SAM@example.com>, joesam@example.com, "Lee, Bob" <bob@example.com>',
+            Cc: 'Team: bob@example.com (Bob, again), carol@example.com, sam@example.com.au;',
+            Subject: 'plan',
+            'Message-ID': '<plan@mail>',
+          }),
+        },
+      },
+    });
+    await run(
+      toolkit,
+      'GMAIL_REPLY_TO_MESSAGE',
+      { messageId: 'listed', body: 'ok', replyAll: true },
+      context,
+    );
+    const raw = sentMessage();
+    expect(raw).toContain('To: Carol <carol@example.com>\r\n');
+    expect(raw).toContain('Cc: joesam@example.com, "Lee, Bob" <bob@example.com>, sam@example.com.au\r\n');
+  });
+
   it('keeps line breaks in fields from adding headers', () => {
     const raw = Buffer.from(
       buildRawEmail({ to: ['a@example.com'], subject: 'Hi\r\nBcc: attacker@example.com', body: 'x' }),

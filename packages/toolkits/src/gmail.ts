@@ -1,6 +1,7 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
+import { parseAddressList } from './address-list.js';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { type Api, createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
 
@@ -374,13 +375,22 @@ export function createGmailToolkit(options: GmailToolkitOptions = {}): Toolkit {
         const from = header(original.payload, 'Reply-To') ?? header(original.payload, 'From') ?? '';
         const subject = header(original.payload, 'Subject') ?? '';
         const messageIdHeader = header(original.payload, 'Message-ID') ?? undefined;
-        const self = String(profile?.emailAddress ?? '').toLowerCase();
+        // reply-all copies the other recipients once each: not the user, nor whom the reply goes to
+        const left = new Set(
+          [String(profile?.emailAddress ?? ''), ...parseAddressList(from).map((mailbox) => mailbox.address)]
+            .map((address) => address.toLowerCase())
+            .filter(Boolean),
+        );
         const others = replyAll
           ? [header(original.payload, 'To'), header(original.payload, 'Cc')]
-              .filter((value): value is string => Boolean(value))
-              .flatMap((value) => value.split(','))
-              .map((value) => value.trim())
-              .filter((address) => address && !(self && address.toLowerCase().includes(self)))
+              .flatMap((value) => parseAddressList(value ?? ''))
+              .filter(({ address }) => {
+                const key = address.toLowerCase();
+                if (left.has(key)) return false;
+                left.add(key);
+                return true;
+              })
+              .map((mailbox) => mailbox.text)
           : [];
         const sent = await api.request(context, {
           method: 'POST',
