@@ -39,6 +39,8 @@ const items: Record<number, unknown> = {
   },
 };
 
+/** Items the Firebase API answers 503 for. */
+const unavailable = new Set<number>();
 let api: FakeApi;
 let mux: ToolMux;
 let session: Session;
@@ -51,9 +53,17 @@ beforeAll(async () => {
   api.route('GET', '/v0/askstories.json', { body: [121003] });
   api.route('GET', '/v0/showstories.json', { body: [8863] });
   api.route('GET', '/v0/jobstories.json', { body: [8863] });
-  api.route('GET', '/v0/item/:id', (request) => ({
-    body: items[Number(request.path.match(/(\d+)\.json$/)![1])] ?? null,
-  }));
+  api.route('GET', '/v0/item/:id', (request) => {
+    const id = Number(request.path.match(/(\d+)\.json$/)![1]);
+    if (unavailable.has(id)) {
+      return {
+        status: 503,
+        headers: { 'retry-after': '30' },
+        body: '<html><body>Service Unavailable</body></html>',
+      };
+    }
+    return { body: items[id] ?? null };
+  });
   api.route('GET', '/v0/user/:id', (request) =>
     request.path === '/v0/user/jl.json'
       ? {
@@ -239,6 +249,26 @@ describe('hackernews through a session (no account needed)', () => {
 });
 
 describe('hackernews errors as session results', () => {
+  it('a story list whose items Hacker News does not give fails with the retry time, and one with some missing names them', async () => {
+    try {
+      unavailable.add(8863).add(121003);
+      const outage = await session.execute('HACKERNEWS_GET_TOP_STORIES', { limit: 2 });
+      expect(outage).toMatchObject({ successful: false, code: 'TOOL_EXECUTION_FAILED' });
+      expect(outage.error).toMatch(
+        /None of the 2 stories of the topstories list could be read: Hacker News had a server error \(503 Service Unavailable: .*\)\. .*retry after 30 seconds/,
+      );
+      unavailable.delete(8863);
+      const partial = await session.execute('HACKERNEWS_GET_TOP_STORIES', { limit: 2 });
+      expect(partial.successful).toBe(true);
+      expect(partial.data).toEqual({
+        stories: [expect.objectContaining({ id: 8863 })],
+        unreadable: [{ id: 121003, error: expect.stringMatching(/^Hacker News had a server error \(503/) }],
+      });
+    } finally {
+      unavailable.clear();
+    }
+  });
+
   it('a missing item (the API answers null) is a 404 naming the item', async () => {
     const result = await session.execute('HACKERNEWS_GET_ITEM', { id: 99999999 });
     expect(result).toMatchObject({ successful: false, code: 'TOOL_EXECUTION_FAILED' });

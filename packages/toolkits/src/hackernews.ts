@@ -2,7 +2,7 @@ import { defineTool, defineToolkit, type Tool, type Toolkit } from '@toolmux/cor
 import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { READ } from './annotations.js';
-import { type Api, createApi, providerError, type RequestContext, readingAnswers } from './http.js';
+import { type Api, ApiError, createApi, providerError, type RequestContext, readingAnswers } from './http.js';
 
 export interface HackernewsToolkitOptions {
   /** The official Firebase API. @default 'https://hacker-news.firebaseio.com/v0' */
@@ -193,20 +193,46 @@ export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}):
       slug,
       description,
       inputSchema: z.object({ limit }),
-      outputSchema: z.object({ stories: z.array(storyOut) }),
+      outputSchema: z.object({
+        stories: z.array(storyOut),
+        unreadable: z
+          .array(z.object({ id: z.number(), error: z.string() }))
+          .optional()
+          .describe('Stories of the list that Hacker News did not give, and why (only when some failed)'),
+      }),
       annotations: READ,
       execute: async ({ limit }, context) => {
         const ids: number[] = await api.request(context, { path: `/${list}.json`, resource: `${list} list` });
-        const items = await Promise.all(
-          ids.slice(0, limit).map((id) => getItem(api, context, id).catch(() => null)),
+        const wanted = ids.slice(0, limit);
+        const items = await Promise.allSettled(wanted.map((id) => getItem(api, context, id)));
+        const unreadable = items.flatMap((item, index) =>
+          item.status === 'rejected' ? [{ id: wanted[index]!, reason: item.reason as unknown }] : [],
         );
+        context.signal.throwIfAborted();
+        // an ApiError is worded for the model; anything else is not a provider's answer
+        const stray = unreadable.find(({ reason }) => !(reason instanceof ApiError));
+        if (stray) throw stray.reason;
+        const failed = unreadable[0]?.reason as ApiError | undefined;
+        // an outage is a failure with its retry time, not an empty list
+        if (failed && unreadable.length === wanted.length) {
+          throw new ApiError(
+            failed.service,
+            failed.status,
+            `None of the ${wanted.length} stories of the ${list} list could be read: ${failed.message}`,
+            failed.retryAfterSeconds,
+          );
+        }
+        const stories = items
+          .flatMap((item) => (item.status === 'fulfilled' ? [item.value] : []))
+          .filter((item) => !item.deleted && !item.dead)
+          .map((item) => {
+            const { parent: _parent, kids: _kids, dead: _dead, deleted: _deleted, ...story } = toItem(item);
+            return story;
+          });
+        if (unreadable.length === 0) return { stories };
         return {
-          stories: items
-            .filter((item): item is Json => item !== null && !item.deleted && !item.dead)
-            .map((item) => {
-              const { parent: _parent, kids: _kids, dead: _dead, deleted: _deleted, ...story } = toItem(item);
-              return story;
-            }),
+          stories,
+          unreadable: unreadable.map(({ id, reason }) => ({ id, error: (reason as ApiError).message })),
         };
       },
     });
