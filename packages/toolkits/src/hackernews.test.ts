@@ -234,6 +234,7 @@ describe('hackernews through a session (no account needed)', () => {
           time: '2006-10-09T19:51:01.000Z',
           depth: 1,
           parent: 1,
+          deleted: false,
         },
         {
           id: 17,
@@ -242,6 +243,7 @@ describe('hackernews through a session (no account needed)', () => {
           time: '2006-10-09T19:52:45.000Z',
           depth: 2,
           parent: 15,
+          deleted: false,
         },
       ],
     });
@@ -267,6 +269,49 @@ describe('hackernews errors as session results', () => {
     } finally {
       unavailable.clear();
     }
+  });
+
+  it('the replies of a deleted comment are kept, after it marked deleted', async () => {
+    const comment = (
+      id: number,
+      parent: number,
+      children: unknown[] = [],
+      author: string | null = 'bob',
+    ) => ({
+      id,
+      created_at: '2024-01-01T00:00:00.000Z',
+      type: 'comment',
+      author,
+      text: author ? `reply ${id}` : null,
+      parent_id: parent,
+      children,
+    });
+    api.route('GET', '/api/v1/items/2', {
+      body: {
+        id: 2,
+        type: 'story',
+        title: 'Thread',
+        url: null,
+        points: 3,
+        children: [
+          comment(3, 2, [comment(4, 3), comment(5, 3, [comment(6, 5)])], null),
+          comment(7, 2, [], null),
+          comment(8, 2),
+        ],
+      },
+    });
+    const result = await session.execute('HACKERNEWS_GET_COMMENTS', { id: 2 });
+    const comments = (result.data as { comments: Array<Record<string, unknown>> }).comments;
+    expect(
+      comments.map(({ id, depth, parent, deleted, by }) => ({ id, depth, parent, deleted, by })),
+    ).toEqual([
+      { id: 3, depth: 1, parent: 2, deleted: true, by: null },
+      { id: 4, depth: 2, parent: 3, deleted: false, by: 'bob' },
+      { id: 5, depth: 2, parent: 3, deleted: false, by: 'bob' },
+      { id: 6, depth: 3, parent: 5, deleted: false, by: 'bob' },
+      // a deleted comment without replies is left out
+      { id: 8, depth: 1, parent: 2, deleted: false, by: 'bob' },
+    ]);
   });
 
   it('a missing item (the API answers null) is a 404 naming the item', async () => {

@@ -148,6 +148,8 @@ interface CommentNode {
   time: string | null;
   depth: number;
   parent: number | null;
+  /** The comment was deleted: listed because its replies follow it. */
+  deleted: boolean;
 }
 
 /** The comment tree of an Algolia item, depth first, up to `max` comments and `maxDepth` levels. */
@@ -156,7 +158,9 @@ function flattenComments(root: Json, max: number, maxDepth: number): CommentNode
   const walk = (node: Json, depth: number) => {
     for (const child of node.children ?? []) {
       if (out.length >= max) return;
-      if (child.text === null && !child.author) continue;
+      // a deleted comment (no text, no author) is listed only for its replies, which stay in the tree
+      const deleted = child.text == null && !child.author;
+      if (deleted && (depth >= maxDepth || !(child.children?.length > 0))) continue;
       out.push({
         id: child.id,
         by: child.author ?? null,
@@ -164,6 +168,7 @@ function flattenComments(root: Json, max: number, maxDepth: number): CommentNode
         time: child.created_at ?? null,
         depth,
         parent: child.parent_id ?? null,
+        deleted,
       });
       if (depth < maxDepth) walk(child, depth + 1);
     }
@@ -299,6 +304,7 @@ export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}):
             time: z.string().nullable(),
             depth: z.number(),
             parent: z.number().nullable(),
+            deleted: z.boolean().describe('Deleted: no author or text, listed for its replies'),
           }),
         ),
       }),
