@@ -1,3 +1,4 @@
+import { mcpOutputSchemaOf } from '@toolmux/core/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeApi, run, startFakeApi, toolContext } from '../test/api-server.js';
 import { createSlackToolkit } from './slack.js';
@@ -207,6 +208,9 @@ describe('slack tools', () => {
         {
           id: 'C012AB3CD',
           name: 'general',
+          user: null,
+          is_im: false,
+          is_mpim: false,
           is_private: false,
           is_member: true,
           num_members: 4,
@@ -221,6 +225,72 @@ describe('slack tools', () => {
       types: 'public_channel,private_channel',
       exclude_archived: 'true',
     });
+  });
+
+  it('lists channels of every kind as the output schema says (the MCP endpoint checks it): a direct message has no name, and gives the user it is with', async () => {
+    // conversations.list's im and mpim objects as Slack documents them
+    const im = {
+      id: 'D0C0F7S8Y',
+      created: 1498500348,
+      is_im: true,
+      is_org_shared: false,
+      user: 'U0BS9U4SV',
+      is_user_deleted: false,
+      priority: 0,
+    };
+    const mpim = {
+      id: 'G0AKFJBEU',
+      name: 'mpdm-mr.banks--slactions-jackson--beforebot-1',
+      is_channel: false,
+      is_group: true,
+      is_im: false,
+      is_mpim: true,
+      is_private: true,
+      created: 1493657761,
+      is_archived: false,
+      is_member: true,
+      topic: { value: 'Group messaging', creator: 'U061F7AUR', last_set: 1493657761 },
+      purpose: {
+        value: 'Group messaging with: @mr.banks @slactions-jackson @beforebot',
+        creator: '',
+        last_set: 0,
+      },
+      num_members: 3,
+    };
+    api.route('GET', '/api/conversations.list', (request) => ({
+      body: {
+        ok: true,
+        channels: request.query.types === 'im,mpim' ? [im, mpim] : [channelFixture],
+        response_metadata: { next_cursor: '' },
+      },
+    }));
+    const result = await run(toolkit, 'SLACK_LIST_CHANNELS', { types: 'im,mpim' }, context);
+    expect(result.channels).toEqual([
+      {
+        id: 'D0C0F7S8Y',
+        name: null,
+        user: 'U0BS9U4SV',
+        is_im: true,
+        is_mpim: false,
+        is_private: true,
+        is_member: true,
+        num_members: null,
+        topic: '',
+        purpose: '',
+      },
+      expect.objectContaining({
+        id: 'G0AKFJBEU',
+        user: null,
+        is_mpim: true,
+        is_private: true,
+        num_members: 3,
+      }),
+    ]);
+    const tool = toolkit.tools.find((candidate) => candidate.slug === 'SLACK_LIST_CHANNELS')!;
+    const schema = await mcpOutputSchemaOf(tool, (reason) => {
+      throw new Error(reason);
+    });
+    expect(await schema!.validator(result)).toEqual({ success: true });
   });
 
   it('posts, replies in threads, DMs, updates, schedules and deletes messages', async () => {

@@ -143,7 +143,10 @@ export function createSlackToolkit(options: SlackToolkitOptions = {}): Toolkit {
         channels: z.array(
           z.object({
             id: z.string(),
-            name: z.string(),
+            name: z.string().nullable().describe('Null for a direct message (see user)'),
+            user: z.string().nullable().describe('For a direct message (im): the id of the other user'),
+            is_im: z.boolean(),
+            is_mpim: z.boolean(),
             is_private: z.boolean(),
             is_member: z.boolean(),
             num_members: z.number().nullable(),
@@ -161,11 +164,15 @@ export function createSlackToolkit(options: SlackToolkitOptions = {}): Toolkit {
           resource: 'channels',
         });
         return {
+          // a direct message (im) has no name, topic, purpose or is_member, but the user it is with
           channels: (result.channels ?? []).map((entry: Json) => ({
             id: entry.id,
-            name: entry.name,
-            is_private: entry.is_private ?? false,
-            is_member: entry.is_member ?? false,
+            name: entry.name ?? null,
+            user: entry.user ?? null,
+            is_im: entry.is_im ?? false,
+            is_mpim: entry.is_mpim ?? false,
+            is_private: entry.is_private ?? Boolean(entry.is_im || entry.is_mpim),
+            is_member: entry.is_member ?? Boolean(entry.is_im),
             num_members: entry.num_members ?? null,
             topic: entry.topic?.value ?? '',
             purpose: entry.purpose?.value ?? '',
