@@ -312,6 +312,14 @@ export class ConnectPages {
       const account = await this.#toolmux.connectionRequests.complete(request.id, credentials);
       return back(withStatus(request.callbackUrl, 'success', account.id));
     } catch (error) {
+      // sent twice at once (a double click): the other submission completed the request since it was
+      // read above, and this answer is the one the browser shows
+      if (ToolMuxError.isInstance(error) && error.code === 'CONNECTION_REQUEST_INVALID') {
+        const current = await this.#request(request.id);
+        if (!(current instanceof Response) && current.status === 'COMPLETED') {
+          return connectedPage(appName, current, true);
+        }
+      }
       const refusal = refusalPage(error);
       if (refusal) return refusal;
       if (!ToolMuxError.isInstance(error) || error.status >= 500) throw error;
