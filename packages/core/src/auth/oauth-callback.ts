@@ -58,23 +58,17 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       'The state of this callback matches no connection request: it was altered, the request was made by another toolmux, its account or auth config was deleted since it started, or it expired more than a day ago (expired requests are deleted then). Start the connection again from the application.',
     );
   }
-  if (connection.usedAt) {
-    return callbackError(
-      wantsJson,
-      'CONNECTION_REQUEST_INVALID',
-      `Connection request ${connection.id} was already used. Start a new connection from the application.`,
-    );
-  }
+  const requestSecret = openedRequestSecret(vault, connection);
+  const boundBrowser = requestSecret?.browserBound === true;
+  const fromBoundBrowser =
+    boundBrowser && connectBindingCookieMatches(vault, connection.id, request.headers.get('cookie'));
+  if (connection.usedAt) return usedCallback(connection, fromBoundBrowser, wantsJson);
   const now = new Date();
   if (connection.expiresAt <= now) return expiredCallback(connection, wantsJson);
   // A request made for the hosted connect page takes the code only from the browser that went through
   // the page's "Continue" (connection fixation: a copied provider URL opened by someone else). Refused
   // before the request is taken, so that its rightful user can still finish.
-  const requestSecret = openedRequestSecret(vault, connection);
-  if (
-    requestSecret?.browserBound === true &&
-    !connectBindingCookieMatches(vault, connection.id, request.headers.get('cookie'))
-  ) {
+  if (boundBrowser && !fromBoundBrowser) {
     const refusal = browserMismatch(connection.id, 'callback');
     logger.warn(
       `toolmux: OAuth callback of ${connection.id} refused: it came from a browser that did not open its connect page (CONNECTION_BROWSER_MISMATCH).`,
@@ -87,23 +81,10 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     if (current && current.usedAt === null && current.expiresAt <= now) {
       return expiredCallback(current, wantsJson);
     }
-    return callbackError(
-      wantsJson,
-      'CONNECTION_REQUEST_INVALID',
-      `Connection request ${connection.id} was already used. Start a new connection from the application.`,
-    );
+    return usedCallback(current ?? connection, fromBoundBrowser, wantsJson);
   }
   const accountId = connection.connectedAccountId!;
-  const back = (status: 'success' | 'failed', error?: string) => {
-    const url = new URL(connection.callbackUrl);
-    url.searchParams.set('status', status);
-    url.searchParams.set('connected_account_id', accountId);
-    if (error) url.searchParams.set('error', error);
-    return new Response(null, {
-      status: 302,
-      headers: { location: url.toString(), 'cache-control': 'no-store' },
-    });
-  };
+  const back = (status: 'success' | 'failed', error?: string) => backToApplication(connection, status, error);
   /** Set once this callback made the account ACTIVE with its tokens. */
   let activated = false;
   try {
@@ -189,6 +170,42 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     await failConnectionAttempt(store, connection, failure);
     return back('failed', failure.error);
   }
+}
+
+/** The redirect to the application's callbackUrl with how the connection ended. */
+function backToApplication(
+  connection: ConnectionRequestRecord,
+  status: 'success' | 'failed',
+  error?: string,
+): Response {
+  const url = new URL(connection.callbackUrl);
+  url.searchParams.set('status', status);
+  url.searchParams.set('connected_account_id', connection.connectedAccountId!);
+  if (error) url.searchParams.set('error', error);
+  return new Response(null, {
+    status: 302,
+    headers: { location: url.toString(), 'cache-control': 'no-store' },
+  });
+}
+
+/**
+ * The answer to a callback of a request already taken. Opened again after it connected the account
+ * (the back button, a refresh, or a second tab that also pressed "Continue") in the browser that went
+ * through the connect page, it leads back to the application as the first one did, having changed
+ * nothing. Else (a request not bound to a browser, whose callback URL anyone may hold; another
+ * browser; a request still being completed or that failed) `CONNECTION_REQUEST_INVALID`.
+ */
+function usedCallback(
+  connection: ConnectionRequestRecord,
+  fromBoundBrowser: boolean,
+  wantsJson: boolean,
+): Response {
+  if (fromBoundBrowser && connection.status === 'COMPLETED') return backToApplication(connection, 'success');
+  return callbackError(
+    wantsJson,
+    'CONNECTION_REQUEST_INVALID',
+    `Connection request ${connection.id} was already used. Start a new connection from the application.`,
+  );
 }
 
 /**

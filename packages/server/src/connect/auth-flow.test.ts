@@ -493,6 +493,51 @@ describe('OAuth through the hosted connect page', () => {
     expect(entry!.redirect_url).toBe(`${baseUrl}/connect/${entry!.connection_request_id}`);
   });
 
+  it('a callback opened again after it connected (refresh, back button, a second tab) leads back to the app in the same browser only', async () => {
+    const authConfigId = await octoConfig();
+    const request = await mux.connectedAccounts.link('user_callback_again', authConfigId, {
+      callbackUrl: APP_CALLBACK,
+    });
+    const accountId = request.connectedAccountId!;
+    // two tabs of one browser: both opened the link and pressed "Continue", both signed in
+    const firstTab = await continueLink(request.redirectUrl);
+    const secondTab = await continueLink(request.redirectUrl);
+    const firstCallback = await oauth.signIn(firstTab);
+    const secondCallback = await oauth.signIn(secondTab);
+    const open = (url: string, cookie = browser.header) =>
+      fetch(url, { headers: { cookie }, redirect: 'manual' });
+    const first = await open(firstCallback);
+    expect(first.status).toBe(302);
+    const codesTraded = oauth.tokenRequests.authorization_code;
+    const connected = await mux.connectedAccounts.get(accountId);
+    expect(connected.status).toBe('ACTIVE');
+    const requestRow = await api('GET', `/connection-requests/${request.id}`);
+    expect(requestRow.json.status).toBe('COMPLETED');
+
+    // the second tab, then the first one refreshed: back to the app as the first answer, nothing traded
+    for (const again of [secondCallback, firstCallback]) {
+      for (const accept of ['text/html', 'application/json']) {
+        const answer = await fetch(again, {
+          headers: { cookie: browser.header, accept },
+          redirect: 'manual',
+        });
+        expect(answer.status).toBe(302);
+        expect(answer.headers.get('location')).toBe(first.headers.get('location'));
+        const back = new URL(answer.headers.get('location')!);
+        expect(back.searchParams.get('status')).toBe('success');
+        expect(back.searchParams.get('connected_account_id')).toBe(accountId);
+      }
+    }
+    expect(oauth.tokenRequests.authorization_code).toBe(codesTraded);
+    expect(await mux.connectedAccounts.get(accountId)).toEqual(connected);
+    expect((await api('GET', `/connection-requests/${request.id}`)).json).toEqual(requestRow.json);
+
+    // another browser (without the page's cookie), holding the callback URL: refused as before
+    const elsewhere = await open(firstCallback, '');
+    expect(elsewhere.status).toBe(400);
+    expect(await elsewhere.text()).toContain('already used');
+  });
+
   it('shows a failed connection as no longer usable, and an expired or used one as such', async () => {
     const authConfigId = await octoConfig();
     const denied = await mux.connectedAccounts.link('user_denied', authConfigId, {
