@@ -113,7 +113,8 @@ describe("metaToolNames: 'composio' — inputs and results", () => {
       session: { id: string };
       time_info: { current_time_utc: string };
     };
-    expect(data.results[0]).toMatchObject({ index: 0, use_case: 'add a new to-do item' });
+    expect(data.results[0]).toMatchObject({ index: 1, use_case: 'add a new to-do item' });
+    expect(data.results[1]).toMatchObject({ index: 2 });
     expect(data.results[0]!.toolkits[0]).toBe('tasks');
     expect(data.results[0]!.primary_tool_slugs[0]).toBe('TASKS_CREATE_TASK');
     expect(data.results[1]!.primary_tool_slugs[0]).toBe('MAIL_SEND_EMAIL');

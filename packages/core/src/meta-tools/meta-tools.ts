@@ -326,8 +326,9 @@ function composioSearchResult(host: MetaToolHost, result: SearchToolsResult): Re
   return {
     success: true,
     error: null,
+    // numbered from 1, as Composio numbers the queries of a search (and the session's search route does)
     results: result.results.map((entry, index) => ({
-      index,
+      index: index + 1,
       use_case: entry.use_case,
       primary_tool_slugs: entry.tools.map((tool) => tool.tool_slug),
       related_tool_slugs: [],

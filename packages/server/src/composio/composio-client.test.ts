@@ -272,6 +272,28 @@ describe('@composio/core against toolmux serve', () => {
     expect(String((refused as Error | undefined)?.message ?? refused)).toMatch(/LOCAL_MULTIPLY_NUMBERS/);
   });
 
+  it('numbers search results from 1 on the search route and in COMPOSIO_SEARCH_TOOLS alike', async () => {
+    const session = await composio().create('user_search_index', { toolkits: ['tasks', 'mail'] });
+    const queries = [{ use_case: 'create a task' }, { use_case: 'send an email' }];
+    // the route session.search() calls, with two queries (the client sends one)
+    const response = await realFetch(
+      `${server.url}/api/v3.1/tool_router/session/${session.sessionId}/search`,
+      {
+        method: 'POST',
+        headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ queries }),
+      },
+    );
+    const routed = (await response.json()) as { results: Array<{ index: number }> };
+    expect(routed.results.map((result) => result.index)).toEqual([1, 2]);
+    expect((await session.search({ query: 'create a task' })).results[0]!.index).toBe(1);
+    // the meta-tool the agent calls: the same numbers
+    const meta = await session.execute('COMPOSIO_SEARCH_TOOLS', { queries });
+    expect(
+      (meta.data as { results: Array<{ index: number }> }).results.map((result) => result.index),
+    ).toEqual([1, 2]);
+  });
+
   it("takes Composio's direct-tools preset: every allowed tool directly, no meta-tools", async () => {
     const session = await composio().create('user_direct', {
       sessionPreset: SessionPreset.DIRECT_TOOLS,
