@@ -1551,6 +1551,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         return toolkit ? { name: toolkit.name, description: toolkit.description } : undefined;
       },
       searchTools: (queries) => this.#search(queries),
+      waitForConnectionsTool: this.#hintReader().metaTools.has('WAIT_FOR_CONNECTIONS')
+        ? this.#slugs().WAIT_FOR_CONNECTIONS
+        : undefined,
       getToolSchemas: (slugs) => {
         const visible = this.#visibleTools();
         const tools = [];

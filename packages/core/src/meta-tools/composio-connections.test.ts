@@ -12,16 +12,20 @@ beforeAll(async () => {
 });
 afterAll(() => oauthServer.close());
 
+/** A ToolMux with the sample toolkits and the OAuth toolkit `octo`, whose OAuth app is managed. */
+function octoMux(): ToolMux {
+  return new ToolMux({
+    toolkits: [...createSampleToolkits().toolkits, octoToolkit(oauthServer).toolkit],
+    store: ':memory:',
+    logger: quiet,
+    oauthRedirectUri: redirectUri,
+    managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
+  });
+}
+
 describe('COMPOSIO_MANAGE_CONNECTIONS with an OAuth toolkit', () => {
   it('initiates with a redirect_url, is active once connected, and initiates again with reinitiate_all', async () => {
-    const octo = octoToolkit(oauthServer);
-    const mux = new ToolMux({
-      toolkits: [...createSampleToolkits().toolkits, octo.toolkit],
-      store: ':memory:',
-      logger: quiet,
-      oauthRedirectUri: redirectUri,
-      managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
-    });
+    const mux = octoMux();
     const session = await mux.create('user_1', { toolkits: ['octo', 'tasks'], metaToolNames: 'composio' });
     type Answer = {
       message: string;
@@ -60,6 +64,24 @@ describe('COMPOSIO_MANAGE_CONNECTIONS with an OAuth toolkit', () => {
     const again = await manage(true);
     expect(again.results.octo).toMatchObject({ status: 'initiated', has_active_connection: true });
     expect(String(again.results.octo!.redirect_url)).toContain(`${oauthServer.authorizationUrl}?`);
+    await mux.close();
+  });
+
+  it('says at its top level what each initiated entry says: call COMPOSIO_WAIT_FOR_CONNECTIONS where the session has it', async () => {
+    const mux = octoMux();
+    for (const waitForConnections of [true, false]) {
+      const session = await mux.create(`user_wait_${waitForConnections}`, {
+        toolkits: ['octo'],
+        metaToolNames: 'composio',
+        manageConnections: { enable: true, waitForConnections },
+      });
+      const { data } = await session.execute('COMPOSIO_MANAGE_CONNECTIONS', { toolkits: ['octo'] });
+      const answer = data as { message: string; results: { octo: { instruction: string } } };
+      const waits = (text: string) => text.includes('call COMPOSIO_WAIT_FOR_CONNECTIONS');
+      expect(waits(answer.results.octo.instruction)).toBe(waitForConnections);
+      expect(waits(answer.message)).toBe(waitForConnections);
+      expect(answer.message.includes('once they say they are done')).toBe(!waitForConnections);
+    }
     await mux.close();
   });
 });

@@ -141,6 +141,8 @@ export interface MetaToolHost {
   searchTools(queries: Array<{ use_case: string; known_fields?: string | null }>): Promise<unknown>;
   getToolSchemas(slugs: string[]): unknown;
   manageConnections(toolkits: string[], reinitiate: boolean, alias?: string): Promise<unknown>;
+  /** The slug of the meta-tool that waits for connections, when the agent has it (else undefined). */
+  readonly waitForConnectionsTool: string | undefined;
   /**
    * Runs the calls; a result over the workbench's `autoOffloadThreshold` goes to the workbench files,
    * and with `offload: 'always'` any result does (when the workbench is on).
@@ -528,7 +530,8 @@ const manageConnections: MetaToolDefinition = {
         }
         const message =
           summary.initiated_connections > 0
-            ? 'Show the user each redirect_url to connect, then continue once they say they are done.'
+            ? // what each entry's instruction says: wait with the meta-tool where the agent has it
+              `Show the user each redirect_url to connect, then ${host.waitForConnectionsTool ? `call ${renameMetaTools(host.waitForConnectionsTool, 'composio')} to learn when they are done` : 'continue once they say they are done'}.`
             : summary.failed_connections > 0
               ? 'Some toolkits cannot be connected here; see each instruction.'
               : 'Every toolkit is connected.';
