@@ -57,8 +57,8 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
 
   it("names the cell's own line and column in a stack: thrown, nested, a syntax error, console.log, a function of an earlier cell", async () => {
     const sandbox = await create(32);
-    // (the code was compiled one line below its start: line 1 was named line 2, a syntax error at the
-    // end of a one-line cell line 3)
+    // (shown one line up from where the code was compiled; a syntax error at the end of the code is at
+    // the end of its last line)
     const at = async (code: string) =>
       (await sandbox.run(code, noHost, limits)).error?.message.split('\n')[1];
     expect(await at('throw new Error("one")')).toBe('    at <anonymous> (cell.js:1:16)');
@@ -75,6 +75,64 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(await at('g()')).toBe('    at <anonymous> (cell.js:4:39)');
     const logged = await sandbox.run('\nconsole.log(new Error("x"))', noHost, limits);
     expect(logged.logs[0]).toContain('    at <anonymous> (cell.js:2:22)\n');
+  });
+
+  it("names the cell's own lines in the stack the code reads: an error it made, one the engine threw, a failed toolmux call's where the code awaits it", async () => {
+    const sandbox = await create(32);
+    const missing: SandboxHostCall = async () => {
+      throw new SandboxCallError('WORKBENCH_FILE_NOT_FOUND', 'There is no workbench file missing');
+    };
+    // (the code was compiled one line below its start: each line read one further down; a failed
+    // call's stack was the prelude's, \`at settle (toolmux-prelude.js:…)\`, whatever line made it)
+    const read = await sandbox.run(
+      `const stacks = [];
+try { null.x } catch (error) { stacks.push(error.stack) }
+stacks.push(new Error('made').stack);
+try {
+  await toolmux.files.read('missing');
+} catch (error) { stacks.push(error.stack) }
+const readIt = async () => {
+  await toolmux.files.read('missing');
+};
+try { await readIt() } catch (error) { stacks.push(error.stack) }
+try { await Promise.all([toolmux.files.read('missing')]) } catch (error) { stacks.push(error.stack) }
+try { await toolmux.execute('X', 1n) } catch (error) { stacks.push(error.stack) }
+return stacks.map((stack) => stack.split('\\n')[0]);`,
+      missing,
+      limits,
+    );
+    expect(read.error).toBeUndefined();
+    expect(read.result).toEqual([
+      '    at <anonymous> (cell.js:2:11)',
+      '    at <anonymous> (cell.js:3:22)',
+      '    at <anonymous> (cell.js:5:27)',
+      '    at readIt (cell.js:8:27)',
+      '    at <anonymous> (cell.js:11:24)',
+      '    at <anonymous> (cell.js:12:28)',
+    ]);
+    // the same lines in what the model reads: a call's error left uncaught, a logged one
+    const uncaught = await sandbox.run(
+      "const a = 1;\n\nawait toolmux.files.read('missing');",
+      missing,
+      limits,
+    );
+    expect(uncaught.error?.message.split('\n')).toEqual([
+      'Error [WORKBENCH_FILE_NOT_FOUND]: There is no workbench file missing',
+      '    at <anonymous> (cell.js:3:25)',
+    ]);
+    const logged = await sandbox.run(
+      "const a = 1;\ntry { await toolmux.files.read('missing') } catch (error) { console.log(error) }",
+      missing,
+      limits,
+    );
+    expect(logged.logs[0]?.split('\n')[1]).toBe('    at <anonymous> (cell.js:2:31)');
+    // on the first line, a column the code reads counts the function's head before the code; the
+    // model reads the code's own column
+    const first = await sandbox.run('try { null.x } catch (error) { return error.stack }', noHost, limits);
+    expect(first.result).toMatch(/^ {4}at <anonymous> \(cell\.js:1:25\)\n/);
+    expect((await sandbox.run('null.x', noHost, limits)).error?.message.split('\n')[1]).toBe(
+      '    at <anonymous> (cell.js:1:5)',
+    );
   });
 
   it("logs an error with its name, code and message, then its frames (QuickJS's stack holds only the frames)", async () => {

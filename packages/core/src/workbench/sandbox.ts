@@ -817,6 +817,9 @@ interface ModuleCallbacks {
  */
 const NON_FINITE_MARKER = randomBytes(12).toString('hex');
 
+/** What the cell's code is compiled after, on its first line: the head of an async function. */
+const CELL_HEAD = '(async () => {';
+
 const PRELUDE = `(() => {
   const log = globalThis.__toolmux_log;
   const done = globalThis.__toolmux_done;
@@ -1040,13 +1043,22 @@ const PRELUDE = `(() => {
     }
     return found;
   };
+  // The error a toolmux call rejects with, its toolmux code beside its message. It has no stack yet:
+  // QuickJS writes one where the error is first thrown, which is where the code awaits the call (the
+  // cell's line), as no stack was there. Made here (or where the reply settles it) it held the
+  // prelude's frames, and the code read \`at settle (toolmux-prelude.js…)\` for the line of its call.
+  // Handled without being thrown (\`.catch((e) => …)\`) it has no stack, as a thrown non-Error.
+  const callError = (message, code) => {
+    const error = new HostError(message);
+    delete error.stack;
+    if (code !== undefined) defineProperty(error, 'code', { value: code, writable: true, enumerable: true, configurable: true });
+    return error;
+  };
   // The error a call's arguments that JSON cannot write reject with: the toolmux code of a bad
   // argument of that call, and where the value is.
   const refusal = (operation, text) => {
     const execute = operation === 'execute' || operation === '${EXECUTE_SLUG_FIRST}';
-    const error = new HostError('toolmux.' + (execute ? 'execute' : operation) + ': ' + text);
-    defineProperty(error, 'code', { value: execute ? 'TOOL_ARGUMENTS_INVALID' : 'INVALID_REQUEST', writable: true, enumerable: true, configurable: true });
-    return error;
+    return callError('toolmux.' + (execute ? 'execute' : operation) + ': ' + text, execute ? 'TOOL_ARGUMENTS_INVALID' : 'INVALID_REQUEST');
   };
   const unwritableIn = (operation, json, found) => {
     const place = markerIn(parse(json), UNWRITABLE);
@@ -1059,14 +1071,12 @@ const PRELUDE = `(() => {
     const resolve = made;
     const reject = failMade;
     if (locating) {
-      reject(new HostError('A toolmux call made while the arguments of a refused call were written again (to find where they cannot be written as JSON) is not made.'));
+      reject(callError('A toolmux call made while the arguments of a refused call were written again (to find where they cannot be written as JSON) is not made.'));
       return promise;
     }
     if (calls >= maxCalls) {
       capped = 1;
-      const error = new HostError('A cell may make at most ' + maxCalls + ' toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).');
-      defineProperty(error, 'code', { value: 'WORKBENCH_TOOL_CALL_LIMIT', writable: true, enumerable: true, configurable: true });
-      reject(error);
+      reject(callError('A cell may make at most ' + maxCalls + ' toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).', 'WORKBENCH_TOOL_CALL_LIMIT'));
       return promise;
     }
     let json;
@@ -1173,9 +1183,7 @@ const PRELUDE = `(() => {
     if (text === '') resolve(undefined);
     else if (text[0] === '!') {
       const failure = parse(apply(stringSlice, text, [1]));
-      const error = new HostError(failure.message);
-      defineProperty(error, 'code', { value: failure.code, writable: true, enumerable: true, configurable: true });
-      reject(error);
+      reject(callError(failure.message, failure.code));
     } else resolve(parse(text));
   };
   // Whether settling a call with a value parsed from JSON runs none of the code's own functions:
@@ -1200,20 +1208,20 @@ const PRELUDE = `(() => {
     settle(id, text);
     return 1;
   };
-  // The cell's code is compiled one line below its own start (the line of the function around it,
-  // see #start): a frame of cell.js names line L+1 for the cell's line L. The frames read back are
-  // the cell's own lines; a syntax error found at the end of the code (the wrapper's closing line,
-  // past the cell's last line) is at the end of its last line: \`lines\` lines, \`end\` its column
-  // (only where the host says so, for the cell being compiled: a function of an earlier cell, with
-  // more lines, may be in a stack).
+  // The cell's code starts on the line of the function around it (see #start), so a frame of cell.js
+  // names the cell's own line (in \`error.stack\` as the code reads it too); on its first line the
+  // column counts the characters of that function's head, taken off here. A syntax error found at the
+  // end of the code (the wrapper's closing line, past the cell's last line) is at the end of its last
+  // line: \`lines\` lines, \`end\` its column (only where the host says so, for the cell being
+  // compiled: a function of an earlier cell, with more lines, may be in a stack).
   const cellFrame = /cell\\.js:(\\d+):(\\d+)/g;
   let lastLine = Infinity;
   let lastColumn = 1;
   const ownFrame = (match, line, column) => {
-    const at = +line - 1;
-    if (at < 1) return 'cell.js:1:1';
+    const at = +line;
     if (at > lastLine) return 'cell.js:' + lastLine + ':' + lastColumn;
-    return 'cell.js:' + at + ':' + column;
+    if (at === 1) return 'cell.js:1:' + (column > ${CELL_HEAD.length} ? column - ${CELL_HEAD.length} : 1);
+    return match;
   };
   const ownStack = (stack) => apply(replaceText, stack, [cellFrame, ownFrame]);
   // An error as the model reads it: its name, its code where it has one (a failed toolmux call's) and
@@ -1322,9 +1330,7 @@ const PRELUDE = `(() => {
     fails = create(null);
     outbox = '';
     for (const id in left) {
-      const error = new HostError('This toolmux call was made by an earlier workbench call, which returned before its reply came: its result is lost (the tool may have run). Make the call again, and await the calls of a cell before it returns.');
-      defineProperty(error, 'code', { value: 'WORKBENCH_CODE_ERROR', writable: true, enumerable: true, configurable: true });
-      left[id](error);
+      left[id](callError('This toolmux call was made by an earlier workbench call, which returned before its reply came: its result is lost (the tool may have run). Make the call again, and await the calls of a cell before it returns.', 'WORKBENCH_CODE_ERROR'));
     }
     cell().then(
       (value) => {
@@ -2286,9 +2292,12 @@ export class Sandbox {
   async #start(cell: RunningCell, code: string, runner: QuickJSHandle): Promise<void> {
     const context = this.#context;
     try {
-      // on lines of their own, so that the columns of the code are its own; the prelude reads the
-      // lines of cell.js in stacks back one line up (its \`ownStack\`)
-      const source = `(async () => {\n${code}\n})`;
+      // the code's first line on the head's: a line of cell.js in a stack is the code's own line, in
+      // the \`stack\` of an error the code reads as well (on a line of its own, the head put every
+      // line one further down there); the prelude takes the head's width off the first line's columns
+      // where it shows a stack (its \`ownStack\`). The end on a line of its own, after a last line that
+      // may be a comment.
+      const source = `${CELL_HEAD}${code}\n})`;
       const evaluated = await this.#computingEntry((returned) => this.#entries.eval(source, returned));
       if (evaluated.error) await this.#fail(cell, evaluated.error, code);
       else {
