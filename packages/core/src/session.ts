@@ -825,12 +825,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     if (hasModifiers(modifiers)) {
       const catalog = this.#runtime.catalog;
-      const modified = applyToolModifiers(
-        specs,
-        execute,
-        modifiers,
-        (slug) => catalog.tools.get(slug)?.toolkit,
-      );
+      const modified = applyToolModifiers(specs, execute, modifiers, {
+        toolkitOf: (slug) => catalog.tools.get(slug)?.toolkit,
+        inputSchemaOf: (slug) => {
+          const tool = this.#visibleTools().get(slug);
+          return tool && toolSpecOf(tool).inputSchema;
+        },
+      });
       this.#toolCallExecute = modified.execute;
       this.#toolCallSpecs = specsBySlug(modified.specs);
       return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;

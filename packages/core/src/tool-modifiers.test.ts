@@ -31,6 +31,25 @@ function without(schema: JSONSchema, property: string): JSONSchema {
 
 const byName = (tools: PlainTool[]) => new Map(tools.map((tool) => [tool.name, tool]));
 
+/**
+ * The session's tools with hooks that fill in the title (which the model may leave out) and a
+ * priority, and the arguments `beforeExecute` was given.
+ */
+async function fillingInTitle(session: { tools(modifiers: ToolModifiers): Promise<unknown> }) {
+  const seen: unknown[] = [];
+  const tools = byName(
+    (await session.tools({
+      modifySchema: ({ slug, schema }) =>
+        slug === 'TASKS_CREATE_TASK' ? { ...schema, required: [] } : schema,
+      beforeExecute: ({ args }) => {
+        seen.push(args);
+        return { title: 'From the app', priority: 'low', ...args };
+      },
+    })) as PlainTool[],
+  );
+  return { seen, tools };
+}
+
 describe('tool modifiers', () => {
   it('are typed: the hooks get slug, toolkit and the schema, arguments or result', () => {
     expectTypeOf<Parameters<NonNullable<ToolModifiers['beforeExecute']>>[0]>().toEqualTypeOf<{
@@ -355,18 +374,7 @@ describe('tool modifiers', () => {
   it("beforeExecute gets no null strict mode sends for an optional field (of the schema the model saw): a default it fills in is the tool's", async () => {
     const { mux, calls } = setup();
     const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
-    const seen: unknown[] = [];
-    const tools = byName(
-      (await session.tools({
-        // the application fills in the title: the model may leave it out
-        modifySchema: ({ slug, schema }) =>
-          slug === 'TASKS_CREATE_TASK' ? { ...schema, required: [] } : schema,
-        beforeExecute: ({ args }) => {
-          seen.push(args);
-          return { title: 'From the app', priority: 'low', ...args };
-        },
-      })) as PlainTool[],
-    );
+    const { seen, tools } = await fillingInTitle(session);
     const create = tools.get('TASKS_CREATE_TASK')!;
     // what a model without strict mode sends, then what one with it sends for the same call
     await create.execute({ labels: ['a'] });
@@ -376,6 +384,26 @@ describe('tool modifiers', () => {
       { title: 'From the app', priority: 'low', labels: ['a'] },
       { title: 'From the app', priority: 'low', labels: ['a'] },
     ]);
+  });
+
+  it('beforeExecute gets no strict-mode null in a multi-execute entry of a tool the model never saw listed, as for a direct call', async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'] });
+    const { seen, tools } = await fillingInTitle(session);
+    const multi = tools.get(MetaToolSlug.MULTI_EXECUTE_TOOL)!;
+    // no search first: the model named the tool from an earlier turn (before: the hook got the nulls,
+    // and the call ran with title null)
+    const result = await multi.execute({
+      tools: [
+        { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: null, priority: null, labels: ['a'] } },
+        { tool_slug: 'TASKS_LIST_TASKS', arguments: { openOnly: null } },
+      ],
+    });
+    expect(result.successful, JSON.stringify(result)).toBe(true);
+    expect(seen).toEqual([{ labels: ['a'] }, {}]);
+    expect(calls.map((call) => call.input)).toEqual(
+      expect.arrayContaining([{ title: 'From the app', priority: 'low', labels: ['a'] }]),
+    );
   });
 
   it('mux.tools.get() takes the same modifiers', async () => {

@@ -88,17 +88,30 @@ export function hasModifiers(modifiers: ToolModifiers | undefined): modifiers is
 /** How many shaped schemas one `tools()` keeps for its listings (a catalog's worth; then it starts again). */
 const MAX_SHAPED_SCHEMAS = 2_000;
 
+/** What `applyToolModifiers` may ask about a tool the specs do not include. */
+export interface UnlistedTools {
+  /** The toolkit of a tool the model reached through search or named in a multi-execute. */
+  toolkitOf?: (slug: string) => string | undefined;
+  /**
+   * The input schema a listing would show for a tool (before `modifySchema`), for a call of a tool the
+   * model never saw listed (a multi-execute or workbench entry it named without searching).
+   */
+  inputSchemaOf?: (slug: string) => JSONSchema | undefined | Promise<JSONSchema | undefined>;
+}
+
 /**
- * The specs and the execute function a provider wraps, with `modifiers` applied. `toolkitOf` names the
- * toolkit of a tool the specs do not include (one the model reached through search); slugs it does not
- * know are learned from the search and schema results that pass through here.
+ * The specs and the execute function a provider wraps, with `modifiers` applied. `unlisted` tells
+ * the toolkit and input schema of a tool the specs do not include (one the model reached through
+ * search, or named in a multi-execute entry); slugs it does not know are learned from the search
+ * and schema results that pass through here.
  */
 export function applyToolModifiers(
   specs: readonly ToolSpec[],
   execute: ExecuteFn,
   modifiers: ToolModifiers,
-  toolkitOf: (slug: string) => string | undefined = () => undefined,
+  unlisted: UnlistedTools = {},
 ): { specs: ToolSpec[]; execute: ExecuteFn } {
+  const { toolkitOf = () => undefined, inputSchemaOf } = unlisted;
   const { modifySchema, beforeExecute, afterExecute } = modifiers;
   const seen = new Map<string, string>(specs.map((spec) => [spec.slug, spec.toolkit]));
   const toolkit = (slug: string) => seen.get(slug) ?? toolkitOf(slug) ?? '';
@@ -137,13 +150,23 @@ export function applyToolModifiers(
   });
 
   // the input schema the model saw for each tool (as handed out, or as a search or schema result
-  // listed it): the nulls strict mode sends for its optional fields are stripped by it before
-  // beforeExecute, so the hook gets the arguments a model without strict mode sends (one that fills
-  // in a field the model left out would otherwise spread the model's null over its default)
+  // listed it, or as one would list it for a tool the model named without a listing): the nulls
+  // strict mode sends for its optional fields are stripped by it before beforeExecute, so the hook
+  // gets the arguments a model without strict mode sends (one that fills in a field the model left
+  // out would otherwise spread the model's null over its default), whichever way the call came
   const shownSchemas = new Map<string, JSONSchema>();
+  const shownSchemaOf = async (slug: string): Promise<JSONSchema | undefined> => {
+    const shown = shownSchemas.get(slug);
+    if (shown !== undefined || !inputSchemaOf) return shown;
+    const own = await inputSchemaOf(slug);
+    if (own === undefined) return undefined;
+    const listed = schemaOf(slug, toolkit(slug), own);
+    shownSchemas.set(slug, listed);
+    return listed;
+  };
   const before = async (slug: string, given: unknown): Promise<unknown> => {
     if (!beforeExecute || !isRecord(given)) return given;
-    const schema = shownSchemas.get(slug);
+    const schema = await shownSchemaOf(slug);
     const stripped = schema === undefined ? given : await stripStrictNulls(schema, given);
     const args = isRecord(stripped) ? stripped : given;
     const changed: unknown = await beforeExecute({ slug, toolkit: toolkit(slug), args });
