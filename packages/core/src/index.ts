@@ -112,6 +112,13 @@ export {
 } from './schema/gemini.js';
 export { openaiInputSchemaOf } from './schema/openai.js';
 export { isModelPattern } from './schema/patterns.js';
+export {
+  PORTABLE_PROPERTY_KEY_RULE,
+  type PropertyKeysMode,
+  portableArgumentsOf,
+  portableKeyRenamesOf,
+  withPortableKeys,
+} from './schema/portable-keys.js';
 export type { PropertyKeyRenames, PropertyKeyRule } from './schema/property-keys.js';
 export {
   planPropertyKeyRenames,

@@ -113,6 +113,7 @@ export {
   checkOptionNames,
   everyKeyOf,
   type OptionKind,
+  PORTABLE_PROVIDER_OPTION_KINDS,
   PROVIDER_OPTION_KINDS,
   setupOptions,
 } from './util/option-kinds.js';

@@ -1,5 +1,14 @@
 import { defineTool, defineToolkit, SessionPreset, ToolMux, type ToolResult } from '@toolmux/core';
-import { HOSTILE_THROWS, hostileThrowsToolkit, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
+import {
+  AWKWARD_KEY_ARGUMENTS,
+  argumentsAsShown,
+  awkwardKeysTool,
+  HOSTILE_THROWS,
+  hostileThrowsToolkit,
+  portableKeyViolations,
+  stockLookupTool,
+  untilTestTimeout,
+} from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -779,5 +788,48 @@ describe('a tool that throws what is not a plain Error', () => {
     const { items } = await session.logs({ limit: 100 });
     expect(items.filter((entry) => entry.errorCode === 'TOOL_EXECUTION_FAILED')).toHaveLength(kinds.length);
     await mux.close();
+  });
+});
+
+describe('VercelProvider property keys', () => {
+  it.each([false, true])(
+    'strict: %s — keys a major model API refuses are sent renamed, and a call with those keys runs the tool with its own',
+    async (strict) => {
+      const received: unknown[] = [];
+      const { session } = await samples.session(new VercelProvider({ strict }), {
+        preset: SessionPreset.DIRECT_TOOLS,
+        customTools: [awkwardKeysTool(received)],
+      });
+      let schema: unknown;
+      const script = scriptedModel([
+        (options) => {
+          const sent = options.tools?.find((tool) => tool.name === 'TASKS_FILTER');
+          schema = sent?.type === 'function' ? sent.inputSchema : undefined;
+          return [{ toolName: 'TASKS_FILTER', input: argumentsAsShown(schema, AWKWARD_KEY_ARGUMENTS) }];
+        },
+      ]);
+      const tools = await session.tools();
+      await generateText({ model: script.model, tools, stopWhen: stepCountIs(3), prompt: 'Filter' });
+
+      // what the Messages API (and Gemini) take: before, `filter[id]` failed every request
+      expect(portableKeyViolations(schema)).toEqual([]);
+      expect(Object.keys((schema as { properties: object }).properties)).toHaveLength(5);
+      expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+      expect(toolResultTexts(script.calls[1])).toEqual(['{"ok":true}']);
+    },
+  );
+
+  it("propertyKeys: 'unchanged' hands the keys out as the tool has them", async () => {
+    const received: unknown[] = [];
+    const { session } = await samples.session(new VercelProvider({ propertyKeys: 'unchanged' }), {
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools: [awkwardKeysTool(received)],
+    });
+    const tools = await session.tools();
+    const schema = await (tools.TASKS_FILTER!.inputSchema as { jsonSchema: unknown }).jsonSchema;
+    expect(Object.keys((schema as { properties: object }).properties)).toEqual(
+      Object.keys(AWKWARD_KEY_ARGUMENTS),
+    );
+    expect(() => new VercelProvider({ propertyKeys: 'keep' as never })).toThrow(/propertyKeys must be/);
   });
 });

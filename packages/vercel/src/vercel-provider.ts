@@ -3,13 +3,16 @@ import {
   formatToolResultForModel,
   type Logger,
   openaiInputSchemaOf,
+  type PropertyKeysMode,
   type Provider,
   plainJsonCopy,
+  portableArgumentsOf,
   StrictSchemas,
   type ToolResult,
   type ToolSpec,
+  withPortableKeys,
 } from '@toolmux/core';
-import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
+import { checkedProviderOptions, PORTABLE_PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 import { dynamicTool, type JSONSchema7, jsonSchema } from 'ai';
 
 export interface VercelProviderOptions {
@@ -26,6 +29,14 @@ export interface VercelProviderOptions {
    * call, naming each tool the first time it falls back. @default console
    */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * `'portable'`: property keys a major model API refuses (Anthropic: `filter[id]`, `first name`,
+   * longer than 64 characters, at any depth; Gemini: `page-size` as a parameter name) are handed out
+   * renamed, each renamed property's description naming the tool's own key, and the model's
+   * arguments are read back to the tool's keys. `'unchanged'`: keys as the tool has them.
+   * @default 'portable'
+   */
+  propertyKeys?: PropertyKeysMode;
 }
 
 /**
@@ -50,15 +61,17 @@ export type VercelToolSet = Record<string, ReturnType<typeof dynamicTool>>;
 export class VercelProvider implements Provider<VercelToolSet> {
   readonly name = 'vercel';
   readonly strict: boolean;
+  readonly propertyKeys: PropertyKeysMode;
   readonly #strict: StrictSchemas;
 
   constructor(options?: VercelProviderOptions) {
-    const { strict = false, logger = console } = checkedProviderOptions(
-      options,
-      'VercelProvider',
-      PROVIDER_OPTION_KINDS,
-    );
+    const {
+      strict = false,
+      logger = console,
+      propertyKeys = 'portable',
+    } = checkedProviderOptions(options, 'VercelProvider', PORTABLE_PROVIDER_OPTION_KINDS);
     this.strict = strict;
+    this.propertyKeys = propertyKeys;
     this.#strict = new StrictSchemas(strict, logger);
   }
 
@@ -70,12 +83,19 @@ export class VercelProvider implements Provider<VercelToolSet> {
       // not strict: the schema OpenAI takes (a whole request is refused over a pattern with lookaround
       // or an array without items, and OpenAI models are the ones most often used); the session still
       // checks each call against the tool's own schema
-      const schema = shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec);
+      const schema = withPortableKeys(
+        spec,
+        shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec),
+        this.propertyKeys,
+      );
       const options: Parameters<typeof dynamicTool>[0] = {
         description: spec.description,
         inputSchema: jsonSchema(() => plainJsonCopy(schema) as JSONSchema7),
         execute: (args, { toolCallId, abortSignal }) =>
-          execute(spec.slug, args, { callId: toolCallId, signal: abortSignal }),
+          execute(spec.slug, portableArgumentsOf(spec, args, this.propertyKeys), {
+            callId: toolCallId,
+            signal: abortSignal,
+          }),
         toModelOutput: modelOutputOf,
       };
       // ai ≥ 6 hands `strict` to the model provider; left unset, the provider's default applies

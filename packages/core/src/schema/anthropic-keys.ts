@@ -1,11 +1,10 @@
 import type { JSONSchema } from '../catalog/types.js';
 import type { ToolSpec } from '../provider.js';
 import {
-  type PropertyKeyRenames,
   type PropertyKeyRule,
-  planPropertyKeyRenames,
   renamePropertyKeys,
   restorePropertyKeys,
+  specKeyRenames,
 } from './property-keys.js';
 
 /**
@@ -28,26 +27,12 @@ export const ANTHROPIC_PROPERTY_KEY_RULE: PropertyKeyRule = {
   nested: true,
 };
 
-const cache = new WeakMap<ToolSpec, { renames: PropertyKeyRenames | undefined }>();
-
 /**
  * The renames that give every property key of a tool a form the Messages API takes (see
  * `planPropertyKeyRenames`), alike for its non-strict and strict schemas; `undefined` when every key
  * is taken as it is. Computed once per spec.
  */
-export function anthropicKeyRenamesOf(spec: ToolSpec): PropertyKeyRenames | undefined {
-  let entry = cache.get(spec);
-  if (!entry) {
-    entry = {
-      renames: planPropertyKeyRenames(
-        [spec.inputSchema, spec.strictInputSchema],
-        ANTHROPIC_PROPERTY_KEY_RULE,
-      ),
-    };
-    cache.set(spec, entry);
-  }
-  return entry.renames;
-}
+export const anthropicKeyRenamesOf = specKeyRenames(ANTHROPIC_PROPERTY_KEY_RULE);
 
 /**
  * `schema` (one of `spec`'s) with the property keys the Messages API refuses renamed (each renamed

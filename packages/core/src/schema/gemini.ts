@@ -41,7 +41,7 @@ import { linearRegExp } from './validate.js';
 export const GEMINI_PARAMETER_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
 
 /** Gemini's rule on parameter names: the root's property keys only. */
-const GEMINI_PARAMETER_NAME_RULE: PropertyKeyRule = {
+export const GEMINI_PARAMETER_NAME_RULE: PropertyKeyRule = {
   valid: (key) => GEMINI_PARAMETER_NAME.test(key),
   fix: (key) => {
     const fixed = key.replace(/[^a-zA-Z0-9_]/g, '_');

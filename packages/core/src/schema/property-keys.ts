@@ -1,4 +1,5 @@
 import type { JSONSchema } from '../catalog/types.js';
+import type { ToolSpec } from '../provider.js';
 import { isPlainObject, setOwn } from '../util/own-key.js';
 import { isSchemaObject } from './subschemas.js';
 
@@ -15,6 +16,11 @@ export interface PropertyKeyRule {
   maxLength: number;
   /** Whether keys of nested objects are held to the rule too, or only the parameters at the root. */
   nested: boolean;
+  /**
+   * A stricter rule for the keys at the root (the tool's parameters), whose `fix` makes keys `valid`
+   * takes too; without it the root's keys are held to the rule as the others are.
+   */
+  root?: Pick<PropertyKeyRule, 'valid' | 'fix'>;
 }
 
 /**
@@ -72,7 +78,23 @@ export function planPropertyKeyRenames(
 ): PropertyKeyRenames | undefined {
   const root = new KeyPlace();
   for (const schema of schemas) if (schema) collectKeys(schema, root, rule.nested);
-  return renamesOf(root, rule);
+  return renamesOf(root, rule, rule.root ?? rule);
+}
+
+/**
+ * {@link planPropertyKeyRenames} of a tool's schemas (non-strict and strict, read back alike) by
+ * `rule`, computed once per spec.
+ */
+export function specKeyRenames(rule: PropertyKeyRule): (spec: ToolSpec) => PropertyKeyRenames | undefined {
+  const cache = new WeakMap<ToolSpec, { renames: PropertyKeyRenames | undefined }>();
+  return (spec) => {
+    let entry = cache.get(spec);
+    if (!entry) {
+      entry = { renames: planPropertyKeyRenames([spec.inputSchema, spec.strictInputSchema], rule) };
+      cache.set(spec, entry);
+    }
+    return entry.renames;
+  };
 }
 
 function collectKeys(schema: unknown, place: KeyPlace, nested: boolean): void {
@@ -99,15 +121,19 @@ function collectKeys(schema: unknown, place: KeyPlace, nested: boolean): void {
   }
 }
 
-function renamesOf(place: KeyPlace, rule: PropertyKeyRule): PropertyKeyRenames | undefined {
+function renamesOf(
+  place: KeyPlace,
+  rule: PropertyKeyRule,
+  here: Pick<PropertyKeyRule, 'valid' | 'fix'> = rule,
+): PropertyKeyRenames | undefined {
   const out = new Map<string, string>();
   const back = new Map<string, string>();
   const taken = new Set(place.keys);
   /** The next suffix to try for each fixed form, so that many keys of one form stay linear. */
   const next = new Map<string, number>();
   for (const key of place.keys) {
-    if (rule.valid(key)) continue;
-    const base = rule.fix(key);
+    if (here.valid(key)) continue;
+    const base = here.fix(key);
     let name = base;
     let count = next.get(base) ?? 2;
     while (taken.has(name)) {

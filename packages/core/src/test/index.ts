@@ -1,4 +1,10 @@
 export { pingToolkit, startSizedApi, unreachableApiToolkit } from './api-toolkits.js';
+export {
+  AWKWARD_KEY_ARGUMENTS,
+  argumentsAsShown,
+  awkwardKeysTool,
+  portableKeyViolations,
+} from './awkward-keys.js';
 export { editDistanceByTable } from './edit-distance-table.js';
 export { gateToolkit } from './gate-tool.js';
 export { findGeminiViolations, geminiSchemaAsJsonSchema } from './gemini-invariants.js';

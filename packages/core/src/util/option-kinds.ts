@@ -145,6 +145,18 @@ export const PROVIDER_OPTION_KINDS = {
 } as const satisfies Record<string, OptionKind>;
 
 /**
+ * {@link PROVIDER_OPTION_KINDS} of a provider whose tools may reach any vendor's model, with
+ * `propertyKeys` (see `PropertyKeysMode`).
+ */
+export const PORTABLE_PROVIDER_OPTION_KINDS = {
+  ...PROVIDER_OPTION_KINDS,
+  propertyKeys: {
+    takes: "'portable' (rename keys a major model API refuses) or 'unchanged'",
+    test: (value: unknown) => value === 'portable' || value === 'unchanged',
+  },
+} as const satisfies Record<string, OptionKind>;
+
+/**
  * A provider's constructor options (`{}` for none), checked: an object, of its options only (see
  * {@link checkOptionNames}), each given one of its kind; CONFIG_INVALID naming the provider and the
  * option otherwise. Unchecked, `strict: 'false'` turned strict mode on (a string is truthy), a
