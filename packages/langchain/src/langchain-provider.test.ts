@@ -16,7 +16,14 @@ import {
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
-import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
+import {
+  AWKWARD_KEY_ARGUMENTS,
+  argumentsAsShown,
+  awkwardKeysTool,
+  portableKeyViolations,
+  stockLookupTool,
+  untilTestTimeout,
+} from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { createAgent } from 'langchain';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
@@ -686,5 +693,31 @@ describe.each(modes)('createAgent (langchain) with tool modifiers (%s)', (mode) 
       id: 'task_1',
       title: 'Renew passport',
     });
+  });
+});
+
+describe('LangChainProvider property keys', () => {
+  test('keys a major model API refuses are sent renamed, and a call with those keys runs the tool with its own', async () => {
+    const received: unknown[] = [];
+    const { tools } = await setUp('embedded', {
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools: [awkwardKeysTool(received)],
+    });
+    const filter = tools.find((each) => each.name === 'TASKS_FILTER')!;
+    // what ChatOpenAI, ChatAnthropic and ChatGoogle send of the tool
+    const sent = convertToOpenAITool(filter).function.parameters;
+    expect(portableKeyViolations(sent)).toEqual([]);
+    const model = fakeModel()
+      .respond(
+        callTools({
+          name: 'TASKS_FILTER',
+          args: argumentsAsShown(sent, AWKWARD_KEY_ARGUMENTS) as Record<string, unknown>,
+          id: 'call_f',
+        }),
+      )
+      .respond(new AIMessage('Filtered.'));
+    const result = await createAgent({ model, tools }).invoke({ messages: [new HumanMessage('Filter')] });
+    expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+    expect(toolMessage(result.messages, 'call_f').text).toBe('{"ok":true}');
   });
 });

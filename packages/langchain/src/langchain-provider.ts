@@ -9,14 +9,16 @@ import {
   type ToolReturnType,
   type ToolRunnableConfig,
 } from '@langchain/core/tools';
-import type { ExecuteFn, JSONSchema, Logger, Provider, ToolSpec } from '@toolmux/core';
+import type { ExecuteFn, JSONSchema, Logger, PropertyKeysMode, Provider, ToolSpec } from '@toolmux/core';
 import {
   formatToolResultForModel,
   openaiInputSchemaOf,
   parseToolArguments,
+  portableArgumentsOf,
   strictSchemaOf,
+  withPortableKeys,
 } from '@toolmux/core';
-import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
+import { checkedProviderOptions, PORTABLE_PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 
 export interface LangChainProviderOptions {
   /**
@@ -30,6 +32,14 @@ export interface LangChainProviderOptions {
   strict?: boolean;
   /** Receives the warning for each tool that falls back to a non-strict schema. @default console */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * `'portable'`: property keys a major model API refuses (Anthropic: `filter[id]`, `first name`,
+   * longer than 64 characters, at any depth; Gemini: `page-size` as a parameter name) are handed out
+   * renamed, each renamed property's description naming the tool's own key, and the model's
+   * arguments are read back to the tool's keys. `'unchanged'`: keys as the tool has them.
+   * @default 'portable'
+   */
+  propertyKeys?: PropertyKeysMode;
 }
 
 /** What every tool of this provider carries in `tool.metadata.toolmux`. */
@@ -58,21 +68,27 @@ export class LangChainProvider implements Provider<StructuredTool[]> {
   readonly name = 'langchain';
   readonly #strict: boolean;
   readonly #logger: Pick<Logger, 'warn'>;
+  readonly #propertyKeys: PropertyKeysMode;
 
   constructor(options?: LangChainProviderOptions) {
-    const { strict = false, logger = console } = checkedProviderOptions(
-      options,
-      'LangChainProvider',
-      PROVIDER_OPTION_KINDS,
-    );
+    const {
+      strict = false,
+      logger = console,
+      propertyKeys = 'portable',
+    } = checkedProviderOptions(options, 'LangChainProvider', PORTABLE_PROVIDER_OPTION_KINDS);
     this.#strict = strict;
     this.#logger = logger;
+    this.#propertyKeys = propertyKeys;
   }
 
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): StructuredTool[] {
+    const mode = this.#propertyKeys;
     return tools.map((spec) => {
       const { schema, strict } = this.#schemaOf(spec);
-      return new SessionTool(spec, plainCopyOf(schema), strict, execute);
+      const shown = plainCopyOf(withPortableKeys(spec, schema, mode));
+      return new SessionTool(spec, shown, strict, (slug, args, options) =>
+        execute(slug, portableArgumentsOf(spec, args, mode), options),
+      );
     });
   }
 
