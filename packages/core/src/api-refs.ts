@@ -81,6 +81,12 @@ const OPERATIONS = {
     rest: ({ authConfigId }) =>
       `POST /api/v1/connected-accounts/link with { "user_id", "auth_config_id": ${quoted(authConfigId, '…')}, "callback_url" }`,
   },
+  'connectedAccounts.reconnect': {
+    sdk: ({ connectedAccountId }) =>
+      `connectedAccounts.reconnect(${quoted(connectedAccountId, 'connectedAccountId')}, { callbackUrl })`,
+    rest: ({ connectedAccountId }) =>
+      `POST /api/v1/connected-accounts/${connectedAccountId ?? ':id'}/reconnect`,
+  },
   'connectedAccounts.enable': {
     sdk: () => 'connectedAccounts.enable(id)',
     rest: () => 'POST /api/v1/connected-accounts/:id/enable',
@@ -162,6 +168,11 @@ const OPERATIONS = {
     sdk: ({ toolkit }) => `session.update({ authConfigs: { ${toolkit ?? 'toolkit'}: authConfigId } })`,
     rest: ({ toolkit }) =>
       `PATCH /api/v1/sessions/:sessionId with { "config": { "authConfigs": { ${quoted(toolkit, '…')}: "…" } } }`,
+  },
+  'session.ensureConnected': {
+    sdk: ({ toolkit }) => `session.ensureConnected(${quoted(toolkit, 'toolkit')})`,
+    rest: ({ toolkit }) =>
+      `POST /api/v1/sessions/:sessionId/ensure-connected with { "toolkit": ${quoted(toolkit, '…')} }`,
   },
   'session.waitForConnections': {
     sdk: () => 'session.waitForConnections()',

@@ -940,6 +940,25 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         signal,
       );
     },
+    /**
+     * Connects an account again in place: the user opens `redirectUrl` and signs in at the provider
+     * again (oauth2) or gives a new API key, token or password on the hosted connect page (api_key,
+     * bearer, basic), and the new credentials go to this same account, ACTIVE again, with its id,
+     * alias, user, toolkit and auth config kept: sessions that name it (`connectedAccounts`) use it
+     * again without `session.update()`. For an EXPIRED account (a revoked refresh token, a refused
+     * API key), or an ACTIVE one whose grant should change. A disabled (INACTIVE) account is enabled
+     * first; an attempt never connected is INVALID_REQUEST (start one with `link()`). Several
+     * reconnects may be open at once: the last one the user finishes stands.
+     *
+     * @example
+     * const request = await mux.connectedAccounts.reconnect('ca_…', { callbackUrl });
+     * // send the user to request.redirectUrl, then
+     * await request.waitForConnection(120_000); // the same ca_… id, ACTIVE
+     */
+    reconnect: async (id: string, given?: { callbackUrl?: string }): Promise<ConnectionRequest> => {
+      const options = checkedOptions(given, 'mux.connectedAccounts.reconnect()');
+      return (await this.#ready()).auth.reconnect(id, options);
+    },
     /** Stops using an ACTIVE account (INACTIVE): its credentials stay, no call runs with it. */
     disable: async (id: string): Promise<ConnectedAccount> =>
       (await this.#ready()).auth.setConnectedAccountEnabled(id, false),

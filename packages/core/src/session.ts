@@ -3,7 +3,7 @@ import { apiRef, type ErrorAudience } from './api-refs.js';
 import { type AccountChoices, isSessionBlock, pinnedOnly } from './auth/account-selection.js';
 import { checkAlias } from './auth/aliases.js';
 import type { AuthService } from './auth/auth-service.js';
-import type { ConnectionRequest } from './auth/connection-request.js';
+import { type ConnectionRequest, requestStatusAt } from './auth/connection-request.js';
 import {
   checkConnectionsWaitTimeout,
   checkWaitToolkits,
@@ -1131,8 +1131,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       };
     }
     // the accounts the session may only use are not usable, or its auth config is gone: the
-    // request handed out before connected an account the session could never use
-    if (blocked) throw blocked;
+    // request handed out before connected an account the session could never use. One of them
+    // expired is reconnected in place: the session uses it again once the user finishes.
+    if (blocked) {
+      const request = await this.#reconnectPinned(found, blocked, options?.callbackUrl, { form: true });
+      if (request) return { status: 'NEEDS_USER', request };
+      throw blocked;
+    }
     return { status: 'NEEDS_USER', request: await this.authorize(toolkit, options) };
   }
 
@@ -1186,8 +1191,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             : undefined;
         const { connection, blocked } = await this.#connectionState(toolkit);
         // the session's settings leave it no account a connection could give: no wait can end
-        // that, and "get a new link" sent the model round in a loop
-        if (blocked) {
+        // that, and "get a new link" sent the model round in a loop; unless the user is
+        // reconnecting the account that expired (its request is the latest), which ends it
+        const reconnecting =
+          request !== undefined &&
+          request.connectedAccountId === blocked?.details?.connectedAccountId &&
+          requestStatusAt(request, new Date()) !== 'FAILED';
+        if (blocked && !reconnecting) {
           const blockReader = reader ?? applicationReader(true);
           return {
             status: 'FAILED',
@@ -1792,7 +1802,17 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       // no link where the session could not use what it connects: the accounts it may only use
       // are not usable (or, with reinitiate, a new one would not be one of them), or its auth
       // config is gone. The model was sent round in a loop: link, connect, "cannot be used".
-      if (blocked) return this.#unconnectable(toolkit, blocked, accountId);
+      if (blocked) {
+        const hosted = this.#runtime.auth.hostedConnectPage;
+        const callbackUrl = this.#config.connectionCallbackUrl;
+        const request = await this.#reconnectPinned(toolkit, blocked, callbackUrl, { form: hosted });
+        if (!request) return this.#unconnectable(toolkit, blocked, accountId);
+        const action =
+          request.kind === 'fields'
+            ? `enter new credentials for ${toolkit.name}`
+            : `sign in to ${toolkit.name} again`;
+        return this.#linkEntry(toolkit, request, false, accountId, `Its connection has expired.`, action);
+      }
       if (connection.isActive) {
         return {
           toolkit: toolkit.slug,
@@ -1820,20 +1840,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ...(alias !== undefined ? { alias } : {}),
       });
       const action = credentials ? `enter ${credentials} for ${toolkit.name}` : `connect ${toolkit.name}`;
-      return {
-        toolkit: toolkit.slug,
-        connected: connection.isActive,
-        ...accountId,
-        redirect_url: request.redirectUrl,
-        connection_request_id: request.id,
-        expires_at: request.expiresAt.toISOString(),
-        message: (
-          `${expired.trim()} Ask the user to open redirect_url to ${action} (the link works for 10 minutes), ` +
-          (this.#hintReader().metaTools.has('WAIT_FOR_CONNECTIONS')
-            ? `then call ${this.#slugs().WAIT_FOR_CONNECTIONS} to learn when they are done.`
-            : 'then continue the task once they say they are done.')
-        ).trim(),
-      };
+      return this.#linkEntry(toolkit, request, connection.isActive, accountId, expired, action);
     }
     return {
       toolkit: toolkit.slug,
@@ -1843,6 +1850,67 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ? `${toolkit.name} is not connected for this user.${expired} It connects with ${credentials}, which the user must provide in the application (there is no link to open). Ask the user to add it there, then try again.`
         : `${toolkit.name} cannot be connected yet: the application has no OAuth app configured for it. Tell the user that a developer must set one up.`,
     };
+  }
+
+  /** The entry of TOOLMUX_MANAGE_CONNECTIONS that hands out `request`'s link, for the user to `action`. */
+  #linkEntry(
+    toolkit: Toolkit,
+    request: ConnectionRequest,
+    connected: boolean,
+    account: { connected_account_id?: string },
+    before: string,
+    action: string,
+  ): Record<string, unknown> {
+    return {
+      toolkit: toolkit.slug,
+      connected,
+      ...account,
+      redirect_url: request.redirectUrl,
+      connection_request_id: request.id,
+      expires_at: request.expiresAt.toISOString(),
+      message: (
+        `${before.trim()} Ask the user to open redirect_url to ${action} (the link works for 10 minutes), ` +
+        (this.#hintReader().metaTools.has('WAIT_FOR_CONNECTIONS')
+          ? `then call ${this.#slugs().WAIT_FOR_CONNECTIONS} to learn when they are done.`
+          : 'then continue the task once they say they are done.')
+      ).trim(),
+    };
+  }
+
+  /**
+   * In a session that may only use the accounts it names for `toolkit`, when `blocked` (its calls'
+   * error) says one of them expired: a request that reconnects that account in place
+   * (`connectedAccounts.reconnect()`), which the session uses again once the user finishes. A new
+   * account is never connected here: the session could not use it. Undefined when there is nothing
+   * to reconnect (a disabled or deleted account, one never connected), or (`form: false`) its link
+   * would be a credentials form that no connect page serves: `blocked` stands.
+   */
+  async #reconnectPinned(
+    toolkit: Toolkit,
+    blocked: ToolMuxError,
+    callbackUrl: string | undefined,
+    options: { form: boolean },
+  ): Promise<ConnectionRequest | undefined> {
+    const id = blocked.details?.connectedAccountId;
+    if (blocked.code !== 'CONNECTION_EXPIRED' || typeof id !== 'string') return undefined;
+    if (!pinnedOnly(this.#selection(), toolkit.slug)) return undefined;
+    if (!options.form) {
+      const { store } = this.#runtime;
+      const account = await store.getConnectedAccount(id);
+      const config = account && (await store.getAuthConfig(account.authConfigId));
+      if (config?.type !== 'oauth2') return undefined;
+    }
+    try {
+      return await this.#runtime.auth.reconnect(id, { ...(callbackUrl ? { callbackUrl } : {}) });
+    } catch (error) {
+      // not reconnectable after all (disabled, or deleted, since the calls' error was made)
+      if (
+        ToolMuxError.isInstance(error) &&
+        ['INVALID_REQUEST', 'CONNECTED_ACCOUNT_NOT_FOUND'].includes(error.code)
+      )
+        return undefined;
+      throw error;
+    }
   }
 
   /**

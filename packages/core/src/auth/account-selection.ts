@@ -105,7 +105,7 @@ function pinnedAccountsError(
     (reader) =>
       new ToolMuxError({
         code: expired ? 'CONNECTION_EXPIRED' : 'CONNECTION_REQUIRED',
-        message: `This session may only use the ${toolkit.name} (${toolkit.slug}) accounts the application set for it, and none of them is usable (${states.join('; ')}). ${pinnedAccountsWay(toolkit, reader)}.`,
+        message: `This session may only use the ${toolkit.name} (${toolkit.slug}) accounts the application set for it, and none of them is usable (${states.join('; ')}). ${pinnedAccountsWay(toolkit, reader, expired?.connectedAt ? expired.id : undefined)}.`,
         details: { toolkit: toolkit.slug, ...(expired ? { connectedAccountId: expired.id } : {}) },
       }),
   );

@@ -136,6 +136,9 @@ export class AuthService {
   ): Promise<ConnectionRequest> {
     return this.connectionRequests.link(userId, authConfigId, options);
   }
+  reconnect(id: string, options: { callbackUrl?: string } = {}): Promise<ConnectionRequest> {
+    return this.connectionRequests.reconnect(id, options);
+  }
   getConnectionRequest(id: string): Promise<ConnectionRequestInfo> {
     return this.connectionRequests.get(id);
   }

@@ -4,6 +4,7 @@ import { ToolMuxError } from '../errors.js';
 import { readerError } from '../meta-tools/hints.js';
 import type {
   AuthConfigRecord,
+  ConnectedAccountChanges,
   ConnectedAccountRecord,
   ConnectionStatus,
   ListConnectedAccountsQuery,
@@ -180,6 +181,51 @@ export async function revokeStoredTokens(
   );
 }
 
+/**
+ * Checks that `account` can be reconnected in place (`connectedAccounts.reconnect()`): it was
+ * connected once (an attempt is finished by its own request, or replaced with `link()`), and the
+ * application has not disabled it (`enable()` it first: a reconnect would undo the disable).
+ */
+export function checkReconnectable(account: ConnectedAccountRecord): void {
+  const never = account.status === 'INITIATED' || account.connectedAt === null;
+  if (!never && account.status !== 'INACTIVE') return;
+  throw new ToolMuxError({
+    code: 'INVALID_REQUEST',
+    message: never
+      ? `Connected account ${account.id} was never connected (it is ${account.status}, an unfinished connection attempt): there is nothing to reconnect. Start a new connection with ${apiRef('connectedAccounts.link', { authConfigId: account.authConfigId })}.`
+      : `Connected account ${account.id} was disabled (INACTIVE) by the application: enable it again with ${apiRef('connectedAccounts.enable')} first, then reconnect it if its credentials no longer work.`,
+    details: { connectedAccountId: account.id, status: account.status },
+  });
+}
+
+/**
+ * Writes a reconnect's new credentials (`changes`: ACTIVE, the secret, its expiry) to the account it
+ * reconnects, as the account was read (a compare-and-set on its version), keeping its id, alias, user,
+ * toolkit and auth config. An account the application disabled meanwhile stays INACTIVE (the
+ * credentials are kept for `enable()`); one deleted meanwhile is not written: undefined.
+ */
+export async function reconnectAccount(
+  store: Store,
+  id: string,
+  changes: ConnectedAccountChanges,
+): Promise<ConnectedAccountRecord | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const account = await store.getConnectedAccount(id);
+    if (!account) return undefined;
+    const written: ConnectedAccountChanges =
+      account.status === 'INACTIVE'
+        ? { ...changes, status: 'INACTIVE', statusReason: account.statusReason }
+        : changes;
+    // after a few writes of others in between (a refresh's lease), the last one without the version
+    const updated = await store.updateConnectedAccount(
+      id,
+      written,
+      attempt > 5 ? undefined : account.version,
+    );
+    if (updated || attempt > 5) return updated;
+  }
+}
+
 /** Every status a connected account may have (a list filter's, and what a remote client reads). */
 export const ACCOUNT_STATUSES = [
   'INITIATED',
@@ -321,6 +367,16 @@ export class ConnectedAccounts {
     return { toolkit, scheme };
   }
 
+  /** The credentials of a non-OAuth config, checked against its scheme and sealed for account `id`. */
+  sealedFields(config: AuthConfigRecord, credentials: unknown, id: string) {
+    const { toolkit, scheme } = this.fieldScheme(config);
+    const stored: StoredCredentials = {
+      type: scheme.type,
+      fields: checkFields(toolkit, scheme, credentials),
+    };
+    return { toolkit, secret: this.#records.options.vault.sealJson(id, stored) };
+  }
+
   /** An ACTIVE account of checked, encrypted credentials (not stored yet). */
   fieldsAccount(
     userId: string,
@@ -328,11 +384,9 @@ export class ConnectedAccounts {
     credentials: unknown,
     alias?: string | null,
   ): ConnectedAccountRecord {
-    const { toolkit, scheme } = this.fieldScheme(config);
-    const fields = checkFields(toolkit, scheme, credentials);
     const id = newId('ca');
+    const { toolkit, secret } = this.sealedFields(config, credentials, id);
     const now = new Date();
-    const stored: StoredCredentials = { type: scheme.type, fields };
     return {
       id,
       userId,
@@ -340,7 +394,7 @@ export class ConnectedAccounts {
       authConfigId: config.id,
       status: 'ACTIVE',
       statusReason: null,
-      secret: this.#records.options.vault.sealJson(id, stored),
+      secret,
       expiresAt: null,
       version: 1,
       refreshLeaseUntil: null,

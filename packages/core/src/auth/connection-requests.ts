@@ -23,7 +23,12 @@ import {
   connectPageCookie,
   connectPageCookieMatches,
 } from './connect-binding.js';
-import { accountLimitReached, type ConnectedAccounts } from './connected-accounts.js';
+import {
+  accountLimitReached,
+  type ConnectedAccounts,
+  checkReconnectable,
+  reconnectAccount,
+} from './connected-accounts.js';
 import {
   COMPLETION_MARGIN_MS,
   ConnectionRequest,
@@ -67,6 +72,11 @@ export interface OAuthRequestSecret {
    * connect-binding.ts). Absent: the link was the provider's URL, or the request is older.
    */
   browserBound?: boolean;
+  /**
+   * The request reconnects its account in place (`connectedAccounts.reconnect()`): the account was
+   * connected before, and its callback writes the new tokens to it (see `reconnectAccount`).
+   */
+  reconnect?: boolean;
 }
 
 /**
@@ -105,7 +115,9 @@ export function clientChangedFailure(
 /**
  * Ends an OAuth request that will not complete: its account attempt FAILED with `failure` as its
  * `statusReason` (only while it is INITIATED: never an account connected or changed meanwhile), then
- * the request FAILED.
+ * the request FAILED. A reconnect's account that is still EXPIRED (or REVOKED) keeps its status and
+ * gets `failure` as its `statusReason`, which `waitForConnection()` reports; an ACTIVE or INACTIVE one
+ * is left as it is.
  */
 export async function failConnectionAttempt(
   store: Store,
@@ -114,16 +126,18 @@ export async function failConnectionAttempt(
 ): Promise<void> {
   const accountId = request.connectedAccountId!;
   for (let tries = 0; tries < 5; tries++) {
-    const attempt = await store.getConnectedAccount(accountId);
-    if (attempt?.status !== 'INITIATED') break;
+    const account = await store.getConnectedAccount(accountId);
+    const expired =
+      account?.connectedAt != null && (account.status === 'EXPIRED' || account.status === 'REVOKED');
+    if (account?.status !== 'INITIATED' && !expired) break;
     const failed = await store.updateConnectedAccount(
       accountId,
       {
-        status: 'FAILED',
+        ...(expired ? {} : { status: 'FAILED' as const }),
         // the provider's words (or a forged redirect's): stored as text the database can keep
         statusReason: storableText(`${failure.error}: ${failure.description}`),
       },
-      attempt.version,
+      account.version,
     );
     if (failed) break;
   }
@@ -208,6 +222,24 @@ export class ConnectionRequests {
   }
 
   /**
+   * `connectedAccounts.reconnect(id)`: a connection request whose completion (the OAuth callback, or
+   * the credentials form) gives new credentials to this same account, ACTIVE again, keeping its id,
+   * alias, user, toolkit and auth config, so that sessions that name it and references to it hold.
+   * Several reconnects of one account may be open at once: each completion writes its credentials,
+   * so the last one the user finishes stands.
+   */
+  async reconnect(id: string, options: { callbackUrl?: string } = {}): Promise<ConnectionRequest> {
+    const { callbackUrls, defaultCallbackUrl } = this.#records.options;
+    callbackUrls.check(options.callbackUrl ?? defaultCallbackUrl);
+    const account = await this.#records.account(id);
+    checkReconnectable(account);
+    const config = await this.#records.authConfig(account.authConfigId);
+    return config.type === 'oauth2'
+      ? this.#startOAuth(account.userId, config, options.callbackUrl, undefined, null, account)
+      : this.#startFields(account.userId, config, options.callbackUrl, undefined, null, account);
+  }
+
+  /**
    * A request for the fields of an api_key / bearer / basic config. It has no provider page: its link
    * is always the hosted connect page (or the application collects the fields itself and calls
    * `complete`).
@@ -219,6 +251,8 @@ export class ConnectionRequests {
     alias: string | undefined,
     /** The session's `multiAccount.maxAccountsPerToolkit`, checked again when the account is made. */
     maxAccounts: number | null,
+    /** The account a reconnect gives the credentials to (see {@link reconnect}). */
+    reconnecting?: ConnectedAccountRecord,
   ): Promise<ConnectionRequest> {
     const { store, callbackUrls, defaultCallbackUrl, connectPageUrl } = this.#records.options;
     const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
@@ -227,7 +261,8 @@ export class ConnectionRequests {
     const record: ConnectionRequestRecord = {
       id: newId('cr'),
       kind: 'fields',
-      connectedAccountId: null,
+      // a reconnect's account from the start: `complete()` writes the credentials to it
+      connectedAccountId: reconnecting?.id ?? null,
       userId,
       toolkit: toolkit.slug,
       authConfigId: config.id,
@@ -321,6 +356,8 @@ export class ConnectionRequests {
     alias: string | undefined,
     /** The session's `multiAccount.maxAccountsPerToolkit`, checked again when the account is made. */
     maxAccounts: number | null,
+    /** The account a reconnect gives the tokens to, instead of a new attempt (see {@link reconnect}). */
+    reconnecting?: ConnectedAccountRecord,
   ): Promise<ConnectionRequest> {
     const { store, vault, callbackUrls, redirectUri, defaultCallbackUrl, hostedConnectPage, baseUrl } =
       this.#records.options;
@@ -332,7 +369,7 @@ export class ConnectionRequests {
     const { url, state, codeVerifier } = await startAuthorization(scheme, client, redirectUri);
     const now = new Date();
     await this.#dropAbandonedAttempts(userId, config.id, now);
-    const accountId = newId('ca');
+    const accountId = reconnecting?.id ?? newId('ca');
     const requestId = newId('cr');
     const expiresAt = new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS);
     // The attempt holds no alias: the request keeps it, and the callback gives it to the account in the
@@ -358,6 +395,7 @@ export class ConnectionRequests {
       authorizationUrl: url.toString(),
       clientId: client.clientId,
       ...(hosted && bindingReachesCallback(baseUrl, redirectUri) ? { browserBound: true } : {}),
+      ...(reconnecting ? { reconnect: true } : {}),
     };
     const record: ConnectionRequestRecord = {
       id: requestId,
@@ -377,7 +415,10 @@ export class ConnectionRequests {
       alias: alias ?? null,
       maxAccounts,
     };
-    if (store.insertConnectionAttempt) {
+    if (reconnecting) {
+      // no attempt to make: the account is there, and no pending attempt of the bound is its
+      await store.insertConnectionRequest(record);
+    } else if (store.insertConnectionAttempt) {
       // with its request, in one step that ends the user's oldest pending attempts past the bound
       await store.insertConnectionAttempt(attempt, record, ATTEMPTS_PER_USER_AND_CONFIG);
     } else {
@@ -460,6 +501,8 @@ export class ConnectionRequests {
     }
     const closed = this.#notOpen(record, new Date());
     if (closed) throw closed;
+    // an open form request names an account only when it reconnects it
+    if (record.connectedAccountId !== null) return this.#completeReconnect(record, credentials);
     const account = this.#accounts.fieldsAccount(
       record.userId,
       await this.#records.authConfig(record.authConfigId),
@@ -492,10 +535,14 @@ export class ConnectionRequests {
     if (completed) {
       return publicAccount(account);
     }
-    // taken, expired or deleted since it was read: say which
-    const current = await store.getConnectionRequest(record.id);
-    if (!current) throw notFound('connectionRequest', record.id);
-    throw (
+    throw await this.#notCompleted(record);
+  }
+
+  /** Why a request read open could not be taken: taken, expired or deleted since it was read. */
+  async #notCompleted(record: ConnectionRequestRecord): Promise<ToolMuxError> {
+    const current = await this.#records.store.getConnectionRequest(record.id);
+    if (!current) return notFound('connectionRequest', record.id);
+    return (
       this.#notOpen(current, new Date()) ??
       new ToolMuxError({
         code: 'CONNECTION_REQUEST_INVALID',
@@ -503,6 +550,31 @@ export class ConnectionRequests {
         details: { connectionRequestId: record.id },
       })
     );
+  }
+
+  /**
+   * Completes a reconnect's form request: the fields, checked first (wrong ones leave the request
+   * open), become the credentials of its account (see `reconnectAccount`), and the request is
+   * COMPLETED, once. An account deleted meanwhile is CONNECTED_ACCOUNT_NOT_FOUND, the request FAILED.
+   */
+  async #completeReconnect(record: ConnectionRequestRecord, credentials: unknown): Promise<ConnectedAccount> {
+    const accountId = record.connectedAccountId!;
+    const config = await this.#records.authConfig(record.authConfigId);
+    const { secret } = this.#accounts.sealedFields(config, credentials, accountId);
+    const store = this.#records.store;
+    const now = new Date();
+    if (!(await store.markConnectionRequestUsed(record.id, now))) throw await this.#notCompleted(record);
+    const updated = await reconnectAccount(store, accountId, {
+      status: 'ACTIVE',
+      statusReason: null,
+      secret,
+      expiresAt: null,
+      refreshLeaseUntil: null,
+      connectedAt: now,
+    });
+    await store.finishConnectionRequest(record.id, updated ? 'COMPLETED' : 'FAILED');
+    if (!updated) throw notFound('connectedAccount', accountId);
+    return publicAccount(updated);
   }
 
   /**

@@ -103,7 +103,7 @@ export function connectionExpiredError(
         code: 'CONNECTION_EXPIRED',
         message:
           `The ${toolkitLabel} connection ${named} has expired or was revoked${reason ? ` (${reason})` : ''}. ` +
-          `Ask the user to reconnect ${toolkitLabel}: ${reconnectWay(toolkit, reader, alias ?? undefined)}. Then retry.`,
+          `Ask the user to reconnect ${toolkitLabel}: ${reconnectWay(toolkit, reader, alias ?? undefined, accountId)}. Then retry.`,
         details: { connectedAccountId: accountId },
       }),
   );

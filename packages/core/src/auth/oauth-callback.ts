@@ -9,7 +9,13 @@ import type { Vault } from '../vault/vault.js';
 import { aliasTakenError } from './aliases.js';
 import type { AuthRecords } from './auth-records.js';
 import { browserMismatch, connectBindingCookieMatches } from './connect-binding.js';
-import { accountLimitReached, accountsInLimit, freeAlias, revokeStoredTokens } from './connected-accounts.js';
+import {
+  accountLimitReached,
+  accountsInLimit,
+  freeAlias,
+  reconnectAccount,
+  revokeStoredTokens,
+} from './connected-accounts.js';
 import {
   clientChangedFailure,
   failConnectionAttempt,
@@ -128,11 +134,13 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     let updated: ConnectedAccountRecord | undefined;
     try {
       updated = await untilStored(() =>
-        connection.maxAccounts || connection.alias
-          ? activateWithinLimit(records, connection, connection.maxAccounts ?? null, changes, () =>
-              revokeIssued('it is not kept'),
-            )
-          : store.updateConnectedAccount(accountId, changes),
+        secret.reconnect
+          ? reconnectAccount(store, accountId, changes)
+          : connection.maxAccounts || connection.alias
+            ? activateWithinLimit(records, connection, connection.maxAccounts ?? null, changes, () =>
+                revokeIssued('it is not kept'),
+              )
+            : store.updateConnectedAccount(accountId, changes),
       );
     } catch (error) {
       // no account holds the tokens just issued: they are revoked where the provider allows it

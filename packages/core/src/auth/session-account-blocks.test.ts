@@ -67,10 +67,15 @@ const requestCount = async (mux: ToolMux, userId: string) =>
   (await mux.connectedAccounts.list({ userIds: [userId] })).items.length;
 
 describe('a session that may only use the accounts it names', () => {
-  it('whose account expired: no link is made anywhere, and every answer names the account and who can fix it', async () => {
+  it('whose account expired: every link reconnects that same account, never a new one, and the session works again without update()', async () => {
     const mux = setup();
     const config = await mux.authConfigs.create('acme', { type: 'api_key' });
-    const pinned = await mux.connectedAccounts.create('u1', config.id, { apiKey: 'bad_old_key' });
+    const pinned = await mux.connectedAccounts.create(
+      'u1',
+      config.id,
+      { apiKey: 'bad_old_key' },
+      { alias: 'work' },
+    );
     const session = await mux.create('u1', {
       connectedAccounts: { acme: pinned.id },
       manageConnections: { waitForConnections: true },
@@ -81,37 +86,75 @@ describe('a session that may only use the accounts it names', () => {
     });
     const call = (first.data as { results: Array<{ error: string }> }).results[0]!;
     expect(call.error).toContain(`may only use the Acme (acme) accounts the application set for it`);
-    expect(call.error).toContain(`${pinned.id}: EXPIRED (Acme (acme) refused the credentials)`);
+    expect(call.error).toContain(`(${pinned.id}): EXPIRED (Acme (acme) refused the credentials)`);
     expect(call.error).toContain('must reconnect that account or give this session another Acme account');
     expect(call.error).not.toContain('reinitiate');
 
     const accounts = await requestCount(mux, 'u1');
     for (const reinitiate of [false, true]) {
       const [entry] = await manage(session, { toolkits: ['acme'], reinitiate });
-      expect(entry).toMatchObject({ toolkit: 'acme', connected: false, code: 'CONNECTION_EXPIRED' });
-      expect(entry!.redirect_url).toBeUndefined();
-      expect(entry!.message).toContain('do not ask for one');
+      expect(entry).toMatchObject({ toolkit: 'acme', connected: false, connected_account_id: pinned.id });
+      expect(entry!.redirect_url).toMatch(/\/connect\/cr_/);
+      expect(entry!.message).toContain('enter new credentials for Acme');
     }
-    const wait = (
-      await session.execute('TOOLMUX_WAIT_FOR_CONNECTIONS', { toolkits: ['acme'], timeout_seconds: 5 })
+    const waiting = (
+      await session.execute('TOOLMUX_WAIT_FOR_CONNECTIONS', { toolkits: ['acme'], timeout_seconds: 0 })
     ).data as { toolkits: Record<string, { status: string; message: string }> };
-    expect(wait.toolkits.acme).toMatchObject({ status: 'FAILED' });
-    expect(wait.toolkits.acme!.message).toContain('must reconnect that account');
-    const direct = await session.execute('ACME_WHOAMI', {});
-    expect(direct).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
-    // the application reads its own way out
-    const refusal = await session.ensureConnected('acme').catch((error: unknown) => error);
-    expect(refusal).toMatchObject({ code: 'CONNECTION_EXPIRED' });
-    expect((refusal as Error).message).toContain(
-      'give the session the new one with session.update({ connectedAccounts: { acme: [accountId] } })',
-    );
-    expect((refusal as Error).message).toContain('connectedAccounts.link(');
-    // nothing was started: no attempt, no account the session could never use
+    expect(waiting.toolkits.acme).toMatchObject({ status: 'PENDING' });
+    // the application's own way out names the reconnect, and ensureConnected starts it
+    const direct = await mux.tools.execute('ACME_WHOAMI', {
+      userId: 'u1',
+      arguments: {},
+      connectedAccountId: pinned.id,
+    });
+    expect(direct.error).toContain(`connectedAccounts.reconnect("${pinned.id}", { callbackUrl })`);
+    const ensured = await session.ensureConnected('acme');
+    expect(ensured.status).toBe('NEEDS_USER');
+    const request = (ensured as { request: { id: string; kind: string; connectedAccountId: string } })
+      .request;
+    expect(request).toMatchObject({ kind: 'fields', connectedAccountId: pinned.id });
+    // nothing was connected anew: no attempt, no account the session could never use
     expect(await requestCount(mux, 'u1')).toBe(accounts);
 
-    // the application's way out works: a new account, given to the session
-    const fresh = await mux.connectedAccounts.create('u1', config.id, { apiKey: 'good_new_key' });
-    await session.update({ connectedAccounts: { acme: fresh.id } });
+    // wrong fields leave the request open; the user's new key goes to the same account
+    await expect(mux.connectionRequests.complete(request.id, { nope: 'x' })).rejects.toMatchObject({
+      code: 'CONNECTED_ACCOUNT_INVALID',
+    });
+    const account = await mux.connectionRequests.complete(request.id, { apiKey: 'good_new_key' });
+    expect(account).toMatchObject({ id: pinned.id, status: 'ACTIVE', alias: 'work', statusReason: null });
+    await expect(mux.connectionRequests.complete(request.id, { apiKey: 'good_again' })).rejects.toMatchObject(
+      {
+        code: 'CONNECTION_REQUEST_INVALID',
+      },
+    );
+    expect(await session.execute('ACME_WHOAMI', {})).toMatchObject({
+      successful: true,
+      data: { key: 'good_new' },
+    });
+    expect(await requestCount(mux, 'u1')).toBe(accounts);
+    const [entry] = await manage(session, { toolkits: ['acme'] });
+    expect(entry).toMatchObject({ connected: true, connected_account_id: pinned.id });
+  });
+
+  it('whose account expired, with no connect page for its form: no link for the agent, the application reconnects it', async () => {
+    const mux = new ToolMux({
+      toolkits: [keyed('acme')],
+      store: ':memory:',
+      secretKey: Buffer.alloc(32, 7).toString('base64'),
+      logger: quiet,
+    });
+    opened.push(mux);
+    const config = await mux.authConfigs.create('acme', { type: 'api_key' });
+    const pinned = await mux.connectedAccounts.create('u1', config.id, { apiKey: 'bad_old_key' });
+    const session = await mux.create('u1', { connectedAccounts: { acme: pinned.id } });
+    expect(await session.execute('ACME_WHOAMI', {})).toMatchObject({ code: 'CONNECTION_EXPIRED' });
+    const [entry] = await manage(session, { toolkits: ['acme'] });
+    expect(entry).toMatchObject({ toolkit: 'acme', connected: false, code: 'CONNECTION_EXPIRED' });
+    expect(entry!.redirect_url).toBeUndefined();
+    expect(entry!.message).toContain('do not ask for one');
+    const request = await mux.connectedAccounts.reconnect(pinned.id);
+    await mux.connectionRequests.complete(request.id, { apiKey: 'good_new_key' });
+    expect(await request.waitForConnection(5_000)).toMatchObject({ id: pinned.id, status: 'ACTIVE' });
     expect(await session.execute('ACME_WHOAMI', {})).toMatchObject({
       successful: true,
       data: { key: 'good_new' },

@@ -57,15 +57,23 @@ export function connectWay(toolkit: string, reader: HintReader): string {
  * How the reader gets a new connection for an expired account of `toolkit`; one with an `alias` is
  * connected again under it (an expired account gives its alias up to a new connection).
  */
-export function reconnectWay(toolkit: string, reader: HintReader, alias?: string): string {
+export function reconnectWay(
+  toolkit: string,
+  reader: HintReader,
+  alias?: string,
+  /** The expired account, which the application may reconnect in place. */
+  connectedAccountId?: string,
+): string {
   const under = alias === undefined ? '' : ` under the alias ${JSON.stringify(alias)}`;
   if (reader.metaTools.has('MANAGE_CONNECTIONS'))
     return alias === undefined
       ? `${MetaToolSlug.MANAGE_CONNECTIONS} with reinitiate: true gives a new link`
       : `${MetaToolSlug.MANAGE_CONNECTIONS} with alias: ${JSON.stringify(alias)} gives a new link for it`;
-  return reader.session
-    ? `the application starts a new connection${under} with ${apiRef('session.authorize', { toolkit })} and hands the user its ${apiRef('redirectUrl')}`
-    : `the application connects the account again${under} with ${apiRef('connectedAccounts.link')} and hands the user its link`;
+  if (reader.session)
+    return `the application starts a new connection${under} with ${apiRef('session.authorize', { toolkit })} and hands the user its ${apiRef('redirectUrl')}`;
+  return connectedAccountId === undefined
+    ? `the application connects the account again${under} with ${apiRef('connectedAccounts.link')} and hands the user its link`
+    : `the application reconnects the account in place with ${apiRef('connectedAccounts.reconnect', { connectedAccountId })} (same id and alias) and hands the user its link`;
 }
 
 /**
@@ -73,10 +81,19 @@ export function reconnectWay(toolkit: string, reader: HintReader, alias?: string
  * application set for it (`connectedAccounts`, without an `authConfigs` entry) and none of them is
  * usable: a new connection would not be one of them, so no link can help an agent.
  */
-export function pinnedAccountsWay(toolkit: { slug: string; name: string }, reader: HintReader): string {
-  return reader.metaTools.size > 0
-    ? `A new link would connect an account this session cannot use, so do not ask for one: tell the user that the application must reconnect that account or give this session another ${toolkit.name} account`
-    : `Connect the account again (${apiRef('connectedAccounts.link')}) and give the session the new one with ${apiRef('session.update.connectedAccounts', { toolkit: toolkit.slug })}, or enable a disabled one (${apiRef('connectedAccounts.enable')})`;
+export function pinnedAccountsWay(
+  toolkit: { slug: string; name: string },
+  reader: HintReader,
+  /** The expired account among them, which the application may reconnect in place. */
+  expiredId?: string,
+): string {
+  if (reader.metaTools.size > 0)
+    return `A new link would connect an account this session cannot use, so do not ask for one: tell the user that the application must reconnect that account or give this session another ${toolkit.name} account`;
+  const inPlace =
+    expiredId === undefined
+      ? ''
+      : `Reconnect ${expiredId} in place with ${apiRef('connectedAccounts.reconnect', { connectedAccountId: expiredId })} (or ${apiRef('session.ensureConnected', { toolkit: toolkit.slug })}, which starts it): once the user finishes, the session uses it again as it is. Or connect`;
+  return `${inPlace || 'Connect'} ${inPlace ? 'another' : 'the account again'} (${apiRef('connectedAccounts.link')}) and give the session the new one with ${apiRef('session.update.connectedAccounts', { toolkit: toolkit.slug })}, or enable a disabled one (${apiRef('connectedAccounts.enable')})`;
 }
 
 /**

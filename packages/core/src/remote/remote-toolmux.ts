@@ -606,6 +606,15 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         connectedAccountOf,
       );
     },
+    reconnect: async (accountId: string, given?: { callbackUrl?: string }): Promise<ConnectionRequest> => {
+      const options = checkedOptions(given, 'mux.connectedAccounts.reconnect()');
+      return this.#api.post(
+        `/connected-accounts/${account(accountId)}/reconnect`,
+        options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {},
+        undefined,
+        (wire) => remoteConnectionRequest(this.#api, connectionRequestWireOf(wire)),
+      );
+    },
     disable: async (accountId: string): Promise<ConnectedAccount> =>
       this.#api.post(
         `/connected-accounts/${account(accountId)}/disable`,

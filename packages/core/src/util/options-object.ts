@@ -33,6 +33,7 @@ const TAKES = {
   'mux.authConfigs.create()': 'an options object ({ type, clientId?, clientSecret?, scopes?, name? })',
   'mux.authConfigs.update()': 'the changes ({ clientId?, clientSecret?, scopes?, name? })',
   'mux.connectedAccounts.link()': 'an options object ({ callbackUrl?, alias? })',
+  'mux.connectedAccounts.reconnect()': 'an options object ({ callbackUrl? })',
   'mux.connectedAccounts.create()': 'an options object ({ alias? })',
   'mux.connectedAccounts.update()': 'an object ({ alias }: the new alias, or null to remove it)',
   'mux.connectedAccounts.list()':
@@ -208,6 +209,7 @@ const FIELDS = {
   'session.waitForConnections()': { timeoutMs: checkedLater, signal: checkedLater },
   'mux.close()': { timeoutMs: checkedLater },
   'mux.connectedAccounts.link()': { callbackUrl: checkedLater, alias: checkedLater },
+  'mux.connectedAccounts.reconnect()': { callbackUrl: checkedLater },
   'mux.connectedAccounts.create()': { alias: checkedLater },
   'mux.connectedAccounts.update()': { alias: checkedLater },
   'mux.connectedAccounts.refresh()': { signal: checkedLater },

@@ -728,6 +728,87 @@ describe('credentials form on the hosted connect page', () => {
     expect(sample.calls.at(-1)!.context.credentials).toEqual({ apiKey: 'sk_from_form' });
   });
 
+  it('reconnects an expired account in place: REST, the hosted form, remote mode, and the pinned session works again', async () => {
+    const configId = await mailConfig();
+    const created = await api('POST', '/connected-accounts', {
+      user_id: 'user_again',
+      auth_config_id: configId,
+      credentials: { apiKey: 'sk_old' },
+      alias: 'work',
+    });
+    const accountId = created.json.id as string;
+    const session = await mux.create('user_again', {
+      toolkits: ['mail'],
+      connectedAccounts: { mail: accountId },
+    });
+    // the provider refused the key: the account is EXPIRED
+    await mux.connectedAccounts.disable(accountId);
+    const database = new DatabaseSync(join(directory, 'toolmux.db'));
+    try {
+      database
+        .prepare(
+          "UPDATE toolmux_connected_accounts SET status = 'EXPIRED', status_reason = 'refused' WHERE id = ?",
+        )
+        .run(accountId);
+    } finally {
+      database.close();
+    }
+    expect(await session.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: 's', body: 'b' })).toMatchObject({
+      successful: false,
+      code: 'CONNECTION_EXPIRED',
+    });
+
+    const refusedUnknown = await api('POST', '/connected-accounts/ca_unknown/reconnect');
+    expect(refusedUnknown.status).toBe(404);
+    expect(refusedUnknown.json.error.code).toBe('CONNECTED_ACCOUNT_NOT_FOUND');
+    const started = await api('POST', `/connected-accounts/${accountId}/reconnect`, {
+      callback_url: APP_CALLBACK,
+    });
+    expect(started.status).toBe(201);
+    const requestId = started.json.id as string;
+    expect(started.json).toMatchObject({
+      kind: 'fields',
+      connected_account_id: accountId,
+      status: 'PENDING',
+      redirect_url: `${baseUrl}/connect/${requestId}`,
+    });
+    const submitted = await submitForm(requestId, { apiKey: 'sk_new' });
+    expect(submitted.status).toBe(303);
+    const back = new URL(submitted.headers.get('location')!);
+    expect(back.searchParams.get('status')).toBe('success');
+    expect(back.searchParams.get('connected_account_id')).toBe(accountId);
+    expect(await mux.connectedAccounts.get(accountId)).toMatchObject({
+      status: 'ACTIVE',
+      alias: 'work',
+      statusReason: null,
+    });
+    expect(await session.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: 's', body: 'b' })).toMatchObject({
+      successful: true,
+    });
+    expect(sample.calls.at(-1)!.context.credentials).toEqual({ apiKey: 'sk_new' });
+
+    // remote mode: the same, through the SDK over REST, completed as the connect page does
+    const remote = new ToolMux({ baseUrl, apiKey: TEST_API_KEY, logger });
+    try {
+      const request = await remote.connectedAccounts.reconnect(accountId, { callbackUrl: APP_CALLBACK });
+      expect(request).toMatchObject({ kind: 'fields', connectedAccountId: accountId });
+      expect((await submitForm(request.id, { apiKey: 'sk_remote' })).status).toBe(303);
+      expect(await request.waitForConnection(10_000)).toEqual({
+        id: accountId,
+        status: 'ACTIVE',
+        toolkit: 'mail',
+      });
+      await remote.connectedAccounts.disable(accountId);
+      await expect(remote.connectedAccounts.reconnect(accountId)).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('enable'),
+      });
+    } finally {
+      await remote.close();
+    }
+    expect((await mux.connectedAccounts.list({ userIds: ['user_again'] })).items).toHaveLength(1);
+  });
+
   it("a form larger than the body limit gets the form again with what to do, not the API's JSON", async () => {
     const configId = await mailConfig();
     const session = await mux.create('user_form_large', {

@@ -28,6 +28,7 @@ import {
   LinkConnectedAccountBody,
   ListAuthConfigsQuery,
   ListConnectedAccountsQuery,
+  ReconnectConnectedAccountBody,
   UpdateAuthConfigBody,
   UpdateConnectedAccountBody,
 } from './auth-schemas.js';
@@ -298,6 +299,24 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       // already sent still stores its tokens
       handle: async ({ params, signal }) =>
         connectedAccountJson(await toolmux.connectedAccounts.refresh(params.connectedAccountId, { signal })),
+    }),
+    route({
+      method: 'post',
+      path: '/connected-accounts/:connectedAccountId/reconnect',
+      operationId: 'reconnectConnectedAccount',
+      summary:
+        'A hosted page where the user connects an account again in place: the new credentials go to the same account id, ACTIVE again, with its alias (mux.connectedAccounts.reconnect).',
+      tag: 'auth',
+      params: ConnectedAccountParams,
+      body: ReconnectConnectedAccountBody,
+      response: ConnectionRequestSchema,
+      status: 201,
+      handle: async ({ params, body }) =>
+        madeRequest(
+          await toolmux.connectedAccounts.reconnect(params.connectedAccountId, {
+            ...(body?.callback_url !== undefined ? { callbackUrl: body.callback_url } : {}),
+          }),
+        ),
     }),
     route({
       method: 'post',

@@ -190,6 +190,11 @@ export const LinkConnectedAccountBody = component(
   z.strictObject({ user_id: userId, auth_config_id: authConfigId, callback_url: callbackUrl, alias }),
 );
 
+export const ReconnectConnectedAccountBody = component(
+  'ReconnectConnectedAccountRequest',
+  z.strictObject({ callback_url: callbackUrl }).optional(),
+);
+
 export const AuthorizeBody = component(
   'AuthorizeRequest',
   z.strictObject({ toolkit: z.string().min(1), callback_url: callbackUrl, alias }),

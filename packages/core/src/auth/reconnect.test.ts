@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
+import {
+  linkOcto,
+  octoToolkit,
+  signInToSuccess,
+  startTestOAuthServerWithCallback,
+  type TestOAuthServerWithCallback,
+} from '../test/oauth-server.js';
+import { ToolMux } from '../toolmux.js';
+
+/**
+ * `connectedAccounts.reconnect(id)`: the user signs in again and the new tokens go to the same
+ * account id, ACTIVE, with its alias, user and auth config kept, so that a session pinned to it
+ * (`connectedAccounts`) works again without `session.update()`. Against a real OAuth server
+ * (oidc-provider), on SQLite and PostgreSQL.
+ */
+
+const secretKey = Buffer.alloc(32, 12).toString('base64');
+const appCallback = 'http://localhost:3000/connected';
+
+let oauthServer: TestOAuthServerWithCallback;
+beforeAll(async () => {
+  oauthServer = await startTestOAuthServerWithCallback();
+});
+afterAll(() => oauthServer.close());
+
+const backends = await databaseBackends();
+
+describe.each(backends)('reconnecting an OAuth account in place on $name', ({ skipReason, open }) => {
+  describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'reconnect', () => {
+    const { database, opened } = databasePerTest(open, {
+      afterClose: () => {
+        oauthServer.current = undefined;
+      },
+    });
+
+    /** A ToolMux whose token requests first run `beforeTokenRequest.hook`, when set. */
+    function setup() {
+      const octo = octoToolkit(oauthServer);
+      const beforeTokenRequest: { hook?: (() => Promise<void>) | undefined } = {};
+      const mux = new ToolMux({
+        toolkits: [octo.toolkit],
+        store: database.spec,
+        secretKey,
+        logger: quiet,
+        oauthRedirectUri: oauthServer.redirectUri,
+        allowedCallbackUrls: ['http://localhost:3000'],
+        fetch: async (input, init) => {
+          const url = String(input instanceof Request ? input.url : input);
+          if (url === oauthServer.tokenUrl && beforeTokenRequest.hook) {
+            const hook = beforeTokenRequest.hook;
+            beforeTokenRequest.hook = undefined;
+            await hook();
+          }
+          return fetch(input, init);
+        },
+      });
+      opened.push(mux);
+      oauthServer.current = mux;
+      return { mux, calls: octo.calls, beforeTokenRequest };
+    }
+
+    /** A linked account with alias "work", and a session that may only use it, after its grant was revoked. */
+    async function expiredPinned() {
+      const made = setup();
+      const { mux, calls } = made;
+      const { accountId, authConfigId } = await linkOcto(mux, oauthServer, 'u1');
+      await mux.connectedAccounts.update(accountId, { alias: 'work' });
+      const session = await mux.create('u1', { connectedAccounts: { octo: accountId } });
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      await oauthServer.revokeGrantOf(calls.at(-1)!.credentials!.accessToken!);
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, 1000)} WHERE id = '${accountId}'`,
+      );
+      const expired = await session.execute('OCTO_WHOAMI', {});
+      expect(expired).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+      expect((await mux.connectedAccounts.get(accountId)).status).toBe('EXPIRED');
+      return { ...made, accountId, authConfigId, session, expired };
+    }
+
+    it('gives the same account new tokens: ACTIVE, alias and config kept, and the pinned session works again', async () => {
+      const { mux, calls, accountId, authConfigId, session, expired } = await expiredPinned();
+      expect(expired.error).toContain('must reconnect that account');
+      const before = (await mux.connectedAccounts.list({ userIds: ['u1'] })).items.length;
+      const oldToken = calls.at(-1)!.credentials!.accessToken;
+
+      const request = await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback });
+      expect(request).toMatchObject({ kind: 'oauth2', connectedAccountId: accountId, toolkit: 'octo' });
+      // the account stays as it was until the user finishes
+      expect((await mux.connectedAccounts.get(accountId)).status).toBe('EXPIRED');
+      await signInToSuccess(oauthServer, request);
+      expect(await request.waitForConnection(10_000)).toEqual({
+        id: accountId,
+        status: 'ACTIVE',
+        toolkit: 'octo',
+      });
+
+      expect(await mux.connectedAccounts.get(accountId)).toMatchObject({
+        id: accountId,
+        userId: 'u1',
+        authConfigId,
+        alias: 'work',
+        status: 'ACTIVE',
+        statusReason: null,
+      });
+      expect((await mux.connectedAccounts.list({ userIds: ['u1'] })).items).toHaveLength(before);
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      expect(calls.at(-1)!.credentials!.accessToken).not.toBe(oldToken);
+    });
+
+    it('a user who cancels leaves the account EXPIRED, with why, and waitForConnection says it failed', async () => {
+      const { mux, accountId } = await expiredPinned();
+      const request = await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback });
+      const callback = await fetch(await oauthServer.signIn(request.redirectUrl, { deny: true }), {
+        redirect: 'manual',
+      });
+      expect(new URL(callback.headers.get('location')!).searchParams.get('status')).toBe('failed');
+      await expect(request.waitForConnection(10_000)).rejects.toMatchObject({
+        code: 'CONNECTION_FAILED',
+        message: expect.stringContaining('access_denied'),
+      });
+      expect(await mux.connectedAccounts.get(accountId)).toMatchObject({
+        status: 'EXPIRED',
+        alias: 'work',
+        statusReason: expect.stringMatching(/^access_denied/),
+      });
+    });
+
+    it('two reconnects open at once: each works, and the one the user finishes last stands', async () => {
+      const { mux, calls, accountId, session } = await expiredPinned();
+      const first = await mux.connectedAccounts.reconnect(accountId);
+      const second = await mux.connectedAccounts.reconnect(accountId);
+      await signInToSuccess(oauthServer, second);
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      const secondToken = calls.at(-1)!.credentials!.accessToken;
+      await signInToSuccess(oauthServer, first);
+      expect(await first.waitForConnection(10_000)).toMatchObject({ id: accountId, status: 'ACTIVE' });
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      expect(calls.at(-1)!.credentials!.accessToken).not.toBe(secondToken);
+    });
+
+    it('an account deleted while its reconnect trades the code stays deleted: the callback says account_deleted', async () => {
+      const { mux, accountId, beforeTokenRequest } = await expiredPinned();
+      const request = await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback });
+      const callbackUrl = await oauthServer.signIn(request.redirectUrl);
+      beforeTokenRequest.hook = () => mux.connectedAccounts.delete(accountId);
+      const callback = await fetch(callbackUrl, { redirect: 'manual' });
+      const back = new URL(callback.headers.get('location')!).searchParams;
+      expect(Object.fromEntries(back)).toMatchObject({ status: 'failed', error: 'account_deleted' });
+      await expect(mux.connectedAccounts.get(accountId)).rejects.toMatchObject({
+        code: 'CONNECTED_ACCOUNT_NOT_FOUND',
+      });
+      // and a reconnect of a deleted account is refused before anything is made
+      await expect(mux.connectedAccounts.reconnect(accountId)).rejects.toMatchObject({
+        code: 'CONNECTED_ACCOUNT_NOT_FOUND',
+      });
+    });
+
+    it('refuses an attempt never connected and a disabled account, naming the way out', async () => {
+      const { mux } = setup();
+      const { accountId, authConfigId } = await linkOcto(mux, oauthServer, 'u2');
+      const attempt = await mux.connectedAccounts.link('u2', authConfigId);
+      await expect(mux.connectedAccounts.reconnect(attempt.connectedAccountId!)).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('connectedAccounts.link('),
+      });
+      await mux.connectedAccounts.disable(accountId);
+      await expect(mux.connectedAccounts.reconnect(accountId)).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('connectedAccounts.enable(id)'),
+      });
+      await expect(
+        mux.connectedAccounts.reconnect(accountId, { callbackUrl: 'https://evil.example/steal' }),
+      ).rejects.toMatchObject({ code: 'CALLBACK_URL_NOT_ALLOWED' });
+    });
+  });
+});
