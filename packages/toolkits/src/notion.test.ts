@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeApi, run, startFakeApi, toolContext } from '../test/api-server.js';
 import { createNotionToolkit, textToBlocks } from './notion.js';
+import { NOTION_LANGUAGES } from './notion-languages.js';
 
 const PAGE_ID = '59833787-2cf9-4fdf-8782-e53db20768a5';
 const DATABASE_ID = 'd9824bdc-8445-4327-be8b-5b47500af6ce';
@@ -153,17 +155,36 @@ beforeAll(async () => {
   }));
   api.route('POST', '/v1/pages', { body: page });
   api.route('GET', '/v1/blocks/:id/children', { body: blocks });
-  api.route('PATCH', '/v1/blocks/:id/children', (request) => ({
-    body: {
-      object: 'list',
-      results: (request.body as { children: unknown[] }).children.map((_, index) => ({
-        object: 'block',
-        id: `b${index}`,
-      })),
-      next_cursor: null,
-      has_more: false,
-    },
-  }));
+  api.route('PATCH', '/v1/blocks/:id/children', (request) => {
+    // Notion fails the whole request for a code block of a language it does not have
+    const children = (request.body as { children: Array<{ type: string; code?: { language: string } }> })
+      .children;
+    const index = children.findIndex(
+      (block) => block.type === 'code' && !NOTION_LANGUAGES.has(block.code!.language),
+    );
+    if (index >= 0) {
+      return {
+        status: 400,
+        body: {
+          object: 'error',
+          status: 400,
+          code: 'validation_error',
+          message: `body failed validation: body.children[${index}].code.language should be "abap", … or "java/c/c++/c#", instead was ${JSON.stringify(children[index]!.code!.language)}.`,
+        },
+      };
+    }
+    return {
+      body: {
+        object: 'list',
+        results: (request.body as { children: unknown[] }).children.map((_, index) => ({
+          object: 'block',
+          id: `b${index}`,
+        })),
+        next_cursor: null,
+        has_more: false,
+      },
+    };
+  });
   api.route('POST', '/v1/databases/:id/query', {
     body: {
       object: 'list',
@@ -327,6 +348,70 @@ describe('notion tools', () => {
     expect(
       textToBlocks('## Title\n1. one\n> quoted\n```ts\nconst a = 1;\n```\nplain').map((block) => block.type),
     ).toEqual(['heading_2', 'numbered_list_item', 'quote', 'code', 'paragraph']);
+  });
+
+  it('appends code fences of any info string: a common name of a language becomes Notion’s, an unknown one plain text, and the fence closes where it ends', async () => {
+    const content = [
+      '```ts',
+      'const a: number = 1;',
+      '```',
+      '```c++',
+      'int main() {}',
+      '```',
+      'between',
+      '```py title="x.py"',
+      'print(1)',
+      '```',
+      '~~~Dockerfile',
+      'FROM node:24',
+      '~~~',
+      '````sh',
+      '```',
+      '````',
+      '```brainfuck',
+      '+[-->-[>>+>-----<<]<--<---]>-.',
+      '```',
+      '```',
+      'no language',
+      '```',
+      'after',
+    ].join('\n');
+    expect(await run(toolkit, 'NOTION_APPEND_BLOCKS', { page_id: PAGE_ID, content }, context)).toEqual({
+      appended: 9,
+    });
+    const children = (api.requests.at(-1)!.body as { children: any[] }).children;
+    expect(
+      children.map((block) => [
+        block.type,
+        block.code?.language ?? block[block.type].rich_text[0].text.content,
+      ]),
+    ).toEqual([
+      ['code', 'typescript'],
+      ['code', 'c++'],
+      ['paragraph', 'between'],
+      ['code', 'python'],
+      ['code', 'docker'],
+      ['code', 'shell'],
+      ['code', 'plain text'],
+      ['code', 'plain text'],
+      ['paragraph', 'after'],
+    ]);
+    expect(children[5].code.rich_text[0].text.content).toBe('```');
+  });
+
+  it('a fence of any info string gives one code block of a Notion language, and the text after it stays text', () => {
+    const info = fc.string({ unit: fc.constantFrom(...'aZ+#-/. {}="c'.split('')), maxLength: 12 });
+    const code = fc.array(fc.stringMatching(/^[a-z ();=]{0,10}$/), { maxLength: 4 });
+    fc.assert(
+      fc.property(fc.constantFrom('```', '~~~', '````'), info, code, (fence, infoString, lines) => {
+        const blocks = textToBlocks([`${fence}${infoString}`, ...lines, fence, 'after'].join('\n'));
+        expect(blocks.map((block) => block.type)).toEqual(['code', 'paragraph']);
+        expect(NOTION_LANGUAGES.has(blocks[0]!.code.language)).toBe(true);
+        expect(blocks[0]!.code.rich_text.map((part: any) => part.text.content).join('')).toBe(
+          lines.join('\n'),
+        );
+      }),
+    );
   });
 
   it('queries and describes databases, comments and lists users', async () => {

@@ -3,6 +3,7 @@ import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
+import { notionLanguage } from './notion-languages.js';
 
 export interface NotionToolkitOptions {
   /** @default 'https://api.notion.com/v1' */
@@ -134,6 +135,22 @@ const LINE_RULES: Array<{
   { pattern: /^> ?(.*)$/, block: (m) => ({ type: 'quote', text: m[1]! }) },
 ];
 
+/**
+ * A line that opens a fenced code block as CommonMark reads it: three or more backticks or tildes
+ * (indented up to three spaces), then any info string (```` ```c++ ````, ```` ```ts title="a" ````; a
+ * backtick fence's has no backtick). Its closing line is a fence of the same character, at least as
+ * long, and nothing else. Only ```` ```word ```` opened one before: the closing fence of a ```` ```c++ ````
+ * block opened another, which took the rest of the document as code.
+ */
+function openingFence(line: string): { info: string; closedBy: (line: string) => boolean } | undefined {
+  const match = line.match(/^ {0,3}(`{3,}|~{3,})(.*)$/);
+  if (!match) return undefined;
+  const [, marks, info] = match as unknown as [string, string, string];
+  if (marks[0] === '`' && info.includes('`')) return undefined;
+  const closing = new RegExp(`^ {0,3}${marks[0] === '`' ? '`' : '~'}{${marks.length},}\\s*$`);
+  return { info, closedBy: (candidate) => closing.test(candidate) };
+}
+
 /** Text lines to Notion blocks (a small markdown subset). */
 export function textToBlocks(text: string): Json[] {
   const blocks: Json[] = [];
@@ -142,11 +159,11 @@ export function textToBlocks(text: string): Json[] {
   const lines = text.split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index]!;
-    const fence = line.match(/^```(\w*)\s*$/);
+    const fence = openingFence(line);
     if (fence) {
       const code: string[] = [];
-      while (++index < lines.length && !/^```\s*$/.test(lines[index]!)) code.push(lines[index]!);
-      block('code', code.join('\n'), { language: fence[1] || 'plain text' });
+      while (++index < lines.length && !fence.closedBy(lines[index]!)) code.push(lines[index]!);
+      block('code', code.join('\n'), { language: notionLanguage(fence.info) });
       continue;
     }
     if (line.trim() === '') continue;
