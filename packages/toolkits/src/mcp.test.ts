@@ -764,6 +764,60 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
+describe('Streamable HTTP: maxClients 1 with per-user credentials', () => {
+  it("a user's call runs to its end when another user's call evicts its client", async () => {
+    const { promise: slowReleased, resolve: releaseSlow } = Promise.withResolvers<void>();
+    const { promise: slowRunning, resolve: slowStarted } = Promise.withResolvers<void>();
+    const initializedBy: string[] = [];
+    const server = await statelessMcpServer(
+      'turns',
+      (mcp) => {
+        mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+          tools: [
+            { name: 'slow', description: 'Waits for the test.', inputSchema: { type: 'object' } },
+            { name: 'quick', description: 'Answers at once.', inputSchema: { type: 'object' } },
+          ],
+        }));
+        mcp.setRequestHandler(CallToolRequestSchema, async (request) => {
+          if (request.params.name === 'slow') {
+            slowStarted();
+            await slowReleased;
+          }
+          return { content: [{ type: 'text', text: `${request.params.name} done` }] };
+        });
+      },
+      (request, _response, body) => {
+        if (body?.method === 'initialize')
+          initializedBy.push(String(request.headers['x-user-key'] ?? 'shared'));
+        return false;
+      },
+    );
+    const turns = await mcpToolkit({
+      slug: 'turns',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+      credentialHeader: 'X-User-Key',
+      maxClients: 1,
+    });
+    const [slow, quick] = turns.tools as unknown as [PlainTool, PlainTool];
+    try {
+      const alice = slow.execute({}, toolContext({ apiKey: 'alice-key' }));
+      await slowRunning;
+      // bob's client evicts alice's, whose call is running
+      expect(await quick.execute({}, toolContext({ apiKey: 'bob-key' }))).toEqual('quick done');
+      releaseSlow();
+      expect(await alice).toEqual('slow done');
+      // alice's client was evicted: her next call connects again
+      expect(await quick.execute({}, toolContext({ apiKey: 'alice-key' }))).toEqual('quick done');
+      expect(initializedBy).toEqual(['shared', 'alice-key', 'bob-key', 'alice-key']);
+    } finally {
+      releaseSlow();
+      await turns.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
 describe('a server that offers tools toolmux refuses to define', () => {
   let server: Server;
   let odd: McpToolkit | undefined;

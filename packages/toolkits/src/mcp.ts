@@ -167,7 +167,7 @@ export interface McpHttpOptions extends McpCommonOptions {
   auth?: AuthScheme | AuthScheme[];
   /**
    * Clients kept open for distinct credentials, a whole number, 1 or more; the least recently used
-   * beyond it is closed. @default 100
+   * beyond it is closed (after the calls running on it end). @default 100
    */
   maxClients?: number;
   /** @default globalThis.fetch */
@@ -573,6 +573,10 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   const label = `"${options.slug}"`;
   const tooLarge = tooLargeMessage(label, maxResponseBytes);
   const connections = new Map<string, McpConnection>();
+  /** The calls running on each client of a credential. */
+  const running = new Map<McpConnection, number>();
+  /** Clients evicted while calls ran on them: each is closed when its last call ends. */
+  const evicted = new Set<McpConnection>();
   let shared: McpConnection;
   let forCredentials: ((credentials: Credentials | undefined) => McpConnection) | undefined;
   let auth: AuthScheme | AuthScheme[] | undefined;
@@ -624,7 +628,10 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
         if (connections.size > maxClients) {
           const [oldestKey, oldest] = connections.entries().next().value!;
           connections.delete(oldestKey);
-          void oldest.close();
+          // closing it now failed the calls running on it ("… was closed"): another user's call
+          // must not end this one's
+          if (running.has(oldest)) evicted.add(oldest);
+          else void oldest.close();
         }
         return connection;
       };
@@ -679,6 +686,26 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
 
   const call = async (name: string, args: unknown, context: ToolContext, retrySafe: boolean) => {
     const connection = forCredentials?.(context.credentials) ?? shared;
+    running.set(connection, (running.get(connection) ?? 0) + 1);
+    try {
+      return await callOn(connection, name, args, context, retrySafe);
+    } finally {
+      const left = running.get(connection)! - 1;
+      if (left > 0) running.set(connection, left);
+      else {
+        running.delete(connection);
+        if (evicted.delete(connection)) void connection.close();
+      }
+    }
+  };
+
+  const callOn = async (
+    connection: McpConnection,
+    name: string,
+    args: unknown,
+    context: ToolContext,
+    retrySafe: boolean,
+  ) => {
     for (let attempt = 1; ; attempt++) {
       const current = await connection.client().catch((error: unknown) => {
         throw forCredentials && refusedCredentials(error) ? credentialsRejected(label) : error;
@@ -797,9 +824,10 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     close: async () => {
       await Promise.all([
         shared.close(),
-        ...[...connections.values()].map((connection) => connection.close()),
+        ...[...connections.values(), ...evicted].map((connection) => connection.close()),
       ]);
       connections.clear();
+      evicted.clear();
     },
   });
 }
