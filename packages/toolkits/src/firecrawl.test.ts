@@ -138,6 +138,41 @@ describe('firecrawl tools', () => {
     expect(api.requests.at(-1)!.method).toBe('DELETE');
   });
 
+  it('reads the batches of a crawl after the first with skip, where Firecrawl answers a next URL that needs the API key', async () => {
+    const pages = Array.from({ length: 5 }, (_, index) => ({
+      ...document,
+      metadata: { ...document.metadata, title: `page ${index}`, sourceURL: `https://a.dev/${index}` },
+    }));
+    // two pages a batch, as Firecrawl cuts its answer at 10 MB
+    api.route('GET', '/v2/crawl/batched', (request) => {
+      const skip = Number(request.query.skip ?? 0);
+      return {
+        body: {
+          status: 'completed',
+          total: 5,
+          completed: 5,
+          creditsUsed: 5,
+          expiresAt: '2024-12-18T05:31:56Z',
+          next: skip + 2 < 5 ? `https://api.firecrawl.dev/v2/crawl/batched?skip=${skip + 2}` : null,
+          data: pages.slice(skip, skip + 2),
+        },
+      };
+    });
+    const titles: string[] = [];
+    let skip: number | undefined;
+    for (let calls = 0; calls < 10; calls++) {
+      const batch = await run(toolkit, 'FIRECRAWL_GET_CRAWL_STATUS', { id: 'batched', skip }, context);
+      titles.push(...batch.pages.map((page: { title: string }) => page.title));
+      expect(batch).not.toHaveProperty('next');
+      if (batch.nextSkip === null) break;
+      skip = batch.nextSkip;
+    }
+    expect(titles).toEqual(['page 0', 'page 1', 'page 2', 'page 3', 'page 4']);
+    expect(
+      api.requests.filter((request) => request.path === '/v2/crawl/batched').map((request) => request.query),
+    ).toEqual([{}, { skip: '2' }, { skip: '4' }]);
+  });
+
   it('maps a site and searches the web', async () => {
     const map = await run(
       toolkit,

@@ -31,6 +31,17 @@ const pageOut = z.object({
 const clip = (text: string | undefined, max: number) =>
   text === undefined || text === null ? null : text.length > max ? `${text.slice(0, max)}…` : text;
 
+/**
+ * Where the next batch of a crawl's pages starts: the `skip` of Firecrawl's `next` URL. That URL is
+ * Firecrawl's own, read with the account's API key, which the model does not have: the tool takes
+ * the number instead. `counted` (the pages skipped and read so far) when the URL holds none.
+ */
+function nextSkipOf(next: string, counted: number): number {
+  const skip = URL.canParse(next) ? new URL(next).searchParams.get('skip') : null;
+  const value = skip === null ? Number.NaN : Number(skip);
+  return Number.isInteger(value) && value >= 0 ? value : counted;
+}
+
 const toPage = (document: Json, max: number): z.infer<typeof pageOut> => ({
   url: document.metadata?.sourceURL ?? document.metadata?.url ?? document.url ?? null,
   title: document.metadata?.title ?? document.title ?? null,
@@ -121,9 +132,15 @@ export function createFirecrawlToolkit(options: FirecrawlToolkitOptions = {}): T
     defineTool({
       slug: 'FIRECRAWL_GET_CRAWL_STATUS',
       description:
-        'Check a crawl started with FIRECRAWL_CRAWL: its status (scraping, completed, failed), progress, and the pages scraped so far as markdown.',
+        'Check a crawl started with FIRECRAWL_CRAWL: its status (scraping, completed, failed), progress, and the pages scraped so far as markdown. Pages come in batches (about 10 MB each): while nextSkip is not null, call again with skip: nextSkip for the next batch.',
       inputSchema: z.object({
         id: z.string().min(1).describe('Crawl id returned by FIRECRAWL_CRAWL'),
+        skip: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('Pages to skip: the nextSkip of the previous answer, for the next batch'),
         maxCharacters: maxCharacters.default(5_000),
       }),
       outputSchema: z.object({
@@ -132,23 +149,28 @@ export function createFirecrawlToolkit(options: FirecrawlToolkitOptions = {}): T
         completed: z.number(),
         creditsUsed: z.number().nullable(),
         expiresAt: z.string().nullable(),
-        next: z.string().nullable(),
+        nextSkip: z
+          .number()
+          .nullable()
+          .describe('More pages follow: call again with skip set to it (null when there are no more)'),
         pages: z.array(pageOut),
       }),
       annotations: READ,
-      execute: async ({ id, maxCharacters }, context) => {
+      execute: async ({ id, skip, maxCharacters }, context) => {
         const result = await api.request(context, {
           path: `/v2/crawl/${encodeURIComponent(id)}`,
+          query: { skip },
           resource: `crawl ${id}`,
         });
+        const data: Json[] = result.data ?? [];
         return {
           status: result.status,
           total: result.total ?? 0,
           completed: result.completed ?? 0,
           creditsUsed: result.creditsUsed ?? null,
           expiresAt: result.expiresAt ?? null,
-          next: result.next ?? null,
-          pages: (result.data ?? []).map((document: Json) => toPage(document, maxCharacters)),
+          nextSkip: result.next ? nextSkipOf(result.next, (skip ?? 0) + data.length) : null,
+          pages: data.map((document) => toPage(document, maxCharacters)),
         };
       },
     }),
