@@ -309,6 +309,64 @@ describe('github tools against documented answers', () => {
     expect(releases.releases[0]).toMatchObject({ tag_name: 'v1.0.0' });
   });
 
+  it('reads a file of 1 to 100 MB, whose contents answer leaves its content out, from its raw blob; a symlink gives its target', async () => {
+    const large = (name: string, size: number, sha: string) => ({
+      type: 'file',
+      encoding: 'none',
+      size,
+      name,
+      path: `data/${name}`,
+      content: '',
+      sha,
+      url: `https://api.github.com/repos/octocat/Hello-World/contents/data/${name}`,
+      git_url: 'https://api.github.com/repos/octocat/Hello-World/git/blobs/3d21ec53',
+      html_url: `https://github.com/octocat/Hello-World/blob/main/data/${name}`,
+      download_url: `https://raw.githubusercontent.com/octocat/Hello-World/main/data/${name}`,
+    });
+    const rows = 'id,name\n'.concat('1,ann\n'.repeat(300_000));
+    const blobs: Record<string, string> = {
+      b121ec53a331a6f037a91c368710b99387d012c1: rows,
+      b221ec53a331a6f037a91c368710b99387d012c1: 'one line\n',
+    };
+    api.route('GET', '/repos/:owner/:repo/contents/data/big.csv', {
+      body: large('big.csv', rows.length, 'b121ec53a331a6f037a91c368710b99387d012c1'),
+    });
+    api.route('GET', '/repos/:owner/:repo/contents/data/odd.txt', {
+      body: large('odd.txt', 1_048_577, 'b221ec53a331a6f037a91c368710b99387d012c1'),
+    });
+    api.route('GET', '/repos/:owner/:repo/git/blobs/:sha', (request) =>
+      request.headers.accept === 'application/vnd.github.raw+json'
+        ? { body: blobs[request.path.split('/').at(-1)!] }
+        : { status: 415, body: { message: 'Unsupported media type' } },
+    );
+    const big = await run(toolkit, 'GITHUB_GET_FILE_CONTENTS', { ...repo, path: 'data/big.csv' }, context);
+    expect(big).toMatchObject({ type: 'file', path: 'data/big.csv', size: rows.length });
+    expect(big.content.slice(0, 14)).toBe('id,name\n1,ann\n');
+    expect(big.content).toHaveLength(100_001);
+    expect(big.content.endsWith('…')).toBe(true);
+    const odd = await run(toolkit, 'GITHUB_GET_FILE_CONTENTS', { ...repo, path: 'data/odd.txt' }, context);
+    expect(odd.content).toBe('one line\n');
+
+    api.route('GET', '/repos/:owner/:repo/contents/lib', {
+      body: {
+        type: 'symlink',
+        target: '../src/lib',
+        size: 10,
+        name: 'lib',
+        path: 'lib',
+        sha: 'a3b5e8c1d2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2',
+        url: 'https://api.github.com/repos/octocat/Hello-World/contents/lib',
+        git_url: 'https://api.github.com/repos/octocat/Hello-World/git/blobs/a3b5e8c1',
+        html_url: 'https://github.com/octocat/Hello-World/blob/main/lib',
+        download_url: 'https://raw.githubusercontent.com/octocat/Hello-World/main/lib',
+      },
+    });
+    expect(await run(toolkit, 'GITHUB_GET_FILE_CONTENTS', { ...repo, path: 'lib' }, context)).toMatchObject({
+      type: 'symlink',
+      target: '../src/lib',
+    });
+  });
+
   it('searches code, issues and repositories; stars and unstars; gets a user', async () => {
     const code = await run(
       toolkit,
@@ -444,7 +502,9 @@ describe('github requests match GitHub’s OpenAPI description', () => {
         }
       }
     }
-    // One operation per tool (close and update share issues/update).
-    expect(exercised.size).toBe(github.tools.length - 1);
+    // One operation per tool (close and update share issues/update), and git/get-blob for a file
+    // of 1 to 100 MB.
+    expect(exercised.size).toBe(github.tools.length);
+    expect(exercised).toContain('git/get-blob');
   });
 });

@@ -2,7 +2,7 @@ import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
-import { createApi, readingAnswers, requireToken } from './http.js';
+import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
 
 export interface GithubToolkitOptions {
   /** REST API root; GitHub Enterprise Server uses `https://HOST/api/v3`. @default 'https://api.github.com' */
@@ -94,6 +94,9 @@ const pageOut = { has_next_page: z.boolean() };
 type Json = Record<string, any>;
 
 const login = (user: Json | null | undefined) => (user ? (user.login as string) : null);
+/** The most characters of a file's text a tool answers (the rest is cut, with `…`). */
+const FILE_CONTENT_MAX = 100_000;
+
 const clipBody = (text: string | null | undefined, max: number) =>
   text && text.length > max ? `${text.slice(0, max)}…` : (text ?? null);
 
@@ -195,6 +198,31 @@ export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit
       'X-GitHub-Api-Version': '2022-11-28',
     }),
   });
+
+  /**
+   * The text of a file of 1 to 100 MB, whose contents answer leaves it out (`encoding: "none"`,
+   * `content: ""`): its blob in the raw media type, read only as far as a tool answers. The tool
+   * answered the empty content, and the model took the file for empty.
+   */
+  const largeFileContent = async (
+    context: RequestContext,
+    where: { owner: string; repo: string },
+    sha: string,
+    path: string,
+  ): Promise<string> => {
+    const raw = await api.send<string>(context, {
+      path: `${repoPath(where)}/git/blobs/${segment(sha)}`,
+      headers: { Accept: 'application/vnd.github.raw+json' },
+      responseType: 'text',
+      maxResponseBytes: FILE_CONTENT_MAX * 4,
+      tooLarge: 'truncate',
+      resource: `file "${path}" in ${where.owner}/${where.repo}`,
+    });
+    // the last character of a cut answer may be a part of one
+    return raw.truncated
+      ? `${raw.body.slice(0, Math.min(raw.body.length - 1, FILE_CONTENT_MAX))}…`
+      : clipBody(raw.body, FILE_CONTENT_MAX)!;
+  };
 
   const tools = [
     defineTool({
@@ -663,6 +691,8 @@ export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit
         sha: z.string().optional(),
         size: z.number().optional(),
         content: z.string().optional(),
+        target: z.string().optional().describe('For a symlink: the path it points to'),
+        submodule_git_url: z.string().optional().describe('For a submodule: its repository'),
         entries: z.array(z.object({ name: z.string(), path: z.string(), type: z.string() })).optional(),
       }),
       annotations: READ,
@@ -681,14 +711,18 @@ export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit
         }
         const content =
           result.encoding === 'base64'
-            ? Buffer.from(result.content ?? '', 'base64').toString('utf8')
-            : result.content;
+            ? clipBody(Buffer.from(result.content ?? '', 'base64').toString('utf8'), FILE_CONTENT_MAX)
+            : result.type === 'file' && result.encoding === 'none'
+              ? await largeFileContent(context, { owner, repo }, result.sha, path)
+              : clipBody(result.content, FILE_CONTENT_MAX);
         return {
           type: result.type,
           path: result.path,
           sha: result.sha,
           size: result.size,
-          content: clipBody(content, 100_000) ?? undefined,
+          content: content ?? undefined,
+          target: result.target ?? undefined,
+          submodule_git_url: result.submodule_git_url ?? undefined,
         };
       },
     }),
