@@ -26,7 +26,7 @@ import {
 import type { z } from 'zod';
 import { smallJson } from '../json-response.js';
 import type { SessionCache } from '../session-cache.js';
-import { updateLatest } from '../session-update.js';
+import { configChangesOf, updateLatest } from '../session-update.js';
 import { DeletedSchema } from './auth-schemas.js';
 import { isoTime } from './iso-time.js';
 import { type Route, route } from './route.js';
@@ -294,13 +294,17 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       handle: async ({ params, body }) => {
         if (body.expected_version === undefined) {
           // no version asked for: applied to the config as it is now, also when other updates race it
-          const session = await updateLatest(toolmux, params.sessionId, () => body.config as SessionConfig);
+          const session = await updateLatest(toolmux, params.sessionId, (current) =>
+            configChangesOf(body.config, current.config),
+          );
           sessions.invalidate(session.sessionId);
           return sessionJson(session);
         }
         // SESSION_VERSION_CONFLICT in session.update()'s words, which it checks with the write
         const session = await toolmux.use(params.sessionId);
-        await session.update(body.config as SessionConfig, { expectedVersion: body.expected_version });
+        await session.update(configChangesOf(body.config, session.config), {
+          expectedVersion: body.expected_version,
+        });
         sessions.invalidate(session.sessionId);
         return sessionJson(session);
       },

@@ -231,10 +231,53 @@ export const CREATE_SESSION_LARGE_ARRAYS: readonly LargeArray[] = [
   },
 ];
 
+/** A slug filter as `GET /sessions/:id` answers it (the normalized config). */
+const storedSlugFilter = z.union([
+  z.strictObject({ mode: z.literal('all') }),
+  z.strictObject({ mode: z.enum(['enable', 'disable']), slugs: slugList }),
+]);
+
+/**
+ * The config of an update: the SDK's `SessionConfig`, or the config as `GET /sessions/:id` answers it
+ * (read, modify, write), whose filters are normalized (`{ mode, slugs }`) and which holds fields
+ * that are read only (accepted unchanged; see `configChangesOf`).
+ */
+const UpdateSessionConfigSchema = SessionConfigSchema.extend({
+  toolkits: z.union([slugFilter, storedSlugFilter]).optional(),
+  tools: z
+    .record(
+      z.string(),
+      z.union([
+        slugFilter,
+        z.strictObject({ tags: tagFilter }),
+        storedSlugFilter,
+        z.strictObject({ mode: z.literal('tags'), tags: tagFilter }),
+      ]),
+    )
+    .optional(),
+  connectionCallbackUrl: z.string().optional().describe('As GET answers it: manageConnections.callbackUrl.'),
+  waitForConnections: z
+    .boolean()
+    .optional()
+    .describe('As GET answers it: manageConnections.waitForConnections.'),
+  enabledExplicitly: z.array(z.string()).optional().describe('Read only: accepted as GET answered it.'),
+  customTools: z.array(z.string()).optional().describe('Read only: accepted as GET answered it.'),
+  customToolkits: z.array(z.string()).optional().describe('Read only: accepted as GET answered it.'),
+  joinedToolkits: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('Read only: accepted as GET answered it.'),
+  clientTools: z.array(z.unknown()).optional().describe('Read only: accepted as GET answered it.'),
+  clientToolkits: z.array(z.unknown()).optional().describe('Read only: accepted as GET answered it.'),
+});
+export type UpdateSessionConfig = z.infer<typeof UpdateSessionConfigSchema>;
+
 export const UpdateSessionBody = component(
   'UpdateSessionRequest',
   z.strictObject({
-    config: SessionConfigSchema.describe('Top-level keys given replace the stored ones.'),
+    config: UpdateSessionConfigSchema.describe(
+      'Top-level keys given replace the stored ones. The config GET /api/v1/sessions/:id answered is taken as it is: its unchanged keys change nothing.',
+    ),
     expected_version: z
       .number()
       .int()
