@@ -33,6 +33,7 @@ import {
   checkToolkitVersions,
   customToolkitsOf,
   experimentalWire,
+  toolkitSlugOf,
   toolmuxConfig,
   UpdateSessionWire,
   unsupported,
@@ -579,7 +580,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const sessionId = sessionIdOf(c);
         const wire = (await body(c, SearchWire)) as z.infer<typeof SearchWire>;
         const { session } = await sessions.get(sessionId);
-        const wanted = wire.toolkits && new Set(wire.toolkits.map((slug) => slug.toLowerCase()));
+        const wanted = wire.toolkits && new Set(wire.toolkits.map(toolkitSlugOf));
         // custom tools are filed under toolmux's toolkits (`custom`, `local_<slug>`); the client knows
         // them by the toolkit in their Composio slug, LOCAL_<TOOLKIT>_<SLUG>
         const customToolkits = new Set(customToolkitsOf(session.config));
@@ -629,7 +630,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             );
           }
           const { session } = await sessions.get(sessionId);
-          const request = await session.authorize(wire.toolkit, {
+          const request = await session.authorize(toolkitSlugOf(wire.toolkit), {
             ...(wire.callback_url ? { callbackUrl: wire.callback_url } : {}),
             ...(wire.alias !== undefined ? { alias: wire.alias } : {}),
           });
@@ -661,7 +662,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           limit,
           cursor: query.cursor,
           search: query.search,
-          toolkits: queryList(c, 'toolkits'),
+          toolkits: queryList(c, 'toolkits')?.map(toolkitSlugOf),
           connected: query.is_connected === undefined ? undefined : query.is_connected === 'true',
         });
         const items = await Promise.all(
@@ -702,7 +703,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           }
           const { session } = await sessions.get(sessionId);
           const response = await session.proxyExecute({
-            toolkit: wire.toolkit_slug,
+            toolkit: toolkitSlugOf(wire.toolkit_slug),
             endpoint: wire.endpoint,
             method: wire.method,
             ...(wire.body !== undefined ? { body: wire.body } : {}),

@@ -272,6 +272,37 @@ describe('@composio/core against toolmux serve', () => {
     expect(String((refused as Error | undefined)?.message ?? refused)).toMatch(/LOCAL_MULTIPLY_NUMBERS/);
   });
 
+  it('takes toolkit slugs in any case on every route, as Composio does, and answers them in lower case', async () => {
+    const echoConfig = await server.embedded.authConfigs.create('echo', { type: 'api_key' });
+    await server.embedded.connectedAccounts.create('user_toolkit_case', echoConfig.id, {
+      apiKey: 'echo-key',
+    });
+    const session = await composio().create('user_toolkit_case', {
+      toolkits: ['TASKS', 'Mail', 'ECHO'],
+      tools: { TASKS: { disable: ['TASKS_DELETE_TASK'] } },
+      authConfigs: { ECHO: echoConfig.id },
+      manageConnections: true,
+    });
+    expect(session.config).toMatchObject({
+      toolkits: { enabled: ['tasks', 'mail', 'echo'] },
+      tools: { tasks: { disabled: ['TASKS_DELETE_TASK'] } },
+      auth_configs: { echo: echoConfig.id },
+    });
+    expect((await session.toolkits({ toolkits: ['TASKS'] })).items.map((item) => item.slug)).toEqual([
+      'tasks',
+    ]);
+    const found = await session.search({ query: 'send an email', toolkits: ['MAIL'] });
+    expect(found.results[0]!.primaryToolSlugs).toEqual(['MAIL_SEND_EMAIL']);
+    expect((await session.authorize('MAIL')).redirectUrl).toMatch(/\/connect\/cr_/);
+    const proxied = await session.proxyExecute({ toolkit: 'ECHO', endpoint: '/things', method: 'GET' });
+    expect(proxied.status).toBe(200);
+    expect(await session.update({ toolkits: ['TASKS'] })).toMatchObject({ toolkits: { enabled: ['tasks'] } });
+    // one toolkit twice in a map by toolkit: refused, naming both
+    await expect(
+      composio().create('user_toolkit_case', { authConfigs: { echo: echoConfig.id, ECHO: echoConfig.id } }),
+    ).rejects.toMatchObject({ status: 400, message: expect.stringContaining('"echo" twice') });
+  });
+
   it('numbers search results from 1 on the search route and in COMPOSIO_SEARCH_TOOLS alike', async () => {
     const session = await composio().create('user_search_index', { toolkits: ['tasks', 'mail'] });
     const queries = [{ use_case: 'create a task' }, { use_case: 'send an email' }];

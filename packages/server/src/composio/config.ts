@@ -159,6 +159,31 @@ function slugFilterOf(filter: z.infer<typeof slugFilter>): { enable: string[] } 
   return { disable: filter.disabled };
 }
 
+/**
+ * A toolkit slug as toolmux knows it: Composio's toolkit slugs are not case-sensitive (its clients
+ * send `GITHUB` for `github`, and lower-case them as they compare), toolmux's are lower case.
+ */
+export function toolkitSlugOf(slug: string): string {
+  return slug.toLowerCase();
+}
+
+/** A map by toolkit (`tools`, `auth_configs`, …) with its keys in lower case; one toolkit twice is refused. */
+function byToolkit<T>(field: string, record: Record<string, T>): Record<string, T> {
+  const entries = new Map<string, { key: string; value: T }>();
+  for (const [key, value] of Object.entries(record)) {
+    const slug = toolkitSlugOf(key);
+    const before = entries.get(slug);
+    if (before) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `${field} names toolkit "${slug}" twice, as ${JSON.stringify(before.key)} and ${JSON.stringify(key)}: toolkit slugs are not case-sensitive, keep one.`,
+      });
+    }
+    entries.set(slug, { key, value });
+  }
+  return Object.fromEntries([...entries].map(([slug, { value }]) => [slug, value]));
+}
+
 /** Checks that a Rust-style `toolkit_versions` asks for nothing but the latest versions. */
 export function checkToolkitVersions(value: unknown, field = 'toolkit_versions'): void {
   if (value === undefined || value === null || value === 'latest') return;
@@ -247,18 +272,26 @@ export function toolmuxConfig(
   const stored = storedConfig as unknown as StoredOptions | undefined;
   const config: Record<string, unknown> = {};
   checkToolkitVersions(wire.toolkit_versions);
-  if (wire.toolkits !== undefined) config.toolkits = slugFilterOf(wire.toolkits);
+  if (wire.toolkits !== undefined) {
+    const filter = slugFilterOf(wire.toolkits);
+    config.toolkits =
+      'enable' in filter
+        ? { enable: filter.enable.map(toolkitSlugOf) }
+        : { disable: filter.disable.map(toolkitSlugOf) };
+  }
   if (wire.tools !== undefined) {
     config.tools = Object.fromEntries(
-      Object.entries(wire.tools).map(([toolkit, filter]) => [
+      Object.entries(byToolkit('tools', wire.tools)).map(([toolkit, filter]) => [
         toolkit,
         !Array.isArray(filter) && 'tags' in filter ? { tags: tagsOf(filter.tags) } : slugFilterOf(filter),
       ]),
     );
   }
   if (wire.tags !== undefined) config.tags = tagsOf(wire.tags);
-  if (wire.auth_configs !== undefined) config.authConfigs = wire.auth_configs;
-  if (wire.connected_accounts !== undefined) config.connectedAccounts = wire.connected_accounts;
+  if (wire.auth_configs !== undefined) config.authConfigs = byToolkit('auth_configs', wire.auth_configs);
+  if (wire.connected_accounts !== undefined) {
+    config.connectedAccounts = byToolkit('connected_accounts', wire.connected_accounts);
+  }
   if (wire.preload !== undefined) {
     const tools = wire.preload.tools;
     if (typeof tools === 'string' && tools !== 'all') {

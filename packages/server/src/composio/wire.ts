@@ -8,7 +8,7 @@ import type {
   ToolSpec,
 } from '@toolmux/core';
 import { CONNECTION_REQUEST_TTL_MS, type ToolDeclaration } from '@toolmux/core/internal';
-import { composioConfig, composioConfigV3, type ExperimentalWire } from './config.js';
+import { composioConfig, composioConfigV3, type ExperimentalWire, toolkitSlugOf } from './config.js';
 
 /**
  * Response bodies of Composio's Tool Router API, made from toolmux's objects. Field names and
@@ -352,13 +352,14 @@ export function customToolsOf(
     annotations: {},
     tags: [],
   });
-  const declarations = tools.map((tool) =>
-    declare(
+  const declarations = tools.map((tool) => {
+    const extended = tool.extends_toolkit === undefined ? undefined : toolkitSlugOf(tool.extends_toolkit);
+    return declare(
       tool,
       localSlug(tool.slug, tool.extends_toolkit),
-      tool.extends_toolkit && !isCatalogToolkit(tool.extends_toolkit) ? tool.extends_toolkit : '',
-    ),
-  );
+      extended && !isCatalogToolkit(extended) ? extended : '',
+    );
+  });
   const declaredToolkits = toolkits.map((toolkit) => ({
     slug: `local_${toolkit.slug.toLowerCase()}`,
     name: toolkit.name,
