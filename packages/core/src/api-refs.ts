@@ -5,12 +5,51 @@
  * its own words: `toolkits.list()` for the SDK, `GET /api/v1/toolkits` for REST.
  */
 
-/** Who reads an error message: an application (the SDK), an HTTP client, or a person at the `toolmux` CLI. */
-export type ErrorAudience = 'sdk' | 'rest' | 'cli';
+/**
+ * Who reads an error message: an application (the SDK), an HTTP client, a person at the `toolmux` CLI,
+ * or a client of the server's Composio-compatible API (`@composio/core`, its routes and snake_case
+ * fields).
+ */
+export type ErrorAudience = 'sdk' | 'rest' | 'cli' | 'composio';
 
 type Args = Record<string, string>;
-/** An operation in the SDK's and the REST API's words, and in the CLI's where it has a command (else the SDK's). */
-type Wording = Record<'sdk' | 'rest', (args: Args) => string> & { cli?: (args: Args) => string };
+/**
+ * An operation in the SDK's and the REST API's words, in the CLI's where it has a command (else the
+ * SDK's), and in the Composio-compatible API's where it has a route (else the REST API's, which the
+ * same server serves).
+ */
+type Wording = Record<'sdk' | 'rest', (args: Args) => string> & {
+  cli?: (args: Args) => string;
+  composio?: (args: Args) => string;
+};
+
+/** The session routes of the Composio-compatible API (`/api/v3` for a client of that version). */
+const COMPOSIO_SESSION = '/api/v3.1/tool_router/session';
+
+/** A session config's keys in Composio's words (snake_case), where they differ from the SDK's. */
+const COMPOSIO_CONFIG_KEYS: Readonly<Record<string, string>> = {
+  authConfigs: 'auth_configs',
+  connectedAccounts: 'connected_accounts',
+  manageConnections: 'manage_connections',
+  callbackUrl: 'callback_url',
+  waitForConnections: 'enable_wait_for_connections',
+  multiAccount: 'multi_account',
+  maxAccountsPerToolkit: 'max_accounts_per_toolkit',
+  requireExplicitSelection: 'require_explicit_selection',
+  autoOffloadThreshold: 'auto_offload_threshold',
+  timeoutMs: 'timeout_ms',
+  memoryMb: 'memory_mb',
+  sessionPreset: 'session_preset',
+  metaToolNames: 'meta_tool_names',
+};
+
+/** A path in a session config (`multiAccount.maxAccountsPerToolkit`) in Composio's words. */
+function composioConfigPath(path: string): string {
+  return path
+    .split('.')
+    .map((key) => (Object.hasOwn(COMPOSIO_CONFIG_KEYS, key) ? COMPOSIO_CONFIG_KEYS[key] : key))
+    .join('.');
+}
 
 const quoted = (value: string | undefined, fallback: string) =>
   value === undefined ? fallback : JSON.stringify(value);
@@ -34,10 +73,18 @@ const OPERATIONS = {
   create: {
     sdk: () => 'create(userId, config)',
     rest: () => 'POST /api/v1/sessions',
+    composio: () => `POST ${COMPOSIO_SESSION}`,
   },
   use: {
     sdk: ({ sessionId }) => `use(${quoted(sessionId, 'sessionId')})`,
     rest: ({ sessionId }) => `GET /api/v1/sessions/${sessionId ?? ':id'}`,
+    composio: ({ sessionId }) => `GET ${COMPOSIO_SESSION}/${sessionId ?? ':sessionId'}`,
+  },
+  /** A path of a session config's field (`authConfigs.github`): camelCase in the SDK and REST alike. */
+  'sessionConfig.field': {
+    sdk: ({ path }) => path ?? 'config',
+    rest: ({ path }) => path ?? 'config',
+    composio: ({ path }) => composioConfigPath(path ?? 'config'),
   },
   /**
    * The way out of a session resumed without its custom tools: the application passes them again;
@@ -99,6 +146,8 @@ const OPERATIONS = {
     sdk: ({ toolkit }) => `session.authorize(${quoted(toolkit, 'toolkit')})`,
     rest: ({ toolkit }) =>
       `POST /api/v1/sessions/:sessionId/authorize with { "toolkit": ${quoted(toolkit, '…')} }`,
+    composio: ({ toolkit }) =>
+      `POST ${COMPOSIO_SESSION}/:sessionId/link with { "toolkit": ${quoted(toolkit, '…')} }`,
   },
   /** The link a connection request hands out, as a field of its answer. */
   redirectUrl: {
@@ -152,22 +201,29 @@ const OPERATIONS = {
   'session.execute': {
     sdk: () => 'session.execute(tool_slug, arguments)',
     rest: () => 'POST /api/v1/sessions/:sessionId/execute with { "tool_slug", "arguments" }',
+    composio: () => `POST ${COMPOSIO_SESSION}/:sessionId/execute with { "tool_slug", "arguments" }`,
   },
   'session.execute.account': {
     sdk: () => 'session.execute(slug, args, { account })',
     rest: () => 'POST /api/v1/sessions/:sessionId/execute with { "tool_slug", "arguments", "account" }',
+    composio: () =>
+      `POST ${COMPOSIO_SESSION}/:sessionId/execute with { "tool_slug", "arguments", "account" }`,
   },
   /** A session's accounts of one toolkit, set anew. */
   'session.update.connectedAccounts': {
     sdk: ({ toolkit }) => `session.update({ connectedAccounts: { ${toolkit ?? 'toolkit'}: [accountId] } })`,
     rest: ({ toolkit }) =>
       `PATCH /api/v1/sessions/:sessionId with { "config": { "connectedAccounts": { ${quoted(toolkit, '…')}: ["…"] } } }`,
+    composio: ({ toolkit }) =>
+      `PATCH ${COMPOSIO_SESSION}/:sessionId with { "connected_accounts": { ${quoted(toolkit, '…')}: "…" } }`,
   },
   /** A session's auth config of one toolkit, set anew. */
   'session.update.authConfigs': {
     sdk: ({ toolkit }) => `session.update({ authConfigs: { ${toolkit ?? 'toolkit'}: authConfigId } })`,
     rest: ({ toolkit }) =>
       `PATCH /api/v1/sessions/:sessionId with { "config": { "authConfigs": { ${quoted(toolkit, '…')}: "…" } } }`,
+    composio: ({ toolkit }) =>
+      `PATCH ${COMPOSIO_SESSION}/:sessionId with { "auth_configs": { ${quoted(toolkit, '…')}: "…" } }`,
   },
   'session.ensureConnected': {
     sdk: ({ toolkit }) => `session.ensureConnected(${quoted(toolkit, 'toolkit')})`,
@@ -181,6 +237,7 @@ const OPERATIONS = {
   'session.proxyExecute': {
     sdk: () => 'session.proxyExecute()',
     rest: () => 'POST /api/v1/sessions/:sessionId/proxy',
+    composio: () => `POST ${COMPOSIO_SESSION}/:sessionId/proxy_execute`,
   },
   'session.proxyExecute.account': {
     sdk: () => 'session.proxyExecute({ …, connectedAccountId })',
@@ -206,6 +263,14 @@ export function apiRef(operation: ApiOperation, args: Args = {}): string {
   return `${START}${JSON.stringify([operation, args])}${END}`;
 }
 
+/**
+ * A path of a session config's field (`authConfigs.github`) for a message: camelCase for the SDK and
+ * REST, snake_case (`auth_configs.github`) for a client of the Composio-compatible API.
+ */
+export function configField(path: string): string {
+  return apiRef('sessionConfig.field', { path });
+}
+
 /** Whether a message holds references of {@link apiRef}. */
 export function hasApiRefs(message: string): boolean {
   return message.includes(START);
@@ -219,7 +284,7 @@ export function renderApiRefs(message: string, audience: ErrorAudience): string 
       const [operation, args] = JSON.parse(json) as [ApiOperation, Args];
       const wording: Wording | undefined = OPERATIONS[operation];
       if (!wording) return operation;
-      return (wording[audience] ?? wording.sdk)(args);
+      return (wording[audience] ?? (audience === 'composio' ? wording.rest : wording.sdk))(args);
     } catch {
       return '';
     }

@@ -1,4 +1,4 @@
-import { apiRef } from '../api-refs.js';
+import { apiRef, configField } from '../api-refs.js';
 import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountRequest, AccountSelection, ResolvedAccount } from '../execution/execute.js';
@@ -157,14 +157,14 @@ export class AccountSelector {
       if (!config) {
         throw new ToolMuxError({
           code: 'AUTH_CONFIG_NOT_FOUND',
-          message: `authConfigs.${toolkit} names auth config "${id}", which does not exist. Create one with ${apiRef('authConfigs.create', { toolkit })} or remove the entry.`,
+          message: `${configField(`authConfigs.${toolkit}`)} names auth config "${id}", which does not exist. Create one with ${apiRef('authConfigs.create', { toolkit })} or remove the entry.`,
           details: { toolkit, authConfigId: id },
         });
       }
       if (config.toolkit !== toolkit) {
         throw new ToolMuxError({
           code: 'AUTH_CONFIG_MISMATCH',
-          message: `authConfigs.${toolkit} names auth config ${id}, which is for toolkit "${config.toolkit}", not "${toolkit}". Use an auth config of ${toolkit}.`,
+          message: `${configField(`authConfigs.${toolkit}`)} names auth config ${id}, which is for toolkit "${config.toolkit}", not "${toolkit}". Use an auth config of ${toolkit}.`,
           details: { toolkit, authConfigId: id, authConfigToolkit: config.toolkit },
         });
       }
@@ -175,21 +175,21 @@ export class AccountSelector {
         if (!account) {
           throw new ToolMuxError({
             code: 'CONNECTED_ACCOUNT_NOT_FOUND',
-            message: `connectedAccounts.${toolkit} names connected account "${id}", which does not exist. List the user's accounts with ${apiRef('connectedAccounts.list', { userId })}.`,
+            message: `${configField(`connectedAccounts.${toolkit}`)} names connected account "${id}", which does not exist. List the user's accounts with ${apiRef('connectedAccounts.list', { userId })}.`,
             details: { toolkit, connectedAccountId: id },
           });
         }
         if (account.userId !== userId) {
           throw new ToolMuxError({
             code: 'CONNECTED_ACCOUNT_MISMATCH',
-            message: `connectedAccounts.${toolkit} names connected account ${id}, which belongs to another user, not "${userId}". A session may only use its own user's accounts.`,
+            message: `${configField(`connectedAccounts.${toolkit}`)} names connected account ${id}, which belongs to another user, not "${userId}". A session may only use its own user's accounts.`,
             details: { toolkit, connectedAccountId: id },
           });
         }
         if (account.toolkit !== toolkit) {
           throw new ToolMuxError({
             code: 'CONNECTED_ACCOUNT_MISMATCH',
-            message: `connectedAccounts.${toolkit} names connected account ${id}, which is a "${account.toolkit}" account, not "${toolkit}".`,
+            message: `${configField(`connectedAccounts.${toolkit}`)} names connected account ${id}, which is a "${account.toolkit}" account, not "${toolkit}".`,
             details: { toolkit, connectedAccountId: id, accountToolkit: account.toolkit },
           });
         }

@@ -1,5 +1,5 @@
+import { configField } from '../api-refs.js';
 import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
-import { ToolMuxError } from '../errors.js';
 import type {
   AccountRequest,
   AccountSelection,
@@ -180,17 +180,9 @@ export class AuthService {
    */
   checkConnectionCallbackUrl(callbackUrl: string | undefined): void {
     if (callbackUrl === undefined) return;
-    try {
-      // the config's field, named alike by the SDK and REST (a session config is camelCase in both)
-      this.#records.options.callbackUrls.check(callbackUrl, 'manageConnections.callbackUrl');
-    } catch (error) {
-      if (!ToolMuxError.isInstance(error)) throw error;
-      throw new ToolMuxError({
-        code: error.code,
-        message: error.message,
-        details: { field: 'manageConnections.callbackUrl' },
-      });
-    }
+    // the config's field, named alike by the SDK and REST (a session config is camelCase in both)
+    const field = configField('manageConnections.callbackUrl');
+    this.#records.options.callbackUrls.check(callbackUrl, field, { field });
   }
   selectAccount(request: SelectRequest): Promise<ConnectedAccountRecord> {
     return this.selector.selectAccount(request);

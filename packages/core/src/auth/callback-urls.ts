@@ -36,9 +36,13 @@ export class CallbackUrlPolicy {
    * Returns the URL, normalized, or throws CALLBACK_URL_NOT_ALLOWED naming it and the fix: a URL that
    * is no absolute http(s) URL (or holds a user name or password) is told what a callback URL must
    * be, one the allowlist does not take how to allow it. `field` names it in the message (a call's
-   * `callbackUrl`, `callback_url` over REST, by default).
+   * `callbackUrl`, `callback_url` over REST, by default); `details` go with the error.
    */
-  check(callbackUrl: string, field: string = apiRef('callbackUrl')): string {
+  check(
+    callbackUrl: string,
+    field: string = apiRef('callbackUrl'),
+    details?: Record<string, unknown>,
+  ): string {
     if (callbackUrl === this.#defaultCallbackUrl) return callbackUrl;
     let url: URL | undefined;
     try {
@@ -49,7 +53,8 @@ export class CallbackUrlPolicy {
     const given = `${field} ${JSON.stringify(String(callbackUrl).slice(0, 300))}`;
     // the code of every refused callback URL (callers and the remote mode go by it), with words for
     // what is wrong: a malformed one has no origin to add to the allowlist
-    const refuse = (message: string) => new ToolMuxError({ code: 'CALLBACK_URL_NOT_ALLOWED', message });
+    const refuse = (message: string) =>
+      new ToolMuxError({ code: 'CALLBACK_URL_NOT_ALLOWED', message, ...(details ? { details } : {}) });
     if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
       throw refuse(
         `${given} is not an absolute http(s) URL. Give the whole URL the user is sent back to after connecting, with its scheme and host (https://app.example.com/connected), or leave it out for the server's default.`,

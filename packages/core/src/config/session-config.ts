@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiRef } from '../api-refs.js';
+import { apiRef, configField } from '../api-refs.js';
 import type { Catalog } from '../catalog/catalog.js';
 import {
   declarationOf,
@@ -329,7 +329,7 @@ function checkConfigSizes(config: unknown): void {
     if (entries > limit) {
       throw configError(
         'CONFIG_INVALID',
-        `Invalid session config at ${path}: ${Array.isArray(value) ? `${entries.toLocaleString('en')} entries` : `over ${limit.toLocaleString('en')} keys`}; a session config's lists and maps hold at most ${MAX_CONFIG_ENTRIES.toLocaleString('en')} entries (metadata at most 64 keys).`,
+        `Invalid session config at ${configField(path)}: ${Array.isArray(value) ? `${entries.toLocaleString('en')} entries` : `over ${limit.toLocaleString('en')} keys`}; a session config's lists and maps hold at most ${MAX_CONFIG_ENTRIES.toLocaleString('en')} entries (metadata at most 64 keys).`,
       );
     }
     if (depth >= 4 || Array.isArray(value)) continue;
@@ -362,7 +362,7 @@ export function parseSessionConfig(config: unknown): SessionConfig {
     const described = describeZodIssue(configSchema, config, result.issues[0]!, { showNumbers: true });
     const path = described.path.join('.') || '(config)';
     const message = /[.?!]$/.test(described.message) ? described.message : `${described.message}.`;
-    throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${message}`);
+    throw configError('CONFIG_INVALID', `Invalid session config at ${configField(path)}: ${message}`);
   }
   checkStorableConfig(config as SessionConfig);
   checkTagFilters(config as SessionConfig);
@@ -412,7 +412,7 @@ function checkStorableConfig(config: SessionConfig): void {
   if (bad) {
     throw configError(
       'CONFIG_INVALID',
-      `Invalid session config at ${bad.path}: the ${bad.isKey ? 'key' : 'value'} ${shownValue(bad.value)} ${bad.problem}; slugs and ids are well-formed Unicode text of at most ${MAX_ID_LENGTH} characters without control characters.`,
+      `Invalid session config at ${configField(bad.path)}: the ${bad.isKey ? 'key' : 'value'} ${shownValue(bad.value)} ${bad.problem}; slugs and ids are well-formed Unicode text of at most ${MAX_ID_LENGTH} characters without control characters.`,
     );
   }
   for (const [key, value] of Object.entries(metadata ?? {})) {
@@ -474,8 +474,8 @@ function requireCatalogToolkit(catalog: Catalog, slug: string, field: string): v
   if (!catalog.toolkits.has(slug)) {
     throw new ToolMuxError({
       code: 'TOOLKIT_NOT_FOUND',
-      message: `${field} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkitNames)} Known toolkits are listed by ${apiRef('toolkits.list')}.`,
-      details: { field, slug },
+      message: `${configField(field)} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkitNames)} Known toolkits are listed by ${apiRef('toolkits.list')}.`,
+      details: { field: configField(field), slug },
     });
   }
 }
@@ -490,8 +490,8 @@ function requireCatalogToolOf(
   if (!tool) {
     throw new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
-      message: `${field} names unknown tool "${slug}".${didYouMean(slug, catalog.toolNames)}`,
-      details: { field, slug },
+      message: `${configField(field)} names unknown tool "${slug}".${didYouMean(slug, catalog.toolNames)}`,
+      details: { field: configField(field), slug },
     });
   }
   if (toolkit !== undefined && tool.toolkit !== toolkit) {
@@ -626,7 +626,7 @@ function normalizeMultiAccount(options: MultiAccountOptions): MultiAccountConfig
   if (!enable && (options.maxAccountsPerToolkit !== undefined || options.requireExplicitSelection)) {
     throw configError(
       'CONFIG_CONFLICT',
-      `multiAccount.${options.maxAccountsPerToolkit !== undefined ? 'maxAccountsPerToolkit' : 'requireExplicitSelection'} has no effect without multiAccount.enable: true; add enable: true or remove it.`,
+      `${configField(`multiAccount.${options.maxAccountsPerToolkit !== undefined ? 'maxAccountsPerToolkit' : 'requireExplicitSelection'}`)} has no effect without ${configField('multiAccount.enable')}: true; add enable: true or remove it.`,
     );
   }
   return {

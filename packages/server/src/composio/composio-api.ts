@@ -210,9 +210,17 @@ export function composioErrorBody(status: number, code: string, message: string)
   return { ...fields, error: fields };
 }
 
-function composioError(error: unknown, onServerError: (error: unknown) => void) {
-  const { status, body } = errorResponse(error, onServerError, 'rest');
-  return { status, body: composioErrorBody(status, body.error.code, body.error.message) };
+/**
+ * Composio's envelope of an error, its message in the words of a Composio client: the routes of this
+ * API (`/api/v3` ones for a request to `/api/v3`, `prefix`) and the config's snake_case fields.
+ */
+function composioError(error: unknown, onServerError: (error: unknown) => void, prefix: string) {
+  const { status, body } = errorResponse(error, onServerError, 'composio');
+  const message =
+    prefix === '/api/v3.1'
+      ? body.error.message
+      : body.error.message.replaceAll('/api/v3.1/tool_router/', `${prefix}/tool_router/`);
+  return { status, body: composioErrorBody(status, body.error.code, message) };
 }
 
 /** True for the paths of Composio's API (`/api/v3.1/…`, `/api/v3/…`), served here or not. */
@@ -336,7 +344,8 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
         return await jsonResponse(await run(c), status);
       } catch (error) {
-        const { status: errorStatus, body } = composioError(error, context.onServerError);
+        const prefix = c.req.path.startsWith('/api/v3/') ? '/api/v3' : '/api/v3.1';
+        const { status: errorStatus, body } = composioError(error, context.onServerError, prefix);
         if (once) c.header('x-should-retry', 'false');
         return c.json(body, errorStatus as ContentfulStatusCode);
       }
