@@ -41,6 +41,7 @@ import {
   toolkitsOfModule,
 } from '../config.js';
 import { type ConnectionSettings, connectionSettings } from '../connection-limit.js';
+import { mcpSettings } from '../mcp/mcp-endpoint.js';
 import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { closeServing, createServer, serveOnListener } from '../server.js';
@@ -603,12 +604,15 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   });
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
   checkManagedAuth(config.managedAuth, toolkits, configName);
+  // the settings createServer() checks, which only the config file sets: checked here, before a file
+  // is written or the store opened, naming the file
   let connections: ConnectionSettings;
   try {
     checkMetricsOptions(config.metrics ?? {});
     connections = connectionSettings(config.connections);
+    mcpSettings(config.mcp ?? {});
   } catch (error) {
-    throw new StartupError(`${configName}: ${(error as Error).message}`);
+    throw inConfigFile(error, configName);
   }
   const log = createCliLogger({ level: logLevel, format: logFormat, write: io.stdout });
   const logger = serverLoggerOf(log);
@@ -665,6 +669,13 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
         message: `${baseUrlFrom}${error.message.slice('baseUrl'.length)}`,
         details: error.details,
       });
+    }
+    // options only the config file sets
+    if (
+      ToolMuxError.isInstance(error) &&
+      /^(allowedCallbackUrls|defaultCallbackUrl|managedAuth)\b/.test(error.message)
+    ) {
+      throw inConfigFile(error, configName);
     }
     throw error;
   }
@@ -789,6 +800,19 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   }
   log.info('toolmux server stopped');
   return 0;
+}
+
+/**
+ * A refused setting of the config file as `CONFIG_INVALID`, its message led by the file's path (the
+ * checks name the setting only).
+ */
+function inConfigFile(error: unknown, configName: string | undefined): unknown {
+  if (!ToolMuxError.isInstance(error)) return error;
+  return new ToolMuxError({
+    code: 'CONFIG_INVALID',
+    message: configName ? `${configName}: ${error.message}` : error.message,
+    details: error.details,
+  });
 }
 
 function shellQuote(text: string): string {

@@ -314,8 +314,8 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
   });
 
   it(
-    'a malformed previous secret key, metrics.allowFrom or connections.unlimited entry, before anything is created',
-    forStarts(4),
+    'a malformed previous secret key, or a config file entry createServer() or new ToolMux() checks, before anything is created, naming the file',
+    forStarts(7),
     async () => {
       const cwd = tempDirectory();
       // on the old code both were found after api.key, secret.key and the database were created
@@ -332,16 +332,34 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       expect(readdirSync(cwd)).toEqual([]);
 
       const entries = [
-        [{ metrics: { allowFrom: ['10.0.0.0/33'] } }, 'metrics.allowFrom: "10.0.0.0/33"'],
-        [{ connections: { unlimited: ['proxy.internal'] } }, 'connections.unlimited: "proxy.internal"'],
+        [
+          { metrics: { allowFrom: ['10.0.0.0/33'] } },
+          'metrics.allowFrom: "10.0.0.0/33" is not an IP address or CIDR range',
+        ],
+        [
+          { connections: { unlimited: ['proxy.internal'] } },
+          'connections.unlimited: "proxy.internal" is not an IP address or CIDR range',
+        ],
+        // on the old code found once the store was open (key files and database created), as
+        // INVALID_REQUEST, and without the file's name
+        [
+          { mcp: { allowedOrigins: ['app.example.com'] } },
+          'mcp.allowedOrigins: "app.example.com" is not an origin',
+        ],
+        // found in time, but without the file's name
+        [
+          { allowedCallbackUrls: ['app.example.com'] },
+          'allowedCallbackUrls[0] "app.example.com" is not a URL',
+        ],
+        [{ defaultCallbackUrl: 'app.example.com' }, 'defaultCallbackUrl "app.example.com" is not a URL'],
       ] as const;
       for (const [config, named] of entries) {
         writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify(config));
         const refused = await failingServe(['serve'], { cwd });
         expect(refused.code).toBe(1);
-        expect(expectOneLine(refused)).toContain(
-          `${join(cwd, 'toolmux.config.json')}: ${named} is not an IP address or CIDR range`,
-        );
+        const line = expectOneLine(refused);
+        expect(line).toContain(`${join(cwd, 'toolmux.config.json')}: ${named}`);
+        expect(line).toMatch(/\(CONFIG_INVALID\)$/);
         expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
       }
     },

@@ -208,15 +208,36 @@ function mcpLimitOf(
   });
 }
 
+/** What `createServer({ mcp })` sets, checked: the origins allowed besides baseUrl's, and the limits. */
+export interface McpSettings {
+  origins: { any: boolean; origins: Set<string> };
+  pageSize: number;
+  maxBatchSize: number;
+  maxBatchResponseBytes: number;
+}
+
+/**
+ * The settings of `createServer({ mcp })`, or `CONFIG_INVALID` naming the first that is not usable.
+ * `toolmux serve` checks them with the config file's other settings, before it writes a file.
+ */
+export function mcpSettings(options: McpOptions): McpSettings {
+  return {
+    origins: originsOf(options.allowedOrigins ?? []),
+    pageSize: mcpLimitOf(options, 'toolsPageSize', 'tools', 'the most tools of one tools/list page'),
+    maxBatchSize: mcpLimitOf(options, 'maxBatchSize', 'messages', 'the most messages of one JSON-RPC batch'),
+    maxBatchResponseBytes: mcpLimitOf(
+      options,
+      'maxBatchResponseBytes',
+      'bytes',
+      'the most JSON of the answer to one batch',
+    ),
+  };
+}
+
 /** The origins of `allowedOrigins`, normalized (`https://Example.com:443/` → `https://example.com`). */
-function originsOf(allowed: readonly string[], baseUrl: string): { any: boolean; origins: Set<string> } {
+function originsOf(allowed: readonly string[]): { any: boolean; origins: Set<string> } {
   const origins = new Set<string>();
   let any = false;
-  try {
-    origins.add(new URL(baseUrl).origin);
-  } catch {
-    // An unusable baseUrl fails elsewhere; it just allows no origin here.
-  }
   for (const entry of allowed) {
     if (entry === '*') {
       any = true;
@@ -230,7 +251,7 @@ function originsOf(allowed: readonly string[], baseUrl: string): { any: boolean;
     }
     if (!origin || origin === 'null') {
       throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message: `mcp.allowedOrigins: "${entry}" is not an origin; write scheme://host[:port], e.g. "https://app.example.com", or "*" for any.`,
       });
     }
@@ -357,23 +378,19 @@ export class McpEndpoint {
    */
   readonly #warned = new Set<string>();
 
-  /** @throws {ToolMuxError} `INVALID_REQUEST` for an option that is not usable, naming it. */
+  /** @throws {ToolMuxError} `CONFIG_INVALID` for an option that is not usable, naming it. */
   constructor(options: McpEndpointOptions) {
     this.#options = options;
-    this.#origins = originsOf(options.allowedOrigins ?? [], options.baseUrl);
-    this.#pageSize = mcpLimitOf(options, 'toolsPageSize', 'tools', 'the most tools of one tools/list page');
-    this.#maxBatchSize = mcpLimitOf(
-      options,
-      'maxBatchSize',
-      'messages',
-      'the most messages of one JSON-RPC batch',
-    );
-    this.#maxBatchResponseBytes = mcpLimitOf(
-      options,
-      'maxBatchResponseBytes',
-      'bytes',
-      'the most JSON of the answer to one batch',
-    );
+    const settings = mcpSettings(options);
+    this.#origins = settings.origins;
+    try {
+      this.#origins.origins.add(new URL(options.baseUrl).origin);
+    } catch {
+      // An unusable baseUrl fails elsewhere; it just allows no origin here.
+    }
+    this.#pageSize = settings.pageSize;
+    this.#maxBatchSize = settings.maxBatchSize;
+    this.#maxBatchResponseBytes = settings.maxBatchResponseBytes;
   }
 
   /**
