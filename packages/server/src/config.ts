@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
 import {
@@ -342,14 +342,41 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
   throw configError(source, `${where}: ${issue.message} (got ${shown}).`);
 }
 
-/** The config file to read: `--config`, else the one of {@link CONFIG_FILE_NAMES} in `cwd`, if any. */
+/** The file types a module of settings or toolkits may be: what Node.js imports (TypeScript by type stripping). */
+const MODULE_TYPES = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'] as const;
+
+/** The file types a config file may be. */
+const CONFIG_FILE_TYPES = [...MODULE_TYPES, '.json'] as const;
+
+/** The types of `types` as words: ".ts, .mts or .json". */
+function typesText(types: readonly string[]): string {
+  return `${types.slice(0, -1).join(', ')} or ${types.at(-1)}`;
+}
+
+/**
+ * The config file to read: `--config`, else the one of {@link CONFIG_FILE_NAMES} in `cwd`, if any.
+ * `--config` naming a directory, or a file of a type toolmux does not read, is `CONFIG_INVALID` naming
+ * the path and what to name instead.
+ */
 export function findConfigFile(explicit: string | undefined, cwd: string): string | undefined {
   if (explicit !== undefined) {
     const file = resolve(cwd, explicit);
+    const what = `--config ${explicit}`;
     if (!existsSync(file)) {
+      throw configError(what, `no such file (${file}). Check the path, relative to the working directory.`);
+    }
+    if (statSync(file).isDirectory()) {
+      const inside = CONFIG_FILE_NAMES.find((name) => existsSync(resolve(file, name)));
       throw configError(
-        `--config ${explicit}`,
-        `no such file (${file}). Check the path, relative to the working directory.`,
+        what,
+        `${file} is a directory: --config names the config file itself${inside ? `: --config ${join(explicit, inside)}` : ` (e.g. --config ${join(explicit, 'toolmux.config.json')})`}.`,
+      );
+    }
+    const type = extname(file).toLowerCase();
+    if (!(CONFIG_FILE_TYPES as readonly string[]).includes(type)) {
+      throw configError(
+        what,
+        `toolmux does not read ${type ? `a ${type} file` : 'a file without a type'} (${file}): a config file is JSON (.json) or a module whose default export is the settings (${typesText(MODULE_TYPES)}). Write the settings as toolmux.config.json, for example.`,
       );
     }
     return file;
@@ -371,6 +398,12 @@ export async function importModule(specifier: string, from: string, what: string
     const file = resolve(from, specifier);
     if (!existsSync(file)) {
       throw configError(what, `no such file (${file}). Check the path (relative to ${from}).`);
+    }
+    if (statSync(file).isDirectory()) {
+      throw configError(
+        what,
+        `${file} is a directory: name the module file in it (${typesText(MODULE_TYPES)}).`,
+      );
     }
     url = pathToFileURL(file).href;
   } else {
@@ -398,7 +431,10 @@ export async function importModule(specifier: string, from: string, what: string
       throw configError(what, `it imports something that cannot be found: ${message}`);
     }
     if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-      throw configError(what, `Node.js ${process.version} cannot load this file type: ${message}`);
+      throw configError(
+        what,
+        `Node.js ${process.version} cannot load this file type (${message}): a module is ${typesText(MODULE_TYPES)}.`,
+      );
     }
     throw configError(what, `failed to load: ${error instanceof Error ? `${error.name}: ` : ''}${message}`);
   }
@@ -445,7 +481,8 @@ export async function loadConfigFile(
   if (file.endsWith('.json')) {
     const { readFileSync } = await import('node:fs');
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
+      // a byte order mark (Windows Notepad saves one) is no part of the JSON
+      raw = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
     } catch (error) {
       throw configError(name, `not valid JSON: ${(error as Error).message}`);
     }

@@ -411,4 +411,45 @@ describe('toolmux toolkits list / info', { timeout: 60_000 }, () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('toolmux.config.json: unknown key "stroe". Did you mean "store"?');
   });
+
+  it('--config of a directory or of a file type toolmux does not read: the path and what to name', async () => {
+    const cwd = tempDirectory();
+    const refused = async (args: string[], from = cwd) => {
+      const result = await toolmux(['toolkits', 'list', ...args], from);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
+      return result.stderr;
+    };
+    // on the old code: "failed to load: Error: Directory import '…' is not supported resolving ES modules"
+    expect(await refused(['--config', cwd])).toBe(
+      `toolmux: --config ${cwd}: ${cwd} is a directory: --config names the config file itself (e.g. --config ${join(cwd, 'toolmux.config.json')}). (CONFIG_INVALID)\n`,
+    );
+    writeFileSync(join(cwd, 'toolmux.config.mjs'), 'export default {};\n');
+    expect(await refused(['--config', '.'])).toContain(
+      ': --config names the config file itself: --config toolmux.config.mjs.',
+    );
+    // a toolkits module that is a directory, as --toolkits does it (the old code: "Directory import")
+    expect(await refused(['--toolkits', cwd])).toBe(
+      `toolmux: --toolkits ${cwd}: ${cwd} is a directory: name the module file in it (.ts, .mts, .cts, .js, .mjs or .cjs). (CONFIG_INVALID)\n`,
+    );
+    // on the old code: Node.js's "Unknown file extension", without the types toolmux reads
+    for (const name of ['toolmux.yaml', 'toolmux.config.txt', 'toolmux']) {
+      writeFileSync(join(cwd, name), 'port: 0\n');
+      const message = await refused(['--config', name]);
+      expect(message).toContain(`toolmux: --config ${name}: toolmux does not read`);
+      expect(message).toContain(`(${join(cwd, name)}): a config file is JSON (.json) or a module`);
+      expect(message).toContain('.ts, .mts, .cts, .js, .mjs or .cjs');
+    }
+  });
+
+  it('reads a JSON config file saved with a byte order mark (Windows Notepad)', async () => {
+    const cwd = tempDirectory();
+    // on the old code: "not valid JSON: Unexpected token"
+    writeFileSync(join(cwd, 'toolmux.config.json'), `\uFEFF{ "toolkits": [${JSON.stringify(FIXTURE)}] }\r\n`);
+    const listed = await toolmux(['toolkits', 'list', '--json'], cwd);
+    expect(listed.stderr).toBe('');
+    const slugs = (JSON.parse(listed.stdout) as Array<{ slug: string }>).map((toolkit) => toolkit.slug);
+    expect(slugs).toContain('tasks');
+    expect(slugs).not.toContain('github');
+  });
 });
