@@ -83,7 +83,7 @@ export type { AppliedMigration } from './store/migrations.js';
 export { LATEST_MIGRATION_VERSION, pendingMigrations } from './store/migrations.js';
 export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, openStore, openStoreToRead, parseStoreSpec } from './store/open-store.js';
-export { MAX_PAGE_LIMIT } from './store/pagination.js';
+export { assertPageQuery, MAX_PAGE_LIMIT } from './store/pagination.js';
 export { postgresSpecProblem, shownStoreSpec } from './store/store-spec-text.js';
 export { withDeadline } from './util/abort.js';
 export { editDistance, editDistanceWithin } from './util/edit-distance.js';

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   type AppliedMigration,
+  assertPageQuery,
   checkUserId,
   closeAfterDrain,
   DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
@@ -438,6 +439,19 @@ function limitOf(text: string): number {
     );
   }
   return limit;
+}
+
+/** `--cursor` of `sessions list`, checked as the store checks it, before the store is opened. */
+function sessionCursorOf(text: string, limit: number): string {
+  try {
+    assertPageQuery({ limit, cursor: text }, 'ses');
+  } catch (error) {
+    if (!ToolMuxError.isInstance(error) || error.code !== 'INVALID_REQUEST') throw error;
+    throw new UsageError(
+      `--cursor must be the cursor a previous page printed on stderr ("there are more sessions: run the same command with --cursor ses_…"), got ${shownValue(text)}; leave it out for the first page.`,
+    );
+  }
+  return text;
 }
 
 /**
@@ -1045,8 +1059,17 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   const { config, file } = await readConfig(values.config as string | undefined, cwd);
   const [store, from, spec] = storeAndSource(values.store as string | undefined, io, config.store, file);
   const userId = values.user as string | undefined;
-  if (userId !== undefined) checkUserId(userId);
+  if (userId !== undefined) {
+    try {
+      checkUserId(userId);
+    } catch (error) {
+      // core names its parameter; the operator typed the flag
+      if (!ToolMuxError.isInstance(error) || !error.message.startsWith('userId ')) throw error;
+      throw new UsageError(`--user${error.message.slice('userId'.length)}`);
+    }
+  }
   const limit = values.limit === undefined ? 20 : limitOf(values.limit as string);
+  const cursor = values.cursor === undefined ? undefined : sessionCursorOf(values.cursor as string, limit);
   const shown = shownStoreSpec(store);
   const target = existingStoreOf([store, from, spec], cwd, {
     inMemory:
@@ -1067,7 +1090,6 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
         `toolmux: note: ${shown} was migrated by a newer toolmux (its schema is at migration ${newer.details.databaseVersion}; this one knows up to ${newer.details.supportedVersion}): its sessions are read as this release reads them. Upgrade toolmux here to read them as the server does.\n`,
       );
     }
-    const cursor = values.cursor as string | undefined;
     const page = await opened.listSessions({ userId, limit, cursor }).catch((error: unknown) => {
       if (newer && ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
         throw new ToolMuxError({

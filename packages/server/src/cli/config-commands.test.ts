@@ -203,6 +203,30 @@ describe('toolmux sessions list', { timeout: 60_000 }, () => {
     expect(seen.sort()).toEqual([...sessions].sort());
   });
 
+  it('refuses a --cursor or --user it cannot take as a usage error naming the flag, before the store is read', async () => {
+    // on the old code exit 1, in the API's words ("Malformed cursor … pass the nextCursor", "userId …")
+    const cwd = tempDirectory();
+    const [session] = await databaseWithSessions(join(cwd, 'toolmux.db'), ['ann']);
+    const list = (...args: string[]) =>
+      toolmux(['sessions', 'list', '--store', 'sqlite:toolmux.db', ...args], cwd);
+    for (const cursor of ['garbage', `ca_${session!.slice(4)}`, `${session}x`]) {
+      const refused = await list('--cursor', cursor);
+      expect(refused.code, cursor).toBe(2);
+      expect(refused.stderr).toBe(
+        `toolmux: --cursor must be the cursor a previous page printed on stderr ("there are more sessions: run the same command with --cursor ses_…"), got ${JSON.stringify(cursor)}; leave it out for the first page. (usage: toolmux --help)\n`,
+      );
+    }
+    const badUser = await list('--user', 'a\u0001b');
+    expect(badUser.code).toBe(2);
+    expect(badUser.stderr).toMatch(
+      /^toolmux: --user "a\\u0001b" holds the control character U\+0001 at index 1: .*\(usage: toolmux --help\)\n$/,
+    );
+    // a cursor of the list's own form is taken
+    const listed = await list('--cursor', session!, '--json');
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+  });
+
   it('takes --store over TOOLMUX_STORE over the config file, and --config from elsewhere', async () => {
     const cwd = tempDirectory();
     const [fromFile] = await databaseWithSessions(join(cwd, 'file.db'), ['file_user']);
