@@ -37,6 +37,7 @@ import {
   admitCall,
   type ExecutionEnvironment,
   executeTool,
+  markFailed,
   rejectToolCall,
 } from './execution/execute.js';
 import { HeldLogEntries } from './execution/log-writer.js';
@@ -154,6 +155,12 @@ export interface SessionAccount {
 /** What `session.authorize()` and `session.ensureConnected()` take. */
 /** The options of `session.waitForConnections()`. */
 type WaitOptions = { timeoutMs?: number; signal?: AbortSignal };
+
+/** A running workbench cell's log: the entries its calls hold, and how the cell failed, once it has. */
+interface CellLog {
+  held: HeldLogEntries;
+  failure?: { code: string; message: string };
+}
 
 export interface AuthorizeOptions {
   /** Where the user lands after connecting (on the allowlist). @default the ToolMux's defaultCallbackUrl */
@@ -541,10 +548,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   #metaRuntime: Map<string, Tool> | undefined;
   #reader: HintReader | undefined;
   /**
-   * The log entries a running workbench cell's calls hold, by the cell's log id, until the cell's
-   * own entry is made: it takes them along (one batch, one commit; see `#execute`).
+   * A running workbench cell's, by its log id, until the cell's own entry is made: the log entries
+   * its calls hold, which that entry takes along (one batch, one commit; see `#execute`), and how the
+   * cell failed, which that entry says.
    */
-  readonly #cellEntries = new Map<string, HeldLogEntries>();
+  readonly #cellEntries = new Map<string, CellLog>();
   /** Until when the store's answer that the session exists, at `#configVersion`, stands (see `#checkExists`). */
   #existsUntil = 0;
   /**
@@ -979,10 +987,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         options.holdLog ??
         (cell
           ? (entry: ExecutionLogRecord) => {
-              const held = this.#cellEntries.get(entry.id);
+              const cellLog = this.#cellEntries.get(entry.id);
               this.#cellEntries.delete(entry.id);
-              cellStored = held
-                ? held.storedWith(entry)
+              // the model reads the cell's error in its answer; the log says that the cell failed
+              if (cellLog?.failure) markFailed(entry, cellLog.failure);
+              cellStored = cellLog
+                ? cellLog.held.storedWith(entry)
                 : this.#runtime.env.logs.write(entry).then(() => undefined);
             }
           : undefined);
@@ -1016,7 +1026,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
               // executeTool always gives the entry; were it not given, the cell's calls' entries still go
               const leftover = this.#cellEntries.get(result.logId);
               this.#cellEntries.delete(result.logId);
-              await Promise.all([cellStored, leftover?.stored()]);
+              await Promise.all([cellStored, leftover?.held.stored()]);
             }
             return result;
           }),
@@ -1665,11 +1675,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         // The cell's calls answer it without waiting for their log entries, which are written
         // together; the cell answers its caller only once they are all stored. Those still held
         // when it ends go with the cell's own entry (`#execute` takes them along by its log id).
-        const held = new HeldLogEntries(this.#runtime.env.logs);
+        const cellLog: CellLog = { held: new HeldLogEntries(this.#runtime.env.logs) };
+        const { held } = cellLog;
         const logId = options.logId;
-        if (logId !== undefined) this.#cellEntries.set(logId, held);
+        if (logId !== undefined) this.#cellEntries.set(logId, cellLog);
         try {
-          return await workbenchPoolOf(this.#runtime.store).run(
+          const answer = await workbenchPoolOf(this.#runtime.store).run(
             this.sessionId,
             code,
             workbenchOf(this.#config),
@@ -1677,10 +1688,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             options.signal,
             () => this.#ranWorkbench(),
           );
+          if (answer.error) cellLog.failure = answer.error;
+          return answer;
         } finally {
           // the cell's entry was made before the cell ended (its call ended first: a timeout, an
           // abort) and took what was held then: the rest is written here
-          if (logId === undefined || this.#cellEntries.get(logId) !== held) await held.stored();
+          if (logId === undefined || this.#cellEntries.get(logId) !== cellLog) await held.stored();
         }
       },
     };

@@ -686,6 +686,18 @@ function logEntry(
 }
 
 /**
+ * Makes `entry` the entry of a call that failed with `failure`, though it answered: a workbench cell
+ * whose code threw or reached a limit answers the model `{ result, logs, error }` (its result and
+ * logs, which a failed call's result has no place for), and its entry says it failed, with the code.
+ * Its output stays what the caller got.
+ */
+export function markFailed(entry: ExecutionLogRecord, failure: { code: string; message: string }): void {
+  entry.status = 'error';
+  entry.errorCode = failure.code;
+  entry.errorMessage = logText(failure.message);
+}
+
+/**
  * Text for the log (already masked): NUL as U+FFFD, cut to 4 KB. Only a prefix is looked at, so a
  * huge error message costs no more than a short one.
  */

@@ -206,6 +206,66 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
     await mux.close();
   });
 
+  it('a cell that failed (threw, or reached a limit) is logged as failed with its code, while the model reads its result, logs and error', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'], workbench: { timeoutMs: 2_000 } });
+    const ended: Array<[code: string, source: string, said: string]> = [
+      ['WORKBENCH_CODE_ERROR', 'console.log("before");\nthrow new Error("the cause")', 'the cause'],
+      ['WORKBENCH_CODE_ERROR', "await toolmux.files.read('missing')", 'WORKBENCH_FILE_NOT_FOUND'],
+      ['WORKBENCH_OUTPUT_LIMIT', 'return "x".repeat(200_000)', '200002 characters'],
+      [
+        'WORKBENCH_TOOL_CALL_LIMIT',
+        'await Promise.all(Array.from({ length: 1_001 }, () => toolmux.files.list()))',
+        'at most 1000',
+      ],
+      ['WORKBENCH_TIMEOUT', 'while (true) {}', 'did not finish within'],
+    ];
+    const logIds: string[] = [];
+    for (const [code, source, said] of ended) {
+      const answer = await session.execute(MetaToolSlug.WORKBENCH, { code: source });
+      expect(answer.successful).toBe(true);
+      expect((answer.data as Cell).error).toEqual({ code, message: expect.stringContaining(said) });
+      logIds.push(answer.logId);
+    }
+    const smaller = await mux.create('user_1', { workbench: { memoryMb: 8 } });
+    const bomb = await smaller.execute(MetaToolSlug.WORKBENCH, {
+      code: 'const a = []; while (true) a.push("x".repeat(1000) + a.length);',
+    });
+    expect((bomb.data as Cell).error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
+    const fine = await session.execute(MetaToolSlug.WORKBENCH, { code: 'console.log("ok"); return 1' });
+    // the Composio-named cell says its error in its own shape; its entry fails all the same
+    const composio = await mux.create('user_1', { metaToolNames: 'composio' });
+    const named = await composio.execute(ComposioMetaToolSlug.WORKBENCH, { code_to_execute: 'null.x' });
+    expect((named.data as { error?: string }).error).toMatch(/^WORKBENCH_CODE_ERROR: TypeError/);
+
+    const entries = new Map(
+      [
+        ...(await session.logs({ limit: 1_000 })).items,
+        ...(await smaller.logs()).items,
+        ...(await composio.logs()).items,
+      ].map((entry) => [entry.id, entry]),
+    );
+    const failed = [...logIds, bomb.logId, named.logId].map((id) => {
+      const entry = entries.get(id)!;
+      return [entry.status, entry.errorCode, entry.errorMessage?.split('\n')[0]];
+    });
+    // (each was logged as a success, with no code: the log could not tell which cells failed)
+    expect(failed).toEqual([
+      ['error', 'WORKBENCH_CODE_ERROR', 'Error: the cause'],
+      ['error', 'WORKBENCH_CODE_ERROR', expect.stringContaining('Error [WORKBENCH_FILE_NOT_FOUND]')],
+      ['error', 'WORKBENCH_OUTPUT_LIMIT', expect.stringContaining('200002 characters')],
+      ['error', 'WORKBENCH_TOOL_CALL_LIMIT', expect.stringContaining('at most 1000')],
+      ['error', 'WORKBENCH_TIMEOUT', expect.stringContaining('did not finish within')],
+      ['error', 'WORKBENCH_MEMORY_LIMIT', expect.any(String)],
+      ['error', 'WORKBENCH_CODE_ERROR', expect.stringContaining('TypeError')],
+    ]);
+    // the entry keeps what the model read: the logs of the failed cell among them
+    expect(JSON.parse(entries.get(logIds[0]!)!.output)).toMatchObject({ logs: ['before'] });
+    const succeeded = entries.get(fine.logId)!;
+    expect([succeeded.status, succeeded.errorCode, succeeded.errorMessage]).toEqual(['success', null, null]);
+    await mux.close();
+  }, 60_000);
+
   it('after an endless loop the session answers again, and says its state was reset', async () => {
     const { mux } = setup();
     const session = await mux.create('user_1', { workbench: { timeoutMs: 300 } });
