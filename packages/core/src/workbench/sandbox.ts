@@ -1400,6 +1400,14 @@ function cutLine(start: string, length: number, room: number): string | undefine
   return leadingText(start, room - mark.length) + mark;
 }
 
+/**
+ * What a cell stopped at its deadline is told, whichever way the deadline ended it (the host's timer,
+ * or the engine's interrupt in a worker thread, which said "the time limit" without the limit).
+ */
+function timedOut(limits: CellLimits): string {
+  return `The code did not finish within ${limits.timeoutMs} ms and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell, or write intermediate results to toolmux.files.`;
+}
+
 /** Frames of a thrown error's stack shown to the model (V8's default `Error.stackTraceLimit`). */
 const STACK_FRAMES = 10;
 /** Frames shown with a stack overflow: where the recursion is, not thousands of lines of it. */
@@ -1941,7 +1949,7 @@ export class Sandbox {
   async #jobFailed(cell: RunningCell, error: QuickJSHandle): Promise<void> {
     // A job failed outside the cell's own promise chain: an interrupt or an out-of-memory ends
     // the cell; other errors (a rejected promise nobody awaits) are the code's own business.
-    const failure = this.#classify(await this.#read(error), cell.limits.maxOutputChars);
+    const failure = this.#classify(await this.#read(error), cell.limits);
     error.dispose();
     if (failure.code !== 'WORKBENCH_CODE_ERROR') this.#end(cell, { result: null, logs: [], error: failure });
   }
@@ -1957,7 +1965,7 @@ export class Sandbox {
 
   /** An entry of the engine threw: the cell ends with what the exception says. */
   async #fail(cell: RunningCell, handle: QuickJSHandle, compiled?: string): Promise<void> {
-    const failure = this.#classify(await this.#read(handle, compiled), cell.limits.maxOutputChars);
+    const failure = this.#classify(await this.#read(handle, compiled), cell.limits);
     handle.dispose();
     this.#end(cell, { result: null, logs: [], error: failure });
   }
@@ -2050,7 +2058,7 @@ export class Sandbox {
     const handle = cell.failed;
     if (!handle || cell.outcome) return;
     cell.failed = undefined;
-    const failure = this.#classify(await this.#read(handle), cell.limits.maxOutputChars);
+    const failure = this.#classify(await this.#read(handle), cell.limits);
     handle.dispose();
     this.#end(cell, {
       result: null,
@@ -2329,10 +2337,7 @@ export class Sandbox {
     return {
       result: null,
       logs: cell.logs,
-      error: {
-        code: 'WORKBENCH_TIMEOUT',
-        message: `The code did not finish within ${cell.limits.timeoutMs} ms and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell, or write intermediate results to toolmux.files.`,
-      },
+      error: { code: 'WORKBENCH_TIMEOUT', message: timedOut(cell.limits) },
     };
   }
 
@@ -2416,7 +2421,11 @@ export class Sandbox {
   }
 
   /** Classifies an exception; an out-of-memory or an interrupt disposes the sandbox. */
-  #classify(error: ErrorDescription | undefined, maxChars: number): { code: CellErrorCode; message: string } {
+  #classify(
+    error: ErrorDescription | undefined,
+    limits: CellLimits,
+  ): { code: CellErrorCode; message: string } {
+    const maxChars = limits.maxOutputChars;
     const interrupted =
       this.#interrupted && (!error || (error.name === 'InternalError' && error.message === 'interrupted'));
     if (interrupted && this.#dropRequested) {
@@ -2429,7 +2438,7 @@ export class Sandbox {
         code: 'WORKBENCH_TIMEOUT',
         message: this.#preempted
           ? 'The code computed without pause for too long while every workbench worker was busy and other sessions were waiting, and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.'
-          : 'The code did not finish within the time limit and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.',
+          : timedOut(limits),
       };
     }
     if (!error || (error.name === 'InternalError' && error.message === 'out of memory')) {

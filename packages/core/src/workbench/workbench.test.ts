@@ -273,6 +273,8 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
     const started = Date.now();
     const loop = await session.execute(MetaToolSlug.WORKBENCH, { code: 'while (true) {}' });
     expect((loop.data as Cell).error?.code).toBe('WORKBENCH_TIMEOUT');
+    // the limit named in either thread mode (a worker's interrupted engine said "the time limit")
+    expect((loop.data as Cell).error?.message).toContain('did not finish within 300 ms');
     expect(Date.now() - started).toBeLessThan(1_300);
     const after = await session.execute(MetaToolSlug.WORKBENCH, { code: 'return typeof globalThis.kept' });
     expect((after.data as Cell).result).toBe('undefined');
