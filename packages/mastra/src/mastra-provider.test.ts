@@ -7,7 +7,14 @@ import {
   type ToolResult,
   uniqueNameWithin,
 } from '@toolmux/core';
-import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
+import {
+  AWKWARD_KEY_ARGUMENTS,
+  argumentsAsShown,
+  awkwardKeysTool,
+  portableKeyViolations,
+  stockLookupTool,
+  untilTestTimeout,
+} from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { MockLanguageModelV4 } from 'ai/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -546,5 +553,50 @@ describe('MastraProvider tool names', () => {
     const next = await expectEachRunsItsOwn(slugs);
     expect(next(shortened)).toBe(shortened);
     expect(next(`${stem}_B`)).not.toBe(shortened);
+  });
+});
+
+describe('MastraProvider property keys', () => {
+  /**
+   * One agent run over `TASKS_FILTER` (see `awkwardKeysTool`): the model calls it with the keys it was
+   * shown for the tool's keys. What the model was sent of the tool, and what the tool got.
+   */
+  async function filterRun(provider: MastraProvider) {
+    const received: unknown[] = [];
+    const { tools } = await samples.session(provider, {
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools: [awkwardKeysTool(received)],
+    });
+    let schema: { properties: object } | undefined;
+    const script = scriptedModel([
+      (options) => {
+        const sent = options.tools?.find((tool) => tool.name === 'TASKS_FILTER');
+        schema = sent?.type === 'function' ? (sent.inputSchema as typeof schema) : undefined;
+        return [{ toolName: 'TASKS_FILTER', input: argumentsAsShown(schema, AWKWARD_KEY_ARGUMENTS) }];
+      },
+    ]);
+    await agentWith(script.model, tools).generate('Filter', { maxSteps: 3 });
+    return { schema: schema!, received, answers: toolResultTexts(script.calls[1]) };
+  }
+
+  it.each([false, true])(
+    'strict: %s — keys a major model API refuses reach the model renamed, and a call with those keys runs the tool with its own',
+    async (strict) => {
+      const { schema, received, answers } = await filterRun(new MastraProvider({ strict }));
+      // what Mastra hands the model (Anthropic's API refused `filter[id]`, failing every request)
+      expect(portableKeyViolations(schema)).toEqual([]);
+      expect(Object.keys(schema.properties)).toHaveLength(5);
+      expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+      expect(answers).toEqual(['{"ok":true}']);
+    },
+  );
+
+  it("propertyKeys: 'unchanged' hands the keys out as the tool has them; another value is refused", async () => {
+    const { schema, received } = await filterRun(new MastraProvider({ propertyKeys: 'unchanged' }));
+    expect(Object.keys(schema.properties)).toEqual(Object.keys(AWKWARD_KEY_ARGUMENTS));
+    expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+    expect(() => new MastraProvider({ propertyKeys: 'keep' as never })).toThrow(
+      /MastraProvider.*propertyKeys must be 'portable'.*or 'unchanged'.*"keep"/,
+    );
   });
 });

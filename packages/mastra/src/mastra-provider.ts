@@ -6,14 +6,17 @@ import {
   type JSONSchema,
   type Logger,
   openaiInputSchemaOf,
+  type PropertyKeysMode,
   type Provider,
   plainJsonCopy,
+  portableArgumentsOf,
   StrictSchemas,
   type ToolResult,
   type ToolSpec,
   uniqueNameWithin,
+  withPortableKeys,
 } from '@toolmux/core';
-import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
+import { checkedProviderOptions, PORTABLE_PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 import { toolmuxToolMarks } from './tool-arguments.js';
 
 /** A session tool as Mastra sees it: any input, toolmux's whole `ToolResult` as output. */
@@ -46,6 +49,14 @@ export interface MastraProviderOptions {
    * call, naming each tool the first time it falls back. @default console
    */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * `'portable'`: property keys a major model API refuses (Anthropic: `filter[id]`, `first name`,
+   * longer than 64 characters, at any depth; Gemini: `page-size` as a parameter name) are handed out
+   * renamed, each renamed property's description naming the tool's own key, and the model's
+   * arguments are read back to the tool's keys. `'unchanged'`: keys as the tool has them.
+   * @default 'portable'
+   */
+  propertyKeys?: PropertyKeysMode;
 }
 
 /**
@@ -64,15 +75,17 @@ export interface MastraProviderOptions {
 export class MastraProvider implements Provider<MastraToolSet> {
   readonly name = 'mastra';
   readonly strict: boolean;
+  readonly propertyKeys: PropertyKeysMode;
   readonly #strict: StrictSchemas;
 
   constructor(options?: MastraProviderOptions) {
-    const { strict = false, logger = console } = checkedProviderOptions(
-      options,
-      'MastraProvider',
-      PROVIDER_OPTION_KINDS,
-    );
+    const {
+      strict = false,
+      logger = console,
+      propertyKeys = 'portable',
+    } = checkedProviderOptions(options, 'MastraProvider', PORTABLE_PROVIDER_OPTION_KINDS);
     this.strict = strict;
+    this.propertyKeys = propertyKeys;
     this.#strict = new StrictSchemas(strict, logger);
   }
 
@@ -86,14 +99,18 @@ export class MastraProvider implements Provider<MastraToolSet> {
       // not strict: the schema OpenAI takes (it refuses a whole request over a pattern with lookaround
       // or an array without items, and the OpenAI client Mastra bundles sends schemas as they are); the
       // session still checks each call against the tool's own schema
-      const schema = shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec);
+      const schema = withPortableKeys(
+        spec,
+        shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec),
+        this.propertyKeys,
+      );
       toolSet[names.get(slug)!] = createTool({
         id: slug,
         description: spec.description,
         inputSchema: passThroughSchema(schema),
         strict: shaped?.strict ?? false,
         execute: (input: unknown, context) =>
-          execute(slug, input, {
+          execute(slug, portableArgumentsOf(spec, input, this.propertyKeys), {
             callId: context?.agent?.toolCallId || undefined,
             signal: context?.abortSignal,
           }),

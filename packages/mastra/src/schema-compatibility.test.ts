@@ -8,6 +8,7 @@ import {
   type Toolkit,
   ToolMux,
   type ToolSpec,
+  withPortableKeys,
 } from '@toolmux/core';
 import {
   CORPUS_TEST_TIMEOUT_MS,
@@ -15,6 +16,7 @@ import {
   hardSchemaCall,
   hardSchemaToolkit,
   notStrictReasonPattern,
+  portableKeyViolations,
   toolkitFromOpenApi,
 } from '@toolmux/core/test';
 import { MockLanguageModelV4 } from 'ai/test';
@@ -115,16 +117,21 @@ function expectHandedOut(
 ) {
   const tool = toolOf(tools, spec.slug);
   const schema = jsonSchemaOf(tools, spec.slug);
-  expect(findSchemaViolations(original, schema, { strict: tool.strict === true })).toEqual([]);
+  expect(
+    findSchemaViolations(withPortableKeys(spec, original, 'portable'), schema, {
+      strict: tool.strict === true,
+    }),
+  ).toEqual([]);
+  expect(portableKeyViolations(schema)).toEqual([]);
   expect(tool.id).toBe(spec.slug);
   expect(tool.description).toBe(spec.description);
   const shaped = strictSchemaOf(spec);
   if (strict) {
     expect(tool.strict).toBe(shaped.strict);
-    expect(schema).toEqual(shaped.schema);
+    expect(schema).toEqual(withPortableKeys(spec, shaped.schema, 'portable'));
   } else {
     expect(tool.strict).toBe(false);
-    expect(schema).toEqual(spec.inputSchema);
+    expect(schema).toEqual(withPortableKeys(spec, spec.inputSchema, 'portable'));
   }
   expect(schema).not.toBe(spec.inputSchema);
   expect(Object.getOwnPropertyNames(schema)).not.toContain('~standard');
@@ -228,9 +235,13 @@ describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', {
       expect(specs.length).toBeGreaterThanOrEqual(1_200);
       expect(Object.keys(tools)).toHaveLength(specs.length);
       const originals = new Map(github.tools.map((tool) => [tool.slug, tool.inputSchema]));
+      const specOf = new Map(specs.map((spec) => [spec.slug, spec]));
+      /** The tool's original schema with the keys the provider hands out renamed (the default). */
+      const shownOriginal = (slug: string) =>
+        withPortableKeys(specOf.get(slug)!, originals.get(slug)!, 'portable');
 
       const violations = specs.flatMap((spec) =>
-        findSchemaViolations(originals.get(spec.slug)!, jsonSchemaOf(tools, spec.slug), {
+        findSchemaViolations(shownOriginal(spec.slug), jsonSchemaOf(tools, spec.slug), {
           strict: toolOf(tools, spec.slug).strict === true,
         }).map((violation) => `${spec.slug} ${violation}`),
       );
@@ -267,13 +278,9 @@ describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', {
       const [openai] = await modelRequest(tools, [], { provider: 'openai.responses', modelId: 'gpt-5.4' });
       const sentViolations = (openai!.tools ?? []).flatMap((tool) =>
         tool.type === 'function'
-          ? findSchemaViolations(
-              originals.get(toolOf(tools, tool.name).id)!,
-              tool.inputSchema as JSONSchema,
-              {
-                strict: tool.strict === true,
-              },
-            ).map((violation) => `${tool.name} ${violation}`)
+          ? findSchemaViolations(shownOriginal(toolOf(tools, tool.name).id), tool.inputSchema as JSONSchema, {
+              strict: tool.strict === true,
+            }).map((violation) => `${tool.name} ${violation}`)
           : [`${tool.name} is not a function tool`],
       );
       expect(openai!.tools).toHaveLength(specs.length);
