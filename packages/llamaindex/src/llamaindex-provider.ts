@@ -6,13 +6,16 @@ import {
   type JSONSchema,
   type Logger,
   openaiInputSchemaOf,
+  type PropertyKeysMode,
   type Provider,
   plainJsonCopy,
+  portableArgumentsOf,
   StrictSchemas,
   type ToolResult,
   type ToolSpec,
+  withPortableKeys,
 } from '@toolmux/core';
-import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
+import { checkedProviderOptions, PORTABLE_PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 import { toolmuxMetadata, unknownCalls } from './unknown-tool-calls.js';
 
 /**
@@ -38,6 +41,14 @@ export interface LlamaIndexProviderOptions {
   strict?: boolean;
   /** Receives the warning that lists tools that keep a non-strict schema. @default console */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * `'portable'`: property keys a major model API refuses (Anthropic: `filter[id]`, `first name`,
+   * longer than 64 characters, at any depth; Gemini: `page-size` as a parameter name) are handed out
+   * renamed, each renamed property's description naming the tool's own key, and the model's
+   * arguments are read back to the tool's keys. `'unchanged'`: keys as the tool has them.
+   * @default 'portable'
+   */
+  propertyKeys?: PropertyKeysMode;
 }
 
 /**
@@ -61,15 +72,17 @@ export interface LlamaIndexProviderOptions {
 export class LlamaIndexProvider implements Provider<LlamaIndexTool[]> {
   readonly name = 'llamaindex';
   readonly strict: boolean;
+  readonly propertyKeys: PropertyKeysMode;
   readonly #strict: StrictSchemas;
 
   constructor(options?: LlamaIndexProviderOptions) {
-    const { strict = false, logger = console } = checkedProviderOptions(
-      options,
-      'LlamaIndexProvider',
-      PROVIDER_OPTION_KINDS,
-    );
+    const {
+      strict = false,
+      logger = console,
+      propertyKeys = 'portable',
+    } = checkedProviderOptions(options, 'LlamaIndexProvider', PORTABLE_PROVIDER_OPTION_KINDS);
     this.strict = strict;
+    this.propertyKeys = propertyKeys;
     this.#strict = new StrictSchemas(strict, logger);
   }
 
@@ -81,13 +94,19 @@ export class LlamaIndexProvider implements Provider<LlamaIndexTool[]> {
       // not strict: the schema OpenAI takes (it refuses a whole request over a pattern with lookaround
       // or an array without items, and LlamaIndex's OpenAI LLM sends schemas as they are); the session
       // still checks each call against the tool's own schema
-      return functionTool(spec, shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec), execute);
+      const schema = shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec);
+      return functionTool(spec, schema, this.propertyKeys, execute);
     });
     return tools;
   }
 }
 
-function functionTool(spec: ToolSpec, schema: JSONSchema, execute: ExecuteFn): LlamaIndexTool {
+function functionTool(
+  spec: ToolSpec,
+  schema: JSONSchema,
+  mode: PropertyKeysMode,
+  execute: ExecuteFn,
+): LlamaIndexTool {
   const slug = spec.slug;
   const run = async (input: unknown, context?: LlamaIndexToolContext): Promise<string> => {
     listenForToolCalls();
@@ -97,10 +116,13 @@ function functionTool(spec: ToolSpec, schema: JSONSchema, execute: ExecuteFn): L
     const callId = inputObject && callIds.get(inputObject);
     // a call answerUnknownToolCalls() handed this tool runs under the name the model called
     const name = (inputObject && unknownCalls.get(inputObject)?.name) ?? slug;
-    return answerOf(await execute(name, input, { callId, signal: context?.signal }));
+    // keys renamed for this tool are read back for this tool only, not for a call of another name
+    const args = name === slug ? portableArgumentsOf(spec, input, mode) : input;
+    return answerOf(await execute(name, args, { callId, signal: context?.signal }));
   };
   // the schema is copied once per schema object (core keeps one per tool), not once per session
-  const metadata = { name: slug, description: spec.description, parameters: plainCopyOf(schema) };
+  const parameters = plainCopyOf(withPortableKeys(spec, schema, mode));
+  const metadata = { name: slug, description: spec.description, parameters };
   toolmuxMetadata.add(metadata);
   return FunctionTool.from<unknown, LlamaIndexToolContext>(run, metadata as never) as LlamaIndexTool;
 }

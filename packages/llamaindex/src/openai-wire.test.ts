@@ -2,9 +2,13 @@ import { OpenAI } from '@llamaindex/openai';
 import { agent } from '@llamaindex/workflow';
 import { SessionPreset, ToolMux } from '@toolmux/core';
 import {
+  AWKWARD_KEY_ARGUMENTS,
+  argumentsAsShown,
+  awkwardKeysTool,
   createSampleToolkits,
   expectOpenAISafeSchemas,
   openaiReply,
+  portableKeyViolations,
   startScriptedModelServer,
 } from '@toolmux/core/test';
 import { describe, expect, it } from 'vitest';
@@ -92,5 +96,76 @@ describe('@llamaindex/openai OpenAI in agent()', () => {
       await model.close();
       await mux.close();
     }
+  });
+});
+
+describe('@llamaindex/openai OpenAI in agent(): property keys', () => {
+  /**
+   * One agent run over `TASKS_FILTER` (see `awkwardKeysTool`) through the OpenAI LLM: the model calls
+   * it with the keys it was sent for the tool's keys. The parameters sent, what the tool got and the
+   * answer the model read.
+   */
+  async function filterRun(provider: LlamaIndexProvider) {
+    const received: unknown[] = [];
+    const mux = new ToolMux({
+      provider,
+      toolkits: createSampleToolkits().toolkits,
+      store: ':memory:',
+      logger: { debug() {}, warn() {}, error() {} },
+    });
+    let parameters: { properties: object } | undefined;
+    const model = await startScriptedModelServer([
+      (request) => {
+        const sent = (request.body.tools as Array<{ function: { name: string; parameters: never } }>).find(
+          (tool) => tool.function.name === 'TASKS_FILTER',
+        );
+        parameters = sent?.function.parameters;
+        const args = argumentsAsShown(parameters, AWKWARD_KEY_ARGUMENTS) as Record<string, unknown>;
+        return openaiReply(request, [{ id: 'call_filter', name: 'TASKS_FILTER', args }]);
+      },
+      (request) => openaiReply(request, []),
+    ]);
+    try {
+      const session = await mux.create('user_1', {
+        toolkits: ['tasks'],
+        sessionPreset: SessionPreset.DIRECT_TOOLS,
+        experimental: { customTools: [awkwardKeysTool(received)] },
+      });
+      const llm = new OpenAI({
+        model: 'gpt-4o-mini',
+        apiKey: 'sk-test',
+        maxRetries: 0,
+        baseURL: `${model.url}/v1`,
+      });
+      await settled(agent({ llm, tools: await session.tools(), verbose: false }).run('Filter'));
+      const answer = model.requests[1]?.body.messages.at(-1) as { content?: string } | undefined;
+      return { parameters: parameters!, received, answer: answer?.content };
+    } finally {
+      await model.close();
+      await mux.close();
+    }
+  }
+
+  it.each([false, true])(
+    'strict: %s — keys a major model API refuses are sent renamed, and a call with those keys runs the tool with its own',
+    async (strict) => {
+      const { parameters, received, answer } = await filterRun(
+        new LlamaIndexProvider({ strict, logger: { warn() {} } }),
+      );
+      // what LlamaIndex's LLMs send of the tool (Anthropic's API refused `filter[id]`, failing every request)
+      expect(portableKeyViolations(parameters)).toEqual([]);
+      expect(Object.keys(parameters.properties)).toHaveLength(5);
+      expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+      expect(answer).toBe("{'ok':true}");
+    },
+  );
+
+  it("propertyKeys: 'unchanged' sends the keys as the tool has them; another value is refused", async () => {
+    const { parameters, received } = await filterRun(new LlamaIndexProvider({ propertyKeys: 'unchanged' }));
+    expect(Object.keys(parameters.properties)).toEqual(Object.keys(AWKWARD_KEY_ARGUMENTS));
+    expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+    expect(() => new LlamaIndexProvider({ propertyKeys: 'keep' as never })).toThrow(
+      /LlamaIndexProvider.*propertyKeys must be 'portable'.*or 'unchanged'.*"keep"/,
+    );
   });
 });
