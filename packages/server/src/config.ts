@@ -59,7 +59,8 @@ export interface ToolMuxConfig {
   defaultCallbackUrl?: string;
   /**
    * The MCP endpoint: `allowedOrigins` (browser origins besides `baseUrl`'s that may call it, `'*'`
-   * for any), `toolsPageSize`, `maxBatchSize`, `maxBatchResponseBytes` (`createServer`'s `mcp`).
+   * for any), `toolsPageSize`, `maxBatchSize`, `maxBatchResponseBytes`, `propertyKeys`
+   * (`createServer`'s `mcp`).
    * @default {}
    */
   mcp?: McpOptions;
@@ -189,6 +190,7 @@ const configSchema = z.strictObject({
       toolsPageSize: z.number().int().positive().optional(),
       maxBatchSize: z.number().int().positive().optional(),
       maxBatchResponseBytes: z.number().int().positive().optional(),
+      propertyKeys: z.enum(['portable', 'unchanged']).optional(),
     })
     .optional(),
   log: z

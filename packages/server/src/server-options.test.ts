@@ -152,7 +152,7 @@ describe('createServer() and serve() refuse what they do not take: CONFIG_INVALI
     for (const [options, message] of [
       [
         { mcp: { allowedOrigin: ['https://app.example'] } },
-        'createServer()\'s mcp has no option "allowedOrigin". Did you mean "allowedOrigins"? Its options: allowedOrigins, toolsPageSize, maxBatchSize, maxBatchResponseBytes.',
+        'createServer()\'s mcp has no option "allowedOrigin". Did you mean "allowedOrigins"? Its options: allowedOrigins, toolsPageSize, maxBatchSize, maxBatchResponseBytes, propertyKeys.',
       ],
       [
         { metrics: { enable: false } },
@@ -164,7 +164,7 @@ describe('createServer() and serve() refuse what they do not take: CONFIG_INVALI
       ],
       [
         { mcp: 5 },
-        "createServer()'s mcp takes an options object ({ allowedOrigins, toolsPageSize, maxBatchSize, maxBatchResponseBytes }) or nothing; got a number.",
+        "createServer()'s mcp takes an options object ({ allowedOrigins, toolsPageSize, maxBatchSize, maxBatchResponseBytes, propertyKeys }) or nothing; got a number.",
       ],
     ] as const) {
       const error = refusal(() => createServer({ toolmux: mux, apiKey: TEST_API_KEY, ...options } as never));

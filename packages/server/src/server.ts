@@ -316,7 +316,13 @@ const SERVE_OPTION_NAMES = everyKeyOf<ServeOptions>()(['port', 'hostname']);
 
 /** The options objects inside createServer()'s: `mcp: { allowedOrigin }` was ignored as any key. */
 const NESTED_OPTION_NAMES: Readonly<Record<'mcp' | 'metrics' | 'connections', readonly string[]>> = {
-  mcp: everyKeyOf<McpOptions>()(['allowedOrigins', 'toolsPageSize', 'maxBatchSize', 'maxBatchResponseBytes']),
+  mcp: everyKeyOf<McpOptions>()([
+    'allowedOrigins',
+    'toolsPageSize',
+    'maxBatchSize',
+    'maxBatchResponseBytes',
+    'propertyKeys',
+  ]),
   metrics: everyKeyOf<MetricsOptions>()(['enabled', 'public', 'allowFrom']),
   connections: everyKeyOf<ConnectionOptions>()(['perClient', 'unlimited', 'headersTimeoutMs']),
 };

@@ -8,8 +8,14 @@ import {
   RequestIdSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolSpec } from '@toolmux/core';
-import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmux/core';
+import type { PropertyKeysMode, ToolSpec } from '@toolmux/core';
+import {
+  formatToolResultForModel,
+  portableArgumentsOf,
+  ToolMuxError,
+  type ToolResult,
+  withPortableKeys,
+} from '@toolmux/core';
 import {
   JsonTextError,
   jsonTextPiecesSliced,
@@ -17,6 +23,7 @@ import {
   mcpOutputSchemaOf,
   mcpToolResultOf,
   type OutputValidator,
+  shownValue,
   shownValueUpTo,
   WorkSlice,
   wholeNumberOf,
@@ -59,6 +66,16 @@ export interface McpOptions {
    * replaced by an error, and the batch's later requests are not run. @default 4_194_304 (4 MiB)
    */
   maxBatchResponseBytes?: number;
+  /**
+   * `'portable'`: `tools/list` shows property keys a major model API refuses renamed (Anthropic:
+   * `filter[id]`, `first name`, longer than 64 characters, at any depth; Gemini: `page-size` as a
+   * parameter name), each renamed property's description naming the tool's own key, and `tools/call`
+   * reads the arguments back to the tool's keys. MCP clients hand these schemas to their model
+   * (Claude Desktop and Claude Code to Anthropic's API, which refuses every request of the session
+   * over one such key). `'unchanged'`: keys as the tools have them.
+   * @default 'portable'
+   */
+  propertyKeys?: PropertyKeysMode;
 }
 
 /** {@link McpOptions} with its defaults. */
@@ -208,12 +225,16 @@ function mcpLimitOf(
   });
 }
 
-/** What `createServer({ mcp })` sets, checked: the origins allowed besides baseUrl's, and the limits. */
+/**
+ * What `createServer({ mcp })` sets, checked: the origins allowed besides baseUrl's, the limits, and
+ * how property keys are listed.
+ */
 export interface McpSettings {
   origins: { any: boolean; origins: Set<string> };
   pageSize: number;
   maxBatchSize: number;
   maxBatchResponseBytes: number;
+  propertyKeys: PropertyKeysMode;
 }
 
 /**
@@ -231,7 +252,18 @@ export function mcpSettings(options: McpOptions): McpSettings {
       'bytes',
       'the most JSON of the answer to one batch',
     ),
+    propertyKeys: propertyKeysOf(options.propertyKeys),
   };
+}
+
+/** `mcp.propertyKeys`, checked: CONFIG_INVALID naming the value otherwise. */
+function propertyKeysOf(value: unknown): PropertyKeysMode {
+  if (value === undefined) return 'portable';
+  if (value === 'portable' || value === 'unchanged') return value;
+  throw new ToolMuxError({
+    code: 'CONFIG_INVALID',
+    message: `mcp.propertyKeys must be 'portable' (rename keys a major model API refuses) or 'unchanged'; got ${shownValue(value)}. Leave it out for 'portable'.`,
+  });
 }
 
 /** The origins of `allowedOrigins`, normalized (`https://Example.com:443/` → `https://example.com`). */
@@ -312,11 +344,11 @@ function unauthorized(message: string, invalidToken: boolean): Response {
 }
 
 /** What `tools/list` shows for one exposed tool (see {@link mcpListedTool} for the check it then gets). */
-export function mcpToolOf(spec: ToolSpec): McpTool {
+export function mcpToolOf(spec: ToolSpec, propertyKeys: PropertyKeysMode): McpTool {
   const tool: McpTool = {
     name: spec.slug,
     description: spec.description,
-    inputSchema: spec.inputSchema as McpTool['inputSchema'],
+    inputSchema: withPortableKeys(spec, spec.inputSchema, propertyKeys) as McpTool['inputSchema'],
   };
   if (spec.name !== spec.slug) tool.title = spec.annotations.title ?? spec.name;
   if (Object.keys(spec.annotations).length > 0) tool.annotations = { ...spec.annotations };
@@ -332,6 +364,8 @@ interface McpToolView {
   tools: McpTool[];
   /** Validators of the tools that list an object output schema: their results carry `structuredContent`. */
   validators: Map<string, OutputValidator>;
+  /** The listed tools' specs, by name: a call's arguments are read back by its tool's. */
+  specs: Map<string, ToolSpec>;
   /**
    * A hash of the listed names, in order, which each `nextCursor` carries: a page asked for with the
    * cursor of a list that has changed since (an update added or removed tools) would skip or repeat
@@ -359,6 +393,7 @@ export class McpEndpoint {
   readonly #views = new WeakMap<CachedSession, Promise<McpToolView>>();
   readonly #origins: { any: boolean; origins: Set<string> };
   readonly #pageSize: number;
+  readonly #propertyKeys: PropertyKeysMode;
   readonly #maxBatchSize: number;
   readonly #maxBatchResponseBytes: number;
   /**
@@ -391,6 +426,7 @@ export class McpEndpoint {
     this.#pageSize = settings.pageSize;
     this.#maxBatchSize = settings.maxBatchSize;
     this.#maxBatchResponseBytes = settings.maxBatchResponseBytes;
+    this.#propertyKeys = settings.propertyKeys;
   }
 
   /**
@@ -737,10 +773,11 @@ export class McpEndpoint {
    */
   async #buildView(entry: CachedSession): Promise<McpToolView> {
     const validators = new Map<string, OutputValidator>();
+    const specs = new Map<string, ToolSpec>();
     const tools: McpTool[] = [];
     const slice = new WorkSlice();
     for (const spec of entry.specs()) {
-      const tool = mcpToolOf(spec);
+      const tool = mcpToolOf(spec, this.#propertyKeys);
       const output = await mcpOutputSchemaOf(spec, (reason) =>
         this.#options.onWarning(
           `toolmux server: ${spec.slug} is listed over MCP without its output schema: ${reason}.`,
@@ -752,10 +789,11 @@ export class McpEndpoint {
       if (listed) {
         if (output && listed.withOutputSchema) validators.set(tool.name, output.validator);
         tools.push(listed.tool);
+        specs.set(tool.name, spec);
       }
       await slice.breathe();
     }
-    return { tools, validators, listed: listedNamesHash(tools) };
+    return { tools, validators, specs, listed: listedNamesHash(tools) };
   }
 
   #warnOnce(message: string): void {
@@ -832,7 +870,9 @@ export class McpEndpoint {
           if (!call.success) {
             return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, call.path));
           }
-          const { name, arguments: args } = call;
+          const { name } = call;
+          const spec = (await this.#view(entry)).specs.get(name);
+          const args = spec ? portableArgumentsOf(spec, call.arguments, this.#propertyKeys) : call.arguments;
           // Cancelled before it arrived (that cancellation is forgotten now): not run, but logged as
           // TOOL_ABORTED, as session.execute() logs a call whose signal aborted before it started, and
           // as this endpoint logs the calls of a batch whose client went away before they started.
