@@ -857,3 +857,87 @@ describe('two sessions of one GoogleProvider', () => {
     expect(received.strings).toEqual([{ size: '50', filter: '{"open":true}' }]);
   });
 });
+
+describe('required names without a property ("ghost"), which Gemini refuses a whole request over', () => {
+  it('are left out of required with a warning naming the tool and name, and each call is still checked against the tool’s schema', async () => {
+    const received: unknown[] = [];
+    const toolkit = defineToolkit({
+      slug: 'notes',
+      description: 'Notes',
+      tools: [
+        defineTool({
+          slug: 'NOTES_TAG',
+          description: 'Tag a note.',
+          // valid JSON Schema: `ghost` must be there, of any value; `meta.owner` too
+          inputSchema: {
+            type: 'object',
+            properties: {
+              title: { type: 'string' },
+              meta: { type: 'object', properties: { color: { type: 'string' } }, required: ['owner'] },
+            },
+            required: ['title', 'ghost'],
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+      ],
+    });
+    const warnings: string[] = [];
+    const { session, tools } = await directSession(toolkit, warnings);
+    const { model, ai } = await scriptedClient([
+      () => [{ id: 'fc_without', name: 'NOTES_TAG', args: { title: 'Draft', meta: { color: 'red' } } }],
+      () => [
+        {
+          id: 'fc_with',
+          name: 'NOTES_TAG',
+          args: { title: 'Draft', ghost: 3, meta: { color: 'red', owner: 'ann' } },
+        },
+      ],
+    ]);
+    expect(await loop(ai, session, tools)).toBe('done');
+
+    const [declaration] = model.requests[0]!.body.tools[0].functionDeclarations as FunctionDeclaration[];
+    const parameters = declaration!.parameters! as Record<string, any>;
+    // what Gemini takes: before, `required` named properties the declaration does not have
+    expect(geminiSchemaViolations(parameters)).toEqual([]);
+    expect(parameters.required).toEqual(['title']);
+    expect(parameters.properties.meta.required).toBeUndefined();
+    expect(parameters.description).toContain('Also required: "ghost"');
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'NOTES_TAG: $.meta: requires "owner", which properties does not declare; left out of required, as Gemini refuses a required name without a property; $: requires "ghost"',
+      ),
+    ]);
+    // the session checks the calls against the tool's own schema, which requires both
+    expect(resultsOf(model, 1)[0]!.response).toEqual({
+      error: expect.stringMatching(/^Error \(TOOL_ARGUMENTS_INVALID\): .*ghost/),
+    });
+    expect(resultsOf(model, 2)[0]!.response).toEqual({ output: { ok: true } });
+    expect(received).toEqual([{ title: 'Draft', ghost: 3, meta: { color: 'red', owner: 'ann' } }]);
+  });
+
+  it('a tool of required names only is declared without parameters, with a warning', async () => {
+    const toolkit = defineToolkit({
+      slug: 'notes',
+      description: 'Notes',
+      tools: [
+        defineTool({
+          slug: 'NOTES_PING',
+          description: 'Ping.',
+          inputSchema: { type: 'object', required: ['ghost'] },
+          execute: async () => ({ ok: true }),
+        }),
+      ],
+    });
+    const warnings: string[] = [];
+    const { tools } = await directSession(toolkit, warnings);
+    expect(tools[0]!.functionDeclarations![0]!.parameters).toBeUndefined();
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'NOTES_PING: $: requires "ghost", which properties does not declare; Gemini declares no parameters for this tool',
+      ),
+    ]);
+  });
+});

@@ -177,6 +177,12 @@ export function toGeminiSchema(schema: JSONSchema): GeminiSchemaResult {
     if (schema.additionalProperties !== undefined && schema.additionalProperties !== false) {
       shaper.loosened.push('$: takes an object of any properties; Gemini declares no parameters for it');
     }
+    const required = requiredNamesOf(schema);
+    if (required.length > 0) {
+      shaper.loosened.push(
+        `$: requires ${quotedList(required)}, which properties does not declare; Gemini declares no parameters for this tool`,
+      );
+    }
     return { parameters: undefined, loosened: shaper.loosened, jsonStrings: [] };
   }
   const shaped = shaper.shape(schema, '$', []);
@@ -396,6 +402,29 @@ class GeminiShaper {
     return withNotes(out, notes);
   }
 
+  /**
+   * Required names of an object that Gemini is not sent as parameters (no property, or a `false` one):
+   * Gemini refuses a whole request whose `required` names a property it was not sent ("required[0]:
+   * property is not defined"), so they are left out of `required`, with a warning; one that has no
+   * property at all (any value) is said in the description, and the session still checks each call
+   * against the tool's schema.
+   */
+  #undeclaredRequired(
+    path: string,
+    required: readonly string[],
+    properties: JSONSchema,
+    names: readonly string[],
+    notes: string[],
+  ) {
+    const undeclared = required.filter((name) => !names.includes(name));
+    if (undeclared.length === 0) return;
+    this.loosened.push(
+      `${path}: requires ${quotedList(undeclared)}, which properties does not declare; left out of required, as Gemini refuses a required name without a property`,
+    );
+    const anyValue = undeclared.filter((name) => !Object.hasOwn(properties, name));
+    if (anyValue.length > 0) notes.push(`Also required: ${quotedList(anyValue)} (any value).`);
+  }
+
   #object(schema: JSONSchema, out: JSONSchema, path: string, steps: readonly string[], notes: string[]) {
     const properties = isSchemaObject(schema.properties) ? schema.properties : {};
     // a property whose schema is `false` may not be sent at all: it is not declared
@@ -415,10 +444,10 @@ class GeminiShaper {
         this.shape(subschemaOf(properties[name]), `${path}.${name}`, [...steps, name]),
       ]),
     );
-    const required = Array.isArray(schema.required)
-      ? [...new Set(schema.required.filter((name) => typeof name === 'string' && names.includes(name)))]
-      : [];
-    if (required.length > 0) out.required = required;
+    const required = requiredNamesOf(schema);
+    const declared = required.filter((name) => names.includes(name));
+    if (declared.length > 0) out.required = declared;
+    this.#undeclaredRequired(path, required, properties, names, notes);
     copyInt64(schema, out, ['minProperties', 'maxProperties']);
     const extra = schema.additionalProperties ?? (schema.patternProperties ? {} : undefined);
     if (extra !== undefined && extra !== false) {
@@ -507,6 +536,17 @@ function annotations(schema: JSONSchema, over: JSONSchema): JSONSchema {
   }
   for (const key of Object.keys(out)) if (over[key] !== undefined) delete out[key];
   return out;
+}
+
+/** `"a", "b"`. */
+function quotedList(names: readonly string[]): string {
+  return names.map((name) => JSON.stringify(name)).join(', ');
+}
+
+/** The names an object schema's `required` lists, once each (anything else in it is ignored). */
+function requiredNamesOf(schema: JSONSchema): string[] {
+  if (!Array.isArray(schema.required)) return [];
+  return [...new Set(schema.required.filter((name): name is string => typeof name === 'string'))];
 }
 
 function withNotes(schema: JSONSchema, notes: readonly string[]): JSONSchema {
