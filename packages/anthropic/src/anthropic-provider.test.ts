@@ -499,3 +499,64 @@ describe('property keys the Messages API refuses (it refuses the whole request f
     },
   );
 });
+
+describe('a required name without a property ("ghost") with strict: true', () => {
+  it('keeps its tool out of strict tool use, named with the name in the warning, and each call is checked against the tool’s schema', async () => {
+    const received: unknown[] = [];
+    const toolkit = defineToolkit({
+      slug: 'notes',
+      description: 'Notes',
+      tools: [
+        defineTool({
+          slug: 'NOTES_TAG',
+          description: 'Tag a note.',
+          // valid JSON Schema (`ghost` must be there, of any value), but a strict schema lets the
+          // model send the keys properties lists only: every strict call would lack it
+          inputSchema: {
+            type: 'object',
+            properties: { title: { type: 'string' } },
+            required: ['title', 'ghost'],
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+      ],
+    });
+    const warnings: string[] = [];
+    const mux = new ToolMux({
+      provider: new AnthropicProvider({
+        strict: true,
+        logger: { warn: (message) => warnings.push(message) },
+      }),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const { model, client } = await scriptedClient([
+      () => [
+        { id: 'toolu_without', name: 'NOTES_TAG', input: { title: 'Draft' } },
+        { id: 'toolu_with', name: 'NOTES_TAG', input: { title: 'Draft', ghost: 3 } },
+      ],
+    ]);
+    expect(await loop(client, session, tools)).toBe('done');
+
+    const [sent] = model.requests[0]!.body.tools as Anthropic.Tool[];
+    expect(sent!.strict).toBeUndefined();
+    expect(sent!.input_schema.required).toEqual(['title', 'ghost']);
+    expect(warnings).toEqual([
+      expect.stringContaining('NOTES_TAG: $: requires "ghost", which properties does not list'),
+    ]);
+    const results = resultsOf(model, 1);
+    expect(results.toolu_without).toEqual({
+      text: expect.stringMatching(/^Error \(TOOL_ARGUMENTS_INVALID\): .*ghost/),
+      isError: true,
+    });
+    expect(results.toolu_with).toEqual({ text: '{"ok":true}', isError: false });
+    expect(received).toEqual([{ title: 'Draft', ghost: 3 }]);
+  });
+});
