@@ -13,6 +13,7 @@ import {
   type Toolkit,
   ToolMux,
   type ToolSpec,
+  withPortableKeys,
 } from '@toolmux/core';
 import {
   CORPUS_TEST_TIMEOUT_MS,
@@ -20,6 +21,7 @@ import {
   hardSchemaCall,
   hardSchemaToolkit,
   notStrictReasonPattern,
+  portableKeyViolations,
   toolkitFromOpenApi,
 } from '@toolmux/core/test';
 import { createAgent } from 'langchain';
@@ -71,8 +73,18 @@ function checkHandedOut(
 ): string[] {
   const metadata = metadataOf(tool);
   const parameters = convertToOpenAITool(tool).function.parameters as JSONSchema;
-  const expected = strict ? strictSchemaOf(spec).schema : spec.inputSchema;
-  const problems = findSchemaViolations(original, parameters, { strict: metadata.strict });
+  // keys a major model API refuses are handed out renamed (propertyKeys: 'portable', the default)
+  const expected = withPortableKeys(
+    spec,
+    strict ? strictSchemaOf(spec).schema : spec.inputSchema,
+    'portable',
+  );
+  const problems = findSchemaViolations(withPortableKeys(spec, original, 'portable'), parameters, {
+    strict: metadata.strict,
+  });
+  problems.push(
+    ...portableKeyViolations(parameters).map((path) => `${path}: a key a major model API refuses`),
+  );
   if (JSON.stringify(parameters) !== JSON.stringify(expected))
     problems.push('$: differs from the schema core handed out');
   if (metadata.strict !== (strict && strictSchemaOf(spec).strict))
