@@ -16,11 +16,11 @@ import { describe, expect, it } from 'vitest';
  * `api: 'response'` handed the Responses API tools in the Chat Completions shape.
  */
 const PROVIDERS: Array<[string, new (options?: never) => unknown, string[]]> = [
-  ['VercelProvider', VercelProvider, ['strict', 'logger']],
+  ['VercelProvider', VercelProvider, ['strict', 'logger', 'propertyKeys']],
   ['OpenAIAgentsProvider', OpenAIAgentsProvider, ['strict', 'logger']],
-  ['LangChainProvider', LangChainProvider, ['strict', 'logger']],
-  ['MastraProvider', MastraProvider, ['strict', 'logger']],
-  ['LlamaIndexProvider', LlamaIndexProvider, ['strict', 'logger']],
+  ['LangChainProvider', LangChainProvider, ['strict', 'logger', 'propertyKeys']],
+  ['MastraProvider', MastraProvider, ['strict', 'logger', 'propertyKeys']],
+  ['LlamaIndexProvider', LlamaIndexProvider, ['strict', 'logger', 'propertyKeys']],
   ['OpenAIProvider', OpenAIProvider, ['strict', 'logger', 'api']],
   ['AnthropicProvider', AnthropicProvider, ['strict', 'logger']],
   ['GoogleProvider', GoogleProvider, ['strict', 'logger']],
