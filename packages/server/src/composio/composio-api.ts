@@ -9,10 +9,13 @@ import {
   type ToolSpec,
 } from '@toolmux/core';
 import {
+  checkText,
   declaredToolkitsSliced,
   declaredToolsSliced,
   decodeSlugCursor,
   embeddedSession,
+  MAX_ID_LENGTH,
+  shownValue,
   WorkSlice,
 } from '@toolmux/core/internal';
 import type { Context, Hono } from 'hono';
@@ -711,22 +714,35 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             );
           }
           const { session } = await sessions.get(sessionId);
-          const response = await session.proxyExecute({
-            toolkit: toolkitSlugOf(wire.toolkit_slug),
-            endpoint: wire.endpoint,
-            method: wire.method,
-            ...(wire.body !== undefined ? { body: wire.body } : {}),
-            ...(wire.parameters
-              ? {
-                  parameters: wire.parameters.map((parameter) => ({
-                    in: parameter.type,
-                    name: parameter.name,
-                    value: parameter.value,
-                  })),
-                }
-              : {}),
-            signal: c.req.raw.signal,
-          });
+          // a slug no toolkit can have is refused as sent, naming its field
+          const toolkit = toolkitSlugOf(
+            checkText(wire.toolkit_slug, {
+              field: 'toolkit_slug',
+              code: 'INVALID_REQUEST',
+              maxLength: MAX_ID_LENGTH,
+              fix: 'pass a toolkit slug of the session (e.g. "github")',
+            }),
+          );
+          const response = await session
+            .proxyExecute({
+              toolkit,
+              endpoint: wire.endpoint,
+              method: wire.method,
+              ...(wire.body !== undefined ? { body: wire.body } : {}),
+              ...(wire.parameters
+                ? {
+                    parameters: wire.parameters.map((parameter) => ({
+                      in: parameter.type,
+                      name: parameter.name,
+                      value: parameter.value,
+                    })),
+                  }
+                : {}),
+              signal: c.req.raw.signal,
+            })
+            .catch((error: unknown) => {
+              throw slugAsSent(error, toolkit, wire.toolkit_slug);
+            });
           return { status: response.status, data: response.data, headers: response.headers };
         },
         200,
@@ -761,4 +777,22 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       return connectedAccountJson(account, await authConfigOf(account.authConfigId));
     }),
   );
+}
+
+/**
+ * A refusal of the toolkit slug a Composio client sent, which the session read in lower case: it
+ * names the field and the slug as sent (`toolkit_slug "GITHUB…"`), not the lower-cased one the client
+ * never wrote.
+ */
+function slugAsSent(error: unknown, read: string, sent: string): unknown {
+  if (!ToolMuxError.isInstance(error) || read === sent) return error;
+  if (error.code !== 'TOOLKIT_NOT_FOUND' && error.code !== 'TOOL_NOT_IN_SESSION') return error;
+  const shown = shownValue(read);
+  if (!error.message.startsWith(shown)) return error;
+  return new ToolMuxError({
+    code: error.code,
+    message: `toolkit_slug ${shownValue(sent)}${error.message.slice(shown.length)}`,
+    ...(error.details === undefined ? {} : { details: error.details }),
+    cause: error,
+  });
 }

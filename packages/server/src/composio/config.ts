@@ -164,7 +164,9 @@ function slugFilterOf(filter: z.infer<typeof slugFilter>): { enable: string[] } 
  * send `GITHUB` for `github`, and lower-case them as they compare), toolmux's are lower case.
  */
 export function toolkitSlugOf(slug: string): string {
-  return slug.toLowerCase();
+  // ASCII letters only: a slug is ASCII, and full Unicode lower-casing changes other text in length
+  // and form ("İ" becomes "i̇"), so a refusal would name a value the client never sent
+  return slug.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 /** A map by toolkit (`tools`, `auth_configs`, …) with its keys in lower case; one toolkit twice is refused. */
