@@ -18,7 +18,7 @@ import {
   patternWorkerStarting,
   spawnPatternThreadsWith,
 } from './pattern-worker.js';
-import { compileJsonSchemaValidator, slicedValidatorOf } from './validate.js';
+import { compileJsonSchemaValidator, MORE_ISSUES, slicedValidatorOf } from './validate.js';
 
 /**
  * The patterns RE2 cannot run (lookaround, backreferences) are run by `RegExp` on a worker thread,
@@ -65,7 +65,12 @@ const NOT_CHECKED = /could not be checked against pattern ".*" in time/;
 
 /** Whether a validation failed only because a pattern's test was given up (not an answer). */
 function notCheckedInTime(result: ValidationResult): boolean {
-  return !result.success && result.issues.every((issue) => NOT_CHECKED.test(issue.message));
+  // past 1,000 such issues the last one says there are more (a loaded CI gave up 1,001 of 2,001 tests,
+  // and that last issue made the answer read as a real one, so it was not checked again)
+  return (
+    !result.success &&
+    result.issues.every((issue) => NOT_CHECKED.test(issue.message) || issue.message === MORE_ISSUES)
+  );
 }
 
 /** zod's e-mail pattern (lookahead: the pattern worker runs it). */
