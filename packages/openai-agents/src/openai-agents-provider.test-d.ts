@@ -24,7 +24,13 @@ describe('OpenAIAgentsProvider types', () => {
 
   it('takes one options object', () => {
     expectTypeOf(OpenAIAgentsProvider).constructorParameters.toEqualTypeOf<
-      [options?: { strict?: boolean; logger?: { warn(message: string): void } }]
+      [
+        options?: {
+          strict?: boolean;
+          logger?: { warn(message: string): void };
+          propertyKeys?: 'portable' | 'unchanged';
+        },
+      ]
     >();
     // @ts-expect-error strict is a boolean
     new OpenAIAgentsProvider({ strict: 'yes' });

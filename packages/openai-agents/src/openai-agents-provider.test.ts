@@ -25,7 +25,14 @@ import {
   type Tool,
   type ToolResult,
 } from '@toolmux/core';
-import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
+import {
+  AWKWARD_KEY_ARGUMENTS,
+  argumentsAsShown,
+  awkwardKeysTool,
+  portableKeyViolations,
+  stockLookupTool,
+  untilTestTimeout,
+} from '@toolmux/core/test';
 import { sampleModes } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -755,5 +762,51 @@ describe('errors outside the session', () => {
     expect(toolOutputSeen(model.lastCall, 'call_typo')).toBe("Tool 'TASKS_CREATE_TASKS' not found.");
     // the SDK answers the model itself: the call never reaches the session
     expect((await session.logs()).items).toEqual([]);
+  });
+});
+
+describe('OpenAIAgentsProvider property keys', () => {
+  // the SDK runs other vendors' models too (aisdk() of @openai/agents-extensions, OpenAI-compatible
+  // endpoints): one key Anthropic refuses fails every request of a Claude model
+  it.each([false, true])(
+    'strict: %s — keys a major model API refuses are sent renamed, and a call with those keys runs the tool with its own',
+    async (strict) => {
+      const received: unknown[] = [];
+      const { session } = await samples.session(new OpenAIAgentsProvider({ strict }), {
+        preset: SessionPreset.DIRECT_TOOLS,
+        customTools: [awkwardKeysTool(received)],
+      });
+      let schema: unknown;
+      const { model, result } = await runAgent(await session.tools(), [
+        modelResponder((call) => {
+          const sent = call.request.tools.find((tool) => tool.name === 'TASKS_FILTER');
+          schema = sent?.type === 'function' ? sent.parameters : undefined;
+          const args = argumentsAsShown(schema, AWKWARD_KEY_ARGUMENTS) as Record<string, unknown>;
+          return [functionCall('TASKS_FILTER', args, { callId: 'call_filter' })];
+        }),
+        done,
+      ]);
+
+      expect(result.finalOutput).toBe('ok');
+      // what the Messages API (and Gemini) take: before, `filter[id]` went out as it is
+      expect(portableKeyViolations(schema)).toEqual([]);
+      expect(Object.keys((schema as { properties: object }).properties)).toHaveLength(5);
+      expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+      expect(toolOutputSeen(model.lastCall, 'call_filter')).toBe('{"ok":true}');
+      expect(await logOf(session, 'TASKS_FILTER')).toMatchObject({
+        status: 'success',
+        callId: 'call_filter',
+      });
+    },
+  );
+
+  it("propertyKeys: 'unchanged' hands the keys out as the tool has them; another value is refused", async () => {
+    const { session } = await samples.session(new OpenAIAgentsProvider({ propertyKeys: 'unchanged' }), {
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools: [awkwardKeysTool([])],
+    });
+    const filter = (await session.tools()).find((tool) => tool.name === 'TASKS_FILTER')!;
+    expect(Object.keys(filter.parameters.properties)).toEqual(Object.keys(AWKWARD_KEY_ARGUMENTS));
+    expect(() => new OpenAIAgentsProvider({ propertyKeys: 'keep' as never })).toThrow(/propertyKeys must be/);
   });
 });

@@ -5,12 +5,19 @@ import {
   type JSONSchema,
   type Logger,
   openaiInputSchemaOf,
+  type PropertyKeysMode,
   type Provider,
+  portableArgumentsOf,
   strictSchemaOf,
   ToolMuxError,
   type ToolSpec,
+  withPortableKeys,
 } from '@toolmux/core';
-import { checkedProviderOptions, PROVIDER_OPTION_KINDS, quotedMessage } from '@toolmux/core/internal';
+import {
+  checkedProviderOptions,
+  PORTABLE_PROVIDER_OPTION_KINDS,
+  quotedMessage,
+} from '@toolmux/core/internal';
 import { toolmuxParameters } from './tool-arguments.js';
 
 export interface OpenAIAgentsProviderOptions {
@@ -28,6 +35,16 @@ export interface OpenAIAgentsProviderOptions {
   strict?: boolean;
   /** Receives the warning that lists tools handed out non-strict under `strict: true`. @default console */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * `'portable'`: property keys a major model API refuses (Anthropic: `filter[id]`, `first name`,
+   * longer than 64 characters, at any depth; Gemini: `page-size` as a parameter name) are handed out
+   * renamed, each renamed property's description naming the tool's own key, and the model's
+   * arguments are read back to the tool's keys. The SDK runs other vendors' models too (`aisdk()` of
+   * `@openai/agents-extensions`, OpenAI-compatible endpoints), where one such key fails every
+   * request. `'unchanged'`: keys as the tool has them.
+   * @default 'portable'
+   */
+  propertyKeys?: PropertyKeysMode;
 }
 
 /**
@@ -46,36 +63,39 @@ export interface OpenAIAgentsProviderOptions {
 export class OpenAIAgentsProvider implements Provider<FunctionTool[]> {
   readonly name = 'openai-agents';
   readonly strict: boolean;
+  readonly propertyKeys: PropertyKeysMode;
   readonly #logger: Pick<Logger, 'warn'>;
 
   constructor(options?: OpenAIAgentsProviderOptions) {
-    const { strict = false, logger = console } = checkedProviderOptions(
-      options,
-      'OpenAIAgentsProvider',
-      PROVIDER_OPTION_KINDS,
-    );
+    const {
+      strict = false,
+      logger = console,
+      propertyKeys = 'portable',
+    } = checkedProviderOptions(options, 'OpenAIAgentsProvider', PORTABLE_PROVIDER_OPTION_KINDS);
     this.strict = strict;
+    this.propertyKeys = propertyKeys;
     this.#logger = logger;
   }
 
   wrapTools(specs: readonly ToolSpec[], execute: ExecuteFn): FunctionTool[] {
-    if (!this.strict)
-      return specs.map((spec) => functionTool(spec, openaiInputSchemaOf(spec), false, execute));
+    const mode = this.propertyKeys;
+    const nonStrict = (spec: ToolSpec) => functionTool(spec, openaiInputSchemaOf(spec), false, mode, execute);
+    if (!this.strict) return specs.map(nonStrict);
     const fallbacks: string[] = [];
     const tools = specs.map((spec) => {
       const strict = strictSchemaOf(spec);
       if (!strict.strict) {
         fallbacks.push(`${spec.slug}: ${strict.reason}`);
-        return functionTool(spec, openaiInputSchemaOf(spec), false, execute);
+        return nonStrict(spec);
       }
       try {
         // The SDK checks a strict schema itself (the same checks it applies to MCP tools) and throws a
         // UserError for what it cannot normalize; such a tool falls back like one toolmux cannot rewrite.
-        return functionTool(spec, strict.schema, true, execute);
+        return functionTool(spec, strict.schema, true, mode, execute);
       } catch (error) {
         if (!(error instanceof UserError)) throw error;
         fallbacks.push(`${spec.slug}: ${error.message}`);
-        return functionTool(spec, openaiInputSchemaOf(spec), false, execute);
+        return nonStrict(spec);
       }
     });
     if (fallbacks.length > 0) {
@@ -87,21 +107,29 @@ export class OpenAIAgentsProvider implements Provider<FunctionTool[]> {
   }
 }
 
+/**
+ * One session tool as a function tool: `parameters` with the keys a major model API refuses renamed
+ * (`mode: 'portable'`), and each call's arguments read back to the tool's own keys.
+ */
 function functionTool(
   spec: ToolSpec,
   parameters: JSONSchema,
   strict: boolean,
+  mode: PropertyKeysMode,
   execute: ExecuteFn,
 ): FunctionTool {
   // `any`: the parameters are a JSON Schema known only at run time (the SDK types them as `unknown`).
   const functionTool = tool<any>({
     name: spec.slug,
     description: spec.description,
-    parameters,
+    parameters: withPortableKeys(spec, parameters, mode),
     strict,
     execute: async (input, _runContext, details) =>
       formatToolResultForModel(
-        await execute(spec.slug, input, { signal: details?.signal, callId: details?.toolCall?.callId }),
+        await execute(spec.slug, portableArgumentsOf(spec, input, mode), {
+          signal: details?.signal,
+          callId: details?.toolCall?.callId,
+        }),
       ),
     errorFunction: describeFailure,
   });
