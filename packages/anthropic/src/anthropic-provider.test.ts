@@ -560,3 +560,41 @@ describe('a required name without a property ("ghost") with strict: true', () =>
     expect(received).toEqual([{ title: 'Draft', ghost: 3 }]);
   });
 });
+
+describe('a tool whose result is an empty or blank string (an MCP tool without output, an empty file)', () => {
+  it('answers with a tool_result the Messages API takes: the string as JSON, never empty text', async () => {
+    const outputs: Record<string, string> = { NOTES_EMPTY: '', NOTES_BLANK: ' \n\t', NOTES_TEXT: 'saved' };
+    const toolkit = defineToolkit({
+      slug: 'notes',
+      description: 'Notes',
+      tools: Object.entries(outputs).map(([slug, output]) =>
+        defineTool({
+          slug,
+          description: `Answers ${JSON.stringify(output)}`,
+          inputSchema: { type: 'object', properties: {} },
+          execute: async () => output,
+        }),
+      ),
+    });
+    const mux = new ToolMux({
+      provider: new AnthropicProvider(),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const { model, client } = await scriptedClient([
+      () => Object.keys(outputs).map((name) => ({ id: `toolu_${name}`, name, input: {} })),
+    ]);
+    expect(await loop(client, session, await session.tools())).toBe('done');
+
+    // the Messages API refuses a tool_result whose text is empty (the whole request, and every later
+    // one of the conversation that carries it): before, '' went out as it was
+    expect(resultsOf(model, 1)).toEqual({
+      toolu_NOTES_EMPTY: { text: '""', isError: false },
+      toolu_NOTES_BLANK: { text: '" \\n\\t"', isError: false },
+      toolu_NOTES_TEXT: { text: 'saved', isError: false },
+    });
+  });
+});

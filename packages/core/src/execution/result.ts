@@ -37,13 +37,16 @@ export interface FailedToolResult {
 
 /**
  * The text a framework hands back to the model for a tool result: the data as JSON (a string as is)
- * on success, the error message (with its code) on failure.
+ * on success, the error message (with its code) on failure. A string with nothing but whitespace
+ * (`''`, `'\n'`: an MCP tool without output, an empty file) is its JSON (`""`, `"\n"`): the Messages
+ * API refuses a `tool_result` whose text is empty, failing that request and every later one of the
+ * conversation, and the model reads that the tool answered an empty string.
  */
 export function formatToolResultForModel(result: ToolResult): string {
   if (!result.successful)
     return `Error${result.code ? ` (${result.code})` : ''}: ${result.error ?? 'the tool failed'}`;
   const { data } = result;
-  if (typeof data === 'string') return data;
+  if (typeof data === 'string') return data.trim() === '' ? JSON.stringify(data) : data;
   if (data === undefined || data === null) return 'null';
   return JSON.stringify(data);
 }
