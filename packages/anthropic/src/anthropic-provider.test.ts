@@ -598,3 +598,116 @@ describe('a tool whose result is an empty or blank string (an MCP tool without o
     });
   });
 });
+
+describe('a message cut off at max_tokens in the middle of a tool_use block', () => {
+  const complete = { to: 'ada@example.com', body: 'The report is attached.' };
+  const cutJson = '{"to":"boss@example.com","body":"I quit. Just kid';
+
+  /** The Messages API's answer: one complete tool_use, then one cut off at the token limit. */
+  function cutOffMessage(streamed: boolean) {
+    const message = {
+      id: 'msg_cut',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-test',
+      stop_sequence: null,
+      usage: { input_tokens: 1, output_tokens: 1024 },
+    };
+    const uses = [
+      { type: 'tool_use', id: 'toolu_done', name: 'MAIL_SEND', json: JSON.stringify(complete) },
+      { type: 'tool_use', id: 'toolu_cut', name: 'MAIL_SEND', json: cutJson },
+    ];
+    if (!streamed) {
+      // what the API's JSON answer holds for the cut block: the input as far as the model wrote it
+      const content = uses.map(({ json, ...use }) => ({
+        ...use,
+        input: json === cutJson ? { to: 'boss@example.com', body: 'I quit. Just kid' } : JSON.parse(json),
+      }));
+      return { ...message, content, stop_reason: 'max_tokens' };
+    }
+    const event = (data: { type: string }) => ({ event: data.type, data });
+    return {
+      namedEvents: [
+        event({ type: 'message_start', message: { ...message, content: [], stop_reason: null } } as never),
+        ...uses.flatMap(({ json, ...use }, index) => [
+          event({ type: 'content_block_start', index, content_block: { ...use, input: {} } } as never),
+          event({
+            type: 'content_block_delta',
+            index,
+            delta: { type: 'input_json_delta', partial_json: json },
+          } as never),
+          // the cut block has no content_block_stop: the message stops there
+          ...(json === cutJson ? [] : [event({ type: 'content_block_stop', index } as never)]),
+        ]),
+        event({
+          type: 'message_delta',
+          delta: { stop_reason: 'max_tokens', stop_sequence: null },
+          usage: { output_tokens: 1024 },
+        } as never),
+        event({ type: 'message_stop' }),
+      ],
+    };
+  }
+
+  it.each([false, true])(
+    'streamed: %s — the complete call runs, the cut one does not and the model reads why',
+    async (streamed) => {
+      const sent: unknown[] = [];
+      const toolkit = defineToolkit({
+        slug: 'mail',
+        description: 'Mail',
+        tools: [
+          defineTool({
+            slug: 'MAIL_SEND',
+            description: 'Sends an email',
+            inputSchema: {
+              type: 'object',
+              properties: { to: { type: 'string' }, body: { type: 'string' }, cc: { type: 'string' } },
+              required: ['to'],
+            },
+            execute: async (args) => {
+              sent.push(args);
+              return { sent: true };
+            },
+          }),
+        ],
+      });
+      const mux = new ToolMux({
+        provider: new AnthropicProvider(),
+        toolkits: [toolkit],
+        store: ':memory:',
+        logger: silent,
+      });
+      cleanups.push(() => mux.close());
+      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+      const model = await startScriptedModelServer([() => cutOffMessage(streamed)]);
+      cleanups.push(() => model.close());
+      const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: model.url, maxRetries: 0 });
+      const request = {
+        model: 'claude-test',
+        max_tokens: 1024,
+        messages: [{ role: 'user' as const, content: 'Mail the report, and tell my boss' }],
+        tools: await session.tools(),
+      };
+      const message = streamed
+        ? await client.messages.stream(request).finalMessage()
+        : await client.messages.create(request);
+      expect(message.stop_reason).toBe('max_tokens');
+
+      const reply = await session.handleToolCalls(message);
+
+      // before, the cut call ran too, with the body as far as the model had written it
+      expect(sent).toEqual([complete]);
+      expect(reply.content.map((block) => [block.tool_use_id, block.is_error === true])).toEqual([
+        ['toolu_done', false],
+        ['toolu_cut', true],
+      ]);
+      expect(reply.content[1]!.content).toBe(
+        "Error (TOOL_ARGUMENTS_INVALID): The call of MAIL_SEND was cut off with the response (stop_reason: max_tokens), so its arguments are incomplete and it did not run. Call it again with all of its arguments; if they are long, the request's max_tokens may need to be larger.",
+      );
+      expect((await session.logs()).items.map((entry) => [entry.callId, entry.status])).toEqual([
+        ['toolu_done', 'success'],
+      ]);
+    },
+  );
+});

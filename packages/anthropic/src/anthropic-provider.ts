@@ -10,6 +10,7 @@ import {
   type Logger,
   type Provider,
   runToolCalls,
+  type ToolResult,
   type ToolSpec,
   withAnthropicKeys,
 } from '@toolmux/core';
@@ -107,7 +108,8 @@ export class AnthropicProvider
    * Runs the `tool_use` blocks of a message of `anthropic.messages.create()` or of
    * `anthropic.beta.messages.create()` (whose server-side tool blocks are not toolmux's and are left
    * alone); what it returns goes into the next request of either. Property keys handed out renamed
-   * (see {@link anthropicTool}) are read back as the tool's own keys before the call runs.
+   * (see {@link anthropicTool}) are read back as the tool's own keys before the call runs. A call the
+   * message was cut off in (see {@link cutOffUse}) does not run: its result tells the model so.
    */
   async handleToolCalls(
     message: Anthropic.Message | Anthropic.Beta.BetaMessage,
@@ -116,8 +118,10 @@ export class AnthropicProvider
   ): Promise<AnthropicToolResultMessage> {
     const blocks: ReadonlyArray<Anthropic.ContentBlock | Anthropic.Beta.BetaContentBlock> = message.content;
     const uses = blocks.filter((block) => block.type === 'tool_use');
-    const results = await runToolCalls(
-      uses.map((use) => {
+    const cut = cutOffUse(message);
+    const complete = uses.filter((use) => use !== cut);
+    const ran = await runToolCalls(
+      complete.map((use) => {
         const spec = tools?.get(use.name) ?? this.#specs.get(use.name);
         return {
           id: use.id,
@@ -126,6 +130,9 @@ export class AnthropicProvider
         };
       }),
       execute,
+    );
+    const results = uses.map((use) =>
+      use === cut ? cutOffResult(use.name, message.stop_reason!) : ran[complete.indexOf(use)]!,
     );
     return {
       role: 'user',
@@ -137,6 +144,32 @@ export class AnthropicProvider
       })),
     };
   }
+}
+
+/** Stop reasons of a message cut off before its end: its last block may be cut off too. */
+const CUT_OFF_STOP_REASONS = new Set(['max_tokens', 'model_context_window_exceeded']);
+
+/**
+ * The `tool_use` block a message was cut off in, if any: its last block, when the message stopped at
+ * the token limit (`stop_reason: 'max_tokens'`) or the context window. Its input is what the model
+ * had written by then (`messages.stream()`'s `finalMessage()` parses the cut JSON as far as it goes:
+ * a string cut short, fields missing), so it must not run. The blocks before it are complete.
+ */
+function cutOffUse(message: Anthropic.Message | Anthropic.Beta.BetaMessage) {
+  if (message.stop_reason === null || !CUT_OFF_STOP_REASONS.has(message.stop_reason)) return undefined;
+  const last: Anthropic.ContentBlock | Anthropic.Beta.BetaContentBlock | undefined = message.content.at(-1);
+  return last?.type === 'tool_use' ? last : undefined;
+}
+
+/** The answer to a call cut off with its message: it did not run, and the model is told why. */
+function cutOffResult(name: string, stopReason: string): ToolResult {
+  return {
+    successful: false,
+    data: null,
+    error: `The call of ${name} was cut off with the response (stop_reason: ${stopReason}), so its arguments are incomplete and it did not run. Call it again with all of its arguments; if they are long, the request's max_tokens may need to be larger.`,
+    code: 'TOOL_ARGUMENTS_INVALID',
+    logId: '',
+  };
 }
 
 /** Which of Anthropic's limits on the strict tools of one request `cost` would pass, if any. */
