@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { defineTool, defineToolkit, type Session, SessionPreset, ToolMux } from '@toolmux/core';
+import { defineTool, defineToolkit, type Session, SessionPreset, type Toolkit, ToolMux } from '@toolmux/core';
 import {
   hardSchemaCall,
   hardSchemaToolkit,
@@ -86,6 +86,13 @@ async function scriptedClient(steps: Step[]) {
   ]);
   cleanups.push(() => model.close());
   return { model, client: new Anthropic({ apiKey: 'sk-ant-test', baseURL: model.url, maxRetries: 0 }) };
+}
+
+/** A DIRECT_TOOLS session of `toolkit` alone, on an embedded ToolMux closed after the test. */
+async function directSession(toolkit: Toolkit, provider = new AnthropicProvider()) {
+  const mux = new ToolMux({ provider, toolkits: [toolkit], store: ':memory:', logger: silent });
+  cleanups.push(() => mux.close());
+  return mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
 }
 
 async function setUp(steps: Step[], options: { mode?: (typeof modes)[number]; preset?: SessionPreset } = {}) {
@@ -426,14 +433,7 @@ describe('property keys the Messages API refuses (it refuses the whole request f
           }),
         ],
       });
-      const mux = new ToolMux({
-        provider: new AnthropicProvider({ strict, logger: { warn() {} } }),
-        toolkits: [toolkit],
-        store: ':memory:',
-        logger: silent,
-      });
-      cleanups.push(() => mux.close());
-      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+      const session = await directSession(toolkit, new AnthropicProvider({ strict, logger: { warn() {} } }));
       const tools = await session.tools();
       let call: Record<string, unknown> = {};
       const { model, client } = await scriptedClient([
@@ -525,17 +525,13 @@ describe('a required name without a property ("ghost") with strict: true', () =>
       ],
     });
     const warnings: string[] = [];
-    const mux = new ToolMux({
-      provider: new AnthropicProvider({
+    const session = await directSession(
+      toolkit,
+      new AnthropicProvider({
         strict: true,
         logger: { warn: (message) => warnings.push(message) },
       }),
-      toolkits: [toolkit],
-      store: ':memory:',
-      logger: silent,
-    });
-    cleanups.push(() => mux.close());
-    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    );
     const tools = await session.tools();
     const { model, client } = await scriptedClient([
       () => [
@@ -576,14 +572,7 @@ describe('a tool whose result is an empty or blank string (an MCP tool without o
         }),
       ),
     });
-    const mux = new ToolMux({
-      provider: new AnthropicProvider(),
-      toolkits: [toolkit],
-      store: ':memory:',
-      logger: silent,
-    });
-    cleanups.push(() => mux.close());
-    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const session = await directSession(toolkit);
     const { model, client } = await scriptedClient([
       () => Object.keys(outputs).map((name) => ({ id: `toolu_${name}`, name, input: {} })),
     ]);
@@ -672,14 +661,7 @@ describe('a message cut off at max_tokens in the middle of a tool_use block', ()
           }),
         ],
       });
-      const mux = new ToolMux({
-        provider: new AnthropicProvider(),
-        toolkits: [toolkit],
-        store: ':memory:',
-        logger: silent,
-      });
-      cleanups.push(() => mux.close());
-      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+      const session = await directSession(toolkit);
       const model = await startScriptedModelServer([() => cutOffMessage(streamed)]);
       cleanups.push(() => model.close());
       const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: model.url, maxRetries: 0 });
