@@ -15,6 +15,9 @@ describe('apiRef: one message, read in the SDK’s words or the REST API’s', (
     'clientSecret',
     'connectedAccountId',
     'userIds',
+    'sessionId',
+    'parentId',
+    'logId',
   ];
 
   /** Operations that stand for a whole way out, worded for each reader (not one call). */

@@ -188,6 +188,21 @@ const OPERATIONS = {
     sdk: () => 'connectedAccountId',
     rest: () => 'connected_account_id',
   },
+  /** The session a list of the execution log is of, as a field of its query. */
+  sessionId: {
+    sdk: () => 'sessionId',
+    rest: () => 'session_id',
+  },
+  /** The call whose entries a list of the execution log keeps, as a field of its query. */
+  parentId: {
+    sdk: () => 'parentId',
+    rest: () => 'parent_id',
+  },
+  /** The id of a call's execution log entry, as a field of its result. */
+  logId: {
+    sdk: () => 'logId',
+    rest: () => 'log_id',
+  },
   /** The users a list of connected accounts is of, as a field of its query. */
   userIds: {
     sdk: () => 'userIds',

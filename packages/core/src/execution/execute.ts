@@ -1,4 +1,4 @@
-import type { ErrorAudience } from '../api-refs.js';
+import { apiRef, type ErrorAudience, renderApiRefs } from '../api-refs.js';
 import { credentialSecrets } from '../auth/credentials.js';
 import { shownFieldsOf } from '../auth/schemes.js';
 import type { Credentials, JSONSchema, Tool, ToolContext, Toolkit } from '../catalog/types.js';
@@ -490,7 +490,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
           const named = request.account ?? request.connectedAccountId;
           throw new ToolCallFailure(
             request.account !== undefined ? 'ACCOUNT_NOT_IN_SESSION' : 'CONNECTED_ACCOUNT_MISMATCH',
-            `${request.toolkit.name} (${request.toolkit.slug}) needs no account, so ${tool.slug} runs with none: ${shownValue(named)} is not one of its accounts. Run the call again without ${request.account !== undefined ? 'account' : 'connectedAccountId'}.`,
+            `${request.toolkit.name} (${request.toolkit.slug}) needs no account, so ${tool.slug} runs with none: ${shownValue(named)} is not one of its accounts. Run the call again without ${request.account !== undefined ? 'account' : apiRef('connectedAccountId')}.`,
           );
         }
         const account = request.toolkit.noAuth
@@ -766,7 +766,8 @@ function failureResult(
   reader: HintReader,
 ): ToolResult {
   if (isCallFailure(error)) {
-    const message = maskSecrets(messageFor(error, reader), secrets);
+    // its message may name a field of the call (apiRef): in the words of the caller
+    const message = maskSecrets(renderApiRefs(error.message, reader.audience ?? 'sdk'), secrets);
     return { successful: false, data: null, error: message, code: error.code, logId };
   }
   let code: ToolMuxErrorCode = 'TOOL_EXECUTION_FAILED';

@@ -100,15 +100,18 @@ const ID_KINDS: ReadonlyArray<readonly [prefix: string, kind: string]> = [
  * other, naming what it is when toolmux made it. A filter of the wrong kind selected nothing, and the
  * empty page read as "no entries" (a connected account's id passed as `sessionId`).
  */
-export function filterIdOf(value: string, field: string, prefix: 'ses_' | 'log_'): string {
+export function filterIdOf(value: string, field: 'sessionId' | 'parentId', prefix: 'ses_' | 'log_'): string {
   if (value.startsWith(prefix)) return value;
   const [, what] = ID_KINDS.find(([other]) => value.startsWith(other)) ?? [];
   const wanted = prefix === 'ses_' ? 'session' : 'log entry';
+  // the filter as its caller spells it: `sessionId` in the SDK, `session_id` in a REST query
+  const named = apiRef(field);
   throw new ToolMuxError({
     code: 'INVALID_REQUEST',
-    message: `${field} ${shownValue(value)} is ${what ?? 'no toolmux id'}, not a ${wanted} id: ${wanted} ids start with "${prefix}"${
-      prefix === 'ses_' ? ` (as ${apiRef('create')} returned it)` : " (a result's logId)"
+    message: `${named} ${shownValue(value)} is ${what ?? 'no toolmux id'}, not a ${wanted} id: ${wanted} ids start with "${prefix}"${
+      prefix === 'ses_' ? ` (as ${apiRef('create')} returned it)` : ` (a result's ${apiRef('logId')})`
     }.`,
+    details: { field: named },
   });
 }
 

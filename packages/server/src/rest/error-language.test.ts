@@ -58,6 +58,19 @@ async function rest(method: string, path: string, body?: unknown, authorization?
   return { status: response.status, ...json.error };
 }
 
+/** A REST answer as an HTTP client reads it, error or not. */
+async function send(method: string, path: string, body?: unknown) {
+  const response = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${server.apiKey}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as any };
+}
+
 /** The error a promise rejects with. */
 async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
   const error = await promise.then(
@@ -368,18 +381,6 @@ describe('errors over REST name no SDK method or field on the routes they are an
     return found;
   }
 
-  async function send(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${server.url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${server.apiKey}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, json: (await response.json()) as any };
-  }
-
   it('walks the routes whose messages used SDK words and finds none', async () => {
     const user = 'user_rest_words';
     const oauth = await send('POST', '/auth-configs', {
@@ -508,6 +509,66 @@ describe('errors over REST name no SDK method or field on the routes they are an
     const result = await remote.tools.execute('MAIL_SEND_EMAIL', { userId: user, arguments: mail });
     expect(result.error).toContain('connectedAccounts.link(');
     expect(result.error).toContain('connectedAccountId');
+  });
+});
+
+describe('the log filters and the account of a call without a session are named as the REST API spells them', () => {
+  it.each([
+    ['GET', '/logs?session_id=nope', 'session_id "nope" is no toolmux id, not a session id', 'session_id'],
+    ['GET', '/logs?session_id=ca_nope', 'session_id "ca_nope" is a connected account\'s id', 'session_id'],
+    ['GET', '/logs?parent_id=nope', 'parent_id "nope" is no toolmux id, not a log entry id', 'parent_id'],
+    ['GET', '/logs?parent_id=ses_x', `parent_id "ses_x" is a session's id`, 'parent_id'],
+  ])('%s %s names its query parameter, never sessionId or parentId', async (method, path, text, field) => {
+    const answered = await send(method, path);
+    expect(answered.status).toBe(400);
+    expect(answered.json.error.code).toBe('INVALID_REQUEST');
+    expect(answered.json.error.message).toContain(text);
+    expect(answered.json.error.message).not.toMatch(/\b(sessionId|parentId|logId)\b/);
+    expect(answered.json.error.details).toEqual({ field });
+  });
+
+  it("a session's log filtered by a parent that is no log entry names parent_id and a result's log_id", async () => {
+    const created = await send('POST', '/sessions', { user_id: 'user_lang_filters' });
+    const answered = await send('GET', `/sessions/${created.json.session_id}/logs?parent_id=ses_x`);
+    expect(answered.status).toBe(400);
+    expect(answered.json.error.message).toBe(
+      `parent_id "ses_x" is a session's id, not a log entry id: log entry ids start with "log_" (a result's log_id).`,
+    );
+    expect(answered.json.error.details).toEqual({ field: 'parent_id' });
+  });
+
+  it('an account named for a tool that needs none: run it again without connected_account_id', async () => {
+    const answered = await send('POST', '/tools/execute', {
+      tool_slug: 'TASKS_LIST_TASKS',
+      user_id: 'user_lang_filters',
+      connected_account_id: 'ca_other',
+    });
+    expect(answered.status).toBe(200);
+    expect(answered.json).toMatchObject({ successful: false, code: 'CONNECTED_ACCOUNT_MISMATCH' });
+    expect(answered.json.error).toContain('Run the call again without connected_account_id.');
+    expect(answered.json.error).not.toContain('connectedAccountId');
+  });
+
+  it('the SDK reads the same refusals in its own words', async () => {
+    const remote = server.remote();
+    for (const [query, text] of [
+      [{ sessionId: 'nope' }, 'sessionId "nope" is no toolmux id'],
+      [
+        { parentId: 'ses_x' },
+        `parentId "ses_x" is a session's id, not a log entry id: log entry ids start with "log_" (a result's logId).`,
+      ],
+    ] as const) {
+      const error = await rejection(remote.logs.list(query));
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message).toContain(text);
+      expect(error.details).toEqual({ field: Object.keys(query)[0] });
+    }
+    const result = await remote.tools.execute('TASKS_LIST_TASKS', {
+      userId: 'user_lang_filters',
+      connectedAccountId: 'ca_other',
+    });
+    expect(result.code).toBe('CONNECTED_ACCOUNT_MISMATCH');
+    expect(result.error).toContain('Run the call again without connectedAccountId.');
   });
 });
 
