@@ -74,6 +74,7 @@ export {
 } from './server-support.js';
 export {
   catalogToolSpecs,
+  deletedSessionLogsError,
   EmbeddedSession,
   embeddedSession,
   exposedToolSpecs,

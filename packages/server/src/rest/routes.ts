@@ -16,6 +16,7 @@ import {
   catalogToolSpecs,
   declaredToolkitsSliced,
   declaredToolsSliced,
+  deletedSessionLogsError,
   deletedSessionOf,
   embeddedSession,
   executeToolFor,
@@ -443,7 +444,12 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       handle: async ({ params, query }) => {
         // read often, by many clients at once: the session is not resumed, only known to exist (see
         // SessionCache.checkReadable), so a page costs one query; then what session.logs() reads
-        await sessions.checkReadable(params.sessionId);
+        await sessions.checkReadable(params.sessionId).catch(async (error: unknown) => {
+          // a deleted session whose log names it: where that log is read now, as session.logs() says
+          if (!ToolMuxError.isInstance(error) || error.code !== 'SESSION_NOT_FOUND') throw error;
+          if ((await deletedSessionOf(toolmux, params.sessionId)) === undefined) throw error;
+          throw deletedSessionLogsError(params.sessionId);
+        });
         const page = await toolmux.logs.list({
           sessionId: params.sessionId,
           limit: query.limit,

@@ -68,6 +68,43 @@ describe('reading a session log', () => {
     await mux.close();
   });
 
+  it('says of a deleted session that its log stays, and where to read it, as session.logs() does', async () => {
+    const { mux, session, call, logs } = await setup();
+    const id = session.sessionId;
+    expect((await call('DELETE', `/sessions/${id}`)).status).toBe(200);
+    const after = await logs();
+    expect(after.status).toBe(404);
+    expect(after.json.error).toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+      message: `Session "${id}" was deleted; its execution log stays: read it with GET /api/v1/logs?session_id=${id}.`,
+    });
+    // where it points: the entry of the call the session made
+    const project = await call('GET', `/logs?session_id=${id}`);
+    expect(project.json.items.map((entry: { tool_slug: string }) => entry.tool_slug)).toEqual([
+      'TASKS_LIST_TASKS',
+    ]);
+    // the session object says the same, in the SDK's words
+    const error = await session.logs().then(
+      () => undefined,
+      (caught: unknown) => caught as Error & { code: string },
+    );
+    expect(error?.code).toBe('SESSION_NOT_FOUND');
+    expect(error?.message).toBe(
+      `Session "${id}" was deleted; its execution log stays: read it with logs.list({ sessionId: "${id}" }).`,
+    );
+    // a session id that never named a session, and one deleted before anything of it was logged,
+    // have no log to point to
+    const never = await call('GET', '/sessions/ses_01KBF2Y0D8AQW4ZJ6T9E3N5RMV/logs');
+    expect(never.status).toBe(404);
+    expect(never.json.error.message).toContain('Create one with POST /api/v1/sessions');
+    const unused = await mux.create('user_log_reads', { toolkits: ['tasks'] });
+    expect((await call('DELETE', `/sessions/${unused.sessionId}`)).status).toBe(200);
+    const empty = await call('GET', `/sessions/${unused.sessionId}/logs`);
+    expect(empty.status).toBe(404);
+    expect(empty.json.error.message).toContain('Create one with POST /api/v1/sessions');
+    await mux.close();
+  });
+
   it('shows a deletion made elsewhere after at most the TTL', async () => {
     const { mux, session, logs } = await setup();
     expect((await logs()).status).toBe(200);
