@@ -640,8 +640,9 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       ? await bindFreePort(host).catch((error) => Promise.reject(listenFailure(error, host, 0)))
       : undefined;
   const port = bound === undefined ? requestedPort : (bound.address() as { port: number }).port;
-  const publicHost =
-    host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  // every interface: the address clients reach is not known here, and links name this machine
+  const everyInterface = host === '0.0.0.0' || host === '::';
+  const publicHost = everyInterface ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const baseUrl =
     flag('base-url') ?? env(io, 'TOOLMUX_BASE_URL') ?? config.baseUrl ?? `http://${publicHost}:${port}`;
   const baseUrlFrom = flag('base-url')
@@ -753,10 +754,19 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     ).catch((error: unknown) => Promise.reject(listenFailure(error, host, port)));
     const url = `http://${publicHost}:${running.port}`;
     const { perClient, unlimitedEntries: unlimited } = connections;
+    if (everyInterface && baseUrlFrom === undefined) {
+      // a container or a host served to others: MCP URLs, connection links and the OAuth redirect_uri
+      // would send every client and browser to its own machine
+      log.warn(
+        { base_url: baseUrl, host },
+        `toolmux: no base URL is set and the server listens on every interface (host ${host}), so session MCP URLs, connection links and the OAuth callback (redirect_uri) name ${baseUrl}, which reaches this server only from this machine. Set TOOLMUX_BASE_URL (or --base-url, or baseUrl in the config file) to the address clients and browsers reach it at, e.g. https://tools.example.com.`,
+      );
+    }
     if (logFormat === 'json') {
       log.info(
         {
           url,
+          base_url: baseUrl,
           store: shownStore,
           store_from: storeFrom,
           toolkits: toolkits.length,
