@@ -426,6 +426,63 @@ describe('github provider errors', () => {
     );
   });
 
+  it('a file over the 100 MB the API serves (403 too_large) reads as too large, with its size, not as a permission error', async () => {
+    const tooLarge = {
+      status: 403,
+      body: {
+        message:
+          'This API returns blobs up to 100 MB in size. The requested blob is too large to fetch via the API.',
+        errors: [{ resource: 'Blob', field: 'data', code: 'too_large' }],
+        documentation_url: 'https://docs.github.com/rest/repos/contents#get-repository-content',
+        status: '403',
+      },
+    };
+    const entry = (name: string, size: number) => ({
+      type: 'file',
+      size,
+      name,
+      path: `media/${name}`,
+      sha: '9c2ea27f1b1e1a3b2c4d5e6f708192a3b4c5d6e7',
+      url: `https://api.github.com/repos/octocat/Hello-World/contents/media/${name}`,
+      git_url: 'https://api.github.com/repos/octocat/Hello-World/git/blobs/9c2ea27f',
+      html_url: `https://github.com/octocat/Hello-World/blob/main/media/${name}`,
+      download_url: `https://raw.githubusercontent.com/octocat/Hello-World/main/media/${name}`,
+      _links: {},
+    });
+    api.route('GET', '/repos/:owner/:repo/contents/media/:name', tooLarge);
+    api.route('GET', '/repos/:owner/:repo/contents/media', {
+      body: [entry('intro.mp4', 157_286_400), entry('notes.txt', 12)],
+    });
+    api.route('GET', '/repos/:owner/:repo/contents/backup/dump.sql', tooLarge);
+    api.route('GET', '/repos/:owner/:repo/contents/backup', { status: 500, body: { message: 'boom' } });
+
+    const sized = run(
+      toolkit,
+      'GITHUB_GET_FILE_CONTENTS',
+      { ...repo, path: 'media/intro.mp4', ref: 'main' },
+      context,
+    );
+    await expect(sized).rejects.toThrow(
+      /^File "media\/intro\.mp4" in octocat\/Hello-World at main is 157\.3 MB \(157286400 bytes\), more than the 100 MB GitHub's API serves.*not a permission problem.*git/,
+    );
+    await expect(sized).rejects.toMatchObject({ name: 'ApiError', status: 413 });
+    expect(api.requests.at(-1)).toMatchObject({
+      path: '/repos/octocat/Hello-World/contents/media',
+      query: { ref: 'main' },
+    });
+    // the size cannot be read (the directory's listing fails): the message says it is over the limit
+    const unsized = run(toolkit, 'GITHUB_GET_FILE_CONTENTS', { ...repo, path: 'backup/dump.sql' }, context);
+    await expect(unsized).rejects.toThrow(
+      /^File "backup\/dump\.sql" in octocat\/Hello-World is larger than the 100 MB GitHub's API serves/,
+    );
+    await expect(unsized).rejects.not.toThrow(/permission for it|scope/);
+    // any other GitHub answer of 403 too_large (here a blob's) reads as too large too
+    api.failNext(tooLarge);
+    await expect(run(toolkit, 'GITHUB_GET_REPOSITORY', repo, context)).rejects.toThrow(
+      /^GitHub refused repository octocat\/Hello-World as too large for its API \(413: This API returns blobs up to 100 MB.*too_large\)\. Retrying will not help/,
+    );
+  });
+
   it('429 with a short Retry-After is waited out and retried once', async () => {
     const before = api.requests.length;
     api.failNext({

@@ -2,7 +2,7 @@ import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { everyKeyOf, setupOptions } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
-import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
+import { ApiError, createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
 
 export interface GithubToolkitOptions {
   /** REST API root; GitHub Enterprise Server uses `https://HOST/api/v3`. @default 'https://api.github.com' */
@@ -222,6 +222,43 @@ export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit
     return raw.truncated
       ? `${raw.body.slice(0, Math.min(raw.body.length - 1, FILE_CONTENT_MAX))}…`
       : clipBody(raw.body, FILE_CONTENT_MAX)!;
+  };
+
+  /**
+   * The failure of reading a file over the 100 MB GitHub's API serves (it answers 403 `too_large`),
+   * with the file's size from its directory's listing (left out when that cannot be read): it read as
+   * a permission error, and the model asked the user for access that would not have helped.
+   */
+  const fileTooLarge = async (
+    context: RequestContext,
+    where: { owner: string; repo: string },
+    path: string,
+    ref: string | undefined,
+  ): Promise<ApiError> => {
+    const name = path.replace(/^\/+/, '');
+    const parent = name.split('/').slice(0, -1).join('/');
+    const listing = await api
+      .request(context, {
+        path: `${repoPath(where)}/contents/${filePath(parent)}`,
+        query: { ref },
+        resource: `directory "${parent}" in ${where.owner}/${where.repo}`,
+      })
+      .catch((error: unknown) => {
+        if (context.signal.aborted) throw error;
+        return undefined;
+      });
+    const size = Array.isArray(listing)
+      ? listing.find((entry: Json) => entry.path === name && typeof entry.size === 'number')?.size
+      : undefined;
+    const sized =
+      typeof size === 'number'
+        ? `is ${(size / 1_000_000).toFixed(1)} MB (${size} bytes), more than the 100 MB`
+        : 'is larger than the 100 MB';
+    return new ApiError(
+      'GitHub',
+      413,
+      `File "${path}" in ${where.owner}/${where.repo}${ref ? ` at ${ref}` : ''} ${sized} GitHub's API serves, so no tool can read it: this is its size, not a permission problem. Do not retry it; read a smaller file, or tell the user to get it with git (a clone, with Git LFS if the repository uses it).`,
+    );
   };
 
   const tools = [
@@ -697,11 +734,16 @@ export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit
       }),
       annotations: READ,
       execute: async ({ owner, repo, path, ref }, context) => {
-        const result = await api.request(context, {
-          path: `${repoPath({ owner, repo })}/contents/${filePath(path)}`,
-          query: { ref },
-          resource: `path "${path}" in ${owner}/${repo}${ref ? ` at ${ref}` : ''}`,
-        });
+        const result = await api
+          .request(context, {
+            path: `${repoPath({ owner, repo })}/contents/${filePath(path)}`,
+            query: { ref },
+            resource: `path "${path}" in ${owner}/${repo}${ref ? ` at ${ref}` : ''}`,
+          })
+          .catch(async (error: unknown) => {
+            if (!(error instanceof ApiError) || error.status !== 413) throw error;
+            throw await fileTooLarge(context, { owner, repo }, path, ref);
+          });
         if (Array.isArray(result)) {
           return {
             type: 'dir',

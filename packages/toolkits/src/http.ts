@@ -262,7 +262,7 @@ function retryWhen(retryAfter: number | undefined): string | undefined {
 /**
  * The error for a provider status, worded for the model: 401 → reconnect (a CREDENTIALS_REJECTED
  * ToolMuxError, on which core refreshes an OAuth token and retries once, else marks the account
- * EXPIRED), 403 → permission or scope,
+ * EXPIRED), 403 → permission or scope, 413 (or a 403 that is a size limit) → too large, ask for less,
  * 404 → names what was not found, 409 → re-read the current state and retry, 429 → when to retry, 5xx → the provider's side. Exported for answers
  * that are errors without an HTTP status (an API that answers `null` for a missing item).
  */
@@ -307,6 +307,13 @@ export function providerError(failure: {
       service,
       status,
       `${service} refused access to ${resource} (${code}${said}). The connected account lacks permission for it, or its token lacks a required scope: ask the user to grant access (or reconnect with the needed scopes), or use a resource the account can access.`,
+    );
+  }
+  if (status === 413) {
+    return new ApiError(
+      service,
+      status,
+      `${service} refused ${resource} as too large for its API (${code}${said}). Retrying will not help: ask for something smaller (a narrower range, a smaller file or page), or tell the user it cannot be had through ${service}'s API.`,
     );
   }
   if (status === 404) {
@@ -445,6 +452,16 @@ function isRateLimit(headers: Headers, detail: string | undefined): boolean {
     headers.has('retry-after') ||
     /\brate[ -]?limit/i.test(detail ?? '')
   );
+}
+
+/**
+ * A 403 that is a size limit, not a missing permission: GitHub refuses a file or blob past what its
+ * API serves (over 100 MB) with 403 and an error of code `too_large`. It read as "the account lacks
+ * permission": the model asked the user for access that would not have helped.
+ */
+function isSizeLimit(body: unknown): boolean {
+  const errors = (body as { errors?: unknown } | null)?.errors;
+  return Array.isArray(errors) && errors.some((entry) => (entry as { code?: unknown })?.code === 'too_large');
 }
 
 /**
@@ -622,6 +639,7 @@ export function createApi(options: ApiOptions): Api {
           retryAfter = inBody.retryAfterSeconds ?? retryAfter;
         }
         if (status === 403 && isRateLimit(response.headers, detail)) status = 429;
+        else if (status === 403 && isSizeLimit(body)) status = 413;
       }
       if (status === 429 && !retried && retryAfter !== undefined && retryAfter <= maxWait) {
         await sleep(retryAfter * 1000, undefined, { signal: context.signal });
