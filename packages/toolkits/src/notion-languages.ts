@@ -1,6 +1,8 @@
 /**
  * The languages Notion takes for a code block (`code.language`): any other value fails the whole
- * request with a 400 `validation_error`, as Notion's API answers it.
+ * request with a 400 `validation_error`, as Notion's API answers it. They are those of the API
+ * version the toolkit sends (`Notion-Version: 2022-06-28`); Notion's later versions changed no
+ * language (its changes by version name none), and the test checks the list against the API's own.
  */
 export const NOTION_LANGUAGES: ReadonlySet<string> = new Set([
   'abap',
@@ -174,12 +176,17 @@ const ALIASES: Readonly<Record<string, string>> = {
 };
 
 /**
- * The Notion language of a fence's info string: its first word, as Notion names it (```ts →
- * `typescript`, ```c++ → `c++`), and `plain text` for one Notion does not have, so that an unknown
- * language costs the highlighting only, not the request.
+ * The Notion language of a fence's info string: its first word, or its first two for the languages
+ * Notion names in two (```visual basic, ```llvm ir: the way NOTION_GET_PAGE_CONTENT writes such a
+ * block, which came back as plain text), as Notion names it (```ts → `typescript`, ```c++ → `c++`),
+ * and `plain text` for one Notion does not have, so that an unknown language costs the highlighting
+ * only, not the request.
  */
 export function notionLanguage(info: string): string {
-  const word = info.trim().split(/\s+/, 1)[0]!.toLowerCase();
+  const words = info.trim().toLowerCase().split(/\s+/, 2);
+  const two = words.join(' ');
+  if (words.length === 2 && NOTION_LANGUAGES.has(two)) return two;
+  const word = words[0]!;
   if (NOTION_LANGUAGES.has(word)) return word;
   return ALIASES[word] ?? 'plain text';
 }
