@@ -322,13 +322,36 @@ describe('hackernews errors as session results', () => {
     expect(user.error).toMatch(/found no user "nobody_here" \(names are case-sensitive\)/);
   });
 
-  it('a 401 does not tell the user to reconnect an account they do not have', async () => {
+  it('a 401, 403 or 404 of the public API speaks of no account, permission, scope or reconnect the user could give', async () => {
+    // what only an account could change: none exists for Hacker News's API, nor is one sent
+    const accountWords =
+      /reconnect|scope|grant|permission for it|connected account|toolkit connected|needs an account/i;
     api.failNext({ status: 401, body: { error: 'Permission denied' } });
-    const result = await session.execute('HACKERNEWS_GET_ITEM', { id: 8863 });
-    expect(result.error).toMatch(
-      /asked for authentication for item 8863 \(401 Unauthorized: Permission denied\)/,
+    const unauthorized = await session.execute('HACKERNEWS_GET_ITEM', { id: 8863 });
+    expect(unauthorized.error).toMatch(
+      /asked for authentication for item 8863 \(401 Unauthorized: Permission denied\)\. This toolkit sends no credentials and has no account to connect: item 8863 is not public/,
     );
-    expect(result.error).not.toMatch(/reconnect/);
+    expect(unauthorized.error).not.toMatch(accountWords);
+    api.failNext({ status: 403, body: { error: 'Permission denied' } });
+    const forbidden = await session.execute('HACKERNEWS_GET_USER', { username: 'pg' });
+    expect(forbidden.error).toMatch(
+      /refused access to user "pg" \(403 Forbidden: Permission denied\)\. This toolkit sends no credentials, so no account or permission of the user is involved/,
+    );
+    expect(
+      String(forbidden.error).replace('asking the user for access or a reconnect will not help', ''),
+    ).not.toMatch(accountWords);
+    api.failNext({ status: 403, body: { message: 'Forbidden' } });
+    const search = await session.execute('HACKERNEWS_SEARCH', { query: 'x' });
+    expect(search.error).toMatch(/refused access .*no account or permission of the user is involved/);
+    for (const missing of [
+      await session.execute('HACKERNEWS_GET_ITEM', { id: 99999999 }),
+      await session.execute('HACKERNEWS_GET_USER', { username: 'nobody_here' }),
+    ]) {
+      expect(missing.error).toMatch(
+        /found no .*\(404 Not Found\)\. Check the identifiers \(spelling, owner, id\)\.$/,
+      );
+      expect(missing.error).not.toMatch(accountWords);
+    }
   });
 
   it('429 is retried after a short wait, and reported after a long one', async () => {

@@ -137,6 +137,7 @@ async function getItem(api: Api, context: RequestContext, id: number): Promise<J
       status: 404,
       statusText: 'Not Found',
       resource: `item ${id}`,
+      hasAccount: false,
     });
   return item;
 }
@@ -347,6 +348,7 @@ export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}):
             status: 404,
             statusText: 'Not Found',
             resource: `user "${username}" (names are case-sensitive)`,
+            hasAccount: false,
           });
         }
         return {

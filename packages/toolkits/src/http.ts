@@ -280,11 +280,19 @@ export function providerError(failure: {
   const { service, status, statusText, detail, resource, retryAfter } = failure;
   const said = detail ? `: ${clip(detail)}` : '';
   const code = `${status}${statusText ? ` ${statusText}` : ''}`;
-  if (status === 401 && failure.hasAccount === false) {
+  const accountless = failure.hasAccount === false;
+  if (status === 401 && accountless) {
     return new ApiError(
       service,
       status,
-      `${service} asked for authentication for ${resource} (${code}${said}). No credentials are sent by this toolkit: this resource needs an account, use a toolkit connected to it.`,
+      `${service} asked for authentication for ${resource} (${code}${said}). This toolkit sends no credentials and has no account to connect: ${resource} is not public. Check the identifiers (and the toolkit's base URL); retrying will not help.`,
+    );
+  }
+  if (status === 403 && accountless) {
+    return new ApiError(
+      service,
+      status,
+      `${service} refused access to ${resource} (${code}${said}). This toolkit sends no credentials, so no account or permission of the user is involved: ${service} does not serve ${resource} publicly, or refuses requests from this server. Check the identifiers; asking the user for access or a reconnect will not help.`,
     );
   }
   if (status === 401) {
@@ -320,7 +328,7 @@ export function providerError(failure: {
     return new ApiError(
       service,
       status,
-      `${service} found no ${resource} (${code}${said}). Check the identifiers (spelling, owner, id) and that the connected account can see it.`,
+      `${service} found no ${resource} (${code}${said}). Check the identifiers (spelling, owner, id)${accountless ? '' : ' and that the connected account can see it'}.`,
     );
   }
   if (status === 429) {
