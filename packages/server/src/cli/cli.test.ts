@@ -72,12 +72,30 @@ describe('toolmux toolkits', () => {
     expect(text.stdout).toMatch(/^\s+TASKS_CREATE_TASK\s+Create a new task/m);
   });
 
-  it('names an unknown toolkit and exits 1', async () => {
+  it('an unknown toolkit slug is a usage error (exit 2) naming it and how to list the slugs, as a bad --cursor is', async () => {
     const result = await inProcess(['toolkits', 'info', 'nope']);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('TOOLKIT_NOT_FOUND');
+    expect(result.code).toBe(2);
     // the fix in the CLI's words, not the SDK's
-    expect(result.stderr).toContain('`toolmux toolkits list`');
+    expect(result.stderr).toBe(
+      'toolmux: toolkits info: Unknown toolkit "nope". List the available ones with `toolmux toolkits list`. (usage: toolmux --help)\n',
+    );
+    expect(result.stdout).toBe('');
+    const near = await inProcess(['toolkits', 'info', 'githb']);
+    expect(near.code).toBe(2);
+    expect(near.stderr).toContain('Unknown toolkit "githb". Did you mean "github"?');
+    // a slug none can be (over 256 characters) is one too
+    const long = await inProcess(['toolkits', 'info', 'x'.repeat(300)]);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toMatch(
+      /^toolmux: toolkits info: toolkit "x+…" is 300 characters long.*\(usage: toolmux --help\)\n$/,
+    );
+    // another catalog: the listing command is told with the same flag
+    const other = await inProcess(['toolkits', 'info', 'nope', '--toolkits', FIXTURE]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('Unknown toolkit "nope".');
+    expect(other.stderr).toContain(
+      'List the available ones with `toolmux toolkits list`. Give `toolmux toolkits list` the same --toolkits / --config to list this catalog.',
+    );
     expect(result.stderr).not.toContain('toolkits.list()');
   });
 

@@ -918,7 +918,19 @@ async function toolkitInfo(args: readonly string[], io: CliIo): Promise<number> 
   const [slug] = positionals;
   if (!slug) throw new UsageError('toolkits info needs a toolkit slug, e.g. "toolmux toolkits info github".');
   const toolmux = new ToolMux({ toolkits: await catalogOf(values, io) });
-  const toolkit = await toolmux.toolkits.get(slug);
+  const toolkit = await toolmux.toolkits.get(slug).catch((error: unknown) => {
+    // a slug the catalog lacks, or none can be, is a mistake in the command line, as a bad flag is
+    if (
+      !ToolMuxError.isInstance(error) ||
+      (error.code !== 'TOOLKIT_NOT_FOUND' && error.code !== 'INVALID_REQUEST')
+    )
+      throw error;
+    const sameCatalog =
+      values.toolkits !== undefined || values.config !== undefined
+        ? ' Give `toolmux toolkits list` the same --toolkits / --config to list this catalog.'
+        : '';
+    throw new UsageError(`toolkits info: ${error.messageFor('cli')}${sameCatalog}`);
+  });
   if (values.json) {
     io.stdout(`${JSON.stringify(toolkit, null, 2)}\n`);
     return 0;

@@ -419,7 +419,9 @@ describe('toolmux toolkits list / info', { timeout: 60_000 }, () => {
     const info = await toolmux(['toolkits', 'info', 'tasks', '--json'], cwd);
     expect(info.code).toBe(0);
     expect(JSON.parse(info.stdout)).toMatchObject({ slug: 'tasks' });
-    expect((await toolmux(['toolkits', 'info', 'github'], cwd)).stderr).toContain('TOOLKIT_NOT_FOUND');
+    const missing = await toolmux(['toolkits', 'info', 'github'], cwd);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('Unknown toolkit "github"');
 
     // --config from another directory; a bad config file fails these commands as it fails serve
     const other = tempDirectory();
