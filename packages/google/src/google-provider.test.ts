@@ -918,6 +918,77 @@ describe('required names without a property ("ghost"), which Gemini refuses a wh
     expect(received).toEqual([{ title: 'Draft', ghost: 3, meta: { color: 'red', owner: 'ann' } }]);
   });
 
+  it('a nested object of required names and no properties is a JSON string naming them, and each call is checked against the tool’s schema', async () => {
+    const received: unknown[] = [];
+    const toolkit = defineToolkit({
+      slug: 'notes',
+      description: 'Notes',
+      tools: [
+        defineTool({
+          slug: 'NOTES_FIND',
+          description: 'Find notes.',
+          // valid JSON Schema: `filter` is an object that must have `field` and `value`, of any value
+          inputSchema: {
+            type: 'object',
+            properties: {
+              filter: { type: 'object', description: 'Which notes.', required: ['field', 'value'] },
+              scores: {
+                type: 'object',
+                required: ['min'],
+                additionalProperties: { type: 'number' },
+              },
+              any: { required: ['kind'] },
+            },
+            required: ['filter'],
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+      ],
+    });
+    const warnings: string[] = [];
+    const { session, tools } = await directSession(toolkit, warnings);
+    const { model, ai } = await scriptedClient([
+      () => [{ id: 'fc_short', name: 'NOTES_FIND', args: { filter: '{"field":"tag"}' } }],
+      () => [
+        {
+          id: 'fc_whole',
+          name: 'NOTES_FIND',
+          args: { filter: '{"field":"tag","value":"red"}', scores: '{"min":1,"max":2}', any: '{"kind":3}' },
+        },
+      ],
+    ]);
+    expect(await loop(ai, session, tools)).toBe('done');
+
+    const [declaration] = model.requests[0]!.body.tools[0].functionDeclarations as FunctionDeclaration[];
+    const parameters = declaration!.parameters! as Record<string, any>;
+    expect(geminiSchemaViolations(parameters)).toEqual([]);
+    expect(parameters.required).toEqual(['filter']);
+    // the model is told which keys the object must have: before, only "a JSON object"
+    expect(parameters.properties.filter).toEqual({
+      type: 'STRING',
+      description:
+        'Which notes. Write a JSON object with the keys "field", "value" (required) as a JSON string.',
+    });
+    expect(parameters.properties.scores.description).toBe(
+      'Write a JSON object whose values are number, with the key "min" (required), as a JSON string.',
+    );
+    expect(parameters.properties.any.description).toBe(
+      'An object there must have the key "kind" (required). Write any JSON value as a JSON string.',
+    );
+    expect(warnings).toEqual([]);
+    // the session checks the calls against the tool's own schema, which requires both keys
+    expect(resultsOf(model, 1)[0]!.response).toEqual({
+      error: expect.stringMatching(/^Error \(TOOL_ARGUMENTS_INVALID\): .*filter.*value/),
+    });
+    expect(resultsOf(model, 2)[0]!.response).toEqual({ output: { ok: true } });
+    expect(received).toEqual([
+      { filter: { field: 'tag', value: 'red' }, scores: { min: 1, max: 2 }, any: { kind: 3 } },
+    ]);
+  });
+
   it('a tool of required names only is declared without parameters, with a warning', async () => {
     const toolkit = defineToolkit({
       slug: 'notes',

@@ -357,6 +357,9 @@ class GeminiShaper {
         notes.push('Always null.');
         return withNotes({ ...out, type: 'STRING', nullable: true, enum: ['null'], format: 'enum' }, notes);
       }
+      const keys = requiredKeys(schema);
+      // `required` without a type binds only an object: a value of another type is valid there
+      if (keys) notes.push(`An object there must have ${keys}.`);
       return this.#jsonString(out, schema, 'any JSON value', steps, notes);
     }
     if (values !== undefined && isTextEnum(values) && !this.#stringsTaken.has(steps.join('\u0000'))) {
@@ -436,7 +439,10 @@ class GeminiShaper {
           ? ` whose values are ${describeType(schema.additionalProperties)}`
           : '';
       const { format: _format, enum: _enum, ...rest } = out;
-      return this.#jsonString(rest, schema, `a JSON object${values}`, steps, notes);
+      // the keys it must have, which no declaration can say of a JSON string: the model is told
+      const keys = requiredKeys(schema);
+      const must = keys ? `${values ? ',' : ''} with ${keys}${values ? ',' : ''}` : '';
+      return this.#jsonString(rest, schema, `a JSON object${values}${must}`, steps, notes);
     }
     out.properties = Object.fromEntries(
       names.map((name) => [
@@ -536,6 +542,17 @@ function annotations(schema: JSONSchema, over: JSONSchema): JSONSchema {
   }
   for (const key of Object.keys(out)) if (over[key] !== undefined) delete out[key];
   return out;
+}
+
+/**
+ * The keys an object schema's `required` lists, in words (`the keys "a", "b" (required)`), or
+ * `undefined` without any: said of an object sent as a JSON string, whose declaration has no
+ * `required` (it was dropped, and the model sent objects without them until the call was refused).
+ */
+function requiredKeys(schema: JSONSchema): string | undefined {
+  const required = requiredNamesOf(schema);
+  if (required.length === 0) return undefined;
+  return `the ${required.length === 1 ? 'key' : 'keys'} ${quotedList(required)} (required)`;
 }
 
 /** `"a", "b"`. */
