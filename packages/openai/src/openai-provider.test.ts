@@ -381,6 +381,53 @@ describe.each(['chat', 'responses'] as const)(
       },
     );
 
+    it.each(modes)(
+      'beforeExecute gets no strict-mode null in a multi-execute entry of a tool the model never saw listed (%s), with its toolkit',
+      async (mode) => {
+        const seen: unknown[] = [];
+        // no search first: the model names the tool from an earlier turn, with a strict model's nulls
+        // (before, in remote mode, the hook got them and the call ran with priority null, toolkit '')
+        const { model, run, calls } = await setUp(
+          api,
+          [
+            () => [
+              {
+                id: 'call_multi',
+                name: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+                args: {
+                  tools: [
+                    {
+                      tool_slug: 'TASKS_CREATE_TASK',
+                      arguments: { title: 'Buy milk', priority: null, labels: null },
+                    },
+                  ],
+                },
+              },
+            ],
+          ],
+          {
+            mode,
+            strict: true,
+            modifiers: {
+              beforeExecute: ({ slug, toolkit, args }) => {
+                seen.push({ slug, toolkit, args });
+                return { priority: 'high', ...args };
+              },
+            },
+          },
+        );
+        expect(await run()).toBe('done');
+        expect(seen).toEqual([{ slug: 'TASKS_CREATE_TASK', toolkit: 'tasks', args: { title: 'Buy milk' } }]);
+        expect(calls).toEqual([
+          expect.objectContaining({
+            slug: 'TASKS_CREATE_TASK',
+            input: { title: 'Buy milk', priority: 'high' },
+          }),
+        ]);
+        expect(JSON.parse(resultsOf(api, model, 1).call_multi!)).toMatchObject({ successful_count: 1 });
+      },
+    );
+
     it('passes the abort signal: an aborted call is a TOOL_ABORTED result, logged with its call id', async () => {
       const { model, run, calls, session } = await setUp(
         api,

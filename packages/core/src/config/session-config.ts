@@ -709,11 +709,11 @@ function clientDeclarations(
   };
 }
 
-function hasAnyTag(tool: Tool, tags: readonly ToolTag[]): boolean {
+function hasAnyTag(tool: Pick<Tool, 'annotations'>, tags: readonly ToolTag[]): boolean {
   return tags.some((tag) => tool.annotations[tag] === true);
 }
 
-function passesTags(tool: Tool, tags: NormalizedTagFilter): boolean {
+function passesTags(tool: Pick<Tool, 'annotations'>, tags: NormalizedTagFilter): boolean {
   if (tags.enable.length > 0 && !hasAnyTag(tool, tags.enable)) return false;
   return !hasAnyTag(tool, tags.disable);
 }
@@ -766,7 +766,10 @@ function customSlugsOf(config: NormalizedSessionConfig) {
  * server's under its own: `joinedToolkits`, from the server, says which.) A session stored before
  * `joinedToolkits` existed owns none.
  */
-function filingOf(config: NormalizedSessionConfig, tool: Tool): { toolkit: string; own: boolean } {
+function filingOf(
+  config: NormalizedSessionConfig,
+  tool: Pick<Tool, 'slug' | 'toolkit'>,
+): { toolkit: string; own: boolean } {
   const joined = config.joinedToolkits;
   if (joined === undefined) return { toolkit: tool.toolkit, own: false };
   const catalogToolkit = Object.hasOwn(joined, tool.slug) ? joined[tool.slug] : undefined;
@@ -781,7 +784,10 @@ function filingOf(config: NormalizedSessionConfig, tool: Tool): { toolkit: strin
  * session to be used: an enable list of toolkits leaves them in, whether it names them or not; a
  * `{ disable }` list naming one, its `tools` filter and the tags filter apply as to any toolkit.
  */
-export function isToolVisible(config: NormalizedSessionConfig, tool: Tool): boolean {
+export function isToolVisible(
+  config: NormalizedSessionConfig,
+  tool: Pick<Tool, 'slug' | 'toolkit' | 'annotations'>,
+): boolean {
   const { toolkits } = config;
   const { toolkit, own } = filingOf(config, tool);
   if (toolkits.mode === 'enable' && !own && !toolkits.slugs.includes(toolkit)) return false;

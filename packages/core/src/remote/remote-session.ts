@@ -54,10 +54,16 @@ import {
   searchRequestOf,
   sessionDeletedError,
   specsBySlug,
+  toolSpecOf,
 } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { toolCallExecute } from '../tool-calls.js';
-import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
+import {
+  applyToolModifiers,
+  hasModifiers,
+  type ToolModifiers,
+  type UnlistedTools,
+} from '../tool-modifiers.js';
 import type { SessionLogsOptions } from '../toolmux-types.js';
 import { checkSignal } from '../util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
@@ -405,7 +411,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     if (hasModifiers(modifiers)) {
       return this.#specs().then((specs) => {
-        const modified = applyToolModifiers(specs, execute, modifiers);
+        const modified = applyToolModifiers(specs, execute, modifiers, this.#unlistedTools());
         if (call === this.#toolsCalls) {
           this.#toolCallExecute = modified.execute;
           this.#toolCallSpecs = specsBySlug(modified.specs);
@@ -430,6 +436,47 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       },
     );
     return plain.then(({ tools }) => tools);
+  }
+
+  /**
+   * The toolkit and input schema of a tool `tools()` did not hand out, as an embedded session reads
+   * them from its catalog: for a multi-execute or workbench entry of a tool the model named without a
+   * listing, so that `beforeExecute` gets it without strict mode's nulls and with its toolkit (it got
+   * the nulls, and the toolkit `''`). The catalog (`POST /tools/list`) is read once, at the first such
+   * call; a tool the session's filters hide has none, as in an embedded session.
+   */
+  #unlistedTools(): UnlistedTools {
+    let catalog: Promise<Map<string, ToolSpec>> | undefined;
+    const known = new Map<string, ToolSpec>();
+    const specOf = async (slug: string): Promise<ToolSpec | undefined> => {
+      const local = this.#localTool(slug);
+      if (local) return toolSpecOf(local);
+      catalog ??= this.#api
+        .post('/tools/list', { user_id: this.userId, filter: {} }, undefined, (page) =>
+          pageOf(page, toolSpecOfWire),
+        )
+        .then(({ items }) => new Map(items.map((spec) => [spec.slug, spec])));
+      const listed = catalog;
+      // unread (the server unreachable): the call goes on as before, and its own request says why
+      const spec = (
+        await listed.catch(() => {
+          if (catalog === listed) catalog = undefined;
+          return new Map<string, ToolSpec>();
+        })
+      ).get(slug);
+      // a server that answers a config without its filters (not toolmux's) leaves visibility to it
+      const { toolkits, tools, tags } = this.config as Partial<NormalizedSessionConfig>;
+      const filtered = toolkits !== undefined && tools !== undefined && tags !== undefined;
+      return spec && (!filtered || isToolVisible(this.config, spec)) ? spec : undefined;
+    };
+    return {
+      toolkitOf: (slug) => known.get(slug)?.toolkit,
+      inputSchemaOf: async (slug) => {
+        const spec = await specOf(slug);
+        if (spec) known.set(slug, spec);
+        return spec?.inputSchema;
+      },
+    };
   }
 
   /** `GET /sessions/:id/tools` */
