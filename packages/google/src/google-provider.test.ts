@@ -858,31 +858,40 @@ describe('two sessions of one GoogleProvider', () => {
   });
 });
 
+/**
+ * A `notes` toolkit of one tool, `slug`, of `inputSchema`, answering `{ ok: true }`, and the inputs
+ * its handler received.
+ */
+function notesToolOf(slug: string, description: string, inputSchema: Record<string, unknown>) {
+  const received: unknown[] = [];
+  const toolkit = defineToolkit({
+    slug: 'notes',
+    description: 'Notes',
+    tools: [
+      defineTool({
+        slug,
+        description,
+        inputSchema,
+        execute: async (input) => {
+          received.push(input);
+          return { ok: true };
+        },
+      }),
+    ],
+  });
+  return { toolkit, received };
+}
+
 describe('required names without a property ("ghost"), which Gemini refuses a whole request over', () => {
   it('are left out of required with a warning naming the tool and name, and each call is still checked against the tool’s schema', async () => {
-    const received: unknown[] = [];
-    const toolkit = defineToolkit({
-      slug: 'notes',
-      description: 'Notes',
-      tools: [
-        defineTool({
-          slug: 'NOTES_TAG',
-          description: 'Tag a note.',
-          // valid JSON Schema: `ghost` must be there, of any value; `meta.owner` too
-          inputSchema: {
-            type: 'object',
-            properties: {
-              title: { type: 'string' },
-              meta: { type: 'object', properties: { color: { type: 'string' } }, required: ['owner'] },
-            },
-            required: ['title', 'ghost'],
-          },
-          execute: async (input) => {
-            received.push(input);
-            return { ok: true };
-          },
-        }),
-      ],
+    // valid JSON Schema: `ghost` must be there, of any value; `meta.owner` too
+    const { toolkit, received } = notesToolOf('NOTES_TAG', 'Tag a note.', {
+      type: 'object',
+      properties: {
+        title: { type: 'string' },
+        meta: { type: 'object', properties: { color: { type: 'string' } }, required: ['owner'] },
+      },
+      required: ['title', 'ghost'],
     });
     const warnings: string[] = [];
     const { session, tools } = await directSession(toolkit, warnings);
@@ -919,34 +928,19 @@ describe('required names without a property ("ghost"), which Gemini refuses a wh
   });
 
   it('a nested object of required names and no properties is a JSON string naming them, and each call is checked against the tool’s schema', async () => {
-    const received: unknown[] = [];
-    const toolkit = defineToolkit({
-      slug: 'notes',
-      description: 'Notes',
-      tools: [
-        defineTool({
-          slug: 'NOTES_FIND',
-          description: 'Find notes.',
-          // valid JSON Schema: `filter` is an object that must have `field` and `value`, of any value
-          inputSchema: {
-            type: 'object',
-            properties: {
-              filter: { type: 'object', description: 'Which notes.', required: ['field', 'value'] },
-              scores: {
-                type: 'object',
-                required: ['min'],
-                additionalProperties: { type: 'number' },
-              },
-              any: { required: ['kind'] },
-            },
-            required: ['filter'],
-          },
-          execute: async (input) => {
-            received.push(input);
-            return { ok: true };
-          },
-        }),
-      ],
+    // valid JSON Schema: `filter` is an object that must have `field` and `value`, of any value
+    const { toolkit, received } = notesToolOf('NOTES_FIND', 'Find notes.', {
+      type: 'object',
+      properties: {
+        filter: { type: 'object', description: 'Which notes.', required: ['field', 'value'] },
+        scores: {
+          type: 'object',
+          required: ['min'],
+          additionalProperties: { type: 'number' },
+        },
+        any: { required: ['kind'] },
+      },
+      required: ['filter'],
     });
     const warnings: string[] = [];
     const { session, tools } = await directSession(toolkit, warnings);
@@ -990,18 +984,7 @@ describe('required names without a property ("ghost"), which Gemini refuses a wh
   });
 
   it('a tool of required names only is declared without parameters, with a warning', async () => {
-    const toolkit = defineToolkit({
-      slug: 'notes',
-      description: 'Notes',
-      tools: [
-        defineTool({
-          slug: 'NOTES_PING',
-          description: 'Ping.',
-          inputSchema: { type: 'object', required: ['ghost'] },
-          execute: async () => ({ ok: true }),
-        }),
-      ],
-    });
+    const { toolkit } = notesToolOf('NOTES_PING', 'Ping.', { type: 'object', required: ['ghost'] });
     const warnings: string[] = [];
     const { tools } = await directSession(toolkit, warnings);
     expect(tools[0]!.functionDeclarations![0]!.parameters).toBeUndefined();
