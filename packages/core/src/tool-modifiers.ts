@@ -97,6 +97,11 @@ export interface UnlistedTools {
    * model never saw listed (a multi-execute or workbench entry it named without searching).
    */
   inputSchemaOf?: (slug: string) => JSONSchema | undefined | Promise<JSONSchema | undefined>;
+  /**
+   * The toolkit of a tool neither the specs nor `toolkitOf` know, read where it is kept (a remote
+   * session asks the server), for the hooks' `toolkit`.
+   */
+  readToolkitOf?: (slug: string) => Promise<string | undefined>;
 }
 
 /**
@@ -111,7 +116,7 @@ export function applyToolModifiers(
   modifiers: ToolModifiers,
   unlisted: UnlistedTools = {},
 ): { specs: ToolSpec[]; execute: ExecuteFn } {
-  const { toolkitOf = () => undefined, inputSchemaOf } = unlisted;
+  const { toolkitOf = () => undefined, inputSchemaOf, readToolkitOf } = unlisted;
   const { modifySchema, beforeExecute, afterExecute } = modifiers;
   const seen = new Map<string, string>(specs.map((spec) => [spec.slug, spec.toolkit]));
   const toolkit = (slug: string) => seen.get(slug) ?? toolkitOf(slug) ?? '';
@@ -164,8 +169,16 @@ export function applyToolModifiers(
     shownSchemas.set(slug, listed);
     return listed;
   };
+  /** Learns the toolkit of a tool nothing listed (a remote session's multi-execute entry), for a hook. */
+  const learnToolkit = async (slug: string): Promise<void> => {
+    if (!readToolkitOf || toolkit(slug) !== '') return;
+    const kit = await readToolkitOf(slug);
+    if (kit !== undefined && !seen.has(slug)) seen.set(slug, kit);
+  };
   const before = async (slug: string, given: unknown): Promise<unknown> => {
     if (!beforeExecute || !isRecord(given)) return given;
+    // the toolkit first: modifySchema is told it as it shapes the schema the model would have seen
+    await learnToolkit(slug);
     const schema = await shownSchemaOf(slug);
     const stripped = schema === undefined ? given : await stripStrictNulls(schema, given);
     const args = isRecord(stripped) ? stripped : given;
@@ -182,6 +195,7 @@ export function applyToolModifiers(
   };
   const after = async (slug: string, result: ToolResult): Promise<ToolResult> => {
     if (!afterExecute) return result;
+    await learnToolkit(slug);
     const changed: unknown = await afterExecute({ slug, toolkit: toolkit(slug), result });
     if (!isRecord(changed) || typeof changed.successful !== 'boolean') {
       throw badReturn(

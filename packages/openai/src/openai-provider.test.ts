@@ -428,6 +428,37 @@ describe.each(['chat', 'responses'] as const)(
       },
     );
 
+    it.each(modes)(
+      'afterExecute alone gets the toolkit of a multi-execute entry of a tool the model never saw listed (%s)',
+      async (mode) => {
+        const seen: unknown[] = [];
+        const { run } = await setUp(
+          api,
+          [
+            () => [
+              {
+                id: 'call_multi',
+                name: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+                args: { tools: [{ tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'Buy milk' } }] },
+              },
+            ],
+          ],
+          {
+            mode,
+            modifiers: {
+              afterExecute: ({ slug, toolkit, result }) => {
+                seen.push({ slug, toolkit });
+                return result;
+              },
+            },
+          },
+        );
+        expect(await run()).toBe('done');
+        // before, in remote mode, the toolkit '' (an embedded session reads it from its catalog)
+        expect(seen).toEqual([{ slug: 'TASKS_CREATE_TASK', toolkit: 'tasks' }]);
+      },
+    );
+
     it('passes the abort signal: an aborted call is a TOOL_ABORTED result, logged with its call id', async () => {
       const { model, run, calls, session } = await setUp(
         api,

@@ -441,13 +441,12 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   /**
    * The toolkit and input schema of a tool `tools()` did not hand out, as an embedded session reads
    * them from its catalog: for a multi-execute or workbench entry of a tool the model named without a
-   * listing, so that `beforeExecute` gets it without strict mode's nulls and with its toolkit (it got
-   * the nulls, and the toolkit `''`). The catalog (`POST /tools/list`) is read once, at the first such
+   * listing, so that `beforeExecute` gets it without strict mode's nulls, and both hooks with its
+   * toolkit (they got the nulls, and the toolkit `''`). The catalog (`POST /tools/list`) is read once, at the first such
    * call; a tool the session's filters hide has none, as in an embedded session.
    */
   #unlistedTools(): UnlistedTools {
     let catalog: Promise<Map<string, ToolSpec>> | undefined;
-    const known = new Map<string, ToolSpec>();
     const specOf = async (slug: string): Promise<ToolSpec | undefined> => {
       const local = this.#localTool(slug);
       if (local) return toolSpecOf(local);
@@ -470,12 +469,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       return spec && (!filtered || isToolVisible(this.config, spec)) ? spec : undefined;
     };
     return {
-      toolkitOf: (slug) => known.get(slug)?.toolkit,
-      inputSchemaOf: async (slug) => {
-        const spec = await specOf(slug);
-        if (spec) known.set(slug, spec);
-        return spec?.inputSchema;
-      },
+      inputSchemaOf: async (slug) => (await specOf(slug))?.inputSchema,
+      readToolkitOf: async (slug) => (await specOf(slug))?.toolkit,
     };
   }
 
