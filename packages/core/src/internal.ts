@@ -27,7 +27,7 @@ export {
   declaredToolkitsSliced,
   declaredToolsSliced,
 } from './catalog/declarations.js';
-export { checkToolkitSlug } from './catalog/define.js';
+export { checkToolkitSlug, lowerCaseSlug } from './catalog/define.js';
 export { exposedMetaToolKinds, SESSION_CONFIG_BOUNDS } from './config/session-config.js';
 export { sessionSummaryOf } from './embedded-toolmux.js';
 export { MAX_QUOTED_CHARS, quotedMessage, quotedText } from './errors.js';

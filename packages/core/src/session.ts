@@ -17,6 +17,7 @@ import {
 import { proxyExecute } from './auth/proxy.js';
 import type { ConnectionResult, ProxyExecuteRequest, ProxyExecuteResponse } from './auth/types.js';
 import type { Catalog } from './catalog/catalog.js';
+import { lowerCaseSlug } from './catalog/define.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
   exposedMetaToolKinds,
@@ -1570,6 +1571,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       describeToolkit: (slug) => {
         const toolkit = this.#runtime.catalog.toolkits.get(slug);
         return toolkit ? { name: toolkit.name, description: toolkit.description } : undefined;
+      },
+      toolkitSlugIn: (slug) => {
+        const lower = lowerCaseSlug(slug);
+        return this.#visibleToolkitSlugs().has(lower) ? lower : slug;
       },
       searchTools: (queries) => this.#search(queries),
       waitForConnectionsTool: this.#hintReader().metaTools.has('WAIT_FOR_CONNECTIONS')

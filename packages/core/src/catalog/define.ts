@@ -386,6 +386,17 @@ export function checkToolkitSlug(slug: unknown, what = 'Toolkit slug'): asserts 
   );
 }
 
+/**
+ * A toolkit slug written in any case, as toolmux knows it: toolkit slugs are lower case (see
+ * {@link checkToolkitSlug}), while Composio's clients and the models that read its prompts write
+ * `GITHUB` or `GitHub` for `github`. ASCII letters only: a slug is ASCII, and full Unicode
+ * lower-casing changes other text in length and form ("İ" becomes "i̇"), so a refusal would name a
+ * value the caller never sent.
+ */
+export function lowerCaseSlug(slug: string): string {
+  return slug.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
 /** The prefix every tool slug of a toolkit starts with: `google-drive` → `GOOGLE_DRIVE_`. */
 export function toolSlugPrefix(toolkitSlug: string): string {
   checkToolkitSlug(toolkitSlug);

@@ -85,3 +85,44 @@ describe('COMPOSIO_MANAGE_CONNECTIONS with an OAuth toolkit', () => {
     await mux.close();
   });
 });
+
+describe('the toolkit slugs of the Composio meta-tools are not case-sensitive, as Composio’s are', () => {
+  it('COMPOSIO_MANAGE_CONNECTIONS and COMPOSIO_WAIT_FOR_CONNECTIONS take GitHub for github; an unknown one is named as written', async () => {
+    const mux = octoMux();
+    const session = await mux.create('user_case', {
+      toolkits: ['octo', 'tasks'],
+      metaToolNames: 'composio',
+      manageConnections: { enable: true, waitForConnections: true },
+    });
+    type Manage = { results: Record<string, Record<string, unknown>>; summary: Record<string, number> };
+    const manage = async (toolkits: string[]) =>
+      (await session.execute('COMPOSIO_MANAGE_CONNECTIONS', { toolkits })).data as Manage;
+
+    const written = await manage(['Octo', 'TASKS', 'Tasks-X']);
+    expect(Object.keys(written.results).sort()).toEqual(['Tasks-X', 'octo', 'tasks']);
+    expect(written.results.octo).toMatchObject({ status: 'initiated', toolkit: 'octo' });
+    expect(written.results.tasks).toMatchObject({ status: 'active', has_active_connection: true });
+    // a slug no toolkit of the session has, in any case: refused as the model wrote it
+    expect(written.results['Tasks-X']).toMatchObject({ status: 'failed', has_active_connection: false });
+    expect(String(written.results['Tasks-X']!.instruction)).toContain(
+      '"Tasks-X" is not a toolkit of this session',
+    );
+    expect(written.summary).toEqual({
+      total_toolkits: 3,
+      active_connections: 1,
+      initiated_connections: 1,
+      failed_connections: 1,
+    });
+
+    const wait = await session.execute('COMPOSIO_WAIT_FOR_CONNECTIONS', {
+      toolkits: ['TASKS', 'OcTo'],
+      timeout_seconds: 0,
+    });
+    expect(wait.successful).toBe(true);
+    const statuses = (wait.data as { toolkits: Record<string, { status: string }> }).toolkits;
+    expect(
+      Object.fromEntries(Object.entries(statuses).map(([toolkit, { status }]) => [toolkit, status])),
+    ).toEqual({ tasks: 'CONNECTED', octo: 'PENDING' });
+    await mux.close();
+  });
+});

@@ -138,6 +138,12 @@ export interface MetaToolHost {
   readonly sessionId: string;
   /** A toolkit's name and description (for results that describe toolkits). */
   describeToolkit(slug: string): { name: string; description: string } | undefined;
+  /**
+   * The session's toolkit a slug written in any case names (`GitHub`: `github`), for the meta-tools
+   * with Composio's names, whose toolkit slugs are not case-sensitive as Composio's are; the slug as
+   * written when the session has no such toolkit, so that what refuses it names what the model wrote.
+   */
+  toolkitSlugIn(slug: string): string;
   searchTools(queries: Array<{ use_case: string; known_fields?: string | null }>): Promise<unknown>;
   getToolSchemas(slugs: string[]): unknown;
   manageConnections(toolkits: string[], reinitiate: boolean, alias?: string): Promise<unknown>;
@@ -501,7 +507,8 @@ const manageConnections: MetaToolDefinition = {
         ...composioContext,
       }),
       run: async (host, input: { toolkits: string[]; reinitiate_all?: boolean | null }) => {
-        const { results } = (await host.manageConnections(input.toolkits, input.reinitiate_all === true)) as {
+        const toolkits = input.toolkits.map((slug) => host.toolkitSlugIn(slug));
+        const { results } = (await host.manageConnections(toolkits, input.reinitiate_all === true)) as {
           results: Array<Record<string, unknown> & { toolkit: string; connected: boolean }>;
         };
         const byToolkit: Record<string, unknown> = {};
@@ -765,6 +772,12 @@ const waitForConnections: MetaToolDefinition = {
     composio: {
       ...waitForConnectionsVariant,
       description: renameMetaTools(waitForConnectionsVariant.description, 'composio'),
+      run: (host, input: { toolkits: string[]; timeout_seconds?: number | null }, options) =>
+        waitForConnectionsVariant.run(
+          host,
+          { ...input, toolkits: input.toolkits.map((slug) => host.toolkitSlugIn(slug)) },
+          options,
+        ),
     },
   },
 };

@@ -1,6 +1,6 @@
 import type { NormalizedSessionConfig, SessionConfig } from '@toolmux/core';
 import { ToolMuxError } from '@toolmux/core';
-import { exposedMetaToolKinds } from '@toolmux/core/internal';
+import { exposedMetaToolKinds, lowerCaseSlug } from '@toolmux/core/internal';
 import { z } from 'zod';
 import type { LargeArray } from '../rest/large-arrays.js';
 
@@ -163,11 +163,7 @@ function slugFilterOf(filter: z.infer<typeof slugFilter>): { enable: string[] } 
  * A toolkit slug as toolmux knows it: Composio's toolkit slugs are not case-sensitive (its clients
  * send `GITHUB` for `github`, and lower-case them as they compare), toolmux's are lower case.
  */
-export function toolkitSlugOf(slug: string): string {
-  // ASCII letters only: a slug is ASCII, and full Unicode lower-casing changes other text in length
-  // and form ("İ" becomes "i̇"), so a refusal would name a value the client never sent
-  return slug.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
-}
+export const toolkitSlugOf: (slug: string) => string = lowerCaseSlug;
 
 /** A map by toolkit (`tools`, `auth_configs`, …) with its keys in lower case; one toolkit twice is refused. */
 function byToolkit<T>(field: string, record: Record<string, T>): Record<string, T> {
