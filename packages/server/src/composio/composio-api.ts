@@ -34,6 +34,9 @@ import {
   CreateSessionWire,
   checkExperimental,
   checkToolkitVersions,
+  composioConfig,
+  composioConfigV3,
+  configChangesOf,
   customToolkitsOf,
   experimentalWire,
   toolkitSlugOf,
@@ -421,9 +424,15 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const wire = (await body(c, UpdateSessionWire)) as UpdateSessionWire;
         // Composio's PATCH names no version: applied to the session as it is now (fields it leaves
         // out keep what other updates, also ones racing it, stored)
+        // the config GET answers can be sent back: what it holds as answered is no change
+        const answeredOf = version === 'v3' ? composioConfigV3 : composioConfig;
         await updateLatest(toolmux, sessionId, (session) =>
           withCustomToolkits(
-            toolmuxConfig(wire, 'update', session.config),
+            toolmuxConfig(
+              configChangesOf(wire, answeredOf(session.config, session.userId), sessionId),
+              'update',
+              session.config,
+            ),
             customToolkitsOf(session.config, isCatalogToolkit),
           ),
         );

@@ -148,3 +148,70 @@ describe('update() of @composio/core changes only the fields it sends', () => {
     expect(await toolNames(direct)).not.toContain('COMPOSIO_MANAGE_CONNECTIONS');
   });
 });
+
+describe('a PATCH takes back the config GET answered (read-modify-write)', () => {
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, json: (await response.json()) as Record<string, any> };
+  };
+
+  for (const prefix of ['/api/v3.1', '/api/v3']) {
+    it(`${prefix}: the config sent back unchanged changes nothing, changed applies, user_id changed is refused`, async () => {
+      const made = await composio().create('user_read_modify_write', {
+        toolkits: ['mail', 'tasks'],
+        manageConnections: { callbackUrl: 'http://localhost:3000/back' },
+        multiAccount: { enable: true, maxAccountsPerToolkit: 3 },
+      });
+      const path = `${prefix}/tool_router/session/${made.sessionId}`;
+      const read = await call('GET', path);
+      expect(read.status).toBe(200);
+      const { config, tool_router_tools: tools } = read.json;
+      expect(config.user_id).toBe('user_read_modify_write');
+
+      const same = await call('PATCH', path, config);
+      expect(same.status).toBe(200);
+      expect(same.json.config).toEqual(config);
+      expect(same.json.tool_router_tools).toEqual(tools);
+
+      // one field changed, the rest sent back as read
+      const changed = await call('PATCH', path, {
+        ...config,
+        toolkits: prefix === '/api/v3' ? ['mail'] : { enabled: ['mail'] },
+      });
+      expect(changed.status).toBe(200);
+      expect(changed.json.config).toEqual({
+        ...config,
+        toolkits: prefix === '/api/v3' ? ['mail'] : { enabled: ['mail'] },
+      });
+
+      const other = await call('PATCH', path, { ...config, user_id: 'someone_else' });
+      expect(other.status).toBe(400);
+      expect(other.json.error.code).toBe('CONFIG_INVALID');
+      expect(other.json.error.message).toContain('user_id cannot change');
+      expect(other.json.error.message).toContain('"someone_else"');
+      expect(other.json.error.message).toContain(`GET ${path}`);
+      expect((await call('GET', path)).json.config.user_id).toBe('user_read_modify_write');
+    });
+  }
+
+  it('a meta-tool on by default, sent back as read, stays a default: direct tools then go without it', async () => {
+    const sentBack = await composio().create('user_read_modify_write', { toolkits: ['mail'] });
+    const path = `/api/v3.1/tool_router/session/${sentBack.sessionId}`;
+    const { config } = (await call('GET', path)).json;
+    expect(config.workbench.enable).toBe(true);
+    expect(config.manage_connections.enabled).toBe(true);
+    expect((await call('PATCH', path, config)).status).toBe(200);
+    const direct = { search: { enable: false }, execute: { enable_multi_execute: false } };
+    const after = await call('PATCH', path, { ...config, ...direct });
+    expect(after.status).toBe(200);
+    // as a session that never sent its config back
+    const untouched = await composio().create('user_read_modify_write', { toolkits: ['mail'] });
+    const control = await call('PATCH', `/api/v3.1/tool_router/session/${untouched.sessionId}`, direct);
+    expect(after.json.tool_router_tools).toEqual(control.json.tool_router_tools);
+    expect(after.json.tool_router_tools).not.toContain('COMPOSIO_REMOTE_WORKBENCH');
+  });
+});

@@ -1,6 +1,7 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { NormalizedSessionConfig, SessionConfig } from '@toolmux/core';
 import { ToolMuxError } from '@toolmux/core';
-import { exposedMetaToolKinds, lowerCaseSlug } from '@toolmux/core/internal';
+import { apiRef, exposedMetaToolKinds, lowerCaseSlug } from '@toolmux/core/internal';
 import { z } from 'zod';
 import type { LargeArray } from '../rest/large-arrays.js';
 
@@ -133,7 +134,11 @@ export const CREATE_SESSION_WIRE_LARGE_ARRAYS: readonly LargeArray[] = [
   },
 ];
 
-export const UpdateSessionWire = z.object(configFields).strict();
+/**
+ * A PATCH of a session: the config fields, and `user_id`, which GET answers in the config and no
+ * update changes (accepted as answered, so that the config read can be sent back).
+ */
+export const UpdateSessionWire = z.object({ user_id: z.string().optional(), ...configFields }).strict();
 export type UpdateSessionWire = z.infer<typeof UpdateSessionWire>;
 
 /** A 400 (`CONFIG_INVALID`) for an option of Composio's API that toolmux does not have. */
@@ -249,6 +254,51 @@ function updatedManageConnections(
     ...(callbackUrl !== undefined ? { callbackUrl } : {}),
     ...(waitForConnections !== undefined ? { waitForConnections } : {}),
   };
+}
+
+/** The options whose fields an update merges one by one with the stored ones (see {@link toolmuxConfig}). */
+const MERGED_OPTIONS: ReadonlySet<string> = new Set(['manage_connections', 'workbench', 'multi_account']);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The changes of a PATCH to a session whose config GET answers as `answered` (`composioConfig` or
+ * `composioConfigV3` of the stored config): the config GET answered can be sent back, changed or not.
+ * A key sent as answered is no change, and within `manage_connections`, `workbench` and
+ * `multi_account` a field sent as answered keeps its stored value (so that a meta-tool on by default
+ * is not taken for one turned on, which a direct-tools session goes by); `search` and `execute` go
+ * together (toolmux turns them off together) and stay as sent when either changes. `user_id` is read
+ * only: accepted as answered, refused changed.
+ */
+export function configChangesOf(
+  wire: UpdateSessionWire,
+  answered: Readonly<Record<string, unknown>>,
+  sessionId: string,
+): UpdateSessionWire {
+  // as a client reads it: JSON (a field whose value is undefined is not there)
+  const current = JSON.parse(JSON.stringify(answered)) as Record<string, unknown>;
+  const same = (key: string) => isDeepStrictEqual(wire[key as keyof UpdateSessionWire], current[key]);
+  if (wire.user_id !== undefined && !same('user_id')) {
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `user_id cannot change in an update (it is ${JSON.stringify(current.user_id)}, not ${JSON.stringify(wire.user_id)}): leave it out, or send it as ${apiRef('use', { sessionId })} answered it. A session's calls run for its own user; create a session for the other user.`,
+    });
+  }
+  const presetSame = same('search') && same('execute');
+  const changes: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(wire)) {
+    if (value === undefined || key === 'user_id') continue;
+    if (key === 'search' || key === 'execute' ? presetSame : same(key)) continue;
+    const before = current[key];
+    changes[key] =
+      MERGED_OPTIONS.has(key) && isObject(value) && isObject(before)
+        ? Object.fromEntries(
+            Object.entries(value).filter(([field, given]) => !isDeepStrictEqual(given, before[field])),
+          )
+        : value;
+  }
+  return changes as UpdateSessionWire;
 }
 
 /**

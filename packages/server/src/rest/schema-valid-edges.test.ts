@@ -663,7 +663,8 @@ const ROUTES: RouteCase[] = [
     name: 'PATCH /api/v3.1/tool_router/session/{id}',
     schema: UpdateSessionWire,
     part: 'body',
-    overrides: composioSessionOverrides,
+    // the session's user: read only, accepted only as GET answers it (sent back below)
+    overrides: { ...composioSessionOverrides, user_id: fc.constant(ABSENT) },
     send: async (ctx, body) => ({
       request: body,
       answer: await ctx.call('PATCH', `/api/v3.1/tool_router/session/${ctx.composio.session_id}`, body),
@@ -674,6 +675,14 @@ const ROUTES: RouteCase[] = [
       const again = await ctx.call('PATCH', `/api/v3.1/tool_router/session/${ctx.composio.session_id}`, {});
       expect(again.status, JSON.stringify(again.json)).toBe(200);
       expectSameJson(again.json.config, answer.json.config);
+      // the config read, sent back: no change
+      const back = await ctx.call(
+        'PATCH',
+        `/api/v3.1/tool_router/session/${ctx.composio.session_id}`,
+        read.json.config,
+      );
+      expect(back.status, JSON.stringify(back.json)).toBe(200);
+      expectSameJson(back.json.config, answer.json.config);
     },
   },
   {
