@@ -57,7 +57,9 @@ describe('apiRef: one message, read in the SDK’s words or the REST API’s', (
       const message = `Fix it with ${apiRef(operation, { toolkit: 'mail', authConfigId: 'ac_1', userId: 'user 1' })}.`;
       const composio = renderApiRefs(message, 'composio');
       if (composio.includes('/api/v3.1/')) {
-        expect(composio).toMatch(/^Fix it with (GET|POST|PATCH|DELETE) \/api\/v3\.1\/tool_router\/session/);
+        expect(composio).toMatch(
+          /^Fix it with (GET|POST|PATCH|DELETE) \/api\/v3\.1\/(tool_router\/session|connected_accounts\/)/,
+        );
         expect(composio).not.toContain('/api/v1');
         // a body's fields are Composio's (snake_case)
         expect(composio).not.toMatch(/"[a-z]+[A-Z]/);

@@ -248,6 +248,9 @@ const OPERATIONS = {
   'session.waitForConnections': {
     sdk: () => 'session.waitForConnections()',
     rest: () => 'POST /api/v1/sessions/:sessionId/wait-for-connections',
+    // what waitForConnection() of Composio's SDK polls: the account of the link, until ACTIVE
+    composio: () =>
+      'GET /api/v3.1/connected_accounts/:id (the connected_account_id the link answered) until its status is ACTIVE',
   },
   'session.proxyExecute': {
     sdk: () => 'session.proxyExecute()',

@@ -780,14 +780,20 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * The session's multi-execute running `eachResult` on each of its calls' results (`tools()`'s
    * `afterExecute`), before they are offloaded to the workbench files, and its workbench running
    * `cellHooks` around each call of the cell (`tools()`'s `beforeExecute` and `afterExecute`) and on
-   * what its `toolmux.search` finds (`modifySchema`); any other tool as it is.
+   * what its `toolmux.search` finds (`modifySchema`); with an `audience` (`executeFor`), a meta-tool
+   * whose results and calls name the application's operations in its words; any other tool as it is.
    */
-  #withCallHooks(meta: Tool | undefined, options: MultiExecuteOptions): Tool | undefined {
+  #withCallHooks(
+    meta: Tool | undefined,
+    options: MultiExecuteOptions & { audience?: ErrorAudience },
+  ): Tool | undefined {
     const kind = meta === undefined ? undefined : metaToolKind(meta.slug);
     const eachResult = kind === 'MULTI_EXECUTE_TOOL' ? options[EACH_CALL_RESULT] : undefined;
     const cellHooks = kind === 'WORKBENCH' ? options[CELL_CALL_HOOKS] : undefined;
-    if (!meta || (!eachResult && !cellHooks)) return meta;
-    const host = this.#host();
+    const { audience } = options;
+    if (!meta || (!eachResult && !cellHooks && !audience)) return meta;
+    // what it says of the application's operations in the words of the call's reader (`executeFor`)
+    const host = this.#host(audience ? readerFor(this.#hintReader(), audience) : this.#hintReader());
     return {
       ...meta,
       execute: (input, context) =>
@@ -912,7 +918,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     args: unknown = {},
     options: ExecuteOptions & { argumentsRefused?: string } = {},
   ): Promise<ToolResult> {
-    return this.#execute(slug, args, { ...options, audience });
+    // admitted as execute()'s calls are: a deleted session runs nothing, close() waits for it
+    return this.#execute(slug, args, { ...options, audience, admit: this.#admitCall });
   }
 
   /**
@@ -1434,19 +1441,21 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /**
-   * `search` whose `next_steps` name the application's operations in the words of `audience`, or
-   * (`'agent'`) the session's meta-tools, as TOOLMUX_SEARCH_TOOLS does.
+   * `search` whose `next_steps` are for the application (`reader`, the default) or for the session's
+   * agent (`'agent'`: its meta-tools, as TOOLMUX_SEARCH_TOOLS does), naming the application's
+   * operations in the words of `audience`.
    *
    * @internal the server's `POST /sessions/:id/search` (an application's), and the search of its
    * Composio-compatible API (whose answer, as Composio's, guides the agent)
    */
   async searchFor(
-    audience: ErrorAudience | 'agent',
+    audience: ErrorAudience,
     given: { query: string; knownFields?: string; limit?: number },
+    reader: 'application' | 'agent' = 'application',
   ): Promise<SearchToolsResult> {
     return this.#searchFor(
       given,
-      audience === 'agent' ? this.#hintReader() : readerFor(applicationReader(true), audience),
+      readerFor(reader === 'agent' ? this.#hintReader() : applicationReader(true), audience),
     );
   }
 
@@ -1565,7 +1574,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return { results, toolkit_connections, next_steps: inWordsOf(reader, next_steps) };
   }
 
-  #host(): MetaToolHost {
+  /** What the meta-tools run with; `reader`: in whose words their results name the application's operations. */
+  #host(reader: HintReader = this.#hintReader()): MetaToolHost {
     return {
       sessionId: this.sessionId,
       describeToolkit: (slug) => {
@@ -1577,7 +1587,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         return this.#visibleToolkitSlugs().has(lower) ? lower : slug;
       },
       searchTools: (queries) => this.#search(queries),
-      waitForConnectionsTool: this.#hintReader().metaTools.has('WAIT_FOR_CONNECTIONS')
+      waitForConnectionsTool: reader.metaTools.has('WAIT_FOR_CONNECTIONS')
         ? this.#slugs().WAIT_FOR_CONNECTIONS
         : undefined,
       getToolSchemas: (slugs) => {
@@ -1594,7 +1604,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             // tool of this session" of TOOLMUX_WORKBENCH read as if the session had none
             const kind = metaToolKind(slug);
             hints.push(
-              kind !== undefined && this.#hintReader().metaTools.has(kind) && this.#slugs()[kind] === slug
+              kind !== undefined && reader.metaTools.has(kind) && this.#slugs()[kind] === slug
                 ? `${slug} is a meta-tool of this session: its schema is in its own tool definition, and it is called directly.`
                 : `${shownValue(slug)} is not a tool of this session.${didYouMean(slug, this.#visibleToolNames())}`,
             );
@@ -1646,13 +1656,19 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         // results go to the workbench files only where the agent has the workbench to read them
         const workbench = {
           ...workbenchOf(this.#config),
-          enable: this.#hintReader().metaTools.has('WORKBENCH'),
+          enable: reader.metaTools.has('WORKBENCH'),
         };
         return offloadLarge(
           await runCalls(
             calls,
             options,
-            (slug, args, callOptions) => this.#execute(slug, args, callOptions),
+            // its calls' failures in the words of the caller of the multi-execute
+            (slug, args, callOptions) =>
+              this.#execute(
+                slug,
+                args,
+                reader.audience ? { ...callOptions, audience: reader.audience } : callOptions,
+              ),
             metaToolNamesOf(this.#config),
             (slug, args, error, callOptions) =>
               rejectToolCall(
@@ -1672,9 +1688,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           await this.#waitForConnections(
             toolkits,
             { timeoutMs: timeoutSeconds * 1000, signal: options.signal },
-            this.#hintReader(),
+            reader,
           ),
-          this.#hintReader(),
+          reader,
         ),
       workbench: async (code, options) => {
         // The cell's calls answer it without waiting for their log entries, which are written

@@ -216,17 +216,47 @@ export function composioErrorBody(status: number, code: string, message: string)
   return { ...fields, error: fields };
 }
 
+/** The version of this API a request called: `/api/v3.1` or `/api/v3`. */
+type ComposioPrefix = (typeof VERSIONS)[number]['prefix'];
+
+function prefixOf(c: Context): ComposioPrefix {
+  return c.req.path.startsWith('/api/v3/') ? '/api/v3' : '/api/v3.1';
+}
+
+/**
+ * Text rendered for the `composio` audience (`messageFor('composio')`, a result or guidance of a
+ * reader in those words) as a client of `prefix` reads it: the routes of the version it called.
+ * Every text of core that reaches a client of this API goes through it.
+ */
+function composioWords(text: string, prefix: ComposioPrefix): string {
+  return prefix === '/api/v3.1' ? text : text.replaceAll('/api/v3.1/tool_router/', `${prefix}/tool_router/`);
+}
+
 /**
  * Composio's envelope of an error, its message in the words of a Composio client: the routes of this
  * API (`/api/v3` ones for a request to `/api/v3`, `prefix`) and the config's snake_case fields.
  */
-function composioError(error: unknown, onServerError: (error: unknown) => void, prefix: string) {
+function composioError(error: unknown, onServerError: (error: unknown) => void, prefix: ComposioPrefix) {
   const { status, body } = errorResponse(error, onServerError, 'composio');
-  const message =
-    prefix === '/api/v3.1'
-      ? body.error.message
-      : body.error.message.replaceAll('/api/v3.1/tool_router/', `${prefix}/tool_router/`);
-  return { status, body: composioErrorBody(status, body.error.code, message) };
+  return {
+    status,
+    body: composioErrorBody(status, body.error.code, composioWords(body.error.message, prefix)),
+  };
+}
+
+/**
+ * A tool's result as execute and execute_meta answer it: run with its failures in a Composio client's
+ * words (`executeFor('composio')`: this API's routes where the SDK would name `session.authorize`).
+ */
+async function executeInWords(
+  session: Session<unknown>,
+  slug: string,
+  args: unknown,
+  options: { signal: AbortSignal; account?: string },
+  prefix: ComposioPrefix,
+): Promise<Record<string, unknown>> {
+  const result = await embeddedSession(session).executeFor('composio', slug, args, options);
+  return executeJson(result.successful ? result : { ...result, error: composioWords(result.error, prefix) });
 }
 
 /** True for the paths of Composio's API (`/api/v3.1/…`, `/api/v3/…`), served here or not. */
@@ -350,8 +380,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
         return await jsonResponse(await run(c), status);
       } catch (error) {
-        const prefix = c.req.path.startsWith('/api/v3/') ? '/api/v3' : '/api/v3.1';
-        const { status: errorStatus, body } = composioError(error, context.onServerError, prefix);
+        const { status: errorStatus, body } = composioError(error, context.onServerError, prefixOf(c));
         if (once) c.header('x-should-retry', 'false');
         return c.json(body, errorStatus as ContentfulStatusCode);
       }
@@ -551,11 +580,12 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           // `connected_account_id`): one the session may use, else ACCOUNT_NOT_IN_SESSION
           const account = wire.account ?? wire.connected_account_id;
           const slug = sessionSlug(cached.specs(), wire.tool_slug);
-          return executeJson(
-            await cached.session.execute(slug, wire.arguments ?? {}, {
-              signal: c.req.raw.signal,
-              ...(account !== undefined ? { account } : {}),
-            }),
+          return executeInWords(
+            cached.session,
+            slug,
+            wire.arguments ?? {},
+            { signal: c.req.raw.signal, ...(account !== undefined ? { account } : {}) },
+            prefixOf(c),
           );
         },
         200,
@@ -586,8 +616,12 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
               message: `Meta-tool ${wire.slug} is not in session ${sessionId}${known.length > 0 ? `; its meta-tools are ${known.join(', ')}` : ' (it has no meta-tools: it was made with the direct-tools preset)'}.`,
             });
           }
-          return executeJson(
-            await cached.session.execute(slug, wire.arguments ?? {}, { signal: c.req.raw.signal }),
+          return executeInWords(
+            cached.session,
+            slug,
+            wire.arguments ?? {},
+            { signal: c.req.raw.signal },
+            prefixOf(c),
           );
         },
         200,
@@ -614,11 +648,17 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         for (const query of wire.queries) {
           // with a toolkit filter, search deeper and keep the best 5 of those toolkits
           // its next_steps_guidance names the session's meta-tools, as COMPOSIO_SEARCH_TOOLS' does
-          const result = await embeddedSession(session).searchFor('agent', {
-            query: query.use_case,
-            knownFields: query.known_fields,
-            ...(wanted ? { limit: 50 } : {}),
-          });
+          // (what a session's agent without meta-tools is told names the application's operations, in
+          // a Composio client's words)
+          const result = await embeddedSession(session).searchFor(
+            'composio',
+            {
+              query: query.use_case,
+              knownFields: query.known_fields,
+              ...(wanted ? { limit: 50 } : {}),
+            },
+            'agent',
+          );
           results.push(
             wanted
               ? {
@@ -634,7 +674,11 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
               : result,
           );
         }
-        return searchJson(sessionId, wire.queries, results);
+        return searchJson(
+          sessionId,
+          wire.queries,
+          results.map((result) => ({ ...result, next_steps: composioWords(result.next_steps, prefixOf(c)) })),
+        );
       }),
     );
 

@@ -28,9 +28,10 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   return (error as Error).message;
 }
 
-/** No toolmux REST route of a session, no camelCase config field. */
+/** No toolmux REST route of a session, no SDK method or camelCase field. */
 function expectComposioWords(message: string): void {
   expect(message).not.toMatch(/\/api\/v1\/sessions/);
+  expect(message).not.toMatch(/\bsession\.\w+\(|\b(redirectUrl|nextCursor|configVersion|expectedVersion)\b/);
   expect(message).not.toMatch(
     /\b(authConfigs|connectedAccounts|manageConnections|multiAccount|maxAccountsPerToolkit|callbackUrl|autoOffloadThreshold|userId)\b/,
   );
@@ -98,4 +99,56 @@ describe("errors on Composio's routes are in a Composio client's words", () => {
     expect(message).toContain('connected_accounts.mail');
     expectComposioWords(message);
   });
+
+  for (const prefix of ['/api/v3.1', '/api/v3']) {
+    const call = async (path: string, body: unknown) => {
+      const response = await fetch(`${server.url}${prefix}/tool_router/session${path}`, {
+        method: 'POST',
+        headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBeLessThan(300);
+      return (await response.json()) as Record<string, any>;
+    };
+
+    it(`${prefix}: a failed result of execute and the guidance of search name the routes of ${prefix}`, async () => {
+      // no manage-connections meta-tool: the way to connect is the application's, named in its words
+      const { session_id } = await call('', {
+        user_id: 'user_words_results',
+        toolkits: ['mail'],
+        manage_connections: false,
+      });
+      const executed = await call(`/${session_id}/execute`, {
+        tool_slug: 'MAIL_SEND_EMAIL',
+        arguments: { to: 'a@example.com', subject: 's', body: 'b' },
+      });
+      expect(executed.successful).toBe(false);
+      expect(executed.error).toContain(`POST ${prefix}/tool_router/session/:sessionId/link`);
+      expectComposioWords(executed.error);
+      const meta = await call(`/${session_id}/execute_meta`, {
+        slug: 'COMPOSIO_MULTI_EXECUTE_TOOL',
+        arguments: {
+          tools: [
+            { tool_slug: 'MAIL_SEND_EMAIL', arguments: { to: 'a@example.com', subject: 's', body: 'b' } },
+          ],
+        },
+      });
+      expectComposioWords(JSON.stringify(meta.data));
+
+      // a direct-tools session: its agent has no meta-tools, so search says what the application does
+      const direct = await call('', {
+        user_id: 'user_words_results',
+        toolkits: ['mail'],
+        search: { enable: false },
+        execute: { enable_multi_execute: false },
+        manage_connections: false,
+        workbench: { enable: false },
+      });
+      const found = await call(`/${direct.session_id}/search`, { queries: [{ use_case: 'send an email' }] });
+      const guidance = (found.next_steps_guidance as string[]).join(' ');
+      expect(guidance).toContain(`POST ${prefix}/tool_router/session/:sessionId/link`);
+      expect(guidance).toContain(`POST ${prefix}/tool_router/session/:sessionId/execute`);
+      expectComposioWords(guidance);
+    });
+  }
 });

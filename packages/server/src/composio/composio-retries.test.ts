@@ -41,10 +41,11 @@ describe('retries of @composio/core after a server error', () => {
     const session = await composio.create('user_retries', { toolkits: ['odd'] });
     runs = 0;
     // a server fault after the tool ran (the session's call answers, then the server fails)
-    const execute = EmbeddedSession.prototype.execute;
-    const failing = vi.spyOn(EmbeddedSession.prototype, 'execute').mockImplementation(async function (
+    // (the route runs it with executeFor, its failures in a Composio client's words)
+    const execute = EmbeddedSession.prototype.executeFor;
+    const failing = vi.spyOn(EmbeddedSession.prototype, 'executeFor').mockImplementation(async function (
       this: EmbeddedSession,
-      ...args: Parameters<EmbeddedSession['execute']>
+      ...args: Parameters<EmbeddedSession['executeFor']>
     ) {
       await execute.apply(this, args);
       throw new Error('the server failed after the tool ran');
