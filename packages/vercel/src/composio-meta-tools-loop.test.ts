@@ -181,8 +181,8 @@ describe("metaToolNames: 'composio' with a custom tool in remote mode", () => {
       await generateText({ model, tools, stopWhen: stepCountIs(3), prompt: 'Look up Ada and make a task' });
       expect(lastToolResult(prompts[1]!)).toMatchObject({
         results: [
-          { index: 0, tool_slug: 'CRM_LOOKUP', response: { successful: true, data: { name: 'Ada' } } },
-          { index: 1, tool_slug: 'TASKS_CREATE_TASK', response: { successful: true } },
+          { index: 1, tool_slug: 'CRM_LOOKUP', response: { successful: true, data: { name: 'Ada' } } },
+          { index: 2, tool_slug: 'TASKS_CREATE_TASK', response: { successful: true } },
         ],
         total_count: 2,
         success_count: 2,

@@ -36,7 +36,7 @@ async function checkAcrossInstances(store: string): Promise<void> {
       sync_response_to_workbench: false,
     });
     expect(result.data).toMatchObject({
-      results: [{ index: 0, response: { successful: true } }],
+      results: [{ index: 1, response: { successful: true } }],
       error_count: 0,
     });
     expect((await second.use(plain.sessionId)).config.metaToolNames).toBe('toolmux');

@@ -168,10 +168,11 @@ describe("metaToolNames: 'composio' — inputs and results", () => {
       error_count: number;
     };
     expect(data.results.map((entry) => [entry.index, entry.tool_slug, entry.response.successful])).toEqual([
-      [0, 'TASKS_CREATE_TASK', true],
-      [1, 'NOTES_CREATE_NOTE', true],
-      [2, 'TASKS_CREATE_TASK', false],
-      [3, 'COMPOSIO_SEARCH_TOOLS', false],
+      // numbered from 1, as search numbers its queries
+      [1, 'TASKS_CREATE_TASK', true],
+      [2, 'NOTES_CREATE_NOTE', true],
+      [3, 'TASKS_CREATE_TASK', false],
+      [4, 'COMPOSIO_SEARCH_TOOLS', false],
     ]);
     expect(data.results[0]!.response.data).toMatchObject({ title: 'milk' });
     expect(data.results[0]!.error).toBeUndefined();
@@ -383,12 +384,12 @@ describe("tool modifiers with metaToolNames: 'composio'", () => {
     expect(ran.data).toMatchObject({
       results: [
         {
-          index: 0,
+          index: 1,
           tool_slug: 'TASKS_CREATE_TASK',
           response: { successful: true, data: { shortened: true } },
         },
         {
-          index: 1,
+          index: 2,
           tool_slug: 'TASKS_LIST_TASKS',
           response: { successful: false, error: 'refused by the application' },
           error: 'refused by the application',

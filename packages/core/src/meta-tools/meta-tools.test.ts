@@ -526,11 +526,11 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
       ]);
       const form = `Each call is an object { "tool_slug": "<slug from ${searchSlug}>", "arguments": { … } }.`;
       expect(data.results.slice(0, 7).map((entry) => entry.error)).toEqual([
-        `tools[0] is number 7, not a call. ${form}`,
-        `tools[1] is null, not a call. ${form}`,
-        `tools[2] is an array, not a call. ${form}`,
-        `tools[3] has no tool_slug. ${form}`,
-        `tools[4] has tool_slug number 5, not text. ${form}`,
+        `Call 1 of tools is number 7, not a call. ${form}`,
+        `Call 2 of tools is null, not a call. ${form}`,
+        `Call 3 of tools is an array, not a call. ${form}`,
+        `Call 4 of tools has no tool_slug. ${form}`,
+        `Call 5 of tools has tool_slug number 5, not text. ${form}`,
         `account number 12 is not text: use an alias or id from the accounts ${searchSlug} listed, or leave account out to use the default account.`,
         `account an object is not text: use an alias or id from the accounts ${searchSlug} listed, or leave account out to use the default account.`,
       ]);

@@ -638,8 +638,9 @@ export function composioMultiExecuteResult(result: unknown): unknown {
   const calls = result as Awaited<ReturnType<typeof runCalls>>;
   if (!calls || !Array.isArray(calls.results)) return renameDeep(result); // offloaded to the workbench files
   return {
+    // numbered from 1, as the refusal of an entry names it (`Call 2 of tools …`) and search numbers its queries
     results: calls.results.map(({ tool_slug, successful, data, error, log_id }, index) => ({
-      index,
+      index: index + 1,
       tool_slug,
       response: { successful, data, error },
       ...(error ? { error } : {}),
@@ -679,7 +680,7 @@ const multiExecute: MetaToolDefinition = {
       run: (host, input: { tools: Calls }, options) => host.multiExecute(input.tools, options),
     },
     composio: {
-      description: `${renameMetaTools(MULTI_EXECUTE_DESCRIPTION, 'composio')} Each entry of results has the call's index, tool_slug and response ({ successful, data, error }).`,
+      description: `${renameMetaTools(MULTI_EXECUTE_DESCRIPTION, 'composio')} Each entry of results has the call's index (its place in tools, from 1), tool_slug and response ({ successful, data, error }).`,
       inputSchema: multiExecuteShape(callItem(argumentsObject, 'composio'), 'composio'),
       strictVariant: multiExecuteShape(callItem(argumentsJson, 'composio'), 'composio'),
       validate: lenientValidate('composio'),
@@ -823,7 +824,7 @@ interface CallEntry {
 }
 
 /**
- * Reads the call at `index` of a multi-execute. Refused before it runs (each fails its own call
+ * Reads the call at `index` (from 0) of a multi-execute. Refused before it runs (each fails its own call
  * only; a check in the input schema failed every call of the batch): an entry that is not an object,
  * a `tool_slug` that is not text (TOOL_ARGUMENTS_INVALID), or empty or over {@link MAX_ID_LENGTH}
  * characters (no tool has one: TOOL_NOT_FOUND), a meta-tool's (in the words of the session's naming
@@ -840,16 +841,18 @@ function callOf(entry: unknown, index: number, names: MetaToolNames): CallEntry 
     account: undefined,
     refusal: new ToolMuxError({ code, message }),
   });
+  // counted from 1, as a model counts the calls it wrote (and as the `index` of Composio's results)
+  const place = `Call ${index + 1} of tools`;
   const form = `Each call is an object { "tool_slug": "<slug from ${slugs.SEARCH_TOOLS}>", "arguments": { … } }.`;
   if (!isPlainObject(entry)) {
-    return refused('TOOL_ARGUMENTS_INVALID', `tools[${index}] is ${shownValue(entry)}, not a call. ${form}`);
+    return refused('TOOL_ARGUMENTS_INVALID', `${place} is ${shownValue(entry)}, not a call. ${form}`);
   }
   const call = entry as { tool_slug?: unknown; arguments?: unknown; account?: unknown };
   const slug = call.tool_slug;
   if (typeof slug !== 'string') {
     return refused(
       'TOOL_ARGUMENTS_INVALID',
-      `tools[${index}] has ${slug === undefined ? 'no tool_slug' : `tool_slug ${shownValue(slug)}, not text`}. ${form}`,
+      `${place} has ${slug === undefined ? 'no tool_slug' : `tool_slug ${shownValue(slug)}, not text`}. ${form}`,
     );
   }
   if (slug === '' || slug.length > MAX_ID_LENGTH) {

@@ -323,6 +323,13 @@ describe('@composio/core against toolmux serve', () => {
     expect(
       (meta.data as { results: Array<{ index: number }> }).results.map((result) => result.index),
     ).toEqual([1, 2]);
+    // and COMPOSIO_MULTI_EXECUTE_TOOL numbers its calls so too, in its results and in a refused entry
+    const multi = await session.execute('COMPOSIO_MULTI_EXECUTE_TOOL', {
+      tools: [{ tool_slug: 'TASKS_LIST_TASKS', arguments: {} }, 7],
+    });
+    const { results } = multi.data as { results: Array<{ index: number; error?: string }> };
+    expect(results.map((result) => result.index)).toEqual([1, 2]);
+    expect(results[1]!.error).toMatch(/^Call 2 of tools is number 7, not a call\./);
   });
 
   it("takes Composio's direct-tools preset: every allowed tool directly, no meta-tools", async () => {

@@ -74,7 +74,7 @@ describe("a session's MCP endpoint with the project API key in x-api-key", () =>
       },
     })) as CallToolResult;
     expect(json(ran)).toMatchObject({
-      results: [{ index: 0, tool_slug: 'TASKS_CREATE_TASK', response: { successful: true } }],
+      results: [{ index: 1, tool_slug: 'TASKS_CREATE_TASK', response: { successful: true } }],
       success_count: 1,
     });
     expect(sample.calls.map((call) => call.input)).toEqual([{ title: 'over mcp' }]);
