@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { API_OPERATIONS, type ApiOperation, apiRef, configField, renderApiRefs } from './api-refs.js';
+import {
+  API_OPERATIONS,
+  type ApiOperation,
+  apiRef,
+  configField,
+  inputRef,
+  renderApiRefs,
+} from './api-refs.js';
 import { ToolMuxError } from './errors.js';
 
 describe('apiRef: one message, read in the SDK’s words or the REST API’s', () => {
@@ -108,5 +115,22 @@ describe('apiRef: one message, read in the SDK’s words or the REST API’s', (
     expect(renderApiRefs(message, 'rest')).toBe('GET /api/v1/connected-accounts?user_ids=a%20%22b%22%20c');
     const plain = new ToolMuxError({ code: 'INVALID_REQUEST', message: 'limit must be 1–100 (got 0).' });
     expect(plain.messageFor('rest')).toBe('limit must be 1–100 (got 0).');
+  });
+
+  it('an input is shown as toolmux read it unless the reader names it, for every audience', () => {
+    const message = `${inputRef('toolkit', '"github"')} is not a toolkit of this session.`;
+    for (const audience of ['sdk', 'rest', 'cli', 'composio'] as const) {
+      expect(renderApiRefs(message, audience)).toBe('"github" is not a toolkit of this session.');
+      expect(renderApiRefs(message, audience, { toolkit: 'toolkit_slug "GITHUB"' })).toBe(
+        'toolkit_slug "GITHUB" is not a toolkit of this session.',
+      );
+      // names of other inputs, or inherited keys, leave it as read
+      expect(renderApiRefs(message, audience, { tool: 'x' })).toBe(
+        '"github" is not a toolkit of this session.',
+      );
+      expect(renderApiRefs(message, audience, Object.create({ toolkit: 'inherited' }))).toBe(
+        '"github" is not a toolkit of this session.',
+      );
+    }
   });
 });

@@ -289,17 +289,44 @@ export function configField(path: string): string {
   return apiRef('sessionConfig.field', { path });
 }
 
+/** The reference kind of {@link inputRef} (not an operation). */
+const INPUT = 'input';
+
+/**
+ * A value of the caller's input, for a message (`"github" is not a toolkit of this session`): `shown`
+ * (the value as toolmux read it, quoted) unless the reader of the message says how it names that
+ * input (`InputNames`), so that a client whose fields and values differ from toolmux's (the
+ * Composio-compatible API's `toolkit_slug`, sent in upper case) reads the field and value it sent.
+ */
+export function inputRef(field: string, shown: string): string {
+  return `${START}${JSON.stringify([INPUT, { field, shown }])}${END}`;
+}
+
+/**
+ * How a reader names the inputs of its request in messages, by toolmux's name of each
+ * ({@link inputRef}): `{ toolkit: 'toolkit_slug "GITHUB"' }`.
+ */
+export type InputNames = Readonly<Record<string, string>>;
+
 /** Whether a message holds references of {@link apiRef}. */
 export function hasApiRefs(message: string): boolean {
   return message.includes(START);
 }
 
-/** A message with its references in the words of `audience`. */
-export function renderApiRefs(message: string, audience: ErrorAudience): string {
+/**
+ * A message with its references in the words of `audience`, and the inputs it names as `inputs` says
+ * (else as toolmux read them).
+ */
+export function renderApiRefs(message: string, audience: ErrorAudience, inputs?: InputNames): string {
   if (!hasApiRefs(message)) return message;
   return message.replace(REFERENCE, (_, json: string) => {
     try {
-      const [operation, args] = JSON.parse(json) as [ApiOperation, Args];
+      const [operation, args] = JSON.parse(json) as [ApiOperation | typeof INPUT, Args];
+      if (operation === INPUT) {
+        const named =
+          inputs !== undefined && Object.hasOwn(inputs, args.field!) ? inputs[args.field!] : undefined;
+        return named ?? args.shown ?? '';
+      }
       const wording: Wording | undefined = OPERATIONS[operation];
       if (!wording) return operation;
       return (wording[audience] ?? (audience === 'composio' ? wording.rest : wording.sdk))(args);

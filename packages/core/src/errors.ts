@@ -1,4 +1,4 @@
-import { type ErrorAudience, hasApiRefs, renderApiRefs } from './api-refs.js';
+import { type ErrorAudience, hasApiRefs, type InputNames, renderApiRefs } from './api-refs.js';
 import { JsonWriter } from './util/json-slices.js';
 import { maskSecretsLeading } from './util/redact.js';
 
@@ -223,9 +223,10 @@ export class ToolMuxError extends Error {
    * The message in the words of its reader: `message` names SDK operations (`toolkits.list()`),
    * `messageFor('rest')` the REST routes (`GET /api/v1/toolkits`) for an HTTP client of the server,
    * `messageFor('cli')` the `toolmux` command that does it where there is one (`toolmux toolkits list`).
+   * `inputs`: how the reader names the inputs the message names (`inputRef`), else as toolmux read them.
    */
-  messageFor(audience: ErrorAudience): string {
-    return this.#template === undefined ? this.message : renderApiRefs(this.#template, audience);
+  messageFor(audience: ErrorAudience, inputs?: InputNames): string {
+    return this.#template === undefined ? this.message : renderApiRefs(this.#template, audience, inputs);
   }
 
   /**

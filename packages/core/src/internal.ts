@@ -3,7 +3,7 @@
  * the stable public API: names here may change in a minor release.
  */
 
-export type { ApiOperation, ErrorAudience } from './api-refs.js';
+export type { ApiOperation, ErrorAudience, InputNames } from './api-refs.js';
 export { apiRef, renderApiRefs } from './api-refs.js';
 export { CONNECTION_REQUEST_TTL_MS } from './auth/connection-requests.js';
 export {

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { apiRef, type ErrorAudience } from './api-refs.js';
+import { apiRef, type ErrorAudience, inputRef } from './api-refs.js';
 import { type AccountChoices, isSessionBlock, pinnedOnly } from './auth/account-selection.js';
 import { checkAlias } from './auth/aliases.js';
 import type { AuthService } from './auth/auth-service.js';
@@ -1078,7 +1078,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (!this.#visibleToolkitSlugs().has(slug)) {
       throw new ToolMuxError({
         code: this.#runtime.catalog.toolkits.has(slug) ? 'TOOL_NOT_IN_SESSION' : 'TOOLKIT_NOT_FOUND',
-        message: `${shownValue(slug)} is not a toolkit of this session.${didYouMean(String(slug), this.#visibleToolkitNames())}`,
+        // the slug as the caller named it (the Composio-compatible API's toolkit_slug, as sent)
+        message: `${inputRef('toolkit', shownValue(slug))} is not a toolkit of this session.${didYouMean(String(slug), this.#visibleToolkitNames())}`,
       });
     }
     return this.#runtime.catalog.getToolkit(slug);

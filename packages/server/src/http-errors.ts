@@ -1,5 +1,5 @@
 import { TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '@toolmux/core';
-import type { ErrorAudience } from '@toolmux/core/internal';
+import type { ErrorAudience, InputNames } from '@toolmux/core/internal';
 
 /**
  * The request header a remote-mode ToolMux (`@toolmux/core`) sends with `sdk`, so that error messages
@@ -39,7 +39,8 @@ export function repeatedCredentialHeader(name: string, value: string): ToolMuxEr
 /**
  * The status and body for anything a handler threw. ToolMuxError messages are written to be shown
  * (they never hold secrets), in the words of `audience` (REST routes, or SDK methods for a remote-mode
- * ToolMux); anything else is a 500 with a generic message. `onServerError` gets the real error of
+ * ToolMux), the inputs it names as the request named them (`inputs`, see `inputRef`); anything
+ * else is a 500 with a generic message. `onServerError` gets the real error of
  * every 5xx for the server's log: a ToolMuxError such as `STORE_ERROR` carries the database error as
  * its cause.
  */
@@ -47,13 +48,15 @@ export function errorResponse(
   error: unknown,
   onServerError: (error: unknown) => void,
   audience: ErrorAudience = 'rest',
+  inputs?: InputNames,
 ): { status: number; body: ErrorBody } {
   if (ToolMuxError.isInstance(error)) {
     const status = TOOLMUX_ERROR_CODES[error.code] ?? 500;
     if (status >= 500) onServerError(error);
     const json = error.toJSON();
     // a ToolMuxError of an older copy of core has no messageFor(): its message is the SDK's
-    const message = typeof error.messageFor === 'function' ? error.messageFor(audience) : json.message;
+    const message =
+      typeof error.messageFor === 'function' ? error.messageFor(audience, inputs) : json.message;
     // details name a field in the reader's words too (details.field: client_secret over REST)
     const details = typeof error.detailsFor === 'function' ? error.detailsFor(audience) : json.details;
     return { status, body: { error: { ...json, message, ...(details !== undefined ? { details } : {}) } } };

@@ -14,6 +14,7 @@ import {
   declaredToolsSliced,
   decodeSlugCursor,
   embeddedSession,
+  type InputNames,
   MAX_ID_LENGTH,
   shownValue,
   WorkSlice,
@@ -216,6 +217,12 @@ export function composioErrorBody(status: number, code: string, message: string)
   return { ...fields, error: fields };
 }
 
+/**
+ * The key of the context variable in which a route says how its request names the inputs core's
+ * messages name (`InputNames`): its field and the value as sent, where it handed core another.
+ */
+const INPUT_NAMES = 'composioInputNames';
+
 /** The version of this API a request called: `/api/v3.1` or `/api/v3`. */
 type ComposioPrefix = (typeof VERSIONS)[number]['prefix'];
 
@@ -236,8 +243,13 @@ function composioWords(text: string, prefix: ComposioPrefix): string {
  * Composio's envelope of an error, its message in the words of a Composio client: the routes of this
  * API (`/api/v3` ones for a request to `/api/v3`, `prefix`) and the config's snake_case fields.
  */
-function composioError(error: unknown, onServerError: (error: unknown) => void, prefix: ComposioPrefix) {
-  const { status, body } = errorResponse(error, onServerError, 'composio');
+function composioError(
+  error: unknown,
+  onServerError: (error: unknown) => void,
+  prefix: ComposioPrefix,
+  inputs: InputNames | undefined,
+) {
+  const { status, body } = errorResponse(error, onServerError, 'composio', inputs);
   return {
     status,
     body: composioErrorBody(status, body.error.code, composioWords(body.error.message, prefix)),
@@ -380,7 +392,12 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
         return await jsonResponse(await run(c), status);
       } catch (error) {
-        const { status: errorStatus, body } = composioError(error, context.onServerError, prefixOf(c));
+        const { status: errorStatus, body } = composioError(
+          error,
+          context.onServerError,
+          prefixOf(c),
+          c.get(INPUT_NAMES) as InputNames | undefined,
+        );
         if (once) c.header('x-should-retry', 'false');
         return c.json(body, errorStatus as ContentfulStatusCode);
       }
@@ -695,6 +712,8 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             );
           }
           const { session } = await sessions.get(sessionId);
+          // a refusal names the toolkit as sent, not as lower-cased here
+          c.set(INPUT_NAMES, { toolkit: `toolkit ${shownValue(wire.toolkit)}` } satisfies InputNames);
           const request = await session.authorize(toolkitSlugOf(wire.toolkit), {
             ...(wire.callback_url ? { callbackUrl: wire.callback_url } : {}),
             ...(wire.alias !== undefined ? { alias: wire.alias } : {}),
@@ -776,26 +795,27 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
               fix: 'pass a toolkit slug of the session (e.g. "github")',
             }),
           );
-          const response = await session
-            .proxyExecute({
-              toolkit,
-              endpoint: wire.endpoint,
-              method: wire.method,
-              ...(wire.body !== undefined ? { body: wire.body } : {}),
-              ...(wire.parameters
-                ? {
-                    parameters: wire.parameters.map((parameter) => ({
-                      in: parameter.type,
-                      name: parameter.name,
-                      value: parameter.value,
-                    })),
-                  }
-                : {}),
-              signal: c.req.raw.signal,
-            })
-            .catch((error: unknown) => {
-              throw slugAsSent(error, toolkit, wire.toolkit_slug);
-            });
+          // a refusal names the field and the slug as sent (`toolkit_slug "GITHUB…"`), not the
+          // lower-cased one the client never wrote
+          c.set(INPUT_NAMES, {
+            toolkit: `toolkit_slug ${shownValue(wire.toolkit_slug)}`,
+          } satisfies InputNames);
+          const response = await session.proxyExecute({
+            toolkit,
+            endpoint: wire.endpoint,
+            method: wire.method,
+            ...(wire.body !== undefined ? { body: wire.body } : {}),
+            ...(wire.parameters
+              ? {
+                  parameters: wire.parameters.map((parameter) => ({
+                    in: parameter.type,
+                    name: parameter.name,
+                    value: parameter.value,
+                  })),
+                }
+              : {}),
+            signal: c.req.raw.signal,
+          });
           return { status: response.status, data: response.data, headers: response.headers };
         },
         200,
@@ -830,22 +850,4 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       return connectedAccountJson(account, await authConfigOf(account.authConfigId));
     }),
   );
-}
-
-/**
- * A refusal of the toolkit slug a Composio client sent, which the session read in lower case: it
- * names the field and the slug as sent (`toolkit_slug "GITHUB…"`), not the lower-cased one the client
- * never wrote.
- */
-function slugAsSent(error: unknown, read: string, sent: string): unknown {
-  if (!ToolMuxError.isInstance(error) || read === sent) return error;
-  if (error.code !== 'TOOLKIT_NOT_FOUND' && error.code !== 'TOOL_NOT_IN_SESSION') return error;
-  const shown = shownValue(read);
-  if (!error.message.startsWith(shown)) return error;
-  return new ToolMuxError({
-    code: error.code,
-    message: `toolkit_slug ${shownValue(sent)}${error.message.slice(shown.length)}`,
-    ...(error.details === undefined ? {} : { details: error.details }),
-    cause: error,
-  });
 }

@@ -151,4 +151,30 @@ describe("errors on Composio's routes are in a Composio client's words", () => {
       expectComposioWords(guidance);
     });
   }
+
+  it('a toolkit the session lacks is named as the client sent it, under its field, by link and proxy_execute', async () => {
+    const session = await composio().create('user_words', { toolkits: ['mail'] });
+    const post = async (route: string, body: unknown) => {
+      const response = await fetch(
+        `${server.url}/api/v3.1/tool_router/session/${session.sessionId}/${route}`,
+        {
+          method: 'POST',
+          headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        },
+      );
+      expect(response.status).toBeGreaterThanOrEqual(400);
+      return ((await response.json()) as { message: string }).message;
+    };
+    // lower-cased for the session (`tasks`, a toolkit of the catalog it does not have, `mailx`, none)
+    expect(await post('link', { toolkit: 'TASKS' })).toMatch(
+      /^toolkit "TASKS" is not a toolkit of this session/,
+    );
+    expect(await post('proxy_execute', { toolkit_slug: 'MailX', endpoint: '/x', method: 'GET' })).toMatch(
+      /^toolkit_slug "MailX" is not a toolkit of this session\. Did you mean "mail"\?/,
+    );
+    // what reads core's message without the request's names: the value as core read it
+    const direct = await server.embedded.use(session.sessionId);
+    await expect(direct.authorize('tasks')).rejects.toThrow(/^"tasks" is not a toolkit of this session/);
+  });
 });
