@@ -590,6 +590,8 @@ export function createGmailToolkit(options: GmailToolkitOptions = {}): Toolkit {
       tokenUrl: 'https://oauth2.googleapis.com/token',
       // Google's RFC 7009 endpoint: deleting the account ends the user's grant.
       revocationUrl: 'https://oauth2.googleapis.com/revoke',
+      // and so would revoking the tokens a reconnect replaces, with the new ones: they are left to expire
+      revocationEndsGrant: true,
       scopes: ['https://www.googleapis.com/auth/gmail.modify'],
       // Without these Google issues no refresh token, and the account expires after an hour.
       authorizationParams: { access_type: 'offline', prompt: 'consent' },

@@ -203,11 +203,13 @@ export function checkReconnectable(account: ConnectedAccountRecord): void {
  * reconnects, as the account was read (a compare-and-set on its version), keeping its id, alias, user,
  * toolkit and auth config. An account the application disabled meanwhile stays INACTIVE (the
  * credentials are kept for `enable()`); one deleted meanwhile is not written: undefined.
+ * `replaced` is told the account as it was just before the write (the credentials it no longer holds).
  */
 export async function reconnectAccount(
   store: Store,
   id: string,
   changes: ConnectedAccountChanges,
+  replaced?: (previous: ConnectedAccountRecord) => void,
 ): Promise<ConnectedAccountRecord | undefined> {
   for (let attempt = 1; ; attempt++) {
     const account = await store.getConnectedAccount(id);
@@ -222,7 +224,40 @@ export async function reconnectAccount(
       written,
       attempt > 5 ? undefined : account.version,
     );
+    if (updated) replaced?.(account);
     if (updated || attempt > 5) return updated;
+  }
+}
+
+/**
+ * Revokes at the provider (RFC 7009, where the scheme names a `revocationUrl`) the OAuth tokens a
+ * reconnect replaced: `previous` is the account as it was before, `kept` the credentials it holds
+ * now. As deleting the account would, the refresh token and the access token at once; a token the
+ * provider answered again (it is in `kept`) is not revoked, nor anything when the scheme says that a
+ * revocation ends the user's whole grant (`revocationEndsGrant`: it would end the new tokens too).
+ * Best effort: a failure (the provider, a secret that does not open) is logged, naming the account
+ * and never a token, and the reconnect stands.
+ */
+export async function revokeReplacedTokens(
+  records: AuthRecords,
+  previous: ConnectedAccountRecord,
+  config: AuthConfigRecord,
+  kept: StoredCredentials,
+): Promise<void> {
+  const scheme = revocationScheme(records, previous.toolkit);
+  const sealed = previous.secret;
+  if (!sealed || !scheme || scheme.revocationEndsGrant || kept.type !== 'oauth2') return;
+  const anyway = 'the account keeps its new tokens';
+  try {
+    const old = openedToRevoke(records, previous, anyway, () =>
+      records.options.vault.openJson<StoredCredentials>(previous.id, sealed),
+    );
+    // the same access token again is the same token set: nothing was replaced
+    if (old?.type !== 'oauth2' || old.accessToken === kept.accessToken) return;
+    const stale = old.refreshToken === kept.refreshToken ? { ...old, refreshToken: undefined } : old;
+    await revokeStoredTokens(records, previous, config, stale, anyway);
+  } catch (error) {
+    revocationFailed(records, previous, error, anyway);
   }
 }
 

@@ -14,6 +14,7 @@ import {
   accountsInLimit,
   freeAlias,
   reconnectAccount,
+  revokeReplacedTokens,
   revokeStoredTokens,
 } from './connected-accounts.js';
 import {
@@ -132,10 +133,14 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       givingUp: () => undefined, // the failure below is logged, and the tokens revoked
     });
     let updated: ConnectedAccountRecord | undefined;
+    /** A reconnect's account as it was before it got the new tokens (its old ones are revoked below). */
+    let replaced: ConnectedAccountRecord | undefined;
     try {
       updated = await untilStored(() =>
         secret.reconnect
-          ? reconnectAccount(store, accountId, changes)
+          ? reconnectAccount(store, accountId, changes, (previous) => {
+              replaced = previous;
+            })
           : connection.maxAccounts || connection.alias
             ? activateWithinLimit(records, connection, connection.maxAccounts ?? null, changes, () =>
                 revokeIssued('it is not kept'),
@@ -157,6 +162,8 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     }
     activated = true;
     await store.finishConnectionRequest(connection.id, 'COMPLETED');
+    // the tokens the account held before a reconnect belong to nothing now: revoked as a delete would
+    if (replaced) await revokeReplacedTokens(records, replaced, config, stored);
     return back('success');
   } catch (error) {
     const failure =

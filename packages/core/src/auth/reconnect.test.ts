@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, pastTime } from '../test/auth-fixtures.js';
 import {
   linkOcto,
   octoToolkit,
@@ -7,6 +7,7 @@ import {
   startTestOAuthServerWithCallback,
   type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
+import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
 
 /**
@@ -35,15 +36,23 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
       },
     });
 
-    /** A ToolMux whose token requests first run `beforeTokenRequest.hook`, when set. */
-    function setup() {
-      const octo = octoToolkit(oauthServer);
+    /**
+     * A ToolMux whose token requests first run `beforeTokenRequest.hook`, when set, and whose
+     * revocation requests are kept in `revocations` (answered `revocationStatus` when set).
+     */
+    function setup(options: { revocationEndsGrant?: boolean; revocationStatus?: number } = {}) {
+      const octo = octoToolkit(
+        oauthServer,
+        options.revocationEndsGrant === undefined ? {} : { revocationEndsGrant: options.revocationEndsGrant },
+      );
       const beforeTokenRequest: { hook?: (() => Promise<void>) | undefined } = {};
+      const revocations: { token: string; hint: string | null }[] = [];
+      const logger = recordingLogger();
       const mux = new ToolMux({
         toolkits: [octo.toolkit],
         store: database.spec,
         secretKey,
-        logger: quiet,
+        logger,
         oauthRedirectUri: oauthServer.redirectUri,
         allowedCallbackUrls: ['http://localhost:3000'],
         fetch: async (input, init) => {
@@ -53,12 +62,27 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
             beforeTokenRequest.hook = undefined;
             await hook();
           }
+          if (url === oauthServer.revocationUrl) {
+            const form = new URLSearchParams(String(init?.body ?? ''));
+            revocations.push({ token: form.get('token')!, hint: form.get('token_type_hint') });
+            if (options.revocationStatus)
+              return new Response('unavailable', { status: options.revocationStatus });
+          }
           return fetch(input, init);
         },
       });
       opened.push(mux);
       oauthServer.current = mux;
-      return { mux, calls: octo.calls, beforeTokenRequest };
+      return { mux, calls: octo.calls, beforeTokenRequest, revocations, logger };
+    }
+
+    /** An ACTIVE linked account whose access token a call has just used (`token`). */
+    async function activeAccount(options: Parameters<typeof setup>[0] = {}) {
+      const made = setup(options);
+      const { accountId } = await linkOcto(made.mux, oauthServer, 'u3');
+      const session = await made.mux.create('u3', { connectedAccounts: { octo: accountId } });
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      return { ...made, accountId, session, token: made.calls.at(-1)!.credentials!.accessToken! };
     }
 
     /** A linked account with alias "work", and a session that may only use it, after its grant was revoked. */
@@ -107,6 +131,62 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
       expect((await mux.connectedAccounts.list({ userIds: ['u1'] })).items).toHaveLength(before);
       expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
       expect(calls.at(-1)!.credentials!.accessToken).not.toBe(oldToken);
+    });
+
+    it('revokes the tokens it replaced at the provider; the new ones work, refresh included', async () => {
+      const { mux, calls, accountId, session, token, revocations, logger } = await activeAccount();
+      expect(await oauthServer.provider.AccessToken.find(token)).toBeDefined();
+      const request = await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback });
+      await signInToSuccess(oauthServer, request);
+      await request.waitForConnection(10_000);
+
+      // the old access token and its refresh token were sent to the revocation endpoint, and are dead
+      expect(revocations.map(({ hint }) => hint).sort()).toEqual(['access_token', 'refresh_token']);
+      expect(revocations.find(({ hint }) => hint === 'access_token')!.token).toBe(token);
+      expect(await oauthServer.provider.AccessToken.find(token)).toBeUndefined();
+      const oldRefresh = revocations.find(({ hint }) => hint === 'refresh_token')!.token;
+      expect(await oauthServer.provider.RefreshToken.find(oldRefresh)).toBeUndefined();
+
+      // the new tokens were not: a call works, and so does a refresh with the new refresh token
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      expect(calls.at(-1)!.credentials!.accessToken).not.toBe(token);
+      const refreshes = oauthServer.tokenRequests.refresh_token;
+      expect(await mux.connectedAccounts.refresh(accountId)).toMatchObject({ status: 'ACTIVE' });
+      expect(oauthServer.tokenRequests.refresh_token).toBe(refreshes + 1);
+      expect(logger.warnings).toEqual([]);
+    });
+
+    it('a revocation the provider refuses leaves the reconnect done: logged, naming the account, never a token', async () => {
+      const { mux, accountId, session, token, revocations, logger } = await activeAccount({
+        revocationStatus: 503,
+      });
+      const request = await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback });
+      await signInToSuccess(oauthServer, request);
+      expect(await request.waitForConnection(10_000)).toMatchObject({ id: accountId, status: 'ACTIVE' });
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      expect(revocations).toHaveLength(2);
+      expect(logger.warnings).toHaveLength(2);
+      for (const warning of logger.warnings) {
+        expect(warning).toContain(accountId);
+        expect(warning).toContain('the account keeps its new tokens');
+        for (const { token: sent } of revocations) expect(warning).not.toContain(sent);
+      }
+      // the provider never took them: the old access token is still live there
+      expect(await oauthServer.provider.AccessToken.find(token)).toBeDefined();
+    });
+
+    it('revokes nothing it replaced where revoking ends the whole grant (revocationEndsGrant), and a delete still revokes', async () => {
+      const { mux, accountId, session, token, revocations } = await activeAccount({
+        revocationEndsGrant: true,
+      });
+      const request = await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback });
+      await signInToSuccess(oauthServer, request);
+      await request.waitForConnection(10_000);
+      expect(revocations).toEqual([]);
+      expect(await oauthServer.provider.AccessToken.find(token)).toBeDefined();
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      await mux.connectedAccounts.delete(accountId);
+      expect(revocations.map(({ hint }) => hint).sort()).toEqual(['access_token', 'refresh_token']);
     });
 
     it('a user who cancels leaves the account EXPIRED, with why, and waitForConnection says it failed', async () => {

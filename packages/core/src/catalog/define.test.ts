@@ -188,6 +188,16 @@ describe('defineTool', () => {
           }),
         'lists "revoked" in both refreshTokenDeadErrors and clientRejectedErrors',
       ],
+      [
+        () =>
+          defineToolkit({
+            slug: 'acme',
+            description: 'x',
+            tools: [],
+            auth: { ...oauth2, revocationEndsGrant: 'yes' as unknown as boolean },
+          }),
+        'revocationEndsGrant must be true or false',
+      ],
     ];
     for (const [define, mention] of cases) {
       const error = definitionError(define);

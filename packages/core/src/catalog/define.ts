@@ -482,6 +482,7 @@ const SCHEME_KEYS: Readonly<Record<AuthScheme['type'], readonly string[]>> = {
     'scopeSeparator',
     'bearerTokenTypes',
     'revocationUrl',
+    'revocationEndsGrant',
     'refreshTokenDeadErrors',
     'clientRejectedErrors',
   ]),
@@ -548,7 +549,15 @@ export function defineToolkit(options: DefineToolkitOptions): Toolkit {
         `Toolkit ${slug}: unknown auth type ${JSON.stringify((scheme as { type?: unknown })?.type)}; use oauth2, api_key, bearer, basic or none.`,
       );
     }
-    if (scheme.type === 'oauth2') checkOAuthErrorCodes(slug, scheme);
+    if (scheme.type === 'oauth2') {
+      checkOAuthErrorCodes(slug, scheme);
+      const endsGrant: unknown = scheme.revocationEndsGrant;
+      if (endsGrant !== undefined && typeof endsGrant !== 'boolean') {
+        throw invalid(
+          `Toolkit ${slug}: the oauth2 scheme's revocationEndsGrant must be true or false (whether revoking one token ends every token of the user's grant); got ${shownValue(endsGrant)}.`,
+        );
+      }
+    }
     checkSchemeKeys(slug, scheme);
   }
   return Object.freeze({

@@ -135,6 +135,14 @@ export interface OAuth2Scheme {
    */
   revocationUrl?: string;
   /**
+   * Whether revoking one token at `revocationUrl` ends every token the user gave the OAuth client,
+   * those of later sign-ins too (Google's revocation ends the user's grant to the app). Reconnecting an
+   * account (`connectedAccounts.reconnect()`) revokes the tokens it replaces unless this is `true`:
+   * revoking them would end the new ones. Deleting an account revokes its tokens either way.
+   * @default false
+   */
+  revocationEndsGrant?: boolean;
+  /**
    * Error codes, besides the standard `invalid_grant`, with which the provider's token endpoint says
    * that a refresh token is dead (revoked, expired, used already), in an error answer or an HTTP 200
    * with `error` (GitHub answers `bad_refresh_token`, Slack `invalid_refresh_token`). A refresh refused

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
-import type { Credentials, Toolkit } from '../catalog/types.js';
+import type { Credentials, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { ToolMux } from '../toolmux.js';
@@ -305,13 +305,17 @@ export interface OctoCall {
  * `octo`: an OAuth toolkit against the test authorization server. OCTO_WHOAMI calls the userinfo
  * endpoint with the access token it was given (proving the token works) and records the credentials.
  */
-export function octoToolkit(server: {
-  issuer: string;
-  authorizationUrl: string;
-  tokenUrl: string;
-  userinfoUrl: string;
-  revocationUrl?: string;
-}): {
+export function octoToolkit(
+  server: {
+    issuer: string;
+    authorizationUrl: string;
+    tokenUrl: string;
+    userinfoUrl: string;
+    revocationUrl?: string;
+  },
+  /** More of the oauth2 scheme's settings (`revocationEndsGrant`, say). */
+  scheme: Partial<Omit<OAuth2Scheme, 'type'>> = {},
+): {
   toolkit: Toolkit;
   calls: OctoCall[];
 } {
@@ -350,6 +354,7 @@ export function octoToolkit(server: {
         tokenUrl: server.tokenUrl,
         ...(server.revocationUrl ? { revocationUrl: server.revocationUrl } : {}),
         scopes: ['openid', 'repo'],
+        ...scheme,
       },
     }),
   };
