@@ -94,6 +94,7 @@ describe('ConnectionRequest.waitForConnection', () => {
       id: 'cr_1',
       kind: 'fields',
       connectedAccountId: null,
+      reconnectOf: null,
       toolkit: 'octo',
       redirectUrl: 'https://tools.example.com/connect/cr_1',
       expiresAt: handle.expiresAt.toISOString(),

@@ -79,6 +79,11 @@ export class ConnectionRequest {
    * null; the account exists once the user has given the credentials (`waitForConnection()` returns it).
    */
   readonly connectedAccountId: string | null;
+  /**
+   * The account this request reconnects in place (`connectedAccounts.reconnect(id)`: the same as
+   * `connectedAccountId`); null for a new connection.
+   */
+  readonly reconnectOf: string | null;
   readonly toolkit: string;
   /** The page the user opens to connect. */
   readonly redirectUrl: string;
@@ -92,6 +97,8 @@ export class ConnectionRequest {
       id: string;
       kind: ConnectionRequestKind;
       connectedAccountId: string | null;
+      /** Absent: a new connection (and what a server of before the field answers). */
+      reconnectOf?: string | null;
       toolkit: string;
       redirectUrl: string;
       expiresAt: Date;
@@ -101,6 +108,7 @@ export class ConnectionRequest {
     this.id = fields.id;
     this.kind = fields.kind;
     this.connectedAccountId = fields.connectedAccountId;
+    this.reconnectOf = fields.reconnectOf ?? null;
     this.toolkit = fields.toolkit;
     this.redirectUrl = fields.redirectUrl;
     this.expiresAt = fields.expiresAt;
@@ -175,6 +183,7 @@ export class ConnectionRequest {
     id: string;
     kind: ConnectionRequestKind;
     connectedAccountId: string | null;
+    reconnectOf: string | null;
     toolkit: string;
     redirectUrl: string;
     expiresAt: string;
@@ -183,6 +192,7 @@ export class ConnectionRequest {
       id: this.id,
       kind: this.kind,
       connectedAccountId: this.connectedAccountId,
+      reconnectOf: this.reconnectOf,
       toolkit: this.toolkit,
       redirectUrl: this.redirectUrl,
       expiresAt: this.expiresAt.toISOString(),

@@ -94,6 +94,7 @@ describe.each(backends)('connection requests on $name', ({ skipReason, open }) =
         toolkit: 'mail',
         authConfigId: config.id,
         connectedAccountId: null,
+        reconnectOf: null,
         status: 'PENDING',
         replacedByNewerRequests: false,
         callbackUrl: appCallback,

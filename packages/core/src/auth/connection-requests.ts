@@ -276,6 +276,7 @@ export class ConnectionRequests {
       createdAt: now,
       alias: alias ?? null,
       maxAccounts,
+      reconnectOf: reconnecting?.id ?? null,
     };
     // Grouped by user and auth config, as OAuth attempts are: a form request always has its auth
     // config (a session whose plan names none is refused in authorize() before a request is made), and
@@ -298,6 +299,7 @@ export class ConnectionRequests {
         id: record.id,
         kind: record.kind,
         connectedAccountId: record.connectedAccountId,
+        reconnectOf: record.reconnectOf ?? null,
         toolkit: record.toolkit,
         redirectUrl,
         expiresAt: record.expiresAt,
@@ -414,6 +416,7 @@ export class ConnectionRequests {
       createdAt: now,
       alias: alias ?? null,
       maxAccounts,
+      reconnectOf: reconnecting?.id ?? null,
     };
     if (reconnecting) {
       // no attempt to make: the account is there, and no pending attempt of the bound is its
@@ -455,6 +458,7 @@ export class ConnectionRequests {
       toolkit: record.toolkit,
       authConfigId: record.authConfigId,
       connectedAccountId: record.connectedAccountId,
+      reconnectOf: record.reconnectOf ?? null,
       status,
       replacedByNewerRequests: replaced,
       callbackUrl: record.callbackUrl,

@@ -110,7 +110,20 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
       const oldToken = calls.at(-1)!.credentials!.accessToken;
 
       const request = await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback });
-      expect(request).toMatchObject({ kind: 'oauth2', connectedAccountId: accountId, toolkit: 'octo' });
+      expect(request).toMatchObject({
+        kind: 'oauth2',
+        connectedAccountId: accountId,
+        reconnectOf: accountId,
+        toolkit: 'octo',
+      });
+      // the request tells it is a reconnect of that account, before and after it completes
+      expect(await mux.connectionRequests.get(request.id)).toMatchObject({
+        reconnectOf: accountId,
+        status: 'PENDING',
+      });
+      const linked = await mux.connectedAccounts.link('u1', authConfigId, { callbackUrl: appCallback });
+      expect(linked.reconnectOf).toBeNull();
+      expect((await mux.connectionRequests.get(linked.id)).reconnectOf).toBeNull();
       // the account stays as it was until the user finishes
       expect((await mux.connectedAccounts.get(accountId)).status).toBe('EXPIRED');
       await signInToSuccess(oauthServer, request);
@@ -128,7 +141,12 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
         status: 'ACTIVE',
         statusReason: null,
       });
-      expect((await mux.connectedAccounts.list({ userIds: ['u1'] })).items).toHaveLength(before);
+      expect(await mux.connectionRequests.get(request.id)).toMatchObject({
+        reconnectOf: accountId,
+        status: 'COMPLETED',
+      });
+      // the account, and the attempt link() started (never finished)
+      expect((await mux.connectedAccounts.list({ userIds: ['u1'] })).items).toHaveLength(before + 1);
       expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
       expect(calls.at(-1)!.credentials!.accessToken).not.toBe(oldToken);
     });

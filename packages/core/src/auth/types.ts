@@ -105,6 +105,12 @@ export interface ConnectionRequestInfo {
   authConfigId: string;
   /** `oauth2`: the account being connected; `fields`: null until completed, then the new account. */
   connectedAccountId: string | null;
+  /**
+   * The account this request reconnects in place (`connectedAccounts.reconnect(id)`): its completion
+   * gives that account new credentials, no new account is made. null: a new connection (`link()`,
+   * `session.authorize()`). Absent from a remote ToolMux's answer when its server is of before the field.
+   */
+  reconnectOf?: string | null;
   status: ConnectionRequestStatus;
   /**
    * An EXPIRED request that newer connection requests of the same user and auth config replaced

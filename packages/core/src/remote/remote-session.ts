@@ -132,6 +132,7 @@ export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestW
       id: wire.id,
       kind: wire.kind,
       connectedAccountId: wire.connected_account_id,
+      reconnectOf: wire.reconnect_of ?? null,
       toolkit: wire.toolkit,
       redirectUrl: wire.redirect_url,
       expiresAt: new Date(wire.expires_at),

@@ -184,6 +184,8 @@ export interface ConnectionRequestWire {
   expires_at: string;
   /** EXPIRED because newer requests of its user and auth config replaced it (absent from older servers). */
   replaced_by_newer_requests?: boolean;
+  /** The account a reconnect gives new credentials to; null: a new connection (absent from older servers). */
+  reconnect_of?: string | null;
 }
 
 /** What `offloaded` of `POST /sessions/:id/workbench/offload` is: what the model receives instead. */
@@ -675,6 +677,7 @@ const CONNECTION_REQUEST: Shape = {
   redirect_url: urlOf('http'),
   expires_at: 'date',
   replaced_by_newer_requests: optional('boolean'),
+  reconnect_of: optional(nullable(ID)),
 };
 
 /**
@@ -1219,5 +1222,6 @@ export const connectionRequestInfoOf: (wire: unknown) => ConnectionRequestInfo =
     ...(wire.replaced_by_newer_requests !== undefined
       ? { replacedByNewerRequests: wire.replaced_by_newer_requests }
       : {}),
+    ...(wire.reconnect_of !== undefined ? { reconnectOf: wire.reconnect_of } : {}),
   }),
 );

@@ -676,6 +676,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 19,
+    name: 'connection_request_reconnect_of',
+    // A reconnect's request names the account it gives new credentials to, so that its readers
+    // (`connectionRequests.get()`, its waiter, the connect page) can tell it from a new connection. A
+    // nullable column without a default: instant on both, and instances of the previous release, which
+    // neither read nor write it, go on working meanwhile (their reconnects read as new connections).
+    sql: {
+      sqlite: 'ALTER TABLE toolmux_connection_requests ADD COLUMN reconnect_of TEXT;',
+      postgres: 'ALTER TABLE toolmux_connection_requests ADD COLUMN reconnect_of text;',
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

@@ -445,7 +445,7 @@ const ACCOUNT_COLUMNS =
   'refresh_lease_until, connected_at, created_at, updated_at, alias';
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
-  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts';
+  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts, reconnect_of';
 /** What a read of a request selects: its inserted columns, and when newer requests replaced it (migration 17). */
 const REQUEST_READ_COLUMNS = `${REQUEST_COLUMNS}, replaced_at`;
 
@@ -514,6 +514,7 @@ function toRequest(row: QueryResultRow): ConnectionRequestRecord {
     alias: row.alias,
     maxAccounts: row.max_accounts,
     replacedAt: row.replaced_at ?? null,
+    reconnectOf: row.reconnect_of ?? null,
   };
 }
 
@@ -586,6 +587,7 @@ function requestValues(record: ConnectionRequestRecord): unknown[] {
     record.createdAt,
     record.alias ?? null,
     record.maxAccounts ?? null,
+    record.reconnectOf ?? null,
   ];
 }
 
@@ -1782,7 +1784,7 @@ export class PostgresStore implements Store {
       );
       await query(
         `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
-          'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)',
+          'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)',
         requestValues(request),
       );
       const beyond =
@@ -1828,7 +1830,7 @@ export class PostgresStore implements Store {
       ]);
       await query(
         `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
-          'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)',
+          'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)',
         requestValues(request),
       );
       const beyond =
@@ -1851,7 +1853,7 @@ export class PostgresStore implements Store {
     const rows = await this.query(
       'insert a connection request',
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
-        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 ' +
+        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 ' +
         'FROM toolmux_auth_configs WHERE id = $6 FOR SHARE RETURNING id',
       requestValues(record),
     );

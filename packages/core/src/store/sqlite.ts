@@ -203,7 +203,7 @@ const ACCOUNT_COLUMNS =
 const AUTH_CONFIG_EXISTS = 'SELECT 1 FROM toolmux_auth_configs WHERE id = ?';
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
-  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts';
+  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts, reconnect_of';
 /** What a read of a request selects: its inserted columns, and when newer requests replaced it (migration 17). */
 const REQUEST_READ_COLUMNS = `${REQUEST_COLUMNS}, replaced_at`;
 
@@ -285,7 +285,7 @@ function prepareStatements(database: DatabaseSync) {
       'DELETE FROM toolmux_connection_requests WHERE connected_account_id = ?',
     ),
     insertRequest: database.prepare(
-      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ` +
+      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ` +
         `WHERE EXISTS (${AUTH_CONFIG_EXISTS})`,
     ),
     getRequest: database.prepare(
@@ -496,6 +496,7 @@ function requestValues(record: ConnectionRequestRecord): SQLInputValue[] {
     record.createdAt.getTime(),
     record.alias ?? null,
     record.maxAccounts ?? null,
+    record.reconnectOf ?? null,
   ];
 }
 
@@ -518,6 +519,7 @@ function toRequest(row: Row): ConnectionRequestRecord {
     alias: row.alias as string | null,
     maxAccounts: row.max_accounts as number | null,
     replacedAt: date(row.replaced_at),
+    reconnectOf: (row.reconnect_of as string | null) ?? null,
   };
 }
 

@@ -1615,6 +1615,7 @@ describe.each(versionTwoBackends)('migration 3 on $name', ({ skipReason, open })
           alias: null,
           maxAccounts: null,
           replacedAt: null,
+          reconnectOf: null,
         });
         expect((await database.store.getConnectionRequest('cr_failed'))!.status).toBe('FAILED');
         expect((await database.store.getConnectionRequestByStateHash('cr_pending-state'))!.status).toBe(

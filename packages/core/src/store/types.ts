@@ -537,6 +537,11 @@ export interface ConnectionRequestRecord {
    * `insertConnectionAttempt`, `insertFieldsRequest`); null or absent: never.
    */
   replacedAt?: Date | null;
+  /**
+   * The account a reconnect (`connectedAccounts.reconnect()`) gives the new credentials to (its
+   * `connectedAccountId` from the start); null or absent: the request connects a new account.
+   */
+  reconnectOf?: string | null;
 }
 
 export interface Page<T> {

@@ -56,6 +56,7 @@ export function connectionRequest(overrides: Partial<ConnectionRequestRecord> = 
     alias: null,
     maxAccounts: null,
     replacedAt: null,
+    reconnectOf: null,
     ...overrides,
   };
 }

@@ -769,9 +769,17 @@ describe('credentials form on the hosted connect page', () => {
     expect(started.json).toMatchObject({
       kind: 'fields',
       connected_account_id: accountId,
+      reconnect_of: accountId,
       status: 'PENDING',
       redirect_url: `${baseUrl}/connect/${requestId}`,
     });
+    // a new connection of the same user and config says it reconnects nothing
+    const linked = await api('POST', '/connected-accounts/link', {
+      user_id: 'user_again',
+      auth_config_id: configId,
+      callback_url: APP_CALLBACK,
+    });
+    expect(linked.json).toMatchObject({ kind: 'fields', reconnect_of: null });
     const submitted = await submitForm(requestId, { apiKey: 'sk_new' });
     expect(submitted.status).toBe(303);
     const back = new URL(submitted.headers.get('location')!);
@@ -786,12 +794,22 @@ describe('credentials form on the hosted connect page', () => {
       successful: true,
     });
     expect(sample.calls.at(-1)!.context.credentials).toEqual({ apiKey: 'sk_new' });
+    expect((await api('GET', `/connection-requests/${requestId}`)).json).toMatchObject({
+      status: 'COMPLETED',
+      reconnect_of: accountId,
+    });
 
     // remote mode: the same, through the SDK over REST, completed as the connect page does
     const remote = new ToolMux({ baseUrl, apiKey: TEST_API_KEY, logger });
     try {
       const request = await remote.connectedAccounts.reconnect(accountId, { callbackUrl: APP_CALLBACK });
-      expect(request).toMatchObject({ kind: 'fields', connectedAccountId: accountId });
+      expect(request).toMatchObject({
+        kind: 'fields',
+        connectedAccountId: accountId,
+        reconnectOf: accountId,
+      });
+      expect(await remote.connectionRequests.get(request.id)).toMatchObject({ reconnectOf: accountId });
+      expect((await remote.connectionRequests.get(linked.json.id)).reconnectOf).toBeNull();
       expect((await submitForm(request.id, { apiKey: 'sk_remote' })).status).toBe(303);
       expect(await request.waitForConnection(10_000)).toEqual({
         id: accountId,

@@ -82,6 +82,7 @@ function connectionRequestJson(request: ConnectionRequestInfo): Wire<typeof Conn
     redirect_url: request.redirectUrl,
     expires_at: request.expiresAt.toISOString(),
     replaced_by_newer_requests: request.replacedByNewerRequests === true,
+    reconnect_of: request.reconnectOf ?? null,
   };
 }
 

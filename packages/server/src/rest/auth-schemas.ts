@@ -231,6 +231,12 @@ export const ConnectionRequestSchema = component(
       .describe(
         'true for an EXPIRED request that newer requests of the same user and auth config replaced before the user finished (at most 10 stay pending), rather than one whose time ran out.',
       ),
+    reconnect_of: z
+      .string()
+      .nullable()
+      .describe(
+        'The connected account this request reconnects in place (POST /connected-accounts/{id}/reconnect): its completion gives that account new credentials, no new account is made. null: a new connection.',
+      ),
   }),
   'A connection: send the user to redirect_url, then poll GET /connection-requests/{id} until it is COMPLETED. Never carries the provider URL or a secret.',
 );
