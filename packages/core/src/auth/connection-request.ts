@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
+import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import {
   ATTEMPT_REPLACED_REASON,
@@ -125,6 +126,11 @@ export class ConnectionRequest {
    */
   async waitForConnection(given?: number): Promise<ConnectionResult> {
     const timeoutMs = waitTimeoutOf(given);
+    /** What starts over: a reconnect of the same account, else a new connection. */
+    const again = this.reconnectOf
+      ? `reconnect account ${this.reconnectOf} again with ${apiRef('connectedAccounts.reconnect', { connectedAccountId: this.reconnectOf })}`
+      : 'start a new connection with authorize()';
+    const Again = again[0]!.toUpperCase() + again.slice(1);
     const deadline = Date.now() + timeoutMs;
     let pause = FIRST_POLL_MS;
     for (;;) {
@@ -137,7 +143,7 @@ export class ConnectionRequest {
         case undefined:
           throw new ToolMuxError({
             code: 'CONNECTION_REQUEST_NOT_FOUND',
-            message: `The ${this.toolkit} connection request ${this.id} was deleted before the user finished (with its auth config or account, or a day after it expired). Start a new connection with authorize().`,
+            message: `The ${this.toolkit} connection request ${this.id} was deleted before the user finished (with its auth config or account, or a day after it expired). ${this.reconnectOf ? `If account ${this.reconnectOf} still exists, ${again}; else start a new connection with authorize().` : `${Again}.`}`,
             details,
           });
         case 'COMPLETED':
@@ -146,11 +152,14 @@ export class ConnectionRequest {
           const reason = progress.statusReason ? ` (${progress.statusReason})` : '';
           // a refused OAuth client: the reason says which auth config to fix first
           const next = authConfigRefusedIn(progress.statusReason)
-            ? 'Fix the auth config, then start a new connection with authorize().'
-            : 'Start a new connection with authorize().';
+            ? `Fix the auth config, then ${again}.`
+            : `${Again}.`;
+          const what = this.reconnectOf
+            ? `reconnect of account ${this.reconnectOf} (connection request ${this.id})`
+            : `connection ${progress.connectedAccountId ?? this.id}`;
           throw new ToolMuxError({
             code: 'CONNECTION_FAILED',
-            message: `The ${this.toolkit} connection ${progress.connectedAccountId ?? this.id} failed${reason}. ${next}`,
+            message: `The ${this.toolkit} ${what} failed${reason}. ${next}`,
             details,
           });
         }
@@ -159,8 +168,8 @@ export class ConnectionRequest {
             code: 'CONNECTION_REQUEST_EXPIRED',
             message:
               progress.statusReason === ATTEMPT_REPLACED_REASON
-                ? `The ${this.toolkit} connection request ${this.id} was replaced by newer connection attempts of the same user before the user finished (at most 10 stay pending): wait for the newest one, or start a new one with authorize().`
-                : `The ${this.toolkit} connection request ${this.id} expired before the user finished; start a new one with authorize().`,
+                ? `The ${this.toolkit} connection request ${this.id} was replaced by newer connection attempts of the same user before the user finished (at most 10 stay pending): wait for the newest one, or ${again}.`
+                : `The ${this.toolkit} connection request ${this.id} expired before the user finished; ${again}.`,
             details,
           });
         case 'PENDING':
@@ -170,7 +179,7 @@ export class ConnectionRequest {
       if (now >= deadline) {
         throw new ToolMuxError({
           code: 'CONNECTION_TIMEOUT',
-          message: `The ${this.toolkit} connection request ${this.id} was not completed within ${timeoutMs} ms; the user may still finish (the link works until ${this.expiresAt.toISOString()}): wait again or start a new connection.`,
+          message: `The ${this.toolkit} connection request ${this.id} was not completed within ${timeoutMs} ms; the user may still finish (the link works until ${this.expiresAt.toISOString()}): wait again or ${this.reconnectOf ? again : 'start a new connection'}.`,
           details,
         });
       }

@@ -214,15 +214,42 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
         redirect: 'manual',
       });
       expect(new URL(callback.headers.get('location')!).searchParams.get('status')).toBe('failed');
-      await expect(request.waitForConnection(10_000)).rejects.toMatchObject({
-        code: 'CONNECTION_FAILED',
-        message: expect.stringContaining('access_denied'),
-      });
+      const failed = await request.waitForConnection(10_000).then(
+        () => expect.unreachable('the reconnect was denied'),
+        (error: unknown) => error as Error & { code: string },
+      );
+      expect(failed.code).toBe('CONNECTION_FAILED');
+      expect(failed.message).toContain('access_denied');
+      // the way out is reconnecting that account, not a new connection it could not use
+      expect(failed.message).toContain(`reconnect of account ${accountId}`);
+      expect(failed.message).toContain(`connectedAccounts.reconnect("${accountId}"`);
+      expect(failed.message).not.toContain('authorize()');
       expect(await mux.connectedAccounts.get(accountId)).toMatchObject({
         status: 'EXPIRED',
         alias: 'work',
         statusReason: expect.stringMatching(/^access_denied/),
       });
+    });
+
+    it('a reconnect that expired unused says to reconnect that account again, in the SDK and after a wait', async () => {
+      const { mux, accountId } = await expiredPinned();
+      const request = await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback });
+      await expect(request.waitForConnection(0)).rejects.toMatchObject({
+        code: 'CONNECTION_TIMEOUT',
+        message: expect.stringContaining(`wait again or reconnect account ${accountId} again`),
+      });
+      await database.exec(
+        `UPDATE toolmux_connection_requests SET expires_at = ${pastTime(database.spec, 1000)} WHERE id = '${request.id}'`,
+      );
+      const expired = await request.waitForConnection(1_000).then(
+        () => expect.unreachable('the request expired'),
+        (error: unknown) => error as Error & { code: string },
+      );
+      expect(expired).toMatchObject({ code: 'CONNECTION_REQUEST_EXPIRED' });
+      expect(expired.message).toContain(
+        `reconnect account ${accountId} again with connectedAccounts.reconnect(`,
+      );
+      expect(expired.message).not.toContain('authorize()');
     });
 
     it('two reconnects open at once: each works, and the one the user finishes last stands', async () => {
