@@ -3,7 +3,7 @@ import { apiRef, type ErrorAudience, inputRef } from './api-refs.js';
 import { type AccountChoices, isSessionBlock, pinnedOnly } from './auth/account-selection.js';
 import { checkAlias } from './auth/aliases.js';
 import type { AuthService } from './auth/auth-service.js';
-import { type ConnectionRequest, requestStatusAt } from './auth/connection-request.js';
+import type { ConnectionRequest } from './auth/connection-request.js';
 import {
   checkConnectionsWaitTimeout,
   checkWaitToolkits,
@@ -1210,12 +1210,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             : undefined;
         const { connection, blocked } = await this.#connectionState(toolkit);
         // the session's settings leave it no account a connection could give: no wait can end
-        // that, and "get a new link" sent the model round in a loop; unless the user is
-        // reconnecting the account that expired (its request is the latest), which ends it
+        // that, and "get a new link" sent the model round in a loop; unless the latest request
+        // reconnects the account that expired, which ends it (or, failed or expired, says so and
+        // that a new link reconnects it again: TOOLMUX_MANAGE_CONNECTIONS gives one)
         const reconnecting =
-          request !== undefined &&
-          request.connectedAccountId === blocked?.details?.connectedAccountId &&
-          requestStatusAt(request, new Date()) !== 'FAILED';
+          request !== undefined && request.connectedAccountId === blocked?.details?.connectedAccountId;
         if (blocked && !reconnecting) {
           const blockReader = reader ?? applicationReader(true);
           return {
@@ -1846,7 +1845,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           request.kind === 'fields'
             ? `enter new credentials for ${toolkit.name}`
             : `sign in to ${toolkit.name} again`;
-        return this.#linkEntry(toolkit, request, false, accountId, `Its connection has expired.`, action);
+        // the agent hears which account the link reconnects, and that nothing new is connected
+        const reconnected = request.connectedAccountId!;
+        const { alias } = (await this.#runtime.store.getConnectedAccount(reconnected)) ?? {};
+        const named = alias ? `"${alias}" (${reconnected})` : reconnected;
+        const before = `The ${toolkit.name} account ${named} this session uses has expired. The link reconnects that same account in place (same id and alias): no new account is made.`;
+        return this.#linkEntry(toolkit, request, false, accountId, before, action);
       }
       if (connection.isActive) {
         return {

@@ -167,19 +167,28 @@ export function toolkitConnectionState(
     };
   }
   const manage = reader.metaTools.has('MANAGE_CONNECTIONS');
+  /** The account the latest request reconnects in place (`connectedAccounts.reconnect()`), if it does. */
+  const reconnectOf = request?.reconnectOf ?? null;
   const again = manage
     ? `Call ${MetaToolSlug.MANAGE_CONNECTIONS} with toolkits ["${toolkit.slug}"] and reinitiate: true for a new link, hand it to the user, then wait again.`
     : inWordsOf(
         reader,
-        `Start a new connection with ${apiRef('session.authorize', { toolkit: toolkit.slug })}, hand its ${apiRef('redirectUrl')} to the user, then wait again.`,
+        reconnectOf
+          ? `Reconnect account ${reconnectOf} again with ${apiRef('connectedAccounts.reconnect', { connectedAccountId: reconnectOf })} (or ${apiRef('session.ensureConnected', { toolkit: toolkit.slug })}, which starts it), hand its ${apiRef('redirectUrl')} to the user, then wait again.`
+          : `Start a new connection with ${apiRef('session.authorize', { toolkit: toolkit.slug })}, hand its ${apiRef('redirectUrl')} to the user, then wait again.`,
       );
+  /** What the request was doing, for the messages below. */
+  const connecting = reconnectOf
+    ? `reconnecting the ${name} account ${reconnectOf} (the same account: no new one is made)`
+    : `connecting ${name}`;
+  const Connecting = connecting[0]!.toUpperCase() + connecting.slice(1);
   switch (request ? requestStatusAt(request, now) : undefined) {
     case 'PENDING':
       return {
         status: 'PENDING',
         ...requestFields,
         expiresAt: request!.expiresAt,
-        message: `The user has not finished connecting ${name} yet; the link works until ${request!.expiresAt.toISOString()}. Wait again, or ask the user whether they opened the link.`,
+        message: `The user has not finished ${connecting} yet; the link works until ${request!.expiresAt.toISOString()}. Wait again, or ask the user whether they opened the link.`,
       };
     case 'FAILED':
       if (authConfigRefusedIn(failureReason)) {
@@ -187,15 +196,19 @@ export function toolkitConnectionState(
         return {
           status: 'FAILED',
           ...requestFields,
-          message: `Connecting ${name} failed, and not by the user's fault (${failureReason}). A new link will not help until the auth config is fixed: tell the user that the application's ${name} connection is misconfigured.`,
+          message: `${Connecting} failed, and not by the user's fault (${failureReason}). A new link will not help until the auth config is fixed: tell the user that the application's ${name} connection is misconfigured.`,
         };
       }
-      return { status: 'FAILED', ...requestFields, message: `Connecting ${name} failed. ${again}` };
+      return {
+        status: 'FAILED',
+        ...requestFields,
+        message: `${Connecting} failed${failureReason ? ` (${failureReason})` : ''}. ${again}`,
+      };
     case 'EXPIRED':
       return {
         status: 'EXPIRED',
         ...requestFields,
-        message: `The link to connect ${name} expired before the user finished. ${again}`,
+        message: `The link for ${connecting} expired before the user finished. ${again}`,
       };
     case 'COMPLETED':
       // completed, yet not an account this session's calls use (disabled, deleted, or not among the

@@ -252,6 +252,47 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
       expect(expired.message).not.toContain('authorize()');
     });
 
+    it('an agent whose reconnect the user denied hears that it failed and that a new link reconnects that account again', async () => {
+      const { mux, accountId } = await expiredPinned();
+      const session = await mux.create('u1', {
+        connectedAccounts: { octo: accountId },
+        manageConnections: { waitForConnections: true, callbackUrl: appCallback },
+      });
+      type Entry = { redirect_url?: string; connection_request_id?: string; message: string };
+      const manage = async () =>
+        (
+          (await session.execute('TOOLMUX_MANAGE_CONNECTIONS', { toolkits: ['octo'] })).data as {
+            results: Entry[];
+          }
+        ).results[0]!;
+      const wait = async () =>
+        (
+          (await session.execute('TOOLMUX_WAIT_FOR_CONNECTIONS', { toolkits: ['octo'], timeout_seconds: 5 }))
+            .data as {
+            toolkits: Record<string, { status: string; message: string }>;
+          }
+        ).toolkits.octo!;
+      const entry = await manage();
+      expect(entry.message).toContain(`The Octo account "work" (${accountId}) this session uses has expired`);
+      expect((await mux.connectionRequests.get(entry.connection_request_id!)).reconnectOf).toBe(accountId);
+      await fetch(await oauthServer.signIn(entry.redirect_url!, { deny: true }), { redirect: 'manual' });
+
+      const failed = await wait();
+      expect(failed.status).toBe('FAILED');
+      expect(failed.message).toContain(
+        `Reconnecting the Octo account ${accountId} (the same account: no new one is made) failed (access_denied`,
+      );
+      expect(failed.message).toContain('TOOLMUX_MANAGE_CONNECTIONS');
+      expect(failed.message).not.toContain('do not ask for one');
+      // and the new link reconnects that account again, which the user finishes this time
+      const again = await manage();
+      expect((await mux.connectionRequests.get(again.connection_request_id!)).reconnectOf).toBe(accountId);
+      const callback = await fetch(await oauthServer.signIn(again.redirect_url!), { redirect: 'manual' });
+      expect(new URL(callback.headers.get('location')!).searchParams.get('status')).toBe('success');
+      expect(await wait()).toMatchObject({ status: 'CONNECTED' });
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+    });
+
     it('two reconnects open at once: each works, and the one the user finishes last stands', async () => {
       const { mux, calls, accountId, session } = await expiredPinned();
       const first = await mux.connectedAccounts.reconnect(accountId);

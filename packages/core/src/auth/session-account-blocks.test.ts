@@ -96,11 +96,20 @@ describe('a session that may only use the accounts it names', () => {
       expect(entry).toMatchObject({ toolkit: 'acme', connected: false, connected_account_id: pinned.id });
       expect(entry!.redirect_url).toMatch(/\/connect\/cr_/);
       expect(entry!.message).toContain('enter new credentials for Acme');
+      // the agent hears which account the link reconnects, and that no new one is made
+      expect(entry!.message).toContain(
+        `The Acme account "work" (${pinned.id}) this session uses has expired`,
+      );
+      expect(entry!.message).toContain('reconnects that same account in place');
+      expect(entry!.message).toContain('no new account is made');
     }
     const waiting = (
       await session.execute('TOOLMUX_WAIT_FOR_CONNECTIONS', { toolkits: ['acme'], timeout_seconds: 0 })
     ).data as { toolkits: Record<string, { status: string; message: string }> };
     expect(waiting.toolkits.acme).toMatchObject({ status: 'PENDING' });
+    expect(waiting.toolkits.acme!.message).toContain(
+      `has not finished reconnecting the Acme account ${pinned.id} (the same account: no new one is made)`,
+    );
     // the application's own way out names the reconnect, and ensureConnected starts it
     const direct = await mux.tools.execute('ACME_WHOAMI', {
       userId: 'u1',
