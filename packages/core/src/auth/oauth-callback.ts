@@ -17,6 +17,7 @@ import {
   revokeReplacedTokens,
   revokeStoredTokens,
 } from './connected-accounts.js';
+import { requestStatusAt } from './connection-request.js';
 import {
   clientChangedFailure,
   failConnectionAttempt,
@@ -208,7 +209,9 @@ function backToApplication(
  * (the back button, a refresh, or a second tab that also pressed "Continue") in the browser that went
  * through the connect page, it leads back to the application as the first one did, having changed
  * nothing. Else (a request not bound to a browser, whose callback URL anyone may hold; another
- * browser; a request still being completed or that failed) `CONNECTION_REQUEST_INVALID`.
+ * browser; a request still being completed or that failed) `CONNECTION_REQUEST_INVALID`, saying how
+ * the request stands: one still being completed (the same callback arrived twice at once, in one
+ * instance or two) is not a reason to start again, which would only make the user sign in twice.
  */
 function usedCallback(
   connection: ConnectionRequestRecord,
@@ -216,11 +219,16 @@ function usedCallback(
   wantsJson: boolean,
 ): Response {
   if (fromBoundBrowser && connection.status === 'COMPLETED') return backToApplication(connection, 'success');
-  return callbackError(
-    wantsJson,
-    'CONNECTION_REQUEST_INVALID',
-    `Connection request ${connection.id} was already used. Start a new connection from the application.`,
-  );
+  const used = `Connection request ${connection.id} was already used`;
+  // taken and still within its time to complete (a completion that died past it is EXPIRED)
+  const status = requestStatusAt(connection, new Date());
+  const message =
+    status === 'PENDING'
+      ? `${used}: it is being completed by another arrival of this same callback (opened twice, or in two tabs). Go back to the application, which shows whether the account was connected; connect again from there only if it says it failed.`
+      : status === 'COMPLETED'
+        ? `${used}, and the account was connected with it. Go back to the application.`
+        : `${used}, and that connection failed. Start a new connection from the application.`;
+  return callbackError(wantsJson, 'CONNECTION_REQUEST_INVALID', message);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseBackends, databasePerTest, pastTime } from '../test/auth-fixtures.js';
 import {
@@ -48,32 +49,47 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
       const beforeTokenRequest: { hook?: (() => Promise<void>) | undefined } = {};
       const revocations: { token: string; hint: string | null }[] = [];
       const logger = recordingLogger();
-      const mux = new ToolMux({
-        toolkits: [octo.toolkit],
-        store: database.spec,
-        secretKey,
-        logger,
-        oauthRedirectUri: oauthServer.redirectUri,
-        allowedCallbackUrls: ['http://localhost:3000'],
-        fetch: async (input, init) => {
-          const url = String(input instanceof Request ? input.url : input);
-          if (url === oauthServer.tokenUrl && beforeTokenRequest.hook) {
-            const hook = beforeTokenRequest.hook;
-            beforeTokenRequest.hook = undefined;
-            await hook();
-          }
-          if (url === oauthServer.revocationUrl) {
-            const form = new URLSearchParams(String(init?.body ?? ''));
-            revocations.push({ token: form.get('token')!, hint: form.get('token_type_hint') });
-            if (options.revocationStatus)
-              return new Response('unavailable', { status: options.revocationStatus });
-          }
-          return fetch(input, init);
-        },
-      });
+      const through: typeof fetch = async (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        if (url === oauthServer.tokenUrl && beforeTokenRequest.hook) {
+          const hook = beforeTokenRequest.hook;
+          beforeTokenRequest.hook = undefined;
+          await hook();
+        }
+        if (url === oauthServer.revocationUrl) {
+          const form = new URLSearchParams(String(init?.body ?? ''));
+          revocations.push({ token: form.get('token')!, hint: form.get('token_type_hint') });
+          if (options.revocationStatus)
+            return new Response('unavailable', { status: options.revocationStatus });
+        }
+        return fetch(input, init);
+      };
+      /** A ToolMux on the test's database: the test's one, or another instance sharing it. */
+      const instance = () =>
+        new ToolMux({
+          toolkits: [octo.toolkit],
+          store: database.spec,
+          secretKey,
+          logger,
+          oauthRedirectUri: oauthServer.redirectUri,
+          allowedCallbackUrls: ['http://localhost:3000'],
+          fetch: through,
+        });
+      const mux = instance();
       opened.push(mux);
       oauthServer.current = mux;
-      return { mux, calls: octo.calls, beforeTokenRequest, revocations, logger };
+      return {
+        mux,
+        calls: octo.calls,
+        beforeTokenRequest,
+        revocations,
+        logger,
+        another: () => {
+          const other = instance();
+          opened.push(other);
+          return other;
+        },
+      };
     }
 
     /** An ACTIVE linked account whose access token a call has just used (`token`). */
@@ -292,6 +308,58 @@ describe.each(backends)('reconnecting an OAuth account in place on $name', ({ sk
       expect(await wait()).toMatchObject({ status: 'CONNECTED' });
       expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
     });
+
+    for (const [kind, instances] of [
+      ['reconnect', 'two instances sharing the database'],
+      ['reconnect', 'one instance'],
+      ['new connection', 'two instances sharing the database'],
+    ] as const) {
+      it(`two callbacks of one ${kind} at once, ${instances}: one trades the code, the other is refused clearly; one account`, async () => {
+        const made = setup();
+        const { mux } = made;
+        const { accountId, authConfigId } = await linkOcto(mux, oauthServer, 'u4');
+        const other = instances === 'one instance' ? mux : made.another();
+        const request =
+          kind === 'reconnect'
+            ? await mux.connectedAccounts.reconnect(accountId, { callbackUrl: appCallback })
+            : await mux.connectedAccounts.link('u4', authConfigId, { callbackUrl: appCallback });
+        const accounts = (await mux.connectedAccounts.list({ userIds: ['u4'] })).items.length;
+        const callbackUrl = await oauthServer.signIn(request.redirectUrl);
+        const codes = oauthServer.tokenRequests.authorization_code;
+        // the callback that takes the request holds its code exchange until the other has answered
+        // (at most 5 s: two exchanges would both wait that long, and both be counted)
+        let answered!: () => void;
+        const otherAnswered = new Promise<void>((resolve) => {
+          answered = resolve;
+        });
+        made.beforeTokenRequest.hook = () => Promise.race([otherAnswered, sleep(5_000)]);
+        const answers = await Promise.all(
+          [mux, other].map(async (target, index) => {
+            const response = await target.auth.handleCallback(
+              new Request(callbackUrl, { headers: { accept: index === 0 ? '*/*' : 'application/json' } }),
+            );
+            const body = await response.text();
+            answered();
+            return { status: response.status, location: response.headers.get('location'), body };
+          }),
+        );
+        expect(answers.map(({ status }) => status).sort()).toEqual([302, 400]);
+        const taken = answers.find(({ status }) => status === 302)!;
+        expect(new URL(taken.location!).searchParams.get('status')).toBe('success');
+        const refused = answers.find(({ status }) => status === 400)!;
+        expect(refused.body).toContain('CONNECTION_REQUEST_INVALID');
+        expect(refused.body).toContain(request.id);
+        // while the first completes, the user is not told to start again (which would make a second
+        // sign-in for nothing), but to see how it ended in the application
+        expect(refused.body).toContain('is being completed');
+        expect(refused.body).not.toContain('Start a new connection');
+        expect(oauthServer.tokenRequests.authorization_code).toBe(codes + 1);
+        expect(await request.waitForConnection(10_000)).toMatchObject({ status: 'ACTIVE' });
+        const after = (await mux.connectedAccounts.list({ userIds: ['u4'] })).items;
+        expect(after).toHaveLength(accounts);
+        expect(after.filter(({ status }) => status === 'ACTIVE')).toHaveLength(kind === 'reconnect' ? 1 : 2);
+      });
+    }
 
     it('two reconnects open at once: each works, and the one the user finishes last stands', async () => {
       const { mux, calls, accountId, session } = await expiredPinned();
