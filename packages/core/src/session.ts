@@ -1840,7 +1840,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         const hosted = this.#runtime.auth.hostedConnectPage;
         const callbackUrl = this.#config.connectionCallbackUrl;
         const request = await this.#reconnectPinned(toolkit, blocked, callbackUrl, { form: hosted });
-        if (!request) return this.#unconnectable(toolkit, blocked, accountId);
+        if (!request) return this.#unconnectable(toolkit, blocked, accountId, { noLinkHere: true });
         const action =
           request.kind === 'fields'
             ? `enter new credentials for ${toolkit.name}`
@@ -1956,8 +1956,14 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * The entry of TOOLMUX_MANAGE_CONNECTIONS for a toolkit that cannot be connected now (`error`, in
    * the agent's words: a reader error names what it may do).
    */
-  #unconnectable(toolkit: Toolkit, error: ToolMuxError, account?: { connected_account_id?: string }) {
-    const reader = this.#hintReader();
+  #unconnectable(
+    toolkit: Toolkit,
+    error: ToolMuxError,
+    account?: { connected_account_id?: string },
+    /** `noLinkHere`: this answer gives no link, so its message must not send the agent back for one. */
+    options: { noLinkHere?: boolean } = {},
+  ) {
+    const reader = options.noLinkHere ? { ...this.#hintReader(), noLinkHere: true } : this.#hintReader();
     return {
       toolkit: toolkit.slug,
       connected: false,

@@ -89,6 +89,11 @@ describe('a session that may only use the accounts it names', () => {
     expect(call.error).toContain(`(${pinned.id}): EXPIRED (Acme (acme) refused the credentials)`);
     expect(call.error).toContain('must reconnect that account or give this session another Acme account');
     expect(call.error).not.toContain('reinitiate');
+    // the agent is sent to the link that reconnects that account, not told that no link can help
+    expect(call.error).toContain(
+      `Call TOOLMUX_MANAGE_CONNECTIONS with toolkits ["acme"] for a link that reconnects that same account (${pinned.id}) in place`,
+    );
+    expect(call.error).not.toContain('do not ask for one');
 
     const accounts = await requestCount(mux, 'u1');
     for (const reinitiate of [false, true]) {

@@ -17,6 +17,11 @@ export interface HintReader {
    * the REST API's, for an HTTP client of the server.
    */
   readonly audience?: ErrorAudience;
+  /**
+   * The answer of TOOLMUX_MANAGE_CONNECTIONS that gives no link for the toolkit: its message does not
+   * send the reader back to TOOLMUX_MANAGE_CONNECTIONS for one.
+   */
+  readonly noLinkHere?: boolean;
 }
 
 /** `reader` for `audience` (the same object when it already reads in those words). */
@@ -87,8 +92,14 @@ export function pinnedAccountsWay(
   /** The expired account among them, which the application may reconnect in place. */
   expiredId?: string,
 ): string {
-  if (reader.metaTools.size > 0)
-    return `A new link would connect an account this session cannot use, so do not ask for one: tell the user that the application must reconnect that account or give this session another ${toolkit.name} account`;
+  if (reader.metaTools.size > 0) {
+    const tell = `tell the user that the application must reconnect that account or give this session another ${toolkit.name} account`;
+    // an expired account is reconnected in place by the link TOOLMUX_MANAGE_CONNECTIONS gives (an
+    // OAuth account's always, a form's where a connect page is hosted): no new account is made
+    return expiredId !== undefined && reader.metaTools.has('MANAGE_CONNECTIONS') && !reader.noLinkHere
+      ? `Call ${MetaToolSlug.MANAGE_CONNECTIONS} with toolkits ["${toolkit.slug}"] for a link that reconnects that same account (${expiredId}) in place, with no new account made, and hand it to the user; if it gives no link, ${tell}`
+      : `A new link would connect an account this session cannot use, so do not ask for one: ${tell}`;
+  }
   const inPlace =
     expiredId === undefined
       ? ''
