@@ -21,7 +21,7 @@ const PROVIDERS: Array<[string, new (options?: never) => unknown, string[]]> = [
   ['LangChainProvider', LangChainProvider, ['strict', 'logger', 'propertyKeys']],
   ['MastraProvider', MastraProvider, ['strict', 'logger', 'propertyKeys']],
   ['LlamaIndexProvider', LlamaIndexProvider, ['strict', 'logger', 'propertyKeys']],
-  ['OpenAIProvider', OpenAIProvider, ['strict', 'logger', 'api']],
+  ['OpenAIProvider', OpenAIProvider, ['strict', 'logger', 'propertyKeys', 'api']],
   ['AnthropicProvider', AnthropicProvider, ['strict', 'logger']],
   ['GoogleProvider', GoogleProvider, ['strict', 'logger']],
   ['ClaudeAgentSdkProvider', ClaudeAgentSdkProvider, ['serverName', 'logger']],

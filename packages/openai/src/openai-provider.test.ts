@@ -8,10 +8,14 @@ import {
   ToolMux,
 } from '@toolmux/core';
 import {
+  AWKWARD_KEY_ARGUMENTS,
+  argumentsAsShown,
+  awkwardKeysTool,
   hardSchemaCall,
   hardSchemaToolkit,
   type OpenAIScriptedCall,
   openaiReply,
+  portableKeyViolations,
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
@@ -774,6 +778,114 @@ describe('Chat Completions tool calls from OpenAI-compatible servers', () => {
       expect.objectContaining({ slug: 'TASKS_CREATE_TASK', input: { title: 'Buy milk' } }),
     ]);
     expect(JSON.parse(resultsOf('chat', model, 1).call_a!)).toMatchObject({ title: 'Buy milk' });
+  });
+});
+
+describe.each(['chat', 'responses'] as const)('property keys, %s API', (api) => {
+  // the client is often pointed at an OpenAI-compatible endpoint of another vendor's model (OpenRouter,
+  // Gemini's OpenAI compatibility): one key Anthropic or Gemini refuses fails every request there
+  const sentSchema = (request: ScriptedRequest) => {
+    const sent = (request.body.tools as Array<Record<string, any>>).map((tool) =>
+      api === 'chat' ? tool.function : tool,
+    );
+    return sent.find((tool) => tool.name === 'TASKS_FILTER')!.parameters as Record<string, any>;
+  };
+
+  /** A DIRECT_TOOLS session with the awkward-keys tool, and a model that calls it once as shown. */
+  async function filterRun(options: { strict?: boolean; propertyKeys?: 'portable' | 'unchanged' }) {
+    const received: unknown[] = [];
+    const { session, tools } = await samples.session(
+      new OpenAIProvider({ api, ...options, logger: silent }),
+      {
+        preset: SessionPreset.DIRECT_TOOLS,
+        customTools: [awkwardKeysTool(received)],
+      },
+    );
+    const model = await startScriptedModelServer([
+      (request) =>
+        openaiReply(request, [
+          {
+            id: 'call_filter',
+            name: 'TASKS_FILTER',
+            args: argumentsAsShown(sentSchema(request), AWKWARD_KEY_ARGUMENTS),
+          },
+        ]),
+      (request) => openaiReply(request, []),
+    ]);
+    cleanups.push(() => model.close());
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+    expect(await wires[api].loop(client, session, tools)).toBe('done');
+    return { session, model, received, schema: sentSchema(model.requests[0]!) };
+  }
+
+  it.each([false, true])(
+    'strict: %s — keys a major model API refuses are sent renamed, and a call with those keys runs the tool with its own',
+    async (strict) => {
+      const { session, model, received, schema } = await filterRun({ strict });
+      // what the Messages API and Gemini take: before, `filter[id]` went out as it is
+      expect(portableKeyViolations(schema)).toEqual([]);
+      expect(Object.keys(schema.properties)).toHaveLength(5);
+      expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+      expect(resultsOf(api, model, 1)).toEqual({ call_filter: '{"ok":true}' });
+      const [entry] = (await session.logs()).items;
+      expect(entry).toMatchObject({ toolSlug: 'TASKS_FILTER', status: 'success', callId: 'call_filter' });
+    },
+  );
+
+  it("propertyKeys: 'unchanged' sends the keys as the tool has them, and the calls run with them", async () => {
+    const { received, schema } = await filterRun({ propertyKeys: 'unchanged' });
+    expect(Object.keys(schema.properties)).toEqual(Object.keys(AWKWARD_KEY_ARGUMENTS));
+    expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+  });
+
+  it('handleToolCalls called by a loop of its own (no session specs) reads the keys back by the tools it handed out', async () => {
+    const received: unknown[] = [];
+    const provider = new OpenAIProvider({ api });
+    const { session, tools } = await samples.session(provider, {
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools: [awkwardKeysTool(received)],
+    });
+    const model = await startScriptedModelServer([
+      (request) =>
+        openaiReply(request, [
+          {
+            id: 'call_own',
+            name: 'TASKS_FILTER',
+            args: argumentsAsShown(sentSchema(request), AWKWARD_KEY_ARGUMENTS),
+          },
+        ]),
+    ]);
+    cleanups.push(() => model.close());
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+    const response =
+      api === 'chat'
+        ? await client.chat.completions.create({
+            model: 'gpt-test',
+            messages: [{ role: 'user', content: 'Filter my tasks' }],
+            tools: tools as OpenAI.ChatCompletionTool[],
+          })
+        : await client.responses.create({
+            model: 'gpt-test',
+            input: 'Filter my tasks',
+            tools: tools as OpenAI.Responses.Tool[],
+          });
+    const outputs = await provider.handleToolCalls(
+      response as OpenAIResponse<typeof api>,
+      (slug, args, options) => session.execute(slug, args, options),
+    );
+    expect(received).toEqual([AWKWARD_KEY_ARGUMENTS]);
+    const texts = (outputs as Array<{ content?: unknown; output?: unknown }>).map(
+      (output) => output.content ?? output.output,
+    );
+    expect(texts).toEqual(['{"ok":true}']);
+  });
+});
+
+describe('OpenAIProvider options', () => {
+  it('refuses a propertyKeys value it does not know, naming the ones it takes', () => {
+    expect(() => new OpenAIProvider({ propertyKeys: 'keep' as never })).toThrow(
+      /propertyKeys must be .*'portable'.*'unchanged'/,
+    );
   });
 });
 

@@ -4,14 +4,17 @@ import {
   type JSONSchema,
   type Logger,
   openaiInputSchemaOf,
+  type PropertyKeysMode,
   type Provider,
   parseToolArguments,
+  portableArgumentsOf,
   runToolCalls,
   strictSchemaOf,
   type ToolCall,
   type ToolSpec,
+  withPortableKeys,
 } from '@toolmux/core';
-import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
+import { checkedProviderOptions, PORTABLE_PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
 import type {
   ChatCompletion,
   ChatCompletionFunctionTool,
@@ -54,6 +57,16 @@ export interface OpenAIProviderOptions<A extends OpenAIApi = 'chat'> {
   strict?: boolean;
   /** Receives the warning that lists tools handed out non-strict under `strict: true`. @default console */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * `'portable'`: property keys a major model API refuses (Anthropic: `filter[id]`, `first name`,
+   * longer than 64 characters, at any depth; Gemini: `page-size` as a parameter name) are handed out
+   * renamed, each renamed property's description naming the tool's own key, and `handleToolCalls`
+   * reads the model's arguments back to the tool's keys. The client is often pointed at an
+   * OpenAI-compatible endpoint for another vendor's model (OpenRouter, Gemini's OpenAI compatibility),
+   * where one such key fails every request. `'unchanged'`: keys as the tool has them.
+   * @default 'portable'
+   */
+  propertyKeys?: PropertyKeysMode;
 }
 
 /**
@@ -72,7 +85,7 @@ export interface OpenAIProviderOptions<A extends OpenAIApi = 'chat'> {
  */
 /** The options of {@link OpenAIProvider} and what each takes. */
 const OPENAI_PROVIDER_OPTION_KINDS = {
-  ...PROVIDER_OPTION_KINDS,
+  ...PORTABLE_PROVIDER_OPTION_KINDS,
   api: {
     takes: "'chat' (Chat Completions) or 'responses' (the Responses API)",
     test: (value: unknown) => value === 'chat' || value === 'responses',
@@ -85,16 +98,24 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
   readonly name = 'openai';
   readonly api: A;
   readonly strict: boolean;
+  readonly propertyKeys: PropertyKeysMode;
   readonly #logger: Pick<Logger, 'warn'>;
+  /**
+   * The tool last handed out under each slug: what `handleToolCalls` reads renamed property keys
+   * back by when it is called without the session's specs (a caller of its own).
+   */
+  readonly #specs = new Map<string, ToolSpec>();
 
   constructor(options?: OpenAIProviderOptions<A>) {
     const {
       api = 'chat' as A,
       strict = false,
       logger = console,
+      propertyKeys = 'portable',
     } = checkedProviderOptions(options, 'OpenAIProvider', OPENAI_PROVIDER_OPTION_KINDS);
     this.api = api;
     this.strict = strict;
+    this.propertyKeys = propertyKeys;
     this.#logger = logger;
   }
 
@@ -102,6 +123,7 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
     const fallbacks: string[] = [];
     const responses = this.api === 'responses';
     const tools = specs.map((spec) => {
+      this.#specs.set(spec.slug, spec);
       let parameters: JSONSchema = openaiInputSchemaOf(spec);
       let strict = false;
       if (this.strict) {
@@ -111,6 +133,7 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
           strict = true;
         } else fallbacks.push(`${spec.slug}: ${shaped.reason}`);
       }
+      parameters = withPortableKeys(spec, parameters, this.propertyKeys);
       return responses
         ? ({
             type: 'function',
@@ -132,10 +155,25 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
     return tools as OpenAITools<A>;
   }
 
-  async handleToolCalls(response: OpenAIResponse<A>, execute: ExecuteFn): Promise<OpenAIToolOutputs<A>> {
+  /**
+   * Runs the function calls of a Chat Completions or Responses API response. Property keys handed out
+   * renamed (`propertyKeys: 'portable'`) are read back as the tool's own keys before a call runs, by
+   * `tools` (the session's specs by slug) or else by the tool last handed out under the slug.
+   */
+  async handleToolCalls(
+    response: OpenAIResponse<A>,
+    execute: ExecuteFn,
+    tools?: ReadonlyMap<string, ToolSpec>,
+  ): Promise<OpenAIToolOutputs<A>> {
+    const withOwnKeys = (call: ToolCall): ToolCall => {
+      const spec = tools?.get(call.name) ?? this.#specs.get(call.name);
+      return spec
+        ? { ...call, arguments: portableArgumentsOf(spec, call.arguments, this.propertyKeys) }
+        : call;
+    };
     if (isChatCompletion(response)) {
       const toolCalls = response.choices[0]?.message.tool_calls ?? [];
-      const calls: ToolCall[] = toolCalls.map(toolCallOf);
+      const calls: ToolCall[] = toolCalls.map((call) => withOwnKeys(toolCallOf(call)));
       const results = await runToolCalls(calls, execute);
       return results.map(
         (result, index): ChatCompletionToolMessageParam => ({
@@ -147,11 +185,9 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
     }
     const functionCalls = response.output.filter((item) => item.type === 'function_call');
     const results = await runToolCalls(
-      functionCalls.map((call) => ({
-        id: call.call_id,
-        name: call.name,
-        arguments: parseToolArguments(call.arguments),
-      })),
+      functionCalls.map((call) =>
+        withOwnKeys({ id: call.call_id, name: call.name, arguments: parseToolArguments(call.arguments) }),
+      ),
       execute,
     );
     return results.map(
