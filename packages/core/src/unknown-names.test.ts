@@ -93,4 +93,65 @@ describe('"did you mean" hints for unknown names', () => {
       await mux.close();
     }
   });
+
+  it('a slug written with an abbreviation search reads as its word (repo, repos, msg, db) names the tool of the word spelled out first, on every path, and only one the session can call', async () => {
+    const tool = (slug: string) =>
+      defineTool({
+        slug,
+        description: `The ${slug} operation.`,
+        inputSchema: { type: 'object', properties: {} },
+        execute: async () => ({ slug }),
+      });
+    const devhub = defineToolkit({
+      slug: 'devhub',
+      name: 'DevHub',
+      description: 'Code hosting.',
+      tools: [
+        'DEVHUB_GET_REPOSITORY',
+        'DEVHUB_GET_USER',
+        'DEVHUB_GET_ISSUE',
+        'DEVHUB_LIST_MY_REPOSITORIES',
+        'DEVHUB_LIST_ISSUES',
+        'DEVHUB_LIST_RELEASES',
+        'DEVHUB_SEND_MESSAGE',
+        'DEVHUB_DELETE_DATABASE',
+      ].map(tool),
+    });
+    const mux = new ToolMux({ toolkits: [devhub], store: ':memory:', logger: quiet });
+    try {
+      // by characters, GET_USER and GET_ISSUE are nearer to GET_REPO than GET_REPOSITORY is, and
+      // LIST_REPOS is far from LIST_MY_REPOSITORIES: before, the tool meant came last or not at all
+      const session = await mux.create('user_1', {});
+      const hint = async (slug: string) => (await session.execute(slug, {})).error;
+      expect(await hint('DEVHUB_GET_REPO')).toContain(
+        'Did you mean "DEVHUB_GET_REPOSITORY" or "DEVHUB_GET_USER" or "DEVHUB_GET_ISSUE"?',
+      );
+      expect(await hint('DEVHUB_LIST_REPOS')).toContain('Did you mean "DEVHUB_LIST_MY_REPOSITORIES"');
+      expect(await hint('devhub-send-msg')).toContain('Did you mean "DEVHUB_SEND_MESSAGE"');
+      expect(await hint('DEVHUB_DELETE_DB')).toContain('Did you mean "DEVHUB_DELETE_DATABASE"');
+      const schemas = await session.execute(MetaToolSlug.GET_TOOL_SCHEMAS, {
+        tool_slugs: ['DEVHUB_GET_REPO'],
+      });
+      expect((schemas.data as { hint: string }).hint).toContain('Did you mean "DEVHUB_GET_REPOSITORY"');
+      const multi = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [{ tool_slug: 'DEVHUB_LIST_REPOS' }],
+      });
+      expect((multi.data as MultiResult).results[0]!.error).toContain(
+        'Did you mean "DEVHUB_LIST_MY_REPOSITORIES"',
+      );
+      // create() names it too
+      await expect(mux.create('user_1', { tools: { devhub: ['DEVHUB_GET_REPO'] } })).rejects.toThrow(
+        'Did you mean "DEVHUB_GET_REPOSITORY"',
+      );
+      // a tool the session's filters hide is not suggested however alike its words
+      const filtered = await mux.create('user_1', {
+        tools: { devhub: { disable: ['DEVHUB_GET_REPOSITORY'] } },
+      });
+      const error = (await filtered.execute('DEVHUB_GET_REPO', {})).error;
+      expect(error).toContain('Did you mean "DEVHUB_GET_USER"');
+      expect(error).not.toContain('DEVHUB_GET_REPOSITORY');
+    } finally {
+      await mux.close();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { ALL_META_TOOL_SLUGS } from '../meta-tools/meta-tools.js';
+import { spelledOut } from '../search/tokenize.js';
 import type { SearchDocument } from '../search/tool-index.js';
 import { ToolIndex } from '../search/tool-index.js';
 import { didYouMean, NameMatcher } from '../util/closest-names.js';
@@ -133,7 +134,8 @@ export class Catalog {
 
   /** The tool slugs, ready for "did you mean" hints (sorted on first use). */
   get toolNames(): NameMatcher {
-    this.#toolNames ??= NameMatcher.sorted(this.tools.keys());
+    // a slug a model writes with an abbreviation (`GITHUB_GET_REPO`) names the tool it means first
+    this.#toolNames ??= NameMatcher.sorted(this.tools.keys(), { respell: spelledOut });
     return this.#toolNames;
   }
 

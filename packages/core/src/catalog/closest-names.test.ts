@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { spelledOut } from '../search/tokenize.js';
 import { editDistanceByTable } from '../test/edit-distance-table.js';
 import {
   closestNames,
@@ -109,6 +110,53 @@ function closestByScan(name: string, candidates: readonly string[], max = 3): st
 
 describe('NameMatcher', () => {
   const word = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'A', '_'), maxLength: 24 });
+
+  it('with respell, what the name spelled out finds comes first at the same distance, in a subset too', () => {
+    const names = [
+      'DEVHUB_GET_USER',
+      'DEVHUB_GET_ISSUE',
+      'DEVHUB_GET_REPOSITORY',
+      'DEVHUB_LIST_MY_REPOSITORIES',
+      'DEVHUB_SEND_MESSAGE',
+    ];
+    const plain = NameMatcher.sorted(names);
+    const matcher = NameMatcher.sorted(names, { respell: spelledOut });
+    // by characters alone, USER and ISSUE are nearer to REPO than REPOSITORY is
+    expect(plain.closest('DEVHUB_GET_REPO')).toEqual([
+      'DEVHUB_GET_USER',
+      'DEVHUB_GET_ISSUE',
+      'DEVHUB_GET_REPOSITORY',
+    ]);
+    expect(matcher.closest('DEVHUB_GET_REPO')).toEqual([
+      'DEVHUB_GET_REPOSITORY',
+      'DEVHUB_GET_USER',
+      'DEVHUB_GET_ISSUE',
+    ]);
+    expect(plain.closest('devhub_list_repos')).not.toContain('DEVHUB_LIST_MY_REPOSITORIES');
+    expect(matcher.closest('devhub_list_repos')[0]).toBe('DEVHUB_LIST_MY_REPOSITORIES');
+    expect(matcher.closest('Devhub-Send-Msg')[0]).toBe('DEVHUB_SEND_MESSAGE');
+    expect(matcher.subset((name) => name !== 'DEVHUB_GET_REPOSITORY').closest('DEVHUB_GET_REPO')).toEqual([
+      'DEVHUB_GET_USER',
+      'DEVHUB_GET_ISSUE',
+    ]);
+    // a name without abbreviations is looked for once, as before
+    const work: SuggestionWork = { units: 0, cells: 0, complete: true };
+    expect(matcher.closest('DEVHUB_GET_USR', 3, work)).toEqual(plain.closest('DEVHUB_GET_USR'));
+    const once = work.units;
+    matcher.closest('DEVHUB_GET_REPO', 3, work);
+    expect(work.units).toBeGreaterThan(once);
+    expect(work.units).toBeLessThanOrEqual(2 * (SUGGESTION_WORK_LIMIT + 1_000));
+  });
+
+  it('spelledOut writes out the abbreviations search reads as words, plurals too, in their case', () => {
+    expect(spelledOut('GITHUB_GET_REPO')).toBe('GITHUB_GET_REPOSITORY');
+    expect(spelledOut('GITHUB_LIST_REPOS')).toBe('GITHUB_LIST_REPOSITORIES');
+    expect(spelledOut('slack-send-msg')).toBe('slack-send-message');
+    expect(spelledOut('Notion Query Db')).toBe('Notion Query Database');
+    expect(spelledOut('LIST_DIRS2')).toBe('LIST_DIRECTORIES2');
+    // a word that merely starts like one is left alone
+    expect(spelledOut('GITHUB_REPORT_ORGANIZER')).toBe('GITHUB_REPORT_ORGANIZER');
+  });
 
   it('sorted, and a subset of it, suggests what the full edit distance suggests', () => {
     fc.assert(

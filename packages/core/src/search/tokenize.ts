@@ -39,6 +39,34 @@ export const EQUIVALENT_WORDS: readonly (readonly string[])[] = [
   ['picture', 'pic'],
 ];
 
+/**
+ * Each abbreviation of {@link EQUIVALENT_WORDS}, and its plural, (lower case) → the word it stands
+ * for: `repo` → `repository`, `repos` → `repositories`.
+ */
+const SPELLED_OUT = new Map(
+  EQUIVALENT_WORDS.flatMap(([word, ...abbreviations]) =>
+    abbreviations.flatMap((abbreviation) => [
+      [abbreviation, word!],
+      [`${abbreviation}s`, word!.endsWith('y') ? `${word!.slice(0, -1)}ies` : `${word}s`],
+    ]),
+  ),
+);
+
+/**
+ * `name` with each word that is an abbreviation search reads as a word (see {@link EQUIVALENT_WORDS})
+ * spelled out, in the word's case: `GITHUB_LIST_REPOS` → `GITHUB_LIST_REPOSITORIES`,
+ * `slack-send-msg` → `slack-send-message`; `name` itself when it has none. For "did you mean" hints
+ * of tool slugs, which a model writes as it would say them.
+ */
+export function spelledOut(name: string): string {
+  return name.replace(/[A-Za-z]+/g, (word) => {
+    const spelled = SPELLED_OUT.get(word.toLowerCase());
+    if (spelled === undefined) return word;
+    if (word === word.toUpperCase()) return spelled.toUpperCase();
+    return word[0] === word[0]!.toUpperCase() ? spelled[0]!.toUpperCase() + spelled.slice(1) : spelled;
+  });
+}
+
 /** Runs of letters and digits; everything else (space, `_`, `-`, `.`, `&`, ...) separates words. */
 const WORD_RUN = /[\p{L}\p{N}]+/gu;
 /** The parts of one run: `HTMLParser` → `HTML`, `Parser`; `AI2sql` → `AI`, `2`, `sql`. */

@@ -78,6 +78,7 @@ export class NameMatcher {
   readonly #byLength: Int32Array;
   readonly #maxLength: number;
   readonly #sorted: boolean;
+  readonly #respell: ((name: string) => string) | undefined;
 
   private constructor(
     names: readonly string[],
@@ -86,7 +87,9 @@ export class NameMatcher {
     shared: Int32Array,
     byLength: Int32Array,
     sorted: boolean,
+    respell?: (name: string) => string,
   ) {
+    this.#respell = respell;
     this.#names = names;
     this.#lower = lower;
     this.#index = index;
@@ -98,9 +101,14 @@ export class NameMatcher {
     this.#maxLength = maxLength;
   }
 
-  /** Names kept for many hints (a catalog's, a session's): sorted once, O(n log n). */
-  static sorted(names: Iterable<string>): NameMatcher {
-    return NameMatcher.#of([...names], true);
+  /**
+   * Names kept for many hints (a catalog's, a session's): sorted once, O(n log n). With `respell`,
+   * an unknown name is also looked for as `respell` writes it (a tool slug with its abbreviations
+   * spelled out: `GITHUB_GET_REPO` as `GITHUB_GET_REPOSITORY`), and what that finds comes first at
+   * the same distance (the work limit applies to each look).
+   */
+  static sorted(names: Iterable<string>, options?: { respell?: (name: string) => string }): NameMatcher {
+    return NameMatcher.#of([...names], true, options?.respell);
   }
 
   /** Names for one hint: in their order, O(n). */
@@ -108,7 +116,7 @@ export class NameMatcher {
     return NameMatcher.#of([...names], false);
   }
 
-  static #of(names: string[], sorted: boolean): NameMatcher {
+  static #of(names: string[], sorted: boolean, respell?: (name: string) => string): NameMatcher {
     const lowered = names.map((name) => name.toLowerCase());
     const order = Array.from({ length: names.length }, (_, index) => index);
     if (sorted) {
@@ -128,6 +136,7 @@ export class NameMatcher {
       shared,
       NameMatcher.#lengthOrder(lower, order),
       sorted,
+      respell,
     );
   }
 
@@ -172,6 +181,7 @@ export class NameMatcher {
       Int32Array.from(shared),
       byLength,
       this.#sorted,
+      this.#respell,
     );
   }
 
@@ -187,6 +197,34 @@ export class NameMatcher {
     work: SuggestionWork = { units: 0, cells: 0, complete: true },
     limit = SUGGESTION_WORK_LIMIT,
   ): string[] {
+    const found = this.#closestEntries(name, max, work, limit);
+    const respelled = this.#respell?.(name);
+    if (respelled !== undefined && respelled !== name) {
+      const first = { ...work };
+      // what the name spelled out finds goes first, at the same distance
+      const merged = [...this.#closestEntries(respelled, max, work, limit), ...found].sort(
+        (a, b) => a.distance - b.distance,
+      );
+      work.units += first.units;
+      work.cells += first.cells;
+      work.complete &&= first.complete;
+      const names: string[] = [];
+      for (const { index } of merged) {
+        const known = this.#names[index]!;
+        if (names.length < max && !names.includes(known)) names.push(known);
+      }
+      return names;
+    }
+    return found.map((entry) => this.#names[entry.index]!);
+  }
+
+  /** {@link closest} of one spelling of the name: the names kept, with their distances. */
+  #closestEntries(
+    name: string,
+    max: number,
+    work: SuggestionWork,
+    limit: number,
+  ): Array<{ distance: number; index: number }> {
     work.units = 0;
     work.cells = 0;
     work.complete = true;
@@ -217,7 +255,7 @@ export class NameMatcher {
     if (finished && kept.length < max) this.#holding(target, threshold, max, kept, budget, limit);
     work.units = budget.units;
     work.complete = finished && budget.units <= limit;
-    return kept.map((entry) => this.#names[entry.index]!);
+    return kept;
   }
 
   /**
