@@ -791,16 +791,16 @@ describe.each(['chat', 'responses'] as const)('property keys, %s API', (api) => 
     return sent.find((tool) => tool.name === 'TASKS_FILTER')!.parameters as Record<string, any>;
   };
 
-  /** A DIRECT_TOOLS session with the awkward-keys tool, and a model that calls it once as shown. */
-  async function filterRun(options: { strict?: boolean; propertyKeys?: 'portable' | 'unchanged' }) {
+  /**
+   * A DIRECT_TOOLS session of `provider` with the awkward-keys tool, and the real client on a model
+   * that calls it once with the keys as it was shown them, then says "done".
+   */
+  async function filterSetUp(provider: OpenAIProvider<typeof api>) {
     const received: unknown[] = [];
-    const { session, tools } = await samples.session(
-      new OpenAIProvider({ api, ...options, logger: silent }),
-      {
-        preset: SessionPreset.DIRECT_TOOLS,
-        customTools: [awkwardKeysTool(received)],
-      },
-    );
+    const { session, tools } = await samples.session(provider, {
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools: [awkwardKeysTool(received)],
+    });
     const model = await startScriptedModelServer([
       (request) =>
         openaiReply(request, [
@@ -814,8 +814,14 @@ describe.each(['chat', 'responses'] as const)('property keys, %s API', (api) => 
     ]);
     cleanups.push(() => model.close());
     const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
-    expect(await wires[api].loop(client, session, tools)).toBe('done');
-    return { session, model, received, schema: sentSchema(model.requests[0]!) };
+    return { session, tools, model, client, received };
+  }
+
+  /** {@link filterSetUp}, run through the agent loop of the API. */
+  async function filterRun(options: { strict?: boolean; propertyKeys?: 'portable' | 'unchanged' }) {
+    const run = await filterSetUp(new OpenAIProvider({ api, ...options, logger: silent }));
+    expect(await wires[api].loop(run.client, run.session, run.tools)).toBe('done');
+    return { ...run, schema: sentSchema(run.model.requests[0]!) };
   }
 
   it.each([false, true])(
@@ -839,24 +845,8 @@ describe.each(['chat', 'responses'] as const)('property keys, %s API', (api) => 
   });
 
   it('handleToolCalls called by a loop of its own (no session specs) reads the keys back by the tools it handed out', async () => {
-    const received: unknown[] = [];
     const provider = new OpenAIProvider({ api });
-    const { session, tools } = await samples.session(provider, {
-      preset: SessionPreset.DIRECT_TOOLS,
-      customTools: [awkwardKeysTool(received)],
-    });
-    const model = await startScriptedModelServer([
-      (request) =>
-        openaiReply(request, [
-          {
-            id: 'call_own',
-            name: 'TASKS_FILTER',
-            args: argumentsAsShown(sentSchema(request), AWKWARD_KEY_ARGUMENTS),
-          },
-        ]),
-    ]);
-    cleanups.push(() => model.close());
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+    const { session, tools, client, received } = await filterSetUp(provider);
     const response =
       api === 'chat'
         ? await client.chat.completions.create({
