@@ -78,6 +78,23 @@ describe("a session's MCP endpoint with the project API key in x-api-key", () =>
       success_count: 1,
     });
     expect(sample.calls.map((call) => call.input)).toEqual([{ title: 'over mcp' }]);
+
+    // a cell that failed is isError under Composio's names too, its answer still the text
+    const failed = (await client.callTool({
+      name: 'COMPOSIO_REMOTE_WORKBENCH',
+      arguments: { code_to_execute: "console.log('first'); null.x" },
+    })) as CallToolResult;
+    expect(failed.isError).toBe(true);
+    expect(json(failed)).toMatchObject({
+      stdout: 'first',
+      error: expect.stringContaining('WORKBENCH_CODE_ERROR'),
+    });
+    const ok = (await client.callTool({
+      name: 'COMPOSIO_REMOTE_WORKBENCH',
+      arguments: { code_to_execute: 'return 2' },
+    })) as CallToolResult;
+    expect(ok.isError).toBeFalsy();
+    expect(json(ok)).toMatchObject({ results: 2, stdout: '' });
   });
 
   it('still accepts the session token, and refuses a wrong key, another use of the key, or an unknown session', async () => {

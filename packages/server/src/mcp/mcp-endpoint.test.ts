@@ -189,6 +189,35 @@ describe('MCP over Streamable HTTP with the official client', () => {
     expect(JSON.parse(text(second)).result).toMatch(/^task_/);
   });
 
+  it('answers a TOOLMUX_WORKBENCH call whose cell failed (threw, reached a limit) with isError, its result, logs and error still the text', async () => {
+    const client = await connect(meta.sessionId, meta.mcp.headers);
+    const cell = async (code: string) =>
+      (await client.callTool({ name: 'TOOLMUX_WORKBENCH', arguments: { code } })) as CallToolResult;
+    // it answered isError: false, and a client that looks at isError read the failure as a success
+    const thrown = await cell("console.log('before'); throw new TypeError('bad input')");
+    expect(thrown.isError).toBe(true);
+    expect(JSON.parse(text(thrown))).toMatchObject({
+      result: null,
+      logs: ['before'],
+      error: { code: 'WORKBENCH_CODE_ERROR', message: expect.stringContaining('TypeError: bad input') },
+    });
+    const uncaughtCall = await cell("await toolmux.files.read('nowhere')");
+    expect(uncaughtCall.isError).toBe(true);
+    expect(JSON.parse(text(uncaughtCall)).error.message).toContain('WORKBENCH_FILE_NOT_FOUND');
+    const tooLong = await cell("console.log('made it'); return 'x'.repeat(200_000)");
+    expect(tooLong.isError).toBe(true);
+    expect(JSON.parse(text(tooLong))).toMatchObject({
+      logs: ['made it'],
+      error: { code: 'WORKBENCH_OUTPUT_LIMIT' },
+    });
+    // a cell that caught the failure itself succeeded
+    const caught = await cell(
+      "try { await toolmux.files.read('nowhere') } catch (error) { return error.code }",
+    );
+    expect(caught.isError).toBeFalsy();
+    expect(JSON.parse(text(caught))).toEqual({ result: 'WORKBENCH_FILE_NOT_FOUND', logs: [] });
+  });
+
   it('turns a failing tool into isError with the readable message', async () => {
     const client = await connect(direct.sessionId, direct.mcp.headers);
     const failed = (await client.callTool({
