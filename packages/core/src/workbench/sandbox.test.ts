@@ -74,7 +74,7 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     await sandbox.run('\n\n\nglobalThis.g = () => { throw new Error("in g") }', noHost, limits);
     expect(await at('g()')).toBe('    at <anonymous> (cell.js:4:39)');
     const logged = await sandbox.run('\nconsole.log(new Error("x"))', noHost, limits);
-    expect(logged.logs[0]).toContain('    at <anonymous> (cell.js:2:22)\n');
+    expect(logged.logs[0]).toBe('Error: x\n    at <anonymous> (cell.js:2:22)');
   });
 
   it("names the cell's own lines in the stack the code reads: an error it made, one the engine threw, a failed toolmux call's where the code awaits it", async () => {
@@ -133,6 +133,49 @@ return stacks.map((stack) => stack.split('\\n')[0]);`,
     expect((await sandbox.run('null.x', noHost, limits)).error?.message.split('\n')[1]).toBe(
       '    at <anonymous> (cell.js:1:5)',
     );
+  });
+
+  it("shows only the code's own frames, never the prelude's: an error of the cell's first steps, a toJSON of a call's arguments that threw, as thrown, logged or read by the code", async () => {
+    const sandbox = await create(32);
+    const host: SandboxHostCall = async () => ({ ok: true });
+    const frames = (text: string | undefined) =>
+      (text ?? '').split('\n').filter((line) => line.startsWith('    at '));
+    // each held `at run (toolmux-prelude.js:…)` (an error before the first await), or `at call` and
+    // `at execute (toolmux-prelude.js:…)` (a toJSON of the arguments)
+    const thrown = await sandbox.run('const a = 1;\nnull.x', host, limits);
+    expect(frames(thrown.error?.message)).toEqual(['    at <anonymous> (cell.js:2:5)']);
+    const inFunction = await sandbox.run('const f = () => null.x;\nf()', host, limits);
+    expect(frames(inFunction.error?.message)).toEqual([
+      '    at f (cell.js:1:21)',
+      '    at <anonymous> (cell.js:2:2)',
+    ]);
+    const viaToJson = await sandbox.run(
+      "const args = { toJSON() { throw new Error('in toJSON') } };\nawait toolmux.execute('X', args)",
+      host,
+      limits,
+    );
+    expect(viaToJson.error?.message.split('\n')[0]).toBe('Error: in toJSON');
+    expect(frames(viaToJson.error?.message)).toEqual([
+      expect.stringMatching(/^ {4}at toJSON \(cell\.js:1:\d+\)$/),
+      '    at stringify (native)',
+      expect.stringMatching(/^ {4}at <anonymous> \(cell\.js:2:\d+\)$/),
+    ]);
+    const logged = await sandbox.run(
+      "try { null.x } catch (error) { console.log(error) }\ntry { await toolmux.execute('X', { toJSON() { throw new Error('j') } }) } catch (error) { console.log(error) }",
+      host,
+      limits,
+    );
+    const read = await sandbox.run(
+      "const stacks = [];\ntry { null.x } catch (error) { stacks.push(error.stack) }\nstacks.push(new Error('made').stack);\ntry { await toolmux.execute('X', { toJSON() { throw new Error('j') } }) } catch (error) { stacks.push(error.stack) }\nreturn stacks",
+      host,
+      limits,
+    );
+    for (const text of [...logged.logs, ...(read.result as string[])]) {
+      expect(text).not.toContain('toolmux-prelude');
+      expect(frames(text).length).toBeGreaterThan(0);
+      expect(frames(text).every((line) => /\(cell\.js:\d+:\d+\)$|\(native\)$/.test(line))).toBe(true);
+    }
+    expect(frames((read.result as string[])[1])).toEqual(['    at <anonymous> (cell.js:3:22)']);
   });
 
   it("logs an error with its name, code and message, then its frames (QuickJS's stack holds only the frames)", async () => {

@@ -1148,7 +1148,7 @@ const PRELUDE = `(() => {
       // a cycle (JSON says only "circular reference"): where it is; another error (a toJSON or a
       // getter of the code's that threw) as it was thrown
       const cycle = error instanceof HostTypeError ? cycleIn(args === undefined ? null : args) : undefined;
-      if (cycle === undefined) reject(error);
+      if (cycle === undefined) reject(ownError(error));
       else {
         const at = namedPath(operation, cycle.path);
         const target = cycle.inner.length === 0 ? 'the arguments' : namedPath(operation, cycle.inner);
@@ -1223,7 +1223,28 @@ const PRELUDE = `(() => {
     if (at === 1) return 'cell.js:1:' + (column > ${CELL_HEAD.length} ? column - ${CELL_HEAD.length} : 1);
     return match;
   };
-  const ownStack = (stack) => apply(replaceText, stack, [cellFrame, ownFrame]);
+  // A frame of the prelude's own functions (\`at call (toolmux-prelude.js:…)\` and \`at execute\`
+  // between a toJSON of a call's arguments that threw and the code's line that made the call): not
+  // the code's, and the model can do nothing with it; left out of every stack it is shown.
+  const preludeFrame = /^[^\\n]*\\btoolmux-prelude\\.js:\\d+:\\d+[^\\n]*(?:\\n|$)/gm;
+  const withoutPrelude = (stack) => apply(replaceText, stack, [preludeFrame, '']);
+  const ownStack = (stack) => apply(replaceText, withoutPrelude(stack), [cellFrame, ownFrame]);
+  // The code's own error that a prelude function let through (a toJSON of a call's arguments that
+  // threw, which rejects the call): its \`stack\` without the prelude's frames, as the code reads it
+  // too. Only a stack the engine wrote, an own string the code can write; nothing else is touched.
+  const ownDescriptor = Object.getOwnPropertyDescriptor;
+  const ownError = (error) => {
+    try {
+      if (error !== null && typeof error === 'object') {
+        const stack = ownDescriptor(error, 'stack');
+        // (a stack the engine wrote is a few frames: a longer one is the code's own text, left as it is)
+        if (stack !== undefined && typeof stack.value === 'string' && stack.value.length <= 65536 && stack.writable && stack.configurable) {
+          defineProperty(error, 'stack', { value: withoutPrelude(stack.value), writable: true, enumerable: stack.enumerable, configurable: true });
+        }
+      }
+    } catch {}
+    return error;
+  };
   // An error as the model reads it: its name, its code where it has one (a failed toolmux call's) and
   // its message, then its frames (QuickJS's \`stack\` holds only the frames).
   const trailingBreaks = /\\n+$/;
@@ -1235,7 +1256,7 @@ const PRELUDE = `(() => {
     let text = name === undefined ? 'Error' : toText(name);
     if (typeof code === 'string' || typeof code === 'number') text += ' [' + code + ']';
     if (message !== undefined && message !== null && message !== '') text += ': ' + toText(message);
-    return stack ? text + '\\n' + apply(replaceText, ownStack(toText(stack)), [trailingBreaks, '']) : text;
+    return stack ? text + '\\n' + apply(replaceText, ownStack(cut(toText(stack))), [trailingBreaks, '']) : text;
   };
   const show = (value) => {
     if (typeof value === 'string') return value;
@@ -1312,7 +1333,7 @@ const PRELUDE = `(() => {
           } catch {}
           out.message = shown('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
         }
-        try { const stack = error.stack; if (stack) out.stack = shown(ownStack(toText(stack))); } catch {}
+        try { const stack = error.stack; if (stack) out.stack = shown(ownStack(cut(toText(stack)))); } catch {}
         // a failed toolmux call's code (TOOL_ARGUMENTS_INVALID, WORKBENCH_FILE_NOT_FOUND), or the code's own
         try { const code = error.code; if (typeof code === 'string' || typeof code === 'number') out.code = shown(toText(code)); } catch {}
       } else out.message = shown(toText(error));
@@ -1320,6 +1341,8 @@ const PRELUDE = `(() => {
     lastLine = Infinity;
     return out;
   };
+  const promiseThen = Promise.prototype.then;
+  const started = Promise.resolve();
   const run = (cell, maxChars, maxToolCalls) => {
     limit = maxChars;
     maxCalls = maxToolCalls;
@@ -1332,7 +1355,10 @@ const PRELUDE = `(() => {
     for (const id in left) {
       left[id](callError('This toolmux call was made by an earlier workbench call, which returned before its reply came: its result is lost (the tool may have run). Make the call again, and await the calls of a cell before it returns.', 'WORKBENCH_CODE_ERROR'));
     }
-    cell().then(
+    // called from a job, which the engine runs with no function of the prelude on the stack: an error
+    // the code's first steps make or throw has only the code's frames, in the \`stack\` it reads too
+    // (called here, each held \`at run (toolmux-prelude.js:…)\` below them)
+    apply(promiseThen, started, [cell]).then(
       (value) => {
         let json;
         try {
