@@ -162,6 +162,7 @@ export type {
   SessionUpdate,
   Store,
   StoredSessionToken,
+  WorkbenchFileRange,
   WorkbenchFileRecord,
   WorkbenchFileWrite,
 } from './store/types.js';

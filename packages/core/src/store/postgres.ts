@@ -48,18 +48,22 @@ import type {
   SessionUpdate,
   Store,
   StoredSessionToken,
+  WorkbenchFileRange,
   WorkbenchFileRecord,
   WorkbenchFileWrite,
 } from './types.js';
 import { ATTEMPT_EXPIRED_REASON, ATTEMPT_REPLACED_REASON, MAX_ATTEMPTS_ENDED_PER_START } from './types.js';
 import {
+  type FilePiecesReader,
   fileKeptChangingError,
   filePieces,
   GENERATION_PREFIX,
   piecesMissingError,
+  rangeTextReader,
   WORKBENCH_FILE_RECORD_BYTES,
   WORKBENCH_READ_ATTEMPTS,
   WORKBENCH_STALE_PIECES_MS,
+  wholeTextReader,
 } from './workbench-pieces.js';
 
 export interface PostgresStoreOptions {
@@ -1118,7 +1122,33 @@ export class PostgresStore implements Store {
    * missing (the file was replaced or deleted meanwhile), so the content is one generation's.
    */
   async getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {
-    const operation = 'read a workbench file';
+    const read = await this.#readFilePieces(sessionId, path, 'read a workbench file', wholeTextReader);
+    return read && { sessionId, path, size: read.size, updatedAt: read.updatedAt, content: read.value };
+  }
+
+  /** As {@link getWorkbenchFile}, the pieces read only up to the range's end, and only the range kept. */
+  async getWorkbenchFileRange(
+    sessionId: string,
+    path: string,
+    offset: number,
+    length: number,
+  ): Promise<WorkbenchFileRange | undefined> {
+    const operation = 'read a range of a workbench file';
+    return (await this.#readFilePieces(sessionId, path, operation, () => rangeTextReader(offset, length)))
+      ?.value;
+  }
+
+  /**
+   * The pieces of a file's current generation in order, to what `begin()` makes (`add` says when it
+   * needs no more; `end` is told whether it was given every piece); a new one when the read starts
+   * over. `undefined` when there is no file.
+   */
+  async #readFilePieces<T>(
+    sessionId: string,
+    path: string,
+    operation: string,
+    begin: () => FilePiecesReader<T>,
+  ): Promise<{ size: number; updatedAt: Date; value: T } | undefined> {
     for (let attempt = 0; attempt < WORKBENCH_READ_ATTEMPTS; attempt++) {
       const [row] = await this.query(
         operation,
@@ -1127,13 +1157,17 @@ export class PostgresStore implements Store {
         [sessionId, path],
       );
       if (!row) return undefined;
-      const file = { sessionId, path, size: Number(row.size), updatedAt: new Date(row.updated_at) };
+      const file = { size: Number(row.size), updatedAt: new Date(row.updated_at) };
+      const reader = begin();
       // a row written before the workbench_file_pieces migration keeps its content
-      if (row.generation === null) return { ...file, content: row.content as string };
+      if (row.generation === null) {
+        reader.add(row.content as string);
+        return { ...file, value: reader.end(true) };
+      }
       const pieces = Number(row.pieces);
-      let content = '';
       let piece = 0;
-      while (piece < pieces) {
+      let enough = false;
+      while (piece < pieces && !enough) {
         const end = Math.min(pieces, piece + PIECES_PER_READ);
         const got = await this.query(
           operation,
@@ -1142,11 +1176,13 @@ export class PostgresStore implements Store {
           [sessionId, row.generation, piece, end],
         );
         if (got.length !== end - piece) break;
-        // a rope: joined by whoever reads the text, not here
-        for (const { content: text } of got) content += text;
-        piece = end;
+        for (const { content: text } of got) {
+          piece++;
+          enough = reader.add(text);
+          if (enough) break;
+        }
       }
-      if (piece === pieces) return { ...file, content };
+      if (enough || piece === pieces) return { ...file, value: reader.end(piece === pieces) };
     }
     throw storeError('postgres', operation, fileKeptChangingError(path));
   }

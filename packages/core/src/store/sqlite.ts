@@ -62,18 +62,22 @@ import type {
   SessionUpdate,
   Store,
   StoredSessionToken,
+  WorkbenchFileRange,
   WorkbenchFileRecord,
   WorkbenchFileWrite,
 } from './types.js';
 import { ATTEMPT_EXPIRED_REASON, ATTEMPT_REPLACED_REASON, MAX_ATTEMPTS_ENDED_PER_START } from './types.js';
 import {
+  type FilePiecesReader,
   fileKeptChangingError,
   filePieces,
   GENERATION_PREFIX,
   piecesMissingError,
+  rangeTextReader,
   WORKBENCH_FILE_RECORD_BYTES,
   WORKBENCH_READ_ATTEMPTS,
   WORKBENCH_STALE_PIECES_MS,
+  wholeTextReader,
 } from './workbench-pieces.js';
 
 export interface SqliteStoreOptions {
@@ -1077,7 +1081,33 @@ export class SqliteStore implements Store {
    * missing (the file was replaced or deleted meanwhile), so the content is one generation's.
    */
   async getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {
-    const operation = 'read a workbench file';
+    const read = await this.#readFilePieces(sessionId, path, 'read a workbench file', wholeTextReader);
+    return read && { sessionId, path, size: read.size, updatedAt: read.updatedAt, content: read.value };
+  }
+
+  /** As {@link getWorkbenchFile}, the pieces read only up to the range's end, and only the range kept. */
+  async getWorkbenchFileRange(
+    sessionId: string,
+    path: string,
+    offset: number,
+    length: number,
+  ): Promise<WorkbenchFileRange | undefined> {
+    const operation = 'read a range of a workbench file';
+    return (await this.#readFilePieces(sessionId, path, operation, () => rangeTextReader(offset, length)))
+      ?.value;
+  }
+
+  /**
+   * The pieces of a file's current generation in order, to what `begin()` makes (`add` says when it
+   * needs no more; `end` is told whether it was given every piece); a new one when the read starts
+   * over. `undefined` when there is no file.
+   */
+  async #readFilePieces<T>(
+    sessionId: string,
+    path: string,
+    operation: string,
+    begin: () => FilePiecesReader<T>,
+  ): Promise<{ size: number; updatedAt: Date; value: T } | undefined> {
     const statements = this.#fileStatements();
     const slice = new WorkSlice();
     for (let attempt = 0; attempt < WORKBENCH_READ_ATTEMPTS; attempt++) {
@@ -1092,22 +1122,25 @@ export class SqliteStore implements Store {
           }
         | undefined;
       if (!row) return undefined;
-      const file = { sessionId, path, size: Number(row.size), updatedAt: new Date(Number(row.updated_at)) };
+      const file = { size: Number(row.size), updatedAt: new Date(Number(row.updated_at)) };
+      const reader = begin();
       // a row written before the workbench_file_pieces migration keeps its content
-      if (row.generation === null) return { ...file, content: row.content };
+      if (row.generation === null) {
+        reader.add(row.content);
+        return { ...file, value: reader.end(true) };
+      }
       const pieces = Number(row.pieces);
-      let content = '';
       let piece = 0;
-      for (; piece < pieces; piece++) {
+      let enough = false;
+      for (; piece < pieces && !enough; piece++) {
         if (slice.due()) await slice.pause();
         const got = this.run(operation, () => statements.getPiece.get(sessionId, row.generation, piece)) as
           | { content: string }
           | undefined;
         if (!got) break;
-        // a rope: joined by whoever reads the text, not here
-        content += got.content;
+        enough = reader.add(got.content);
       }
-      if (piece === pieces) return { ...file, content };
+      if (enough || piece === pieces) return { ...file, value: reader.end(piece === pieces) };
     }
     throw storeError('sqlite', operation, fileKeptChangingError(path));
   }

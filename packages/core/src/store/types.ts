@@ -28,6 +28,18 @@ export interface Store {
    */
   putWorkbenchFile?(file: WorkbenchFileWrite, quotaBytes: number): Promise<number | undefined>;
   getWorkbenchFile?(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined>;
+  /**
+   * A range of a workbench file's JSON text (`toolmux.files.read(path, { offset, length })`): at most
+   * `length` UTF-16 code units from `offset` (see `fileRangeReader` for the cuts), read from the
+   * file as one write left it, without holding the whole file; `undefined` when there is no file.
+   * Optional: without it the workbench reads the whole file with `getWorkbenchFile` and cuts the range.
+   */
+  getWorkbenchFileRange?(
+    sessionId: string,
+    path: string,
+    offset: number,
+    length: number,
+  ): Promise<WorkbenchFileRange | undefined>;
   listWorkbenchFiles?(sessionId: string): Promise<Array<Omit<WorkbenchFileRecord, 'content'>>>;
   /** True when there was a file to delete. */
   deleteWorkbenchFile?(sessionId: string, path: string): Promise<boolean>;
@@ -602,6 +614,16 @@ export interface WorkbenchFileRecord {
   content: string;
   size: number;
   updatedAt: Date;
+}
+
+/** A part of a workbench file's JSON text, as a ranged read gives it. */
+export interface WorkbenchFileRange {
+  /** The characters read: UTF-16 code units of the file's JSON text, as JavaScript counts a string's length. */
+  text: string;
+  /** Where `text` starts in the file's text: the offset asked for, one less where it fell inside a surrogate pair. */
+  offset: number;
+  /** Where the next range starts; `null` when `text` reaches the end of the file. */
+  nextOffset: number | null;
 }
 
 /**

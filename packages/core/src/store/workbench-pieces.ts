@@ -12,6 +12,8 @@
  * are {@link WORKBENCH_STALE_PIECES_MS} old (and which go with the session).
  */
 
+import type { WorkbenchFileRange } from './types.js';
+
 /** Characters of a file's content per stored piece (up to 768 KB of UTF-8). */
 export const WORKBENCH_FILE_PIECE_CHARS = 256 * 1024;
 
@@ -138,4 +140,82 @@ export function piecesMissingError(path: string, expected: number, found: number
   return new Error(
     `${expected - found} of the ${expected} pieces written for the workbench file ${JSON.stringify(path)} were deleted before the write finished (it stalled for more than ${WORKBENCH_STALE_PIECES_MS} ms); write it again`,
   );
+}
+
+/** The most characters one ranged read of a workbench file gives (`toolmux.files.read(path, { length })`). */
+export const WORKBENCH_READ_RANGE_MAX_CHARS = 1_000_000;
+
+const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
+
+/**
+ * Collects the range `[offset, offset + length)` of a text given as its consecutive pieces (`add`
+ * each, in order, until it says it has what it needs), keeping only the characters of the range and
+ * one on either side: a file of many megabytes is never held whole. A cut that would fall between
+ * the two halves of a surrogate pair is moved one back, at the start and at the end alike (so that
+ * ranges taken one after the other, by `nextOffset` or by counting, give each character once); an end
+ * moved back onto the start is moved past the pair instead, so that a range is never empty before the
+ * end of the text.
+ */
+export function fileRangeReader(
+  offset: number,
+  length: number,
+): { add(piece: string): boolean; range(ended: boolean): WorkbenchFileRange } {
+  const from = Math.max(0, offset - 1);
+  // one past the end: whether the end falls inside a pair
+  const to = offset + length + 1;
+  let at = 0;
+  let window = '';
+  return {
+    add(piece) {
+      const start = at;
+      at += piece.length;
+      if (at > from && start < to) {
+        window += piece.slice(Math.max(0, from - start), Math.min(piece.length, to - start));
+      }
+      return at >= to;
+    },
+    range(ended) {
+      // the text's length, when every piece was given
+      const total = ended ? at : Number.POSITIVE_INFINITY;
+      if (offset >= total) return { text: '', offset, nextOffset: null };
+      const unit = (position: number) => window.charCodeAt(position - from);
+      const splits = (position: number) =>
+        position > 0 &&
+        position < total &&
+        isHighSurrogate(unit(position - 1)) &&
+        isLowSurrogate(unit(position));
+      const start = splits(offset) ? offset - 1 : offset;
+      let end = Math.min(offset + length, total);
+      if (splits(end)) end = end - 1 > start ? end - 1 : end + 1;
+      return {
+        text: window.slice(start - from, end - from),
+        offset: start,
+        nextOffset: end >= total ? null : end,
+      };
+    },
+  };
+}
+
+/** What a store gives a file's pieces to, in order: `add` says when it needs no more; `end` is told whether it was given every piece. */
+export interface FilePiecesReader<T> {
+  add(piece: string): boolean;
+  end(ended: boolean): T;
+}
+
+/** A reader of the whole text: the pieces joined as a rope (joined by whoever reads the text). */
+export function wholeTextReader(): FilePiecesReader<string> {
+  let content = '';
+  return {
+    add: (piece) => {
+      content += piece;
+      return false;
+    },
+    end: () => content,
+  };
+}
+
+/** A reader of the range `[offset, offset + length)` (see {@link fileRangeReader}). */
+export function rangeTextReader(offset: number, length: number): FilePiecesReader<WorkbenchFileRange> {
+  const reader = fileRangeReader(offset, length);
+  return { add: (piece) => reader.add(piece), end: (ended) => reader.range(ended) };
 }

@@ -36,7 +36,7 @@ export const WORKBENCH_DESCRIPTION = [
   '- `await toolmux.execute(slug, args)` runs a tool of this session and returns `{ successful, data, error }`. `toolmux.execute(slug, args, { account })` runs it with one connected account of the user, given by its id (`ca_…`) or alias; without it the default account is used.',
   '- `await toolmux.search(query, limit?)` finds tools for a task in plain words (at most `limit` of them, 1–50): `{ results: [{ tools: [{ tool_slug, description, input_schema }] }] }`.',
   "- `await toolmux.proxy({ toolkit, endpoint, method, body })` calls a connected app's API directly: `{ status, headers, data }`.",
-  '- `await toolmux.files.write(path, value)`, `read(path)`, `list()`, `delete(path)`: files of this session that last across calls (large tool results are saved here too).',
+  "- `await toolmux.files.write(path, value)`, `read(path)`, `list()`, `delete(path)`: files of this session that last across calls (large tool results are saved here too). `read(path, { offset, length })` gives `{ text, nextOffset }`: that part of the file's JSON text (read on from `nextOffset` until it is null), for a file too large to read whole.",
   'Variables you put on `globalThis` stay for your next calls while the workbench stays active (it is reset after a long idle time, a timeout or running out of memory; you are told).',
   `There is no network, file system, \`require\`, \`import\`, \`process\` or timers. ${WORKBENCH_SLUGS_LINE}`,
   'Example: `const r = await Promise.all(ids.map((id) => toolmux.execute("TASKS_GET_TASK", { id }))); return r.filter((x) => x.successful && x.data.done).length;`',

@@ -3,7 +3,12 @@ import { quotedMessage, ToolMuxError } from '../errors.js';
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import type { Store, WorkbenchFileWrite } from '../store/types.js';
-import { pieceEnds, WORKBENCH_FILE_RECORD_BYTES } from '../store/workbench-pieces.js';
+import {
+  fileRangeReader,
+  pieceEnds,
+  WORKBENCH_FILE_RECORD_BYTES,
+  WORKBENCH_READ_RANGE_MAX_CHARS,
+} from '../store/workbench-pieces.js';
 import { jsonTextPiecesSliced, StringPieces } from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
 import { WorkSlice } from '../util/slices.js';
@@ -127,6 +132,51 @@ function checkPath(path: unknown): string {
   return (path as string).normalize('NFC');
 }
 
+/**
+ * The range of `toolmux.files.read(path, { offset, length })`: `offset` a whole number of characters
+ * from 0 (default 0), `length` one from 1 to {@link WORKBENCH_READ_RANGE_MAX_CHARS} (default
+ * {@link WORKBENCH_READ_RANGE_DEFAULT_CHARS}); anything else (another key, a string, a fraction) is
+ * `INVALID_REQUEST` naming it, rather than a read of another part than the code meant.
+ */
+function readRange(range: unknown): { offset: number; length: number } {
+  const usage = `toolmux.files.read(path, { offset, length }) reads length characters (1 to ${WORKBENCH_READ_RANGE_MAX_CHARS}, default ${WORKBENCH_READ_RANGE_DEFAULT_CHARS}) of the file's JSON text from offset (0 or more, default 0)`;
+  if (typeof range !== 'object' || range === null || Array.isArray(range)) {
+    throw new SandboxCallError(
+      'INVALID_REQUEST',
+      `${usage}; its second argument must be that object, got ${shownValue(range)}.`,
+    );
+  }
+  const other = Object.keys(range).find((key) => key !== 'offset' && key !== 'length');
+  if (other !== undefined) {
+    throw new SandboxCallError('INVALID_REQUEST', `${usage}; it takes no ${JSON.stringify(other)}.`);
+  }
+  const { offset = 0, length = WORKBENCH_READ_RANGE_DEFAULT_CHARS } = range as {
+    offset?: unknown;
+    length?: unknown;
+  };
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new SandboxCallError(
+      'INVALID_REQUEST',
+      `${usage}; offset must be a whole number from 0, got ${shownValue(offset)}.`,
+    );
+  }
+  if (
+    typeof length !== 'number' ||
+    !Number.isSafeInteger(length) ||
+    length < 1 ||
+    length > WORKBENCH_READ_RANGE_MAX_CHARS
+  ) {
+    throw new SandboxCallError(
+      'INVALID_REQUEST',
+      `${usage}; length must be a whole number from 1 to ${WORKBENCH_READ_RANGE_MAX_CHARS}, got ${shownValue(length)}.`,
+    );
+  }
+  return { offset, length };
+}
+
+/** Characters a ranged read gives when the code does not say how many. */
+export const WORKBENCH_READ_RANGE_DEFAULT_CHARS = 100_000;
+
 /** The characters that change the direction text is shown in. */
 const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
@@ -134,7 +184,8 @@ function filesOf(
   store: Store,
 ): Required<
   Pick<Store, 'putWorkbenchFile' | 'getWorkbenchFile' | 'listWorkbenchFiles' | 'deleteWorkbenchFile'>
-> {
+> &
+  Pick<Store, 'getWorkbenchFileRange'> {
   if (
     !store.putWorkbenchFile ||
     !store.getWorkbenchFile ||
@@ -342,6 +393,31 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
       }
       case 'files.read': {
         const path = checkPath(input.path);
+        if (input.range !== undefined) {
+          const { offset, length } = readRange(input.range);
+          const part = await filesCall(port, filesCallName('read', path), async () => {
+            const files = filesOf(port.store);
+            const read = async (name: string) => {
+              if (files.getWorkbenchFileRange) {
+                return files.getWorkbenchFileRange(port.sessionId, name, offset, length);
+              }
+              // a store of your own without ranged reads: the whole file, cut here (not in the sandbox)
+              const file = await files.getWorkbenchFile(port.sessionId, name);
+              if (!file) return undefined;
+              const reader = fileRangeReader(offset, length);
+              reader.add(file.content);
+              return reader.range(true);
+            };
+            return (await read(path)) ?? (path === input.path ? undefined : await read(input.path as string));
+          });
+          if (!part) {
+            throw new SandboxCallError(
+              'WORKBENCH_FILE_NOT_FOUND',
+              `There is no workbench file ${input.path}; toolmux.files.list() shows the files.`,
+            );
+          }
+          return { text: part.text, offset: part.offset, nextOffset: part.nextOffset };
+        }
         const file = await filesCall(port, filesCallName('read', path), async () => {
           const files = filesOf(port.store);
           // a file stored under another form of the name, before names were taken in form C
@@ -422,7 +498,7 @@ export async function offloadLarge(
         size: json.length,
         // never half a surrogate pair: a lone one in a tool result is refused by some model APIs
         preview: leadingText(head, OFFLOAD_PREVIEW_CHARS),
-        hint: `The result (${json.length} characters) was saved as a workbench file; work on it in ${workbenchSlug} with \`const r = await toolmux.files.read(${JSON.stringify(path)})\` (r.results[i].data is each call's data) and return only what you need.`,
+        hint: `The result (${json.length} characters) was saved as a workbench file; work on it in ${workbenchSlug} with \`const r = await toolmux.files.read(${JSON.stringify(path)})\` (r.results[i].data is each call's data) and return only what you need; too large for the cell's memory, read its JSON text in parts with \`toolmux.files.read(path, { offset, length })\`, which gives { text, nextOffset }.`,
       },
     };
   } catch (error) {

@@ -621,7 +621,7 @@ export class EngineEntries {
     const most = SESSION_CONFIG_BOUNDS.workbench.memoryMb[1];
     return new EngineMemoryFull(
       what,
-      `a value that large is more than this session's workbench memory (workbench.memoryMb: ${this.#memoryMb}) can take in at once, whatever the code keeps. Get it in smaller parts (call the tool for fewer items or a smaller page)${needed <= most ? `, or raise workbench.memoryMb to ${needed} or more` : ''}`,
+      `a value that large is more than this session's workbench memory (workbench.memoryMb: ${this.#memoryMb}) can take in at once, whatever the code keeps. Get it in smaller parts (call the tool for fewer items or a smaller page; a file's JSON text with toolmux.files.read(path, { offset, length }))${needed <= most ? `, or raise workbench.memoryMb to ${needed} or more` : ''}`,
     );
   }
 
@@ -1284,7 +1284,8 @@ const PRELUDE = `(() => {
   });
   const files = Object.freeze({
     write: (path, value) => call('files.write', { path, value }),
-    read: (path) => call('files.read', { path }),
+    // read(path, { offset, length }): a part of the file's JSON text (the host checks the range)
+    read: (path, range) => call('files.read', { path, range }),
     list: () => call('files.list', {}),
     delete: (path) => call('files.delete', { path }),
   });

@@ -10,7 +10,7 @@ import { SqliteStore } from '../store/sqlite.js';
 import type { Store, WorkbenchFileWrite } from '../store/types.js';
 import { sessionRecord } from '../test/log-records.js';
 import { longestTurn, turnReport } from '../test/longest-turn.js';
-import { createTestPostgresUrl } from '../test/postgres.js';
+import { createTestPostgresStore, createTestPostgresUrl } from '../test/postgres.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -454,6 +454,41 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
     await mux.close();
   });
 
+  it('a cell whose memory cannot take an offloaded result whole reads it in ranges', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { workbench: { memoryMb: 8 } });
+    const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'BIG_EXPORT', arguments: { megabytes: 12 } }],
+    });
+    const { offloaded } = result.data as { offloaded: { path: string; size: number; hint: string } };
+    expect(offloaded.hint).toContain('{ offset, length }');
+    // the whole file does not fit (WORKBENCH_MEMORY_LIMIT): a million characters at a time does
+    const read = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `let at = 0, chars = 0, records = 0, parts = 0, tail = '';
+             while (at !== null) {
+               const part = await toolmux.files.read(${JSON.stringify(offloaded.path)}, { offset: at, length: 1000000 });
+               const text = tail + part.text;
+               // a record's "id": split between two parts is counted in the second
+               const cut = text.lastIndexOf('{');
+               records += (text.slice(0, cut).match(/"id":/g) || []).length;
+               tail = text.slice(cut);
+               chars += part.text.length;
+               parts++;
+               at = part.nextOffset;
+             }
+             records += (tail.match(/"id":/g) || []).length;
+             return { chars, records, parts };`,
+    });
+    const cell = read.data as Cell;
+    expect(cell.error).toBeUndefined();
+    expect(cell.result).toEqual({
+      chars: offloaded.size,
+      records: 12 * 1024,
+      parts: Math.ceil(offloaded.size / 1_000_000),
+    });
+    await mux.close();
+  });
+
   it("an offloaded result's preview is cut between characters, never inside a surrogate pair", async () => {
     const { mux } = setup();
     const emoji = defineTool({
@@ -612,6 +647,127 @@ describe.each([
       await cleanup();
     }
   });
+});
+
+describe.each([
+  [
+    'SQLite',
+    async () => {
+      const store = new SqliteStore({ path: ':memory:' });
+      await store.migrate();
+      return { store: store as Store, cleanup: () => store.close() };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const database = await createTestPostgresStore();
+      await database.store.migrate();
+      return { store: database.store as Store, cleanup: () => database.cleanup() };
+    },
+  ],
+])('a ranged read of a workbench file on %s', (_name, open) => {
+  it('toolmux.files.read(path, { offset, length }) gives that part of the JSON text, pairs never split, across pieces; the same without the store method', async () => {
+    const { store, cleanup } = await open();
+    try {
+      await store.insertSession(sessionRecord({ id: 'ses_range' }));
+      // about 700 K characters: three stored pieces, a surrogate pair every few characters
+      const value = Array.from({ length: 60_000 }, (_, index) => `r${index}😀é`);
+      const text = JSON.stringify(value);
+      expect(text.length).toBeGreaterThan(2 * 256 * 1024);
+      const signal = new AbortController().signal;
+      const host = workbenchHost(filesOnlyPort('ses_range', store), 'log_range');
+      await host('files.write', { path: 'big.json', value }, signal);
+      // the same store without getWorkbenchFileRange: the whole file read on the host, cut there
+      const plain = new Proxy(store, {
+        get(target, key) {
+          if (key === 'getWorkbenchFileRange') return undefined;
+          const got = Reflect.get(target, key, target);
+          return typeof got === 'function' ? got.bind(target) : got;
+        },
+      });
+      const fallback = workbenchHost(filesOnlyPort('ses_range', plain), 'log_range');
+      type Part = { text: string; offset: number; nextOffset: number | null };
+      for (const read of [host, fallback]) {
+        const range = async (offset?: number, length?: number) =>
+          (await read('files.read', { path: 'big.json', range: { offset, length } }, signal)) as Part;
+        // read on from nextOffset, and by counting (offset k × length): each character once
+        for (const length of [1, 3, 262_145]) {
+          if (length < 10) {
+            // a short length walks only the start and the last piece's end
+            let at: number | null = 0;
+            let got = '';
+            while (at !== null && at < 100) {
+              const part: Part = await range(at, length);
+              expect(part.offset).toBe(at);
+              expect(part.text.isWellFormed()).toBe(true);
+              got += part.text;
+              at = part.nextOffset;
+            }
+            expect(got).toBe(text.slice(0, got.length));
+            continue;
+          }
+          let at: number | null = 0;
+          let got = '';
+          let counted = '';
+          for (let k = 0; at !== null; k++) {
+            const part: Part = await range(at, length);
+            expect(part.text.isWellFormed()).toBe(true);
+            expect(part.text.length).toBeLessThanOrEqual(length);
+            got += part.text;
+            at = part.nextOffset;
+            counted += (await range(k * length, length)).text;
+          }
+          expect(got).toBe(text);
+          expect(counted).toBe(text);
+        }
+        // a start or an end inside a pair moves one back; past the end is empty
+        const pair = text.indexOf('😀');
+        expect(await range(pair + 1, 4)).toEqual({
+          text: text.slice(pair, pair + 5),
+          offset: pair,
+          nextOffset: pair + 5,
+        });
+        expect(await range(pair - 3, 4)).toEqual({
+          text: text.slice(pair - 3, pair),
+          offset: pair - 3,
+          nextOffset: pair,
+        });
+        expect(await range(pair, 1)).toEqual({ text: '😀', offset: pair, nextOffset: pair + 2 });
+        expect(await range(text.length - 5, 100)).toEqual({
+          text: text.slice(-5),
+          offset: text.length - 5,
+          nextOffset: null,
+        });
+        expect(await range(text.length + 10, 5)).toEqual({
+          text: '',
+          offset: text.length + 10,
+          nextOffset: null,
+        });
+        expect(await range()).toEqual({ text: text.slice(0, 100_000), offset: 0, nextOffset: 100_000 });
+        // a bad range is refused naming it, a missing file as for a whole read
+        for (const [bad, named] of [
+          [{ offset: -1 }, 'offset must be a whole number from 0, got number -1'],
+          [{ offset: 1.5 }, 'got number 1.5'],
+          [{ length: 0 }, 'length must be a whole number from 1 to 1000000, got number 0'],
+          [{ length: 1_000_001 }, 'got number 1000001'],
+          [{ offset: '10' }, 'got "10"'],
+          [{ start: 10 }, 'takes no "start"'],
+          [5, 'its second argument must be that object, got number 5'],
+        ] as const) {
+          await expect(read('files.read', { path: 'big.json', range: bad }, signal)).rejects.toMatchObject({
+            code: 'INVALID_REQUEST',
+            message: expect.stringContaining(named),
+          });
+        }
+        await expect(read('files.read', { path: 'none.json', range: {} }, signal)).rejects.toMatchObject({
+          code: 'WORKBENCH_FILE_NOT_FOUND',
+        });
+      }
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
 });
 
 const runners: Array<[string, () => CellRunner]> = [['worker threads', () => new WorkbenchWorkers(1, 2)]];
