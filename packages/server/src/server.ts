@@ -570,7 +570,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         if (slice.due()) await slice.pause();
       }
       const result = await route.handle(new RouteCall(c.req.raw, params, query, body) as never);
-      return jsonResponse(result, status);
+      // an answer behind the key may carry a secret (an MCP token, a connection link): no cache
+      // keeps it (a fresh object each: jsonResponse completes it)
+      return jsonResponse(result, status, needsKey ? { 'cache-control': 'no-store' } : {});
     });
   }
 

@@ -390,7 +390,8 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           throw repeated ?? unauthorized();
         }
         // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
-        return await jsonResponse(await run(c), status);
+        // sessions carry their MCP URL, connections their link: no cache keeps them (as /api/v1's)
+        return await jsonResponse(await run(c), status, { 'cache-control': 'no-store' });
       } catch (error) {
         const { status: errorStatus, body } = composioError(
           error,
