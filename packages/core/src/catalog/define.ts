@@ -16,6 +16,7 @@ import { checkJsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { checkOptionNames, everyKeyOf } from '../util/option-kinds.js';
 import { shownValue } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
+import { missingFieldMessage } from '../util/zod-issues.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 import { isStandardSchema } from './standard-schema.js';
 import type {
@@ -179,7 +180,8 @@ function standardValidator(schema: StandardSchemaV1): (input: unknown) => Valida
     if (result.issues) {
       const issues: ValidationIssue[] = result.issues.map((issue) => ({
         path: pathToString(issue.path),
-        message: issue.message,
+        // zod's "expected string, received undefined" for a field left out: `is required` and what to give
+        message: missingFieldMessage(input, issue as never) ?? issue.message,
       }));
       return { success: false, issues };
     }
@@ -187,7 +189,10 @@ function standardValidator(schema: StandardSchemaV1): (input: unknown) => Valida
   };
   // large arguments: zod's work a part at a time, the issues bounded as a JSON Schema tool's are
   setSlicedValidator(validate, async (input, slice, listedKeys) => {
-    const steps = zodValidationSteps(schema, input, MAX_LISTED_ISSUES, listedKeys);
+    // a field left out reads as in `validate`'s answer
+    const steps = zodValidationSteps(schema, input, MAX_LISTED_ISSUES, listedKeys, (issue) =>
+      missingFieldMessage(input, issue),
+    );
     try {
       for (;;) {
         const next = steps.next();

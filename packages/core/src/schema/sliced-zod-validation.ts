@@ -120,6 +120,8 @@ export function* zodValidationSteps(
   input: unknown,
   maxIssues: number,
   listedKeys?: ListedKeys,
+  /** A message of the caller's own for an issue as zod finished it (undefined: zod's). */
+  reword?: (issue: z.core.$ZodIssue) => string | undefined,
 ): Steps<{ issues: ZodPathIssue[]; cut: boolean; value?: unknown }> {
   const known = ofThisZod(schema as unknown as Schema);
   const budget: IssueBudget = { left: maxIssues, listedKeys, wide: new WeakSet(), known };
@@ -127,7 +129,9 @@ export function* zodValidationSteps(
   const cut = result.issues.length > maxIssues;
   if (cut) result.issues.length = maxIssues;
   const issues = result.issues.map((issue) => {
-    const { path, message, code } = known ? worded(issue) : (issue as unknown as ZodPathIssue);
+    const finished = known ? worded(issue) : (issue as unknown as ZodPathIssue);
+    const { path, code } = finished;
+    const message = reword?.(finished as unknown as z.core.$ZodIssue) ?? finished.message;
     return { path: path as Key[], message, code };
   });
   return issues.length > 0 ? { issues, cut } : { issues, cut, value: result.value };

@@ -115,3 +115,84 @@ describe('describeZodIssue: an object that no branch of a union takes', () => {
     );
   });
 });
+
+/**
+ * A required field left out: zod raises whatever its schema fails on `undefined` (`invalid_type`
+ * "Invalid input: expected string, received undefined", `invalid_value` of an enum, `invalid_union`),
+ * and each reads `is required` with what to give, as a JSON Schema tool's argument does.
+ */
+describe('describeZodIssue: a required field left out', () => {
+  const schema = z.object({
+    user_id: z.string(),
+    limit: z.number().int(),
+    tags: z.array(z.string()),
+    config: z.object({ a: z.string() }),
+    metadata: z.record(z.string(), z.string()),
+    flag: z.boolean(),
+    id: z.union([z.string(), z.number()]),
+    kind: z.literal('oauth2'),
+    method: z.enum(['GET', 'POST']),
+    pair: z.tuple([z.string(), z.string()]),
+  });
+  const full = {
+    user_id: 'u',
+    limit: 1,
+    tags: [],
+    config: { a: 'x' },
+    metadata: {},
+    flag: true,
+    id: 1,
+    kind: 'oauth2',
+    method: 'GET',
+    pair: ['a', 'b'],
+  };
+  const expected: Record<keyof typeof full, string> = {
+    user_id: 'is required: a string.',
+    limit: 'is required: a number.',
+    tags: 'is required: an array.',
+    config: 'is required: an object.',
+    metadata: 'is required: an object.',
+    flag: 'is required: a boolean.',
+    id: 'is required: a string or a number.',
+    kind: 'is required: "oauth2".',
+    method: 'is required: one of GET, POST.',
+    pair: 'is required: an array.',
+  };
+
+  it('says each field left out, or given as undefined, is required and what to give', () => {
+    for (const name of Object.keys(full) as (keyof typeof full)[]) {
+      const { [name]: _left, ...without } = full;
+      expect([name, messageOf(schema, without)]).toEqual([name, expected[name]]);
+      expect([name, messageOf(schema, { ...full, [name]: undefined })]).toEqual([name, expected[name]]);
+    }
+  });
+
+  it('names a field of a nested object by its own path', () => {
+    const result = schema.safeParse({ ...full, config: {} });
+    if (result.success) throw new Error('expected the input to fail');
+    expect(describeZodIssue(schema, { ...full, config: {} }, result.error.issues[0]!)).toEqual({
+      path: ['config', 'a'],
+      message: 'is required: a string.',
+    });
+  });
+
+  it('keeps the message of a value given of the wrong type, and of a check of an optional field', () => {
+    expect(messageOf(schema, { ...full, user_id: 5 })).toBe(
+      'Invalid input: expected string, received number',
+    );
+    const checked = z
+      .object({ note: z.string().optional() })
+      .refine((value) => value.note !== undefined, { message: 'give a note', path: ['note'] });
+    expect(messageOf(checked, {})).toBe('give a note');
+    // a discriminated union without its discriminator: required, with what zod said it takes
+    const event = z.object({
+      event: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('a') }),
+        z.object({ kind: z.literal('b'), b: z.string() }),
+      ]),
+    });
+    expect(messageOf(event, { event: {} })).toMatch(/^is required \(.+\)\.$/);
+    // a key named like an Object.prototype member is left out all the same
+    expect(messageOf(z.object({ toString: z.string() }), {})).toBe('is required: a string.');
+  });
+});

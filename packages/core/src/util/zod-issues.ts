@@ -189,6 +189,64 @@ function unknownKeysMessage(unknown: readonly string[], known: readonly string[]
  */
 export const MAX_LISTED_KEYS = 10;
 
+/** What a zod issue expected, in words (`a string`, `one of low, high`); undefined when it does not say. */
+function expectationOf(issue: Issue, depth = 0): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type': {
+      const expected = String(issue.expected);
+      const noun = TYPE_NOUNS[expected] ?? expected;
+      return `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
+    }
+    case 'invalid_value':
+      return issue.values.length === 1
+        ? shown(issue.values[0])
+        : `one of ${issue.values.map((value) => String(value)).join(', ')}`;
+    case 'invalid_union': {
+      if (depth > 10) return undefined;
+      // what each branch expected of the value itself
+      const each = flatBranches(issue.errors).map((branch) => {
+        const root = branch.find((candidate) => candidate.path.length === 0);
+        return root === undefined ? undefined : expectationOf(root, depth + 1);
+      });
+      // a discriminated union's missing discriminator comes without branches
+      if (each.length === 0 || each.some((expectation) => expectation === undefined)) return undefined;
+      return [...new Set(each)].join(' or ');
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The words for zod's expected types that are not already plain ones. */
+const TYPE_NOUNS: Record<string, string> = {
+  record: 'object',
+  tuple: 'array',
+  map: 'Map',
+  set: 'Set',
+  int: 'integer',
+};
+
+/**
+ * A field of an object left out (or given as `undefined`) that the schema requires: `is required`
+ * and what to give (without a period, as a tool's issues are joined), whatever the issue zod raised for it — `invalid_type` ("expected string,
+ * received undefined"), `invalid_value` of an enum or literal, `invalid_union`. Undefined for any
+ * other issue (a refinement of an optional field reads as its author wrote it), or a value there.
+ */
+export function missingFieldMessage(input: unknown, issue: Issue): string | undefined {
+  // a Standard Schema issue of another library may come without a path
+  const path = issue.path ?? [];
+  if (path.length === 0) return undefined;
+  if (issue.code !== 'invalid_type' && issue.code !== 'invalid_value' && issue.code !== 'invalid_union')
+    return undefined;
+  const parent = valueAt(input, path.slice(0, -1));
+  const key = path.at(-1) as string;
+  if (!isPlainObject(parent) || (Object.hasOwn(parent, key) && parent[key] !== undefined)) return undefined;
+  const expectation = expectationOf(issue);
+  return expectation === undefined
+    ? `is required (${issue.message.replace(/\.$/, '')})`
+    : `is required: ${expectation}`;
+}
+
 /**
  * One zod issue as a message that names the bad value and the fix, as precisely as hand-written
  * checks do: an unknown enum value gets "did you mean" and the allowed values, an unknown key the
@@ -206,6 +264,8 @@ export function describeZodIssue(
   options: { showNumbers?: boolean } = {},
 ): { path: PropertyKey[]; message: string } {
   const path = [...issue.path];
+  const missing = missingFieldMessage(input, issue);
+  if (missing !== undefined) return { path, message: `${missing}.` };
   switch (issue.code) {
     case 'invalid_union': {
       const branches = flatBranches(issue.errors);
@@ -237,12 +297,9 @@ export function describeZodIssue(
       const values = issue.values.map((value) => String(value));
       const hint = typeof got === 'string' ? didYouMean(got, values) : '';
       const use = values.length === 1 ? shown(issue.values[0]) : `one of ${values.join(', ')}`;
-      // left out: not an unknown value, a missing one
+      // left out where no object holds it (a hole of an array): a missing value, not an unknown one
       if (got === undefined) return { path, message: `is required: ${use}.` };
-      return {
-        path,
-        message: `unknown value ${shown(got)}; use ${values.length === 1 ? shown(issue.values[0]) : `one of ${values.join(', ')}`}.${hint}`,
-      };
+      return { path, message: `unknown value ${shown(got)}; use ${use}.${hint}` };
     }
     case 'unrecognized_keys': {
       const object = schemaAt(schema, path);

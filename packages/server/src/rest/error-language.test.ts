@@ -323,6 +323,25 @@ describe('REST body validation is as precise as the SDK', () => {
     );
   });
 
+  it('a required field left out says it is required and what to give, whatever its type', async () => {
+    // before: "body.toolkit: Invalid input: expected string, received undefined" beside "body.type: is required: …"
+    const authConfig = await rest('POST', '/auth-configs', {});
+    expect([authConfig.status, authConfig.code, authConfig.message]).toEqual([
+      400,
+      'INVALID_REQUEST',
+      'Invalid request body: body.toolkit: is required: a string; body.type: is required: one of oauth2, api_key, bearer, basic.',
+    ]);
+    const account = await rest('POST', '/connected-accounts', {
+      user_id: 'user_lang',
+      auth_config_id: 'ac_x',
+    });
+    expect(account.message).toBe('Invalid request body: body.credentials: is required: an object.');
+    const logs = await rest('POST', '/sessions/ses_x/logs', {});
+    expect(logs.message).toBe('Invalid request body: body.items: is required: an array.');
+    const execute = await rest('POST', '/tools/execute', { user_id: 'user_lang' });
+    expect(execute.message).toBe('Invalid request body: body.tool_slug: is required: a string.');
+  });
+
   it('never echoes a value that is not an enum value or a key (credentials stay out)', async () => {
     const answered = await rest('POST', '/connected-accounts', {
       user_id: 'user_lang',
