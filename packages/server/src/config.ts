@@ -421,7 +421,7 @@ export async function importModule(specifier: string, from: string, what: string
   if (/\.[mc]?ts$/.test(url) && !(process.features as { typescript?: unknown }).typescript) {
     throw configError(
       what,
-      `loading TypeScript needs Node.js >= 22.18 with type stripping (this is ${process.version}${process.execArgv.length ? ` with ${process.execArgv.join(' ')}` : ''}); use a .mjs / .js / .json file, or upgrade Node.js.`,
+      `loading TypeScript needs type stripping, on by default from Node.js 22.18 (this is ${process.version}${process.execArgv.length ? ` with ${process.execArgv.join(' ')}` : ''}); upgrade Node.js, run with NODE_OPTIONS=--experimental-strip-types, or use a .mjs / .js / .json file.`,
     );
   }
   try {
