@@ -206,15 +206,23 @@ function servedPathOf(
   method: string,
   path: string,
 ): string | undefined {
-  if (!path.endsWith('/') && !path.includes('//')) return undefined;
-  const canonical = path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+  // `/api/v1` twice: a base URL that ends in it already, to which a client added it
+  const once = path.startsWith(API_TWICE) ? path.slice('/api/v1'.length) : path;
+  if (once === path && !path.endsWith('/') && !path.includes('//')) return undefined;
+  const canonical = once.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
   if (canonical === path) return undefined;
   return allowedMethods(routes, canonical).includes(method) ? canonical : undefined;
 }
 
+const API_TWICE = '/api/v1/api/v1/';
+
 /** The 404's hint for a path {@link servedPathOf} found the route of. */
-function servedPathHint(method: string, served: string): string {
-  return `send it without the trailing or doubled slashes, as ${method} ${shownPath(served)}.`;
+function servedPathHint(method: string, path: string, served: string): string {
+  const twice = path.startsWith(API_TWICE)
+    ? "/api/v1 is in the path twice: the base URL it was added to ends in /api/v1 already, so give the server's address without it (the SDK's baseUrl too); "
+    : '';
+  const slashes = (twice ? path.slice('/api/v1'.length) : path) !== served;
+  return `${twice}send it${slashes ? ' without the trailing or doubled slashes,' : ''} as ${method} ${shownPath(served)}.`;
 }
 
 /** A request path as a message shows it: cut at 200 characters. */
@@ -474,7 +482,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           code: 'ROUTE_NOT_FOUND',
           message:
             served !== undefined
-              ? `No route ${c.req.method} ${shownPath(c.req.path)}: ${servedPathHint(c.req.method, served)}`
+              ? `No route ${c.req.method} ${shownPath(c.req.path)}: ${servedPathHint(c.req.method, c.req.path, served)}`
               : `No route ${c.req.method} ${c.req.path}. The REST API is under /api/v1 (see /api/v1/openapi.json); MCP is at /mcp/:sessionId.`,
         },
       },

@@ -235,6 +235,19 @@ export class RemoteApi {
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
+  /**
+   * A 404 ROUTE_NOT_FOUND, which no route of this SDK meets on a toolmux server of its version,
+   * most often comes of a baseUrl that already ends in `/api/v1` (the SDK adds it: the server is
+   * asked for `/api/v1/api/v1/sessions`): the message then says to drop it. The baseUrl is taken as
+   * given, since a proxy may serve the server below a path of its own.
+   */
+  #routeNotFound(said: string): string {
+    const base = new URL(this.#base);
+    if (!/\/api\/v1\/api\/v1$/.test(base.pathname)) return said;
+    const address = `${base.origin}${base.pathname.slice(0, -'/api/v1/api/v1'.length)}`;
+    return `baseUrl ${this.#mask.text(address)}/api/v1 ends in /api/v1, which the SDK adds to every request itself: give the server's address without it, new ToolMux({ baseUrl: "${this.#mask.text(address)}", apiKey }). The server said: ${said}`;
+  }
+
   get<W, R = W>(path: string, query?: Query, read?: Read<W, R>): Promise<R> {
     return this.call('GET', path, { query, read });
   }
@@ -478,9 +491,10 @@ export class RemoteApi {
       const { code, message, details } = error as ErrorWire;
       // as the server said it, less the API key should it echo the request's Authorization, and cut
       // as a message of toolmux's own quotes one from outside: no longer than an embedded ToolMux's
+      const said = quotedText(message, [this.#apiKey], MAX_REMOTE_ERROR_MESSAGE_LENGTH);
       throw new ToolMuxError({
         code,
-        message: quotedText(message, [this.#apiKey], MAX_REMOTE_ERROR_MESSAGE_LENGTH),
+        message: code === 'ROUTE_NOT_FOUND' ? this.#routeNotFound(said) : said,
         details: this.#mask.details(details),
       });
     }
