@@ -844,7 +844,15 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       cursor?: string;
     }): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> => {
       const checked = checkedOptions(query, 'mux.authConfigs.list()');
-      return (await this.#ready()).auth.listAuthConfigs(checked);
+      const { auth } = await this.#ready();
+      // the list checks the filter's text first
+      const page = await auth.listAuthConfigs(checked);
+      await this.catalog.checkToolkitFilter(
+        'toolkit',
+        checked.toolkit === undefined ? undefined : [checked.toolkit],
+        async (toolkit) => (await auth.listAuthConfigs({ toolkit, limit: 1 })).items.length > 0,
+      );
+      return page;
     },
     get: async (id: string): Promise<AuthConfig> => (await this.#ready()).auth.getAuthConfig(id),
     /**
@@ -917,7 +925,16 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       query?: ListConnectedAccountsOptions,
     ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> => {
       const checked = checkedOptions(query, 'mux.connectedAccounts.list()');
-      return (await this.#ready()).auth.listConnectedAccounts(checked);
+      const { auth } = await this.#ready();
+      // the list checks the filters' text first
+      const page = await auth.listConnectedAccounts(checked);
+      await this.catalog.checkToolkitFilter(
+        'toolkits',
+        checked.toolkits,
+        async (toolkit) =>
+          (await auth.listConnectedAccounts({ toolkits: [toolkit], limit: 1 })).items.length > 0,
+      );
+      return page;
     },
     get: async (id: string): Promise<ConnectedAccount> => (await this.#ready()).auth.getConnectedAccount(id),
     delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteConnectedAccount(id),

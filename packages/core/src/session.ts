@@ -1303,6 +1303,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const from = decodeSlugCursor(options.cursor);
     checkToolkitsFilters(options);
     await this.#checkExists();
+    // a slug the session's catalog lacks is a typo, not a toolkit with nothing to list
+    await this.#runtime.catalog.checkToolkitFilter('toolkits', options.toolkits);
     const only = options.toolkits ? new Set(options.toolkits) : undefined;
     const needle = options.search?.trim().toLowerCase();
     const toolkitSlugs = [...this.#visibleToolkitSlugs()]

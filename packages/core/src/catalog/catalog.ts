@@ -303,6 +303,30 @@ export class Catalog {
     return undefined;
   }
 
+  /**
+   * Refuses a list filter's toolkit slug that this catalog lacks and `stored` says nothing stored
+   * names (`toolkits=gihtub`): it answered an empty page, which reads as "none connected", where the
+   * slug is a typo. A toolkit removed from the catalog whose accounts or auth configs are still
+   * stored stays listable (`stored` is asked only of slugs the catalog lacks, the first such refused).
+   *
+   * @throws {ToolMuxError} `INVALID_REQUEST` naming the slug, the closest known ones and where the
+   *   toolkits are listed.
+   */
+  async checkToolkitFilter(
+    field: string,
+    slugs: readonly string[] | undefined,
+    stored?: (slug: string) => Promise<boolean>,
+  ): Promise<void> {
+    for (const slug of new Set(slugs ?? [])) {
+      if (this.toolkits.has(slug) || (stored !== undefined && (await stored(slug)))) continue;
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `${field} names ${shownValue(slug)}, a toolkit this catalog does not have${stored === undefined ? '' : ' and nothing stored names'}.${didYouMean(slug, this.toolkitNames)} Known toolkits are listed by ${apiRef('toolkits.list')}.`,
+        details: { field },
+      });
+    }
+  }
+
   getToolkit(slug: string): Toolkit {
     const toolkit = this.toolkits.get(slug);
     if (!toolkit) {
