@@ -77,41 +77,52 @@ function run(node: string, cwd: string, until?: string) {
 }
 
 describe('the Node.js the CLI runs on', forStarts(3), () => {
-  it('refuses one older than the engines floor in one line that names it', async () => {
-    for (const { path, version } of nodesBetween('18.0.0', '22.13.0')) {
-      const result = await run(path, tempDirectory());
-      expect(result.code).toBe(1);
-      expect(expectOneLine(result)).toContain('Node.js >= 22.13.0 is required');
-      expect(result.stderr).toContain(`this is ${version}`);
-    }
-  });
+  // skipped, not passed, where the machine has no such Node.js (`.ci/run` installs a 22.13 and
+  // names it in TOOLMUX_TEST_OLD_NODE; Debian's /usr/bin/node is older than the floor)
+  const older = nodesBetween('18.0.0', '22.13.0');
+  const between = nodesBetween('22.13.0', '22.18.0');
 
-  it('serves a JSON config from 22.13 on, and refuses a TypeScript one below 22.18 naming the fix', async () => {
-    for (const { path, version } of nodesBetween('22.13.0', '22.18.0')) {
-      const cwd = tempDirectory();
-      writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ store: 'sqlite:./from-json.db' }));
-      const served = await run(path, cwd, 'listening on');
-      const url = /listening on (http:\/\/[^"\s]+)/.exec(served.stdout)?.[1];
-      try {
-        expect(url, served.stdout + served.stderr).toBeDefined();
-        const created = await fetch(`${url}/api/v1/sessions`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ user_id: 'old_node_user' }),
-        });
-        expect([version, created.status]).toEqual([version, 201]);
-        // the config was read: its store is the one made
-        expect(existsSync(join(cwd, 'from-json.db'))).toBe(true);
-      } finally {
-        await served.stop();
+  it.skipIf(older.length === 0)(
+    'refuses one older than the engines floor in one line that names it',
+    async () => {
+      for (const { path, version } of older) {
+        const result = await run(path, tempDirectory());
+        expect(result.code).toBe(1);
+        expect(expectOneLine(result)).toContain('Node.js >= 22.13.0 is required');
+        expect(result.stderr).toContain(`this is ${version}`);
       }
-      const typescript = tempDirectory();
-      writeFileSync(join(typescript, 'toolmux.config.ts'), 'export default { port: 0 };\n');
-      const refused = await run(path, typescript);
-      expect(refused.code).toBe(1);
-      expect(expectOneLine(refused)).toContain(
-        `toolmux.config.ts: loading TypeScript needs type stripping, on by default from Node.js 22.18 (this is ${version}); upgrade Node.js, run with NODE_OPTIONS=--experimental-strip-types, or use a .mjs / .js / .json file.`,
-      );
-    }
-  });
+    },
+  );
+
+  it.skipIf(between.length === 0)(
+    'serves a JSON config from 22.13 on, and refuses a TypeScript one below 22.18 naming the fix',
+    async () => {
+      for (const { path, version } of between) {
+        const cwd = tempDirectory();
+        writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ store: 'sqlite:./from-json.db' }));
+        const served = await run(path, cwd, 'listening on');
+        const url = /listening on (http:\/\/[^"\s]+)/.exec(served.stdout)?.[1];
+        try {
+          expect(url, served.stdout + served.stderr).toBeDefined();
+          const created = await fetch(`${url}/api/v1/sessions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ user_id: 'old_node_user' }),
+          });
+          expect([version, created.status]).toEqual([version, 201]);
+          // the config was read: its store is the one made
+          expect(existsSync(join(cwd, 'from-json.db'))).toBe(true);
+        } finally {
+          await served.stop();
+        }
+        const typescript = tempDirectory();
+        writeFileSync(join(typescript, 'toolmux.config.ts'), 'export default { port: 0 };\n');
+        const refused = await run(path, typescript);
+        expect(refused.code).toBe(1);
+        expect(expectOneLine(refused)).toContain(
+          `toolmux.config.ts: loading TypeScript needs type stripping, on by default from Node.js 22.18 (this is ${version}); upgrade Node.js, run with NODE_OPTIONS=--experimental-strip-types, or use a .mjs / .js / .json file.`,
+        );
+      }
+    },
+  );
 });
