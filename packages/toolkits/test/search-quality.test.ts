@@ -24,7 +24,9 @@ const queries = readQueries('search-queries.json');
 const plainQueries = readQueries('plain-queries.json');
 
 /**
- * Measured on this catalog: recall@1 0.74, recall@3 1.0, recall@5 1.0, nDCG@10 0.89 (78 queries;
+ * Measured on this catalog: recall@1 0.77, recall@3 1.0, recall@5 1.0, nDCG@10 0.90 (78 queries;
+ * before the tool's action, the slug's verb, was a field of its own and nouns left the synonym groups
+ * of verbs: 0.76 / 1.0 / 1.0 / 0.895;
  * before the tool descriptions were sharpened for the five queries missed then: 0.74 / – / 0.94 / 0.86;
  * before abbreviations were one word with the word, synonyms of a word counted once and parameters
  * weighed a quarter of a description word: 0.77 / 0.96 / 1.0 / 0.90). The floors sit below that so
@@ -34,11 +36,25 @@ const RECALL_AT_5_FLOOR = 0.9;
 const RECALL_AT_3_FLOOR = 0.95;
 const RECALL_AT_1_FLOOR = 0.7;
 /**
- * The plain phrasings: recall@1 0.87 and recall@3 0.99 (69 queries); 0.83 and 0.94 before the three
- * changes above ("list my repos" left GITHUB_LIST_MY_REPOSITORIES out of the top 5).
+ * The plain phrasings: recall@1 0.91 and recall@3 0.99 (69 queries); 0.88 and 0.99 before the tool's
+ * action and the nouns' synonym groups; 0.83 and 0.94 before the three changes above ("list my repos"
+ * left GITHUB_LIST_MY_REPOSITORIES out of the top 5).
  */
 const PLAIN_RECALL_AT_1_FLOOR = 0.85;
 const PLAIN_RECALL_AT_3_FLOOR = 0.97;
+
+/**
+ * Requests a bug hunt found ranked wrong, with the tool that must come first: each stands for a
+ * class of them (a verb that tools' descriptions use besides the one whose slug it is; a noun that
+ * was in a verb's synonym group).
+ */
+const FIRST_FOR: Record<string, string> = {
+  'post a message to a slack channel': 'SLACK_POST_MESSAGE',
+  'post a message in the #engineering slack channel': 'SLACK_POST_MESSAGE',
+  'get the contents of a file in a repo': 'GITHUB_GET_FILE_CONTENTS',
+  'list my drafts': 'GMAIL_LIST_DRAFTS',
+  'search my inbox': 'GMAIL_SEARCH_MESSAGES',
+};
 
 let mux: ToolMux;
 const ranked = new Map<string, string[]>();
@@ -46,7 +62,9 @@ const ranked = new Map<string, string[]>();
 beforeAll(async () => {
   mux = new ToolMux({ toolkits: builtinToolkits, store: ':memory:' });
   const session = await mux.create('search_bench', {});
-  for (const { query } of [...queries, ...plainQueries]) {
+  for (const query of [...queries, ...plainQueries]
+    .map((labelled) => labelled.query)
+    .concat(Object.keys(FIRST_FOR))) {
     const result = await session.search({ query, limit: 10 });
     ranked.set(
       query,
@@ -66,6 +84,10 @@ function ndcgAt10(slugs: string[], relevant: string[]): number {
 }
 
 describe('search over builtinToolkits', () => {
+  it('ranks first the tool whose action is the verb of the request, and reads nouns as nouns', () => {
+    for (const [query, slug] of Object.entries(FIRST_FOR)) expect(ranked.get(query)![0], query).toBe(slug);
+  });
+
   it('has at least 60 queries whose expected tools exist', () => {
     expect(queries.length).toBeGreaterThanOrEqual(60);
     const slugs = new Set(builtinToolkits.flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)));

@@ -8,8 +8,11 @@ export interface FieldScoring {
   lengthNormalization: number;
 }
 
-/** Bits per field in a posting's packed term counts; counts above the largest value are capped. */
-const COUNT_BITS = 5;
+/**
+ * Bits per field in a posting's packed term counts; counts above the largest value (15) are capped,
+ * which BM25's saturation makes all but equal to a higher count.
+ */
+const COUNT_BITS = 4;
 const MAX_COUNT = (1 << COUNT_BITS) - 1;
 /** Fields that fit into one small (31-bit) integer of packed counts. */
 const MAX_FIELDS = Math.floor(31 / COUNT_BITS);

@@ -3,8 +3,11 @@ import { tokenize } from './tokenize.js';
 /**
  * Groups of words that an agent and a tool author use for the same action or object. A query word
  * from a group also searches the other words of the group, at a lower weight. Hand-written from the
- * verbs and nouns of common tool APIs (CRUD, messaging, files, scheduling). An abbreviation is not a
- * synonym but the same word (`repo` is `repository`, at full weight): see `EQUIVALENT_WORDS`.
+ * verbs and nouns of common tool APIs (CRUD, messaging, files, scheduling). A group is of actions or
+ * of things, not both: a word that tools mostly use as a noun (`email`, `order`, `plan`) is not in a
+ * verb's group, or "delete an email" would search for "send" and "post" and rank Slack's message
+ * tools over Gmail's. An abbreviation is not a synonym but the same word (`repo` is `repository`, at
+ * full weight): see `EQUIVALENT_WORDS`.
  */
 export const DEFAULT_SYNONYMS: readonly (readonly string[])[] = [
   ['create', 'add', 'new', 'make', 'insert', 'generate'],
@@ -12,15 +15,17 @@ export const DEFAULT_SYNONYMS: readonly (readonly string[])[] = [
   ['get', 'fetch', 'retrieve', 'read', 'show', 'view', 'display', 'list', 'obtain'],
   ['find', 'search', 'lookup', 'query', 'locate', 'discover', 'look'],
   ['update', 'edit', 'modify', 'change', 'patch', 'alter', 'rename'],
-  ['send', 'post', 'email', 'mail', 'deliver', 'dispatch'],
+  ['send', 'post', 'deliver', 'dispatch'],
+  ['email', 'mail', 'inbox'],
+  ['recent', 'latest', 'newest'],
   ['message', 'chat', 'dm'],
   ['start', 'run', 'launch', 'begin', 'trigger', 'execute', 'invoke'],
   ['stop', 'cancel', 'abort', 'terminate', 'halt'],
-  ['schedule', 'book', 'reserve', 'plan'],
+  ['schedule', 'book', 'reserve'],
   ['meeting', 'appointment', 'event'],
   ['upload', 'attach', 'import'],
   ['download', 'export', 'save'],
-  ['buy', 'purchase', 'order'],
+  ['buy', 'purchase'],
   ['share', 'publish'],
   ['comment', 'reply', 'respond'],
   ['notify', 'alert', 'remind'],

@@ -182,6 +182,45 @@ describe('ToolIndex: words that stand for one another', () => {
     expect(slugs(index.search('list files'))[0]).toBe('FILES_BROWSE');
     expect(slugs(index.search('read files'))[0]).toBe('FILES_OPEN');
   });
+
+  it('keeps nouns out of the groups of verbs: "email" searches for mail, not for send or post', () => {
+    const index = new ToolIndex([
+      ...OTHERS,
+      tool('CHAT_POST_REPLY', 'Post reply', 'Post a reply in a thread.'),
+      tool('MAIL_TRASH_MESSAGE', 'Trash message', 'Move a message of the mailbox to the trash.'),
+      tool('MAIL_LIST_INBOX', 'List inbox', 'List what is in the inbox.'),
+    ]);
+    // before, email was a synonym of send and post (and order of buy, plan of schedule)
+    expect(slugs(index.search('email')).filter((slug) => slug.startsWith('CHAT_'))).toEqual([]);
+    expect(slugs(index.search('email'))).not.toContain('APP_POST_MESSAGE');
+    expect(slugs(index.search('my emails'))).toContain('MAIL_LIST_INBOX');
+  });
+
+  it('reads latest, recent and newest as synonyms', () => {
+    const index = new ToolIndex([
+      ...OTHERS,
+      tool('MAIL_LIST_MESSAGES', 'List messages', 'List recent messages, newest first.'),
+      tool('MAIL_GET_MESSAGE', 'Get message', 'Get one message by id.'),
+    ]);
+    expect(slugs(index.search('the latest messages'))[0]).toBe('MAIL_LIST_MESSAGES');
+  });
+});
+
+describe("ToolIndex: the tool's action", () => {
+  it("ranks first the tool whose slug's verb is the query's, before one whose description says it more", () => {
+    const index = new ToolIndex([
+      ...CATALOG,
+      tool('NOTES_ARCHIVE_NOTE', 'Notes Archive Note', 'Move a note out of the list of active notes.'),
+      tool(
+        'NOTES_RESTORE_NOTE',
+        'Notes Restore Note',
+        'Restore a note that was archived; it stays archived until then.',
+      ),
+    ]);
+    // before, "archived" twice in the description outweighed "archive" in the slug and the name
+    expect(slugs(index.search('archive a note'))).toEqual(['NOTES_ARCHIVE_NOTE', 'NOTES_RESTORE_NOTE']);
+    expect(slugs(index.search('restore a note'))[0]).toBe('NOTES_RESTORE_NOTE');
+  });
 });
 
 describe('ToolIndex: text from outside is read up to a bound, whatever its size', () => {

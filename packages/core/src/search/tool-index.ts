@@ -10,7 +10,7 @@ import type { ScoredDocument } from './score-board.js';
 import { ScoreBoard } from './score-board.js';
 import type { SynonymMap } from './synonyms.js';
 import { buildSynonymMap, DEFAULT_SYNONYMS } from './synonyms.js';
-import { foldText, tokenize, tokenizeToolText } from './tokenize.js';
+import { foldText, splitWords, tokenize, tokenizeToolText } from './tokenize.js';
 
 export type { EmbedFunction } from './embeddings.js';
 export type { FieldScoring } from './inverted-index.js';
@@ -30,7 +30,7 @@ export interface SearchDocument {
   tags?: readonly string[];
 }
 
-const SEARCH_FIELDS = ['slug', 'name', 'description', 'parameters', 'toolkit', 'tags'] as const;
+const SEARCH_FIELDS = ['slug', 'name', 'description', 'parameters', 'toolkit', 'tags', 'action'] as const;
 
 /**
  * Search reads at most this many characters of a query (a use case and its known fields): a task in
@@ -48,7 +48,12 @@ export const MAX_QUERY_CHARS = 2_000;
  */
 export const MAX_FIELD_CHARS = 8_192;
 
-/** The fields of a {@link SearchDocument} that ranking weighs separately. */
+/**
+ * The fields of a {@link SearchDocument} that ranking weighs separately. `action` is not given but
+ * read from the slug: its first word after the toolkit's name, the verb of the tool (`post` of
+ * `SLACK_POST_MESSAGE`), so that a query's verb finds the tool that does it before tools whose text
+ * only mentions it.
+ */
 export type SearchField = (typeof SEARCH_FIELDS)[number];
 
 /** The knobs of lexical ranking. */
@@ -72,7 +77,10 @@ export interface RankingParameters {
  * queries (`packages/toolkits/test/*-queries.json`): their text is long and generic, and the same
  * parameters (`owner`, `repo`, `page`) recur on most tools of a toolkit, so at half a word the `repo`
  * of thirty GitHub tools outweighed the name of GITHUB_LIST_MY_REPOSITORIES for "list my repos".
- * Tags weigh as much as a name word.
+ * Tags weigh as much as a name word. The action (the slug's verb, see `SearchField`) weighs one and a
+ * half description words, without length normalization (it is one word), chosen on the same
+ * labelled queries (1 and 2 ranked alike, 3 worse; MetaTool slugs have none): without it, "post a
+ * message to a slack channel" ranked SLACK_DELETE_MESSAGE, whose description says "posted", first.
  */
 export const DEFAULT_RANKING: Readonly<RankingParameters> = {
   k1: 3,
@@ -83,6 +91,7 @@ export const DEFAULT_RANKING: Readonly<RankingParameters> = {
     parameters: { weight: 0.25, lengthNormalization: 0.5 },
     toolkit: { weight: 0.75, lengthNormalization: 0.25 },
     tags: { weight: 0.75, lengthNormalization: 0.25 },
+    action: { weight: 1.5, lengthNormalization: 0 },
   },
   synonymWeight: 0.3,
   prefixWeight: 0.25,
@@ -452,7 +461,22 @@ function fieldTerms(document: SearchDocument): string[][] {
     ),
     [...toolkitTerms, ...toolkitNameTerms],
     termsWithin(document.tags ?? [], MAX_FIELD_CHARS),
+    actionTerms(document, [...toolkitTerms, ...toolkitNameTerms]),
   ];
+}
+
+/**
+ * The action of a tool, the field `action`: the first term of its slug that is not the toolkit's
+ * (`post` of `SLACK_POST_MESSAGE`, `get` of `GITHUB_GET_FILE_CONTENTS`; `unstar` and `star` of
+ * `GITHUB_UNSTAR_REPOSITORY`, as {@link tokenizeToolText} reads it); none when the slug is the
+ * toolkit's name.
+ */
+function actionTerms(document: SearchDocument, toolkitTerms: readonly string[]): string[] {
+  for (const word of splitWords(leadingText(document.slug, MAX_FIELD_CHARS))) {
+    const terms = tokenizeToolText(word);
+    if (terms.length > 0 && !toolkitTerms.includes(terms[0]!)) return terms;
+  }
+  return [];
 }
 
 /** The terms of `texts` in order, reading at most `budget` characters of them in all. */
