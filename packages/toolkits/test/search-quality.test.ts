@@ -24,8 +24,8 @@ const queries = readQueries('search-queries.json');
 const plainQueries = readQueries('plain-queries.json');
 
 /**
- * Measured on this catalog: recall@1 0.77, recall@3 1.0, recall@5 1.0, nDCG@10 0.90 (78 queries;
- * before the tool's action, the slug's verb, was a field of its own and nouns left the synonym groups
+ * Measured on this catalog: recall@1 0.78, recall@3 1.0, recall@5 1.0, nDCG@10 0.91 (78 queries;
+ * before PR was read as pull request: 0.77 / 1.0 / 1.0 / 0.90; before the tool's action, the slug's verb, was a field of its own and nouns left the synonym groups
  * of verbs: 0.76 / 1.0 / 1.0 / 0.895;
  * before the tool descriptions were sharpened for the five queries missed then: 0.74 / – / 0.94 / 0.86;
  * before abbreviations were one word with the word, synonyms of a word counted once and parameters
@@ -46,7 +46,7 @@ const PLAIN_RECALL_AT_3_FLOOR = 0.97;
 /**
  * Requests a bug hunt found ranked wrong, with the tool that must come first: each stands for a
  * class of them (a verb that tools' descriptions use besides the one whose slug it is; a noun that
- * was in a verb's synonym group).
+ * was in a verb's synonym group; PR, which was no abbreviation of pull request).
  */
 const FIRST_FOR: Record<string, string> = {
   'post a message to a slack channel': 'SLACK_POST_MESSAGE',
@@ -54,6 +54,8 @@ const FIRST_FOR: Record<string, string> = {
   'get the contents of a file in a repo': 'GITHUB_GET_FILE_CONTENTS',
   'list my drafts': 'GMAIL_LIST_DRAFTS',
   'search my inbox': 'GMAIL_SEARCH_MESSAGES',
+  'open a PR from my feature branch into main': 'GITHUB_CREATE_PULL_REQUEST',
+  'merge this PR': 'GITHUB_MERGE_PULL_REQUEST',
 };
 
 let mux: ToolMux;

@@ -135,6 +135,11 @@ describe('NameMatcher', () => {
     expect(plain.closest('devhub_list_repos')).not.toContain('DEVHUB_LIST_MY_REPOSITORIES');
     expect(matcher.closest('devhub_list_repos')[0]).toBe('DEVHUB_LIST_MY_REPOSITORIES');
     expect(matcher.closest('Devhub-Send-Msg')[0]).toBe('DEVHUB_SEND_MESSAGE');
+    // before, a PR was no abbreviation: DEVHUB_CREATE_PR suggested nothing of pull requests
+    const pulls = NameMatcher.sorted([...names, 'DEVHUB_CREATE_PULL_REQUEST', 'DEVHUB_CREATE_ISSUE'], {
+      respell: spelledOut,
+    });
+    expect(pulls.closest('DEVHUB_CREATE_PR')[0]).toBe('DEVHUB_CREATE_PULL_REQUEST');
     expect(matcher.subset((name) => name !== 'DEVHUB_GET_REPOSITORY').closest('DEVHUB_GET_REPO')).toEqual([
       'DEVHUB_GET_USER',
       'DEVHUB_GET_ISSUE',
@@ -154,6 +159,10 @@ describe('NameMatcher', () => {
     expect(spelledOut('slack-send-msg')).toBe('slack-send-message');
     expect(spelledOut('Notion Query Db')).toBe('Notion Query Database');
     expect(spelledOut('LIST_DIRS2')).toBe('LIST_DIRECTORIES2');
+    // an abbreviation of two words takes the name's separator
+    expect(spelledOut('GITHUB_CREATE_PR')).toBe('GITHUB_CREATE_PULL_REQUEST');
+    expect(spelledOut('github-list-prs')).toBe('github-list-pull-requests');
+    expect(spelledOut('Merge Pr')).toBe('Merge Pull request');
     // a word that merely starts like one is left alone
     expect(spelledOut('GITHUB_REPORT_ORGANIZER')).toBe('GITHUB_REPORT_ORGANIZER');
   });

@@ -23,6 +23,14 @@ describe('splitWords', () => {
     expect(splitWords('GitHub')).toEqual(['git', 'hub', 'github']);
   });
 
+  it("keeps an abbreviation's plural one word (PRs, URLs, IDs), also in a run", () => {
+    // before, the lower-case s took the last capital: PRs was p, rs and prs
+    expect(splitWords('open PRs')).toEqual(['open', 'prs']);
+    expect(splitWords('list URLs and IDs')).toEqual(['list', 'urls', 'and', 'ids']);
+    expect(splitWords('getPRsByUser')).toEqual(['get', 'prs', 'by', 'user', 'getprsbyuser']);
+    expect(splitWords('ＰＲｓ')).toEqual(['prs']);
+  });
+
   it('drops punctuation, possessives and accents', () => {
     expect(splitWords("Father's Day: gifts, cards & more!")).toEqual([
       'father',

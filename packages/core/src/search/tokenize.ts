@@ -23,7 +23,11 @@ const STOP_WORDS = new Set(
  * Words that are one word for search: an abbreviation and the word it stands for (`repo` and
  * `repository`). Unlike synonyms, which are related words searched at a lower weight, each is read as
  * the first word of its group, in tools and queries alike: a query's `repos` is the `repositories` of
- * a tool's name as much as the `repo` of its parameters.
+ * a tool's name as much as the `repo` of its parameters. An abbreviation of two words (`pr`, `pull
+ * request`) is read as the first of them, the one that tells it apart (`request` alone is any HTTP
+ * tool's): "open a PR" finds the tools named `…_PULL_REQUEST`, and `GITHUB_CREATE_PR` is found by
+ * "pull request", while a text that says "PR" is as long for ranking as before. "Did you mean" hints
+ * spell it out whole ({@link spelledOut}).
  */
 export const EQUIVALENT_WORDS: readonly (readonly string[])[] = [
   ['repository', 'repo'],
@@ -37,6 +41,7 @@ export const EQUIVALENT_WORDS: readonly (readonly string[])[] = [
   ['message', 'msg'],
   ['image', 'img'],
   ['picture', 'pic'],
+  ['pull request', 'pr'],
 ];
 
 /**
@@ -55,12 +60,14 @@ const SPELLED_OUT = new Map(
 /**
  * `name` with each word that is an abbreviation search reads as a word (see {@link EQUIVALENT_WORDS})
  * spelled out, in the word's case: `GITHUB_LIST_REPOS` → `GITHUB_LIST_REPOSITORIES`,
- * `slack-send-msg` → `slack-send-message`; `name` itself when it has none. For "did you mean" hints
+ * `slack-send-msg` → `slack-send-message`, `GITHUB_MERGE_PR` → `GITHUB_MERGE_PULL_REQUEST` (words of
+ * two with the name's first separator); `name` itself when it has none. For "did you mean" hints
  * of tool slugs, which a model writes as it would say them.
  */
 export function spelledOut(name: string): string {
+  const separator = /[_\- ]/.exec(name)?.[0] ?? '_';
   return name.replace(/[A-Za-z]+/g, (word) => {
-    const spelled = SPELLED_OUT.get(word.toLowerCase());
+    const spelled = SPELLED_OUT.get(word.toLowerCase())?.replaceAll(' ', separator);
     if (spelled === undefined) return word;
     if (word === word.toUpperCase()) return spelled.toUpperCase();
     return word[0] === word[0]!.toUpperCase() ? spelled[0]!.toUpperCase() + spelled.slice(1) : spelled;
@@ -69,14 +76,17 @@ export function spelledOut(name: string): string {
 
 /** Runs of letters and digits; everything else (space, `_`, `-`, `.`, `&`, ...) separates words. */
 const WORD_RUN = /[\p{L}\p{N}]+/gu;
-/** The parts of one run: `HTMLParser` → `HTML`, `Parser`; `AI2sql` → `AI`, `2`, `sql`. */
-const RUN_PART = /\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|[\p{Lo}\p{Lm}]+/gu;
+/**
+ * The parts of one run: `HTMLParser` → `HTML`, `Parser`; `AI2sql` → `AI`, `2`, `sql`; an abbreviation's
+ * plural is one part, `PRs` → `PRs` (not `P`, `Rs`).
+ */
+const RUN_PART = /\p{Lu}{2,}s(?!\p{Ll})|\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|[\p{Lo}\p{Lm}]+/gu;
 /** A run that splits no further: lower-case letters only (the common case). */
 const PLAIN_RUN = /^\p{Ll}+$/u;
 
 /** The same three for ASCII text, which most tool text is; they run faster. */
 const ASCII_WORD_RUN = /[A-Za-z0-9]+/g;
-const ASCII_RUN_PART = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
+const ASCII_RUN_PART = /[A-Z]{2,}s(?![a-z])|[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
 const ASCII_PLAIN_RUN = /^[a-z]+$/;
 
 /** Text with this needs the Unicode patterns and folding (see {@link foldText}). */
@@ -191,9 +201,15 @@ const UNDOABLE = new Set([
   'approve',
 ]);
 
-/** The stem of each word of {@link EQUIVALENT_WORDS} → the stem of the first word of its group. */
+/**
+ * The stem of each word of {@link EQUIVALENT_WORDS} → the stem of the first word of its group (of
+ * that group's first word, for words that stand for two: `pr` → `pull`).
+ */
 const EQUIVALENT_STEMS = new Map(
-  EQUIVALENT_WORDS.flatMap(([word, ...others]) => others.map((other) => [stem(other), stem(word!)])),
+  EQUIVALENT_WORDS.flatMap(([word, ...others]) => {
+    const first = stem(word!.split(' ')[0]!);
+    return others.map((other) => [stem(other), first]);
+  }),
 );
 
 /**

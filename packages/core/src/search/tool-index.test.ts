@@ -172,6 +172,22 @@ describe('ToolIndex: words that stand for one another', () => {
     expect(slugs(index.search('list my repositories'))[0]).toBe('GH_LIST_MY_REPOSITORIES');
   });
 
+  it('reads PR as pull request, in queries and in slugs', () => {
+    const pullTools = ['CREATE', 'MERGE', 'LIST'].map((verb) =>
+      tool(`GH_${verb}_PULL_REQUEST`, `${verb.toLowerCase()} pull request`, `${verb} a pull request.`),
+    );
+    const index = new ToolIndex([
+      ...OTHERS,
+      ...pullTools,
+      tool('GH_CREATE_ISSUE', 'Create issue', 'Open an issue.'),
+      tool('GL_APPROVE_PR', 'Approve PR', 'Approve a merge.'),
+    ]);
+    // before, pr was a word of its own: "open a PR" found the issue tool, "approve a pull request" nothing of GL
+    expect(slugs(index.search('merge a PR'))[0]).toBe('GH_MERGE_PULL_REQUEST');
+    expect(slugs(index.search('list open PRs'))[0]).toBe('GH_LIST_PULL_REQUEST');
+    expect(slugs(index.search('approve a pull request'))[0]).toBe('GL_APPROVE_PR');
+  });
+
   it("counts a query word's synonyms as alternatives, the best of them, not one more match each", () => {
     const index = new ToolIndex([
       ...OTHERS,
