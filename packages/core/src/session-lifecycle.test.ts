@@ -189,7 +189,11 @@ describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => 
         (await session.toolkits(options)).items.map((item) => item.slug);
 
       expect(await slugs({})).toEqual(['mail', 'notes', 'tasks']);
-      expect(await slugs({ toolkits: ['notes', 'mail', 'github'] })).toEqual(['mail', 'notes']);
+      expect(await slugs({ toolkits: ['notes', 'mail'] })).toEqual(['mail', 'notes']);
+      // a toolkit the catalog lacks is named, not answered with an empty page
+      expect(
+        (await rejection(session.toolkits({ toolkits: ['notes', 'github'] }), 'INVALID_REQUEST')).message,
+      ).toContain('"github"');
       expect(await slugs({ search: 'NOTE' })).toEqual(['notes']);
       expect(await slugs({ search: 'note', toolkits: ['mail'] })).toEqual([]);
       expect(await slugs({ connected: false })).toEqual(['mail']);
