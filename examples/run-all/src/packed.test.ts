@@ -399,7 +399,7 @@ describe('the packages as npm ships them', () => {
       const offline = await run('pnpm', [...flags, '--offline'], app, 180_000);
       if (offline.code !== 0) {
         console.log(
-          `packed: the offline install missed something (${/ERR_PNPM_\w+/.exec(offline.stdout + offline.stderr)?.[0] ?? `exit ${offline.code}`}); installing with --prefer-offline`,
+          `packed: the offline install missed something (${/ERR_PNPM_\w+.*/.exec(offline.stdout + offline.stderr)?.[0] ?? `exit ${offline.code}`}); installing with --prefer-offline`,
         );
         // what the store lacks (metadata of a package the workspace's frozen install never resolved),
         // from the registry: a request that hangs there (seen under CI's load: no progress for 400 s,
