@@ -655,6 +655,11 @@ export interface ExecutionLogRecord {
   input: string;
   /** Redacted, truncated JSON of the result (≤ 4 KB). */
   output: string;
+  /**
+   * When the entry was written: as the call ended (it started `durationMs` earlier). Pages are
+   * ordered by `id`, which the call gets as it starts, so among calls that overlapped `createdAt`
+   * need not be in the page's order.
+   */
   createdAt: Date;
   /**
    * The entry of the call that made this one (a TOOLMUX_WORKBENCH cell, a TOOLMUX_MULTI_EXECUTE_TOOL
