@@ -1,4 +1,6 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +28,18 @@ export function chromiumSkipReason(suite: string): string | undefined {
   return reason;
 }
 
-/** Launches headless Chromium as the browser tests run it. */
+/**
+ * Launches headless Chromium as the browser tests run it. No host but `localhost` and 127.0.0.1 resolves:
+ * the tests' servers listen on loopback, and a page that asks for anything else (oidc-provider's
+ * sign-in page imports a web font) fails at once instead of waiting on a network the test must not
+ * depend on.
+ */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--no-sandbox',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
       '--disable-background-networking',
       '--disable-gpu',
       '--disable-component-update',
@@ -69,4 +77,34 @@ export async function mcpSdkBrowserBundle(): Promise<string> {
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
+}
+
+/** A web server on loopback that answers every GET with one small page, as a test's `origin`. */
+export interface PageServer {
+  /** `http://127.0.0.1:<port>`. */
+  origin: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a {@link PageServer} whose page has `title` and `heading`: the web page a script runs in,
+ * or the application a connect link returns to. A real server, not a `page.route()`: Playwright's
+ * routes do not see the request a redirect leads to, so the redirect that ends a connect flow went
+ * to a port nothing listens on, failed, and reached the route only when Chromium's error page
+ * reloaded itself, on a schedule of its own (a second here, a test timeout on a busy machine).
+ */
+export async function startPageServer(title: string, heading = title): Promise<PageServer> {
+  const server = createHttpServer((_, response) => {
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    response.end(`<!doctype html><title>${title}</title><h1>${heading}</h1>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

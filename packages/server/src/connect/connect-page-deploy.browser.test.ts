@@ -6,7 +6,7 @@ import { createSampleToolkits } from '@toolmux/core/test';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type RunningServer } from '../server.js';
-import { chromiumSkipReason, launchChromium } from '../test-browser.js';
+import { chromiumSkipReason, launchChromium, startPageServer } from '../test-browser.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 
 /**
@@ -95,14 +95,13 @@ describe.skipIf(skip !== undefined)(`connect page deployments in Chromium ${skip
   }
 
   it('a baseUrl with a path behind a proxy that strips it: the form posts back through the path and connects', async () => {
-    const callback = 'http://localhost:3000/connected';
+    const app = await startPageServer('App');
+    closing.push(() => app.close());
+    const callback = `${app.origin}/connected`;
     const { mux, session } = await serve({ baseUrl: (port) => `http://127.0.0.1:${port}/toolmux` });
     const request = await session.authorize('mail', { callbackUrl: callback });
     expect(new URL(request.redirectUrl).pathname).toBe(`/toolmux/connect/${request.id}`);
     const { page, violations } = await watchedPage();
-    await page.route(`${callback}**`, (route) =>
-      route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>App</title>' }),
-    );
     await page.goto(request.redirectUrl);
     await page.getByLabel('API key').fill('sk_behind_the_proxy');
     await page.getByRole('button', { name: 'Connect Mail' }).click();

@@ -6,7 +6,7 @@ import { createSampleToolkits } from '@toolmux/core/test';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type RunningServer } from '../server.js';
-import { chromiumSkipReason, launchChromium } from '../test-browser.js';
+import { chromiumSkipReason, launchChromium, type PageServer, startPageServer } from '../test-browser.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
 
@@ -16,7 +16,6 @@ import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oa
  * OAuth provider or fills in an API key, and lands back on the application's callback URL.
  */
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
-const APP_CALLBACK = 'http://localhost:3000/connected';
 
 const skip = chromiumSkipReason('connect-page.browser.test.ts');
 
@@ -26,9 +25,14 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
   let running: RunningServer;
   let baseUrl: string;
   let browser: Browser;
+  /** The application the connect links return to. */
+  let app: PageServer;
+  let APP_CALLBACK: string;
 
   beforeAll(async () => {
     mkdirSync(OUTPUT, { recursive: true });
+    app = await startPageServer('App', 'Back in the app');
+    APP_CALLBACK = `${app.origin}/connected`;
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     oauth = await startTestOAuthServer({ redirectUris: [`${baseUrl}/auth/callback`] });
@@ -48,6 +52,7 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
     await running?.close();
     await mux?.close();
     await oauth?.close();
+    await app?.close();
   });
 
   async function authorize(userId: string, toolkit: string, authConfigId: string): Promise<string> {
@@ -66,16 +71,8 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
     return redirect_url;
   }
 
-  /** A page whose requests to the application's callback are answered here (nothing listens there). */
-  async function newPage(): Promise<Page> {
-    const page = await browser.newPage();
-    await page.route(`${APP_CALLBACK}**`, (route) =>
-      route.fulfill({
-        contentType: 'text/html',
-        body: '<!doctype html><title>App</title><h1>Back in the app</h1>',
-      }),
-    );
-    return page;
+  function newPage(): Promise<Page> {
+    return browser.newPage();
   }
 
   /** Continues from the hosted page to the provider, signs in, consents, and lands on the app's callback. */
@@ -89,8 +86,9 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
     await page.waitForURL(`${oauth.issuer}/**`);
     await page.locator('input[name="login"]').fill(login);
     await page.locator('input[name="password"]').fill('any');
-    await page.locator('button[type="submit"]').click();
-    await page.locator('button[type="submit"]').click(); // consent
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    // the consent page's own button: clicking "the submit button" could hit the sign-in page's again
+    await page.getByRole('button', { name: 'Continue' }).click();
     await page.waitForURL(landing);
   }
 

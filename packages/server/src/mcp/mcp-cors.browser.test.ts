@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ToolMux } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type RunningServer } from '../server.js';
-import { chromiumSkipReason, launchChromium, mcpSdkBrowserBundle } from '../test-browser.js';
+import {
+  chromiumSkipReason,
+  launchChromium,
+  mcpSdkBrowserBundle,
+  type PageServer,
+  startPageServer,
+} from '../test-browser.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 import { freePort } from '../test-oauth.js';
 
@@ -18,16 +22,6 @@ import { freePort } from '../test-oauth.js';
  * `mcp.allowedOrigins` gets its answers; a page of any other origin is blocked by the browser.
  */
 const skip = chromiumSkipReason('mcp-cors.browser.test.ts');
-
-/** A web server on loopback with one empty page: the origin the page's script runs in. */
-async function pageServer(): Promise<{ origin: string; server: Server }> {
-  const server = createHttpServer((_, response) => {
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    response.end('<!doctype html><title>An MCP client page</title><h1>client</h1>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 /** What the page's script saw: each answer's status and what it could read, or the fetch error. */
 interface PageResult {
@@ -133,8 +127,8 @@ async function sdkClientFromPage({ url, token }: { url: string; token: string })
 describe.skipIf(skip !== undefined)(
   `MCP endpoint from a page of another origin, in Chromium ${skip ?? ''}`,
   () => {
-    let allowedPage: { origin: string; server: Server };
-    let otherPage: { origin: string; server: Server };
+    let allowedPage: PageServer;
+    let otherPage: PageServer;
     let mux: ToolMux;
     let running: RunningServer;
     let browser: Browser;
@@ -142,8 +136,8 @@ describe.skipIf(skip !== undefined)(
     const requests: string[] = [];
 
     beforeAll(async () => {
-      allowedPage = await pageServer();
-      otherPage = await pageServer();
+      allowedPage = await startPageServer('An MCP client page', 'client');
+      otherPage = await startPageServer('An MCP client page', 'client');
       const port = await freePort();
       mux = new ToolMux({
         toolkits: createSampleToolkits().toolkits,
@@ -167,7 +161,7 @@ describe.skipIf(skip !== undefined)(
       await running?.close();
       await mux?.close();
       for (const page of [allowedPage, otherPage]) {
-        await new Promise((resolve) => page?.server.close(resolve));
+        await page?.close();
       }
     });
 
