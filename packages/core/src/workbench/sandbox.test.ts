@@ -796,6 +796,65 @@ return stacks.map((stack) => stack.split('\\n')[0]);`,
     expect((await sandbox.run('return 4', noHost, limits)).result).toBe(4);
   });
 
+  it('an Error, a Map or a Set (JSON writes each as {}) reaches the model as the data it holds, in the value and in console lines', async () => {
+    const sandbox = await create(32);
+    const value = async (code: string) => {
+      const out = await sandbox.run(code, noHost, limits);
+      expect(out.error, code).toBeUndefined();
+      return out.result;
+    };
+    // what a cell that catches errors returns: their name, message and own fields (a toolmux code)
+    expect(await value("return new Error('boom')")).toEqual({ name: 'Error', message: 'boom' });
+    expect(
+      await value("const e = new RangeError('out'); e.code = 'E_RANGE'; e.status = 404; return [e, 1]"),
+    ).toEqual([{ name: 'RangeError', message: 'out', code: 'E_RANGE', status: 404 }, 1]);
+    expect(
+      await value(
+        "class NotFound extends Error { constructor(id) { super('no ' + id); this.name = 'NotFound'; this.id = id } } return { failed: [new NotFound(7)] }",
+      ),
+    ).toEqual({ failed: [{ name: 'NotFound', message: 'no 7', id: 7 }] });
+    // a Map of string keys as an object, of other keys as its [key, value] pairs; a Set as an array,
+    // nested as deep as they are
+    expect(await value("return new Map([['a', 1], ['b', new Set([2, 3])]])")).toEqual({ a: 1, b: [2, 3] });
+    expect(await value("return { byId: new Map([[1, 'x'], [2, new Map([['k', true]])]]) }")).toEqual({
+      byId: [
+        [1, 'x'],
+        [2, { k: true }],
+      ],
+    });
+    expect(await value('return [new Set(), new Map()]')).toEqual([[], {}]);
+    // a key of a Map named like one of Object.prototype's is the Map's own data
+    expect(await value("return new Map([['__proto__', 1], ['toString', 2]])")).toEqual(
+      JSON.parse('{"__proto__":1,"toString":2}'),
+    );
+    // the same in console lines
+    const logged = await sandbox.run(
+      "console.log({ error: new TypeError('bad') }, new Map([['k', 1]]), new Set(['s'])); return 1",
+      noHost,
+      limits,
+    );
+    expect(logged.logs).toEqual(['{"error":{"name":"TypeError","message":"bad"}} {"k":1} ["s"]']);
+    // JSON the code writes itself is JavaScript's own
+    expect(await value('return JSON.stringify([new Map([[1, 2]]), new Error("e")])')).toBe('[{},{}]');
+    expect(sandbox.disposed).toBe(false);
+  });
+
+  it('a thrown object that is no Error and has no message is shown as its JSON, and an Error without a message by its name alone', async () => {
+    const sandbox = await create(32);
+    for (const [code, shown] of [
+      ['throw { status: 404, reason: "gone" }', 'Error: {"status":404,"reason":"gone"}'],
+      ['throw [1, new Map([["k", 2]])]', 'Error: [1,{"k":2}]'],
+      ['throw { message: "said", status: 500 }', 'Error: said'],
+    ] as const) {
+      const out = await sandbox.run(code, noHost, limits);
+      expect(out.error?.code, code).toBe('WORKBENCH_CODE_ERROR');
+      expect(out.error?.message.split('\n')[0], code).toBe(shown);
+    }
+    const bare = await sandbox.run('throw new TypeError()', noHost, limits);
+    expect(bare.error?.message).toMatch(/^TypeError\n {4}at /);
+    expect(sandbox.disposed).toBe(false);
+  });
+
   it('a returned function or symbol (no JSON form) ends the cell with WORKBENCH_CODE_ERROR naming its type, not a null result', async () => {
     const sandbox = await create(32);
     for (const [code, type] of [

@@ -1003,6 +1003,40 @@ const PRELUDE = `(() => {
   // a value met again inside itself is the cycle. Only once a write failed (it costs a write); calls
   // made meanwhile (by a toJSON) are refused, not made twice.
   const NewMap = Map;
+  // What the model reads of the cell (its value, its console lines) is JSON, in which an Error, a Map
+  // and a Set are {}: \`catch (e) { return { id, error: e } }\` told the model nothing of what failed.
+  // They are written as the data they hold: an Error as its name and message and its own fields
+  // (a failed toolmux call's code), a Map as an object when every key is a string (its [key, value]
+  // pairs otherwise), a Set as an array. (The JSON the code writes itself is JavaScript's as ever.)
+  const mapForEach = Map.prototype.forEach;
+  const setForEach = Set.prototype.forEach;
+  const readable = (key, value) => {
+    if (typeof value !== 'object' || value === null) return value;
+    if (value instanceof HostError) {
+      const out = { name: value.name, message: value.message };
+      const keys = keysOf(value);
+      for (let index = 0; index < keys.length; index++) out[keys[index]] = value[keys[index]];
+      return out;
+    }
+    if (value instanceof NewMap) {
+      const pairs = [];
+      let named = true;
+      apply(mapForEach, value, [(item, name) => {
+        if (typeof name !== 'string') named = false;
+        defineProperty(pairs, pairs.length, { value: [name, item], writable: true, enumerable: true, configurable: true });
+      }]);
+      if (!named) return pairs;
+      const out = {};
+      for (let index = 0; index < pairs.length; index++) defineProperty(out, pairs[index][0], { value: pairs[index][1], writable: true, enumerable: true, configurable: true });
+      return out;
+    }
+    if (value instanceof NewSet) {
+      const items = [];
+      apply(setForEach, value, [(item) => defineProperty(items, items.length, { value: item, writable: true, enumerable: true, configurable: true })]);
+      return items;
+    }
+    return value;
+  };
   const mapGet = Map.prototype.get;
   const mapSet = Map.prototype.set;
   const mapDelete = Map.prototype.delete;
@@ -1261,7 +1295,7 @@ const PRELUDE = `(() => {
   const show = (value) => {
     if (typeof value === 'string') return value;
     if (value instanceof Error) return showError(value);
-    try { const text = JSON.stringify(value); return text === undefined ? String(value) : text; } catch { return String(value); }
+    try { const text = stringify(value, readable); return text === undefined ? String(value) : text; } catch { return String(value); }
   };
   // Text longer than the cell's limit never crosses to the host whole (the host gets its start and
   // its length).
@@ -1334,6 +1368,11 @@ const PRELUDE = `(() => {
           } catch {}
           out.message = shown('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
         }
+        // a thrown object that is no Error and has no message (\`throw { status: 404 }\`, \`throw [a, b]\`):
+        // its JSON, where the model read only "Error:"
+        if (out.message === '' && typeof error === 'object' && !(error instanceof HostError)) {
+          try { const json = stringify(error, readable); if (json !== undefined) out.message = shown(json); } catch {}
+        }
         try { const stack = error.stack; if (stack) out.stack = shown(ownStack(cut(toText(stack)))); } catch {}
         // a failed toolmux call's code (TOOL_ARGUMENTS_INVALID, WORKBENCH_FILE_NOT_FOUND), or the code's own
         try { const code = error.code; if (typeof code === 'string' || typeof code === 'number') out.code = shown(toText(code)); } catch {}
@@ -1363,7 +1402,7 @@ const PRELUDE = `(() => {
       (value) => {
         let json;
         try {
-          json = stringify(value === undefined ? null : value);
+          json = stringify(value === undefined ? null : value, readable);
         } catch (error) {
           // what was thrown read as an exception is (describe reads it under guard): reading the
           // message of a value whose getter throws threw out of this callback, and the cell never
@@ -2488,7 +2527,9 @@ export class Sandbox {
     }
     // as a logged error reads (the prelude's showError): the code of a failed toolmux call beside its name
     const name = error.code === undefined ? error.name : `${error.name} [${error.code}]`;
-    const message = `${name}: ${error.message}${framesOf(error.stack, STACK_FRAMES)}`.trim();
+    // (an empty message, `throw new Error()`, as JavaScript shows it: the name alone)
+    const message =
+      `${error.message === '' ? name : `${name}: ${error.message}`}${framesOf(error.stack, STACK_FRAMES)}`.trim();
     return {
       code: 'WORKBENCH_CODE_ERROR',
       message:
