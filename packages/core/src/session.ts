@@ -726,6 +726,20 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return this.#visibleNames;
   }
 
+  /**
+   * The slug a call names, as the session knows the tool. A session with Composio's names
+   * (`metaToolNames: 'composio'`) takes a tool's slug in any case, as Composio does
+   * (`github_create_issue` is `GITHUB_CREATE_ISSUE`): every slug of toolmux is upper case, so the
+   * upper-case form names one tool at most. A slug the session has no tool of stays as written.
+   */
+  #sessionSlug(slug: string): string {
+    // not text: execute() refuses it as it is
+    if (typeof slug !== 'string' || metaToolNamesOf(this.#config) !== 'composio') return slug;
+    const upper = slug.toUpperCase();
+    if (upper === slug || this.#metaTools().has(slug) || this.#visibleTools().has(slug)) return slug;
+    return this.#metaTools().has(upper) || this.#visibleTools().has(upper) ? upper : slug;
+  }
+
   /** The toolkits the session has a tool of. */
   #visibleToolkitSlugs(): Set<string> {
     this.#visibleToolkits ??= {
@@ -864,7 +878,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async execute(slug: string, args: unknown = {}, given?: ExecuteOptions): Promise<ToolResult> {
     const options = checkedOptions(given, fieldsOf<ExecuteOptions>()('session.execute()'));
     // a deleted session's call is a failed result with no log entry, as a remote session's
-    return this.#execute(slug, args, { ...options, admit: this.#admitCall });
+    return this.#execute(this.#sessionSlug(slug), args, { ...options, admit: this.#admitCall });
   }
 
   /** The check of `execute`'s calls (see `ExecuteRequest.admit`): nothing to wait for while fresh. */
@@ -919,7 +933,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     options: ExecuteOptions & { argumentsRefused?: string } = {},
   ): Promise<ToolResult> {
     // admitted as execute()'s calls are: a deleted session runs nothing, close() waits for it
-    return this.#execute(slug, args, { ...options, audience, admit: this.#admitCall });
+    return this.#execute(this.#sessionSlug(slug), args, { ...options, audience, admit: this.#admitCall });
   }
 
   /**
@@ -1598,7 +1612,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         const not_found = [];
         const hints = [];
         // each slug answered once, however often it is asked for (50 copies of one schema before)
-        for (const slug of new Set(slugs)) {
+        for (const slug of new Set(slugs.map((asked) => this.#sessionSlug(asked)))) {
           const tool = visible.get(slug);
           if (!tool) {
             not_found.push(slug);
@@ -1667,7 +1681,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             // its calls' failures in the words of the caller of the multi-execute
             (slug, args, callOptions) =>
               this.#execute(
-                slug,
+                this.#sessionSlug(slug),
                 args,
                 reader.audience ? { ...callOptions, audience: reader.audience } : callOptions,
               ),

@@ -99,7 +99,10 @@ export interface SessionConfig {
   /**
    * The names the meta-tools carry: toolmux's (`TOOLMUX_SEARCH_TOOLS`, …) or Composio's
    * (`COMPOSIO_SEARCH_TOOLS`, …, with Composio's input fields and result shapes), so that prompts
-   * written for Composio's Tool Router keep working (docs/composio-migration.md).
+   * written for Composio's Tool Router keep working (docs/composio-migration.md). With Composio's
+   * names, as with Composio, the session takes a tool's slug in any case (`execute`, the calls of
+   * the multi-execute, the schemas asked of `COMPOSIO_GET_TOOL_SCHEMAS`): `github_create_issue` runs
+   * `GITHUB_CREATE_ISSUE`.
    * @default 'toolmux'
    */
   metaToolNames?: MetaToolNames;

@@ -862,11 +862,14 @@ function callOf(entry: unknown, index: number, names: MetaToolNames): CallEntry 
       slug,
     );
   }
-  const kind = metaToolKind(slug);
+  // Composio's names take slugs in any case (the session runs `tasks_list_tasks` as TASKS_LIST_TASKS):
+  // so does this refusal, or `composio_search_tools` ran a meta-tool inside the multi-execute
+  const asNamed = names === 'composio' ? slug.toUpperCase() : slug;
+  const kind = metaToolKind(asNamed);
   if (kind) {
     return refused(
       'TOOL_NOT_IN_SESSION',
-      slug === slugs[kind]
+      asNamed === slugs[kind]
         ? `${slug} is a meta-tool: call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`
         : `${slug} is not a tool of this session: its meta-tool of that kind is ${slugs[kind]}. Call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`,
       slug,

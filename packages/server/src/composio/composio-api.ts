@@ -88,12 +88,17 @@ const META_TOOL_NAMES: Readonly<Record<string, string>> = {
 /**
  * The slug the session knows a tool by: Composio's meta-tool names are the session's own when it was
  * made with `metaToolNames: 'composio'` (every session made here); a session made through `/api/v1`
- * has toolmux's names, which a Composio name maps to.
+ * has toolmux's names, which a Composio name maps to. As with Composio, a slug may be written in any
+ * case (`github_create_issue`): toolmux's slugs are all upper case. A slug the session has no tool of
+ * stays as written, for the refusal to name it so.
  */
 function sessionSlug(specs: readonly ToolSpec[], slug: string): string {
-  if (specs.some((spec) => spec.slug === slug)) return slug;
-  const toolmuxName = META_TOOL_NAMES[slug];
-  if (toolmuxName && specs.some((spec) => spec.slug === toolmuxName)) return toolmuxName;
+  const has = (name: string) => specs.some((spec) => spec.slug === name);
+  for (const name of new Set([slug, slug.toUpperCase()])) {
+    if (has(name)) return name;
+    const toolmuxName = Object.hasOwn(META_TOOL_NAMES, name) ? META_TOOL_NAMES[name] : undefined;
+    if (toolmuxName && has(toolmuxName)) return toolmuxName;
+  }
   return slug;
 }
 
