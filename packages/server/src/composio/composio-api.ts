@@ -473,7 +473,8 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       `${base}/:sessionId`,
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
-        const wire = (await body(c, UpdateSessionWire)) as UpdateSessionWire;
+        const { experimental, ...wire } = (await body(c, UpdateSessionWire)) as UpdateSessionWire;
+        checkExperimental(experimental ?? undefined);
         // Composio's PATCH names no version: applied to the session as it is now (fields it leaves
         // out keep what other updates, also ones racing it, stored)
         // the config GET answers can be sent back: what it holds as answered is no change

@@ -215,3 +215,54 @@ describe('a PATCH takes back the config GET answered (read-modify-write)', () =>
     expect(after.json.tool_router_tools).not.toContain('COMPOSIO_REMOTE_WORKBENCH');
   });
 });
+
+/**
+ * The PATCH of Composio's API reference (its client's `SessionPatchParams`), sent over plain HTTP:
+ * `connected_accounts: null` takes the pinned accounts away, and `experimental` is `null` or options
+ * refused by name, as on create.
+ */
+describe('PATCH /api/v3.1/tool_router/session/:id as Composio documents it', () => {
+  async function patch(sessionId: string, body: unknown) {
+    const response = await fetch(`${server.url}/api/v3.1/tool_router/session/${sessionId}`, {
+      method: 'PATCH',
+      headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as Record<string, any> };
+  }
+
+  it('connected_accounts: null unpins the accounts; experimental: null changes nothing', async () => {
+    const authConfig = await server.embedded.authConfigs.create('mail', { type: 'api_key' });
+    const account = await server.embedded.connectedAccounts.create('user_patch_null', authConfig.id, {
+      apiKey: 'sk_pinned',
+    });
+    const session = await composio().create('user_patch_null', {
+      toolkits: ['mail'],
+      connectedAccounts: { mail: account.id },
+    });
+    expect(session.config.connected_accounts).toEqual({ mail: [account.id] });
+    const unpinned = await patch(session.sessionId, { connected_accounts: null, experimental: null });
+    expect(unpinned.status).toBe(200);
+    expect(unpinned.json.config.connected_accounts).toEqual({});
+    expect(unpinned.json.config_version).toBe(2);
+    expect((await composio().use(session.sessionId)).config.connected_accounts).toEqual({});
+    // nothing but experimental: null is no change
+    const same = await patch(session.sessionId, { experimental: null });
+    expect(same.status).toBe(200);
+    expect(same.json.config_version).toBe(2);
+  });
+
+  it.each([
+    ['link_url_overwrite', { link_url_overwrite: 'https://connect.example.com' }],
+    ['permissions', { permissions: { default: 'allow_all' } }],
+  ])('refuses experimental.%s by name, changing nothing', async (field, experimental) => {
+    const session = await composio().create('user_patch_experimental', { toolkits: ['tasks'] });
+    const refused = await patch(session.sessionId, { tags: ['readOnlyHint'], experimental });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(refused.json.error.message).toMatch(
+      new RegExp(`^experimental\\.${field} is not supported by toolmux's Composio-compatible API: `),
+    );
+    expect((await composio().use(session.sessionId)).config.tags).toEqual({});
+  });
+});

@@ -100,7 +100,8 @@ const configFields = {
   tools: z.record(z.string(), toolFilter).optional(),
   tags: tagFilter.optional(),
   auth_configs: z.record(z.string(), z.string()).optional(),
-  connected_accounts: z.record(z.string(), z.union([z.string(), slugs])).optional(),
+  // null: no pinned accounts (Composio's PATCH takes it to clear them)
+  connected_accounts: z.record(z.string(), z.union([z.string(), slugs])).nullish(),
   manage_connections: manageConnections.nullish(),
   workbench: workbench.nullish(),
   multi_account: multiAccount.nullish(),
@@ -135,10 +136,17 @@ export const CREATE_SESSION_WIRE_LARGE_ARRAYS: readonly LargeArray[] = [
 ];
 
 /**
- * A PATCH of a session: the config fields, and `user_id`, which GET answers in the config and no
- * update changes (accepted as answered, so that the config read can be sent back).
+ * A PATCH of a session: the config fields, `user_id`, which GET answers in the config and no
+ * update changes (accepted as answered, so that the config read can be sent back), and Composio's
+ * `experimental` of an update (`null`, or options toolmux refuses naming them: `checkExperimental`).
  */
-export const UpdateSessionWire = z.object({ user_id: z.string().optional(), ...configFields }).strict();
+export const UpdateSessionWire = z
+  .object({
+    user_id: z.string().optional(),
+    ...configFields,
+    experimental: experimentalWire.pick({ link_url_overwrite: true, permissions: true }).nullish(),
+  })
+  .strict();
 export type UpdateSessionWire = z.infer<typeof UpdateSessionWire>;
 
 /** A 400 (`CONFIG_INVALID`) for an option of Composio's API that toolmux does not have. */
@@ -337,7 +345,8 @@ export function toolmuxConfig(
   }
   if (wire.tags !== undefined) config.tags = tagsOf(wire.tags);
   if (wire.auth_configs !== undefined) config.authConfigs = byToolkit('auth_configs', wire.auth_configs);
-  if (wire.connected_accounts !== undefined) {
+  if (wire.connected_accounts === null) config.connectedAccounts = {};
+  else if (wire.connected_accounts !== undefined) {
     config.connectedAccounts = byToolkit('connected_accounts', wire.connected_accounts);
   }
   if (wire.preload !== undefined) {
