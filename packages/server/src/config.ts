@@ -30,7 +30,11 @@ export interface ToolMuxConfig {
    * @default the built-in toolkits of @toolmux/toolkits
    */
   toolkits?: ReadonlyArray<Toolkit | string>;
-  /** `sqlite:./path.db`, `:memory:` or `postgres://…`. @default 'sqlite:./.toolmux/toolmux.db' */
+  /**
+   * `sqlite:./path.db`, `:memory:` or `postgres://…`. A relative SQLite path is relative to the config
+   * file's directory (`--store` and `TOOLMUX_STORE` are relative to the working directory).
+   * @default 'sqlite:./.toolmux/toolmux.db' (in the working directory)
+   */
   store?: string;
   /** Where clients reach this server (MCP URLs, OAuth callbacks). @default `http://<host>:<port>` */
   baseUrl?: string;

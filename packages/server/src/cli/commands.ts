@@ -587,7 +587,10 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const requestedPort =
     portText !== undefined ? portOf(portText, flag('port') ? '--port' : 'PORT') : (config.port ?? 8787);
   // a bad spec fails here, before anything is created on disk, naming where it was set
-  const [store, storeFrom] = storeAndSource(flag('store'), io, config.store, configName);
+  const [typedStore, storeFrom, storeSpec] = storeAndSource(flag('store'), io, config.store, configName, cwd);
+  // an SQLite file by its absolute path: opened, and named in the startup line, as found
+  const store =
+    storeSpec.dialect === 'sqlite' && storeSpec.path !== ':memory:' ? `sqlite:${storeSpec.path}` : typedStore;
   // so do a malformed secret key and bad cache lifetimes
   const { secretKey, previousSecretKeys } = checkedSecretKey(io, config, configName);
   const accountCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_ACCOUNT_CACHE_TTL_MS', config.accountCacheTtlMs);
@@ -1012,15 +1015,19 @@ function schemaToRead(
 /**
  * The store a command opens (`--store`, else `TOOLMUX_STORE`, else the config file's, else the
  * default), where it came from, for its messages, and its spec: a spec that cannot be read is
- * STORE_CONFIG_INVALID naming where it was set, in every command.
+ * STORE_CONFIG_INVALID naming where it was set, in every command. The spec's SQLite path is absolute:
+ * a relative one is read from the config file's directory when the file set it (as its toolkit
+ * module paths are), else from `cwd`; `store` stays as it was written, for messages.
  */
 function storeAndSource(
   flag: string | undefined,
   io: CliIo,
   configured: string | undefined,
   file: string | undefined,
+  cwd: string,
 ): [store: string, from: string, spec: StoreSpec] {
   const fromEnv = flag === undefined ? env(io, 'TOOLMUX_STORE') : undefined;
+  const fromFile = flag === undefined && fromEnv === undefined && configured !== undefined;
   const [store, from] =
     flag !== undefined
       ? [flag, '--store']
@@ -1029,18 +1036,20 @@ function storeAndSource(
         : configured !== undefined
           ? [configured, `store of ${file}`]
           : [DEFAULT_STORE, 'the default store'];
-  return [store, from, parseStoreSpec(store, from)];
+  const spec = parseStoreSpec(store, from);
+  if (spec.dialect !== 'sqlite' || spec.path === ':memory:') return [store, from, spec];
+  const base = fromFile && file !== undefined ? dirname(file) : cwd;
+  return [store, from, { dialect: 'sqlite', path: resolve(base, spec.path) }];
 }
 
 /**
  * The store a reading command opens, as the server keeps it: an in-memory store is refused (it lives
  * in the server's process: `inMemory` says what that means for the command and `name` which store to
  * name instead), and so is an SQLite file that does not exist (nothing is created; `nothing` says
- * what is then missing); an SQLite path is made absolute from `cwd`.
+ * what is then missing).
  */
 function existingStoreOf(
   [store, from, spec]: [store: string, from: string, spec: StoreSpec],
-  cwd: string,
   why: { inMemory: string; name: string; nothing: string },
 ): string {
   if (spec.dialect !== 'sqlite') return store;
@@ -1049,13 +1058,12 @@ function existingStoreOf(
       `The store ${shownStoreSpec(store)} (${from}) is in memory: ${why.inMemory}. Name the store of ${why.name} with --store, TOOLMUX_STORE or the config file (--config).`,
     );
   }
-  const path = resolve(cwd, spec.path);
-  if (!existsSync(path)) {
+  if (!existsSync(spec.path)) {
     throw new StartupError(
-      `No database at ${path} (${from}: ${store}), so ${why.nothing}; nothing was created. Name the store the server uses with --store, TOOLMUX_STORE or the config file (--config).`,
+      `No database at ${spec.path} (${from}: ${store}), so ${why.nothing}; nothing was created. Name the store the server uses with --store, TOOLMUX_STORE or the config file (--config).`,
     );
   }
-  return `sqlite:${path}`;
+  return `sqlite:${spec.path}`;
 }
 
 /**
@@ -1079,7 +1087,7 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   }
   const cwd = io.cwd ?? process.cwd();
   const { config, file } = await readConfig(values.config as string | undefined, cwd);
-  const [store, from, spec] = storeAndSource(values.store as string | undefined, io, config.store, file);
+  const [store, from, spec] = storeAndSource(values.store as string | undefined, io, config.store, file, cwd);
   const userId = values.user as string | undefined;
   if (userId !== undefined) {
     try {
@@ -1093,7 +1101,7 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   const limit = values.limit === undefined ? 20 : limitOf(values.limit as string);
   const cursor = values.cursor === undefined ? undefined : sessionCursorOf(values.cursor as string, limit);
   const shown = shownStoreSpec(store);
-  const target = existingStoreOf([store, from, spec], cwd, {
+  const target = existingStoreOf([store, from, spec], {
     inMemory:
       "it lives inside the server's process and goes with it, so no other process can list its sessions",
     name: 'a server that keeps them',
@@ -1169,9 +1177,9 @@ async function rotateKeys(args: readonly string[], io: CliIo): Promise<number> {
   }
   const cwd = io.cwd ?? process.cwd();
   const { config, file } = await readConfig(values.config as string | undefined, cwd);
-  const [store, from, spec] = storeAndSource(values.store as string | undefined, io, config.store, file);
+  const [store, from, spec] = storeAndSource(values.store as string | undefined, io, config.store, file, cwd);
   const shown = shownStoreSpec(store);
-  const target = existingStoreOf([store, from, spec], cwd, {
+  const target = existingStoreOf([store, from, spec], {
     inMemory: "it lives inside the server's process, and its secrets are under a key that goes with it",
     name: 'the server whose key you rotate',
     nothing: 'nothing to rotate',

@@ -57,6 +57,8 @@ How long one request to an OAuth provider's token or revocation endpoint may tak
 TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS (milliseconds, 1 to ${OAUTH_REQUEST_TIMEOUT_MS.max}; default ${OAUTH_REQUEST_TIMEOUT_MS.default}), or oauthRequestTimeoutMs in the config file.
 How many days execution log entries are kept: TOOLMUX_LOG_RETENTION_DAYS (1 to 36500; default: every
 entry is kept), or logRetentionDays in the config file.
+Paths in the config file (toolkit modules, a relative SQLite store) are relative to the file; a
+--store or TOOLMUX_STORE path is relative to the working directory.
 
 The API key is TOOLMUX_API_KEY (at least ${MIN_API_KEY_LENGTH} characters); without it, a key file "api.key" (mode 0600) is created beside
 the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.

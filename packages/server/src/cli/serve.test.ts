@@ -92,7 +92,8 @@ export default config;
     const listening = served.lines().find((line) => String(line.msg).includes('listening on'))!;
     expect(listening).toMatchObject({
       config: join(cwd, 'toolmux.config.ts'),
-      store: 'sqlite:./data/toolmux.db',
+      // the file's path, read from the config file's directory
+      store: `sqlite:${join(cwd, 'data', 'toolmux.db')}`,
       connections_per_client: 4096,
       connections_unlimited: ['127.0.0.0/8', '::1/128'],
     });
@@ -182,14 +183,14 @@ describe('precedence', forStarts(3), () => {
     };
     const fromFlag = await startServe(['--store', 'sqlite:./from-flag/t.db'], { cwd, env });
     expect(fromFlag.lines().find((line) => line.url)).toMatchObject({
-      store: 'sqlite:./from-flag/t.db',
+      store: `sqlite:${join(cwd, 'from-flag', 't.db')}`,
       store_from: '--store',
       config: join(cwd, 'toolmux.config.mjs'),
     });
     expect(await fromFlag.stop()).toBe(0);
     const fromEnv = await startServe([], { cwd, env });
     expect(fromEnv.lines().find((line) => line.url)).toMatchObject({
-      store: 'sqlite:./from-env/t.db',
+      store: `sqlite:${join(cwd, 'from-env', 't.db')}`,
       store_from: 'TOOLMUX_STORE',
     });
     expect(await fromEnv.stop()).toBe(0);
