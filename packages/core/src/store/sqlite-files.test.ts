@@ -1,9 +1,20 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { quiet } from '../test/auth-fixtures.js';
 import { ToolMux } from '../toolmux.js';
+import { readOrCreateKeyFile } from '../util/key-file.js';
 import { SqliteStore } from './sqlite.js';
 
 const root = mkdtempSync(join(tmpdir(), 'toolmux-sqlite-files-'));
@@ -48,6 +59,30 @@ describe('SQLite files', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('narrows existing key files that others could read, and leaves their keys as they were', async () => {
+    const directory = join(root, 'keys-by-hand');
+    mkdirSync(directory);
+    // written by hand or restored under a umask of 022: readable by every user of the machine
+    const secretKey = `${randomBytes(32).toString('base64')}\n`;
+    const apiKey = `tmx_ak_${randomBytes(24).toString('base64url')}\n`;
+    writeFileSync(join(directory, 'secret.key'), secretKey, { mode: 0o644 });
+    writeFileSync(join(directory, 'api.key'), apiKey, { mode: 0o640 });
+    const mux = new ToolMux({ store: `sqlite:${join(directory, 'toolmux.db')}`, logger: quiet });
+    try {
+      await mux.create('user_1');
+      expect(mode(join(directory, 'secret.key'))).toBe(0o600);
+    } finally {
+      await mux.close();
+    }
+    // the API key file of `toolmux serve`, read through the same function
+    expect(readOrCreateKeyFile(join(directory, 'api.key'), () => 'unused', 'TOOLMUX_API_KEY')).toEqual({
+      contents: apiKey,
+      created: false,
+    });
+    expect(mode(join(directory, 'api.key'))).toBe(0o600);
+    expect(readFileSync(join(directory, 'secret.key'), 'utf8')).toBe(secretKey);
   });
 
   it('ping answers while the database is there', async () => {

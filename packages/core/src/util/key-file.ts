@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errorMessage, ToolMuxError } from '../errors.js';
 
@@ -60,10 +69,28 @@ export function readOrCreateKeyFile(
   setInstead: string,
 ): { contents: string; created: boolean } {
   const exists = existsSync(path);
+  let found: { contents: string; created: boolean };
   try {
-    return exists ? { contents: readFileSync(path, 'utf8'), created: false } : createFileOnce(path, make());
+    found = exists ? { contents: readFileSync(path, 'utf8'), created: false } : createFileOnce(path, make());
   } catch (error) {
     throw keyFileError(path, error, exists ? 'read' : 'create', setInstead);
+  }
+  if (exists) narrowToOwner(path);
+  return found;
+}
+
+/**
+ * Narrows a key file that others may read (written by hand with `echo`, copied or restored under a
+ * umask of 022) to 0600, as the SQLite database beside it is narrowed: whoever reads `secret.key`
+ * decrypts the stored credentials. Only a file of this process's user is changed; one it may not
+ * change (a read-only mount of a secret) or of another user (a shared secret) is left as it is.
+ */
+function narrowToOwner(path: string): void {
+  try {
+    const { mode, uid } = statSync(path);
+    if ((mode & 0o077) !== 0 && uid === process.getuid?.()) chmodSync(path, 0o600);
+  } catch {
+    // read already: the key is usable, only its mode stays as it was
   }
 }
 
