@@ -191,6 +191,45 @@ describe('--help and usage errors', () => {
     }
   });
 
+  it('refuses a single-dash option (-p 8080, -port 8080), exit 2 naming the long option meant', async () => {
+    // on the code before, node:util's message: "Unknown option '-p'. To specify a positional
+    // argument starting with a '-', place it at the end of the command after '--'", and for -port
+    // the same about "-p", the first letter
+    const cases: Array<[string[], string, string | undefined]> = [
+      [['serve', '-p', '8080'], '-p', 'port'],
+      [['serve', '-P', '8080'], '-P', 'port'],
+      [['serve', '-port', '8080'], '-port', 'port'],
+      [['serve', '-store=sqlite:./x.db'], '-store', 'store'],
+      [['serve', '-h', '-l', 'debug'], '-l', undefined], // --log-level or --log-format
+      [['toolkits', 'list', '-j'], '-j', 'json'],
+      [['toolkits', 'info', 'github', '-json'], '-json', 'json'],
+      [['sessions', 'list', '-u', 'ann'], '-u', 'user'],
+      [['keys', 'rotate', '-c', 'toolmux.config.json'], '-c', 'config'],
+    ];
+    for (const [args, typed, meant] of cases) {
+      const result = await inProcess(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(
+        new RegExp(
+          `^toolmux: Unknown option "${typed}": options are written --name \\(the only short one is -h\\)\\. ${meant ? `Did you mean "--${meant}"\\?` : 'The options: --config, '}`,
+        ),
+      );
+    }
+    // a value that starts with a dash is a value, not an option
+    expect((await inProcess(['sessions', 'list', '--user=-ann', '--store', ':memory:'])).stderr).toContain(
+      'is in memory',
+    );
+    // the built CLI says the same, as the operator sees it
+    const spawned = await toolmux(['serve', '-p', '8080']).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(spawned).toMatchObject({
+      code: 2,
+      stderr:
+        'toolmux: Unknown option "-p": options are written --name (the only short one is -h). Did you mean "--port"? (usage: toolmux --help)\n',
+    });
+  });
+
   it('warns of a TOOLMUX_ variable toolmux does not read, naming the one meant; none for the documented ones', async () => {
     const listing = ['sessions', 'list', '--store', 'sqlite:./no-such-dir/x.db'];
     // on the code before, each was ignored in silence (the setting at its default)

@@ -232,7 +232,8 @@ function parse(
   maxPositionals = 0,
 ): { values: OptionValues; positionals: string[] } {
   const known = [...Object.keys(options), 'help'];
-  for (const arg of args) {
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!;
     if (arg === '--') break;
     const name = /^--([^=]+)/.exec(arg)?.[1];
     if (name !== undefined && !known.includes(name)) {
@@ -241,6 +242,9 @@ function parse(
         `Unknown option "--${name}".${suggestion ? ` Did you mean "--${suggestion}"?` : ''}`,
       );
     }
+    // the value of `--port 8080` is no option, whatever it starts with
+    if (name !== undefined && !arg.includes('=') && options[name]?.type === 'string') index++;
+    else if (name === undefined && /^-[^-]/.test(arg) && arg !== '-h') throw unknownShortOption(arg, known);
   }
   const { values, positionals } = parseArgs({
     args: [...args],
@@ -260,6 +264,28 @@ function parse(
     }
   }
   return { values: values as OptionValues, positionals };
+}
+
+/**
+ * A single-dash option other than `-h`: `-p 8080` (there are no short options but `-h`) or `-port
+ * 8080` (one dash). node:util's own message read it as letters and said to write a positional
+ * argument after `--`; this one names the long option meant, when one is near.
+ */
+function unknownShortOption(arg: string, known: readonly string[]): UsageError {
+  const typed = arg.replace(/=.*$/, '');
+  const letters = typed.slice(1);
+  const startingSo = known.filter((option) => option.startsWith(letters.toLowerCase()));
+  const meant =
+    letters.length === 1
+      ? startingSo.length === 1
+        ? startingSo[0]
+        : undefined
+      : known.includes(letters)
+        ? letters
+        : didYouMean(letters, known);
+  return new UsageError(
+    `Unknown option "${typed}": options are written --name (the only short one is -h).${meant ? ` Did you mean "--${meant}"?` : ` The options: ${known.map((option) => `--${option}`).join(', ')}.`}`,
+  );
 }
 
 /** The catalog: `base` (the built-in toolkits unless a config file names its own), plus a `--toolkits` module's. */
