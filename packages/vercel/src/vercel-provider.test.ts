@@ -10,6 +10,7 @@ import {
   untilTestTimeout,
 } from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
+import * as ai from 'ai';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -85,6 +86,8 @@ const setUp = ({ strict = false, ...options }: SampleSessionOptions & { strict?:
   samples.session(new VercelProvider({ strict }), options);
 
 const presets = [SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS] as const;
+/** Whether the installed `ai` has per-tool time limits (`timeout: { toolMs, tools }`, ai 7). */
+const HAS_TOOL_TIMEOUT = 'getToolTimeoutMs' in ai;
 /** Tools called directly in the preset-independent tests (preloaded under META_TOOLS). */
 const directTools = ['TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR', 'TASKS_WAIT_FOR_APPROVAL'];
 
@@ -352,6 +355,54 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
       expect(log.id).toMatch(/^log_/);
       expect(script.calls).toHaveLength(1);
     });
+
+    // ai 7's per-tool time limit (`timeout: { toolMs }`); ai 5 and 6 (the version matrix) have none
+    it.runIf(HAS_TOOL_TIMEOUT)(
+      "a tool stopped by the AI SDK's tool time limit reads as that limit, not as an abort; the call beside it runs",
+      async () => {
+        const { tools, calls, session } = await setUp({ mode, preset, preload: directTools });
+        const script = scriptedModel([
+          () => [
+            { toolName: 'TASKS_WAIT_FOR_APPROVAL', toolCallId: 'call_wait', input: { taskId: 'task_9' } },
+            { toolName: 'TASKS_CREATE_TASK', toolCallId: 'call_create', input: { title: 'Buy milk' } },
+          ],
+        ]);
+
+        const result = await generateText({
+          model: script.model,
+          tools,
+          stopWhen: stepCountIs(3),
+          prompt: 'Wait for approval and add a task',
+          // the limit of the waiting tool only: the task is created whatever the machine's speed
+          timeout: { tools: { TASKS_WAIT_FOR_APPROVALMs: 20 } },
+        });
+
+        // the loop went on: the model read both results in its next step
+        expect(result.text).toBe('done');
+        const limit =
+          "TASKS_WAIT_FOR_APPROVAL was stopped by its caller's time limit (TimeoutError: The operation was aborted due to timeout); the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.";
+        expect(lastToolOutputs(script.calls[1])).toEqual([
+          { type: 'error-text', value: `Error (TOOL_ABORTED): ${limit}` },
+          { type: 'text', value: expect.stringContaining('Buy milk') },
+        ]);
+        expect(calls.map((call) => call.slug).sort()).toEqual([
+          'TASKS_CREATE_TASK',
+          'TASKS_WAIT_FOR_APPROVAL',
+        ]);
+        if (mode === 'embedded') {
+          const entry = (await session.logs()).items.find((log) => log.callId === 'call_wait');
+          expect(entry).toMatchObject({ status: 'error', errorCode: 'TOOL_ABORTED', errorMessage: limit });
+        } else {
+          // the server sees only the client go away, and logs an abort
+          await expect
+            .poll(
+              async () => (await session.logs()).items.find((log) => log.callId === 'call_wait')?.errorCode,
+              untilTestTimeout(),
+            )
+            .toBe('TOOL_ABORTED');
+        }
+      },
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { Tool } from '../catalog/types.js';
@@ -24,6 +24,15 @@ async function setup(options: { store?: string | Store; slowToolTimeoutMs?: numb
   const mux = new ToolMux({ toolkits: sample.toolkits, store: options.store ?? ':memory:', logger: quiet });
   const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
   return { ...sample, mux, session };
+}
+
+/** The answer of a TASKS_WAIT_FOR_APPROVAL call whose signal aborts (with `reason`) once its handler runs. */
+async function abortedWhileRunning(session: Session, calls: readonly unknown[], reason?: unknown) {
+  const controller = new AbortController();
+  const pending = session.execute('TASKS_WAIT_FOR_APPROVAL', { taskId: 't1' }, { signal: controller.signal });
+  await vi.waitFor(() => expect(calls).toHaveLength(1));
+  controller.abort(reason);
+  return pending;
 }
 
 describe('the execution path', () => {
@@ -134,16 +143,7 @@ describe('the execution path', () => {
 
   it("passes the caller's abort to the handler and answers TOOL_ABORTED", async () => {
     const { session, calls } = await setup();
-    const controller = new AbortController();
-    const pending = session.execute(
-      'TASKS_WAIT_FOR_APPROVAL',
-      { taskId: 't1' },
-      { signal: controller.signal },
-    );
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(calls).toHaveLength(1);
-    controller.abort();
-    const result = await pending;
+    const result = await abortedWhileRunning(session, calls);
     expect(result).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
     expect((await session.logs()).items[0]).toMatchObject({ errorCode: 'TOOL_ABORTED' });
   });
@@ -154,6 +154,40 @@ describe('the execution path', () => {
     expect(result.code).toBe('TOOL_ABORTED');
     expect(calls).toHaveLength(0);
   });
+
+  it.each([
+    ['AbortSignal.timeout()', new DOMException('The operation was aborted due to timeout', 'TimeoutError')],
+    [
+      "a framework's own timeout error",
+      Object.assign(new Error("Tool 'X' timed out after 20ms."), { name: 'ToolTimeoutError' }),
+    ],
+  ])(
+    "a signal aborted by a time limit (%s) says the caller's time limit stopped the call",
+    async (_kind, reason) => {
+      const { session, calls } = await setup();
+      const running = await abortedWhileRunning(session, calls, reason);
+      const named = `(${reason.name}: ${reason.message})`;
+      expect(running).toMatchObject({
+        successful: false,
+        code: 'TOOL_ABORTED',
+        error: `TASKS_WAIT_FOR_APPROVAL was stopped by its caller's time limit ${named}; the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.`,
+      });
+      const before = await session.execute('TASKS_LIST_TASKS', {}, { signal: AbortSignal.abort(reason) });
+      expect(before.error).toBe(
+        `TASKS_LIST_TASKS was stopped by its caller's time limit before it started ${named}; the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.`,
+      );
+      expect(calls).toHaveLength(1);
+      const logged = (await session.logs()).items.map((entry) => entry.errorMessage);
+      expect(logged).toEqual([before.error, running.error]);
+      // any other reason is the caller's abort
+      const aborted = await session.execute(
+        'TASKS_LIST_TASKS',
+        {},
+        { signal: AbortSignal.abort(new Error('user left')) },
+      );
+      expect(aborted.error).toBe('TASKS_LIST_TASKS was aborted before it started.');
+    },
+  );
 
   it('answers tools outside the session and unknown slugs with a readable result', async () => {
     const { mux } = await setup();

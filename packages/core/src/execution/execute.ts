@@ -22,7 +22,7 @@ import {
 } from '../schema/validate.js';
 import { validationOwner, validationThread } from '../schema/validation-thread.js';
 import type { ExecutionLogRecord } from '../store/types.js';
-import { runUntilAborted } from '../util/abort.js';
+import { callerTimeoutMessage, runUntilAborted } from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonSafeResult } from '../util/json-safe.js';
@@ -335,15 +335,19 @@ class CallAttempt {
         ),
       timeoutMs,
     );
-    this.#onCallerAbort = () =>
+    this.#onCallerAbort = () => {
+      const during =
+        this.#stage === 'handler'
+          ? ''
+          : ` while it waited for its connected account's credentials (a token refresh), ${notRun}`;
       controller.abort(
         new ToolCallFailure(
           'TOOL_ABORTED',
-          this.#stage === 'handler'
-            ? `${tool.slug} was aborted by the caller.`
-            : `${tool.slug} was aborted by the caller while it waited for its connected account's credentials (a token refresh), ${notRun}.`,
+          callerTimeoutMessage(tool.slug, caller, during) ??
+            `${tool.slug} was aborted by the caller${during}.`,
         ),
       );
+    };
     // aborted as a handler refused its credentials: the renewal does not start
     if (caller?.aborted) this.#onCallerAbort();
     else caller?.addEventListener('abort', this.#onCallerAbort, { once: true });
@@ -475,7 +479,11 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
       }
       if (large) await yieldToEventLoop();
       if (request.signal?.aborted)
-        throw new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted before it started.`);
+        throw new ToolCallFailure(
+          'TOOL_ABORTED',
+          callerTimeoutMessage(tool.slug, request.signal, ' before it started') ??
+            `${tool.slug} was aborted before it started.`,
+        );
       // the tool's timeout counts from here: the wait for credentials (a token refresh, also one
       // another process holds the lease of) is part of it
       let attempt = new CallAttempt(tool, request.signal, inFlight);

@@ -65,7 +65,7 @@ import {
   type UnlistedTools,
 } from '../tool-modifiers.js';
 import type { SessionLogsOptions } from '../toolmux-types.js';
-import { checkSignal } from '../util/abort.js';
+import { callerTimeoutMessage, checkSignal } from '../util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
@@ -203,7 +203,12 @@ export async function callOnServer(
       : rejectToolCall(env, { slug, ...logged }, error, holdLog);
   if (signal?.aborted) {
     return refuse(
-      new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
+      new ToolMuxError({
+        code: 'TOOL_ABORTED',
+        message:
+          callerTimeoutMessage(slug, signal, ' before it started') ??
+          `${slug} was aborted before it started.`,
+      }),
     );
   }
   // the request's JSON would write every hole of a sparse array, and a NaN or ±Infinity, as null,
@@ -226,7 +231,7 @@ export async function callOnServer(
       return {
         successful: false,
         data: null,
-        error: `${slug} was aborted by the caller.`,
+        error: callerTimeoutMessage(slug, signal) ?? `${slug} was aborted by the caller.`,
         code: 'TOOL_ABORTED',
         logId: '',
       };

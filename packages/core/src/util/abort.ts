@@ -1,4 +1,4 @@
-import { ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import { shownValue } from './stored-text.js';
 
 /**
@@ -22,6 +22,33 @@ export function checkSignal(signal: unknown, operation: string): void {
     code: 'INVALID_REQUEST',
     message: `${operation} takes signal as an AbortSignal (an AbortController's signal, or AbortSignal.timeout(ms)); got ${shownValue(signal)}. Pass one, or leave signal out.`,
   });
+}
+
+/** The longest part of a caller's abort reason a call's message quotes. */
+const MAX_REASON_CHARS = 200;
+
+/**
+ * What a call stopped by its caller's `signal` says when the signal was aborted by a time limit: its
+ * reason a `TimeoutError`, as `AbortSignal.timeout()` and the frameworks' timeouts built on it give
+ * (the AI SDK's `timeout`, LangChain's `timeout`), or an error named `…TimeoutError` (the OpenAI Agents
+ * SDK's tool `timeoutMs`). `during` says what the call was doing, as words that follow "time limit"
+ * (" while it waited for …"). `undefined` for any other abort, which says "aborted by the caller".
+ */
+export function callerTimeoutMessage(
+  slug: string,
+  signal: AbortSignal | undefined,
+  during = '',
+): string | undefined {
+  const reason: unknown = signal?.reason;
+  let name: unknown;
+  try {
+    name = typeof reason === 'object' && reason !== null ? (reason as { name?: unknown }).name : undefined;
+  } catch {
+    // a reason whose name throws is no time limit: the call still stops, as an abort
+    return undefined;
+  }
+  if (typeof name !== 'string' || !name.endsWith('TimeoutError')) return undefined;
+  return `${slug} was stopped by its caller's time limit${during} (${name}: ${quotedMessage(reason, [], MAX_REASON_CHARS)}); the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.`;
 }
 
 /**
