@@ -2,6 +2,7 @@ import type { JSONSchema } from '../catalog/types.js';
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import { metaToolKind } from '../meta-tools/meta-tools.js';
 import type { ToolSpec } from '../provider.js';
+import { forEachSubschema, transformSchemaTree } from '../schema/subschemas.js';
 import { compileJsonSchemaValidator, compileValidatorNow, slicedValidatorOf } from '../schema/validate.js';
 import { StringPieces } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
@@ -73,8 +74,55 @@ export async function mcpOutputSchemaOf(
   }
   const compiled = await validator;
   return compiled
-    ? { outputSchema: schema as JSONSchema & { type: 'object' }, validator: compiled }
+    ? { outputSchema: listedOutputSchema(schema) as JSONSchema & { type: 'object' }, validator: compiled }
     : undefined;
+}
+
+/**
+ * Whether one node of an output schema has a keyword that the official MCP SDK client checks
+ * `structuredContent` by more strictly than toolmux does (see {@link listedOutputSchema}).
+ */
+function hasStricterKeyword(node: JSONSchema): boolean {
+  return (
+    'format' in node ||
+    ('items' in node && Array.isArray(node.prefixItems)) ||
+    ('contains' in node && node.minContains === 0)
+  );
+}
+
+/** {@link hasStricterKeyword}'s keywords left out of one node. */
+function withoutStricterKeywords(node: JSONSchema): JSONSchema {
+  if (!hasStricterKeyword(node)) return node;
+  const { format: _format, ...rest } = node;
+  if (Array.isArray(rest.prefixItems)) delete rest.items;
+  if (rest.minContains === 0) {
+    delete rest.contains;
+    delete rest.minContains;
+  }
+  return rest;
+}
+
+/**
+ * The output schema as `tools/list` shows it: one that the official MCP SDK client, which checks a
+ * result's `structuredContent` against it before the caller sees the result (draft-07 Ajv with every
+ * format of ajv-formats), never reads more strictly than toolmux's own check of the result (draft
+ * 2020-12, formats not checked). The client refused, as a protocol error of a call that had run,
+ * results that toolmux had checked and sent: so a copy leaves out, at any depth, `format` (`"uri"`,
+ * `"email"`, `"date-time"`: hints, which APIs often break), `items` beside `prefixItems` (which
+ * draft-07 applies to every item, the tuple's too, and so to a draft-07 tuple as `defineTool` writes
+ * it in 2020-12) and `contains` with `minContains: 0` (draft-07: at least one item matches); and the
+ * root's `$id` (which toolmux's check leaves out too: the client checks every tool of one `$id`, at
+ * every later listing too, by the schema it compiled first for it). The schema itself when it has
+ * none of them; the client takes no more than toolmux sends, which checked the whole schema.
+ */
+export function listedOutputSchema(schema: JSONSchema): JSONSchema {
+  const { $id: _id, ...withoutId } = schema;
+  const stack: JSONSchema[] = [withoutId];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (hasStricterKeyword(node)) return transformSchemaTree(withoutId, withoutStricterKeywords);
+    forEachSubschema(node, (subschema) => stack.push(subschema));
+  }
+  return '$id' in schema ? withoutId : schema;
 }
 
 async function outputValidatorOf(

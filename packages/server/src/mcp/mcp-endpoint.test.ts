@@ -1761,6 +1761,138 @@ describe('MCP results and output schemas (official client)', () => {
   });
 });
 
+describe('MCP output schemas the official client checks more strictly than toolmux', () => {
+  const outputTool = (slug: string, outputSchema: Record<string, unknown>, result: Record<string, unknown>) =>
+    defineTool({
+      slug,
+      description: `Returns ${JSON.stringify(result)}.`,
+      inputSchema: z.object({}),
+      outputSchema: outputSchema as never,
+      execute: () => result as never,
+    });
+  const closedPair = {
+    type: 'object',
+    properties: {
+      pair: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'number' }], items: false },
+    },
+  };
+  const strict = defineToolkit({
+    slug: 'strict',
+    name: 'Strict clients',
+    description: 'Results toolmux checks and sends, against schemas the SDK client reads more strictly.',
+    tools: [
+      // formats are hints that APIs break: a path where a uri is said, a date where a date-time is
+      outputTool(
+        'STRICT_FORMATS',
+        {
+          type: 'object',
+          properties: {
+            link: { type: 'string', format: 'uri' },
+            contact: { type: 'object', properties: { email: { type: 'string', format: 'email' } } },
+            changes: { type: 'array', items: { type: 'string', format: 'date-time' } },
+            format: { type: 'string' },
+          },
+          required: ['link', 'format'],
+        },
+        { link: '/docs/page', contact: { email: 'support' }, changes: ['2024-05-01'], format: 'pdf' },
+      ),
+      // a draft-07 tuple, which defineTool writes as 2020-12's prefixItems + items
+      outputTool(
+        'STRICT_TUPLE',
+        {
+          type: 'object',
+          properties: {
+            point: { type: 'array', items: [{ type: 'string' }], additionalItems: { type: 'number' } },
+          },
+        },
+        { point: ['origin', 1, 2] },
+      ),
+      outputTool('STRICT_CLOSED_TUPLE', closedPair, { pair: ['a', 1] }),
+      outputTool(
+        'STRICT_MIN_CONTAINS',
+        {
+          type: 'object',
+          properties: { tags: { type: 'array', contains: { type: 'string' }, minContains: 0 } },
+        },
+        { tags: [1, 2] },
+      ),
+      // two tools whose output schemas share an $id (toolmux checks each by its own)
+      outputTool(
+        'STRICT_SAME_ID_A',
+        {
+          $id: 'https://example.com/result',
+          type: 'object',
+          properties: { a: { type: 'string' } },
+          required: ['a'],
+        },
+        { a: 'x' },
+      ),
+      outputTool(
+        'STRICT_SAME_ID_B',
+        {
+          $id: 'https://example.com/result',
+          type: 'object',
+          properties: { b: { type: 'string' } },
+          required: ['b'],
+        },
+        { b: 'y' },
+      ),
+      defineTool({
+        slug: 'STRICT_ECHO_PAIR',
+        description: 'Returns the pair it is given, which its output schema closes after two items.',
+        inputSchema: z.object({ pair: z.array(z.unknown()) }),
+        outputSchema: closedPair as never,
+        execute: ({ pair }) => ({ pair }) as never,
+      }),
+    ],
+  });
+  const own = ownServerClient(strict, 'user_strict');
+
+  it('the client takes every result toolmux checked and sent as structuredContent (it refused them as a protocol error of a call that had run)', async () => {
+    const { tools } = await own.client.listTools();
+    expect(tools).toHaveLength(7);
+    for (const tool of tools.filter((listed) => listed.name !== 'STRICT_ECHO_PAIR')) {
+      const expected = JSON.parse(tool.description!.slice('Returns '.length, -1));
+      const result = (await own.client.callTool({ name: tool.name, arguments: {} })) as CallToolResult;
+      expect(result.isError, tool.name).toBeFalsy();
+      expect(result.structuredContent, tool.name).toEqual(expected);
+    }
+    // listed a second time (the client compiles the schemas again), and the other tool of the $id first
+    await own.client.listTools();
+    const second = (await own.client.callTool({ name: 'STRICT_SAME_ID_B', arguments: {} })) as CallToolResult;
+    expect(second.structuredContent).toEqual({ b: 'y' });
+  });
+
+  it('lists the schemas with what the client would read more strictly left out, and toolmux still checks it', async () => {
+    const { tools } = await own.client.listTools();
+    const listed = new Map(tools.map((tool) => [tool.name, tool.outputSchema as Record<string, any>]));
+    const formats = listed.get('STRICT_FORMATS')!;
+    expect(formats.properties.link).toEqual({ type: 'string' });
+    expect(formats.properties.changes).toEqual({ type: 'array', items: { type: 'string' } });
+    // a property named format is a property, not the keyword
+    expect(formats.properties.format).toEqual({ type: 'string' });
+    expect(formats.required).toEqual(['link', 'format']);
+    expect(listed.get('STRICT_TUPLE')!.properties.point).toEqual({
+      type: 'array',
+      prefixItems: [{ type: 'string' }],
+    });
+    expect(listed.get('STRICT_SAME_ID_A')).not.toHaveProperty('$id');
+    expect(listed.get('STRICT_SAME_ID_A')!.required).toEqual(['a']);
+    expect(listed.get('STRICT_ECHO_PAIR')!.properties.pair).toEqual({
+      type: 'array',
+      prefixItems: [{ type: 'string' }, { type: 'number' }],
+    });
+    // what the listing leaves out is still checked by toolmux: a third item of the closed pair
+    const pair = async (items: unknown[]) =>
+      (await own.client.callTool({ name: 'STRICT_ECHO_PAIR', arguments: { pair: items } })) as CallToolResult;
+    expect((await pair(['a', 1])).structuredContent).toEqual({ pair: ['a', 1] });
+    const third = await pair(['a', 1, 2]);
+    expect(third.isError).toBe(true);
+    expect(third.structuredContent).toBeUndefined();
+    expect(text(third)).toContain("does not match the tool's declared output schema");
+  });
+});
+
 describe("MCP tools/list of tools whose schemas MCP's Tool shape does not take as they are", () => {
   const odd = defineToolkit({
     slug: 'odd',
