@@ -234,6 +234,42 @@ describe('MCP over Streamable HTTP with the official client', () => {
     expect(text(unknown)).toContain('TOOL_NOT_IN_SESSION');
   });
 
+  it("words a failed call as the REST API answers it, not in the SDK's words (an MCP client is no SDK caller)", async () => {
+    const session = await mux.create('user_mcp_words', {
+      toolkits: ['mail', 'tasks'],
+      sessionPreset: 'DIRECT_TOOLS',
+    });
+    const client = await connect(session.sessionId, session.mcp.headers);
+    const mail = { to: 'a@example.com', subject: 'Hi', body: 'Hello' };
+    for (const [name, args] of [
+      ['MAIL_SEND_EMAIL', mail], // no account connected: what the application does about it
+      ['TASKS_CREATE_TASK', {}],
+      ['NOTES_CREATE_NOTE', {}],
+    ] as const) {
+      const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
+      const rest = (await (
+        await server.fetch(
+          new Request(`http://localhost/api/v1/sessions/${session.sessionId}/execute`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ tool_slug: name, arguments: args }),
+          }),
+        )
+      ).json()) as { code: string; error: string };
+      expect(result.isError).toBe(true);
+      expect(text(result)).toBe(`Error (${rest.code}): ${rest.error}`);
+    }
+    const unconnected = (await client.callTool({
+      name: 'MAIL_SEND_EMAIL',
+      arguments: mail,
+    })) as CallToolResult;
+    expect(text(unconnected)).toContain(
+      'POST /api/v1/sessions/:sessionId/authorize with { "toolkit": "mail" }',
+    );
+    expect(text(unconnected)).not.toContain('session.authorize(');
+    expect(text(unconnected)).not.toContain('redirectUrl');
+  });
+
   it('aborts the running tool when the client goes away (the request signal reaches session.execute)', async () => {
     const controller = new AbortController();
     const request = fetch(endpoint(direct.sessionId), {

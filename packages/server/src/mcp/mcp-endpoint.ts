@@ -17,6 +17,7 @@ import {
   withPortableKeys,
 } from '@toolmux/core';
 import {
+  embeddedSession,
   JsonTextError,
   jsonTextPiecesSliced,
   MAX_OBJECT_KEYS,
@@ -878,7 +879,7 @@ export class McpEndpoint {
           // as this endpoint logs the calls of a batch whose client went away before they started.
           // Every call a client asked for has its entry.
           if (this.#earlyCancels.take(origin.sessionId, origin.connection, idKey(origin.id))) {
-            await entry.session.execute(name, args ?? {}, {
+            await embeddedSession(entry.session).executeFor('rest', name, args ?? {}, {
               signal: AbortSignal.abort(new Error('The MCP client cancelled the call before it arrived.')),
             });
             return CANCELLED;
@@ -890,7 +891,9 @@ export class McpEndpoint {
           running.add(cancel);
           let result: ToolResult;
           try {
-            result = await entry.session.execute(name, args ?? {}, {
+            // a failure names what the application does in the REST API's words, as this endpoint's
+            // own errors do (an MCP client is no SDK caller: not `session.authorize("mail")`)
+            result = await embeddedSession(entry.session).executeFor('rest', name, args ?? {}, {
               signal: AbortSignal.any([signal, cancel.signal]),
             });
           } finally {
