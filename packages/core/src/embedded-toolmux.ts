@@ -1054,7 +1054,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    * dropped), and tool calls in flight get `timeoutMs` to finish before they are stopped
    * (TOOL_ABORTED); every call that answered has its log entry stored (it answers after that), and
    * the entries of stopped calls get 2 s more to be stored (a database that stopped answering: then
-   * they are reported lost).
+   * they are reported lost). The token revocations OAuth callbacks left running after they answered
+   * end first (each within `oauthRequestTimeoutMs`).
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
     return this.#close(closeTimeoutOf(checkedOptions(options, 'mux.close()')));
@@ -1090,8 +1091,10 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   #closing: Promise<void> | undefined;
 
   async #closeEngine(engine: Promise<Engine>, timeoutMs: number, drain?: DrainTime): Promise<void> {
-    const { env, store, pruners } = await engine;
+    const { env, store, pruners, auth } = await engine;
     const pruned = Promise.all(pruners.map((pruner) => pruner.stop()));
+    // the token revocations OAuth callbacks left running (each ends within oauthRequestTimeoutMs)
+    const revoked = auth.settleRevocations();
     const calls = env.calls?.close(timeoutMs);
     endConnectionWaits(store);
     await closeWorkbench(store);
@@ -1103,6 +1106,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     // connections it still waits on (within connect_timeout), and the entry is reported lost.
     // A pruning statement waits on it likewise: both within the one grace.
     await settlesWithin(Promise.all([env.logs.close(), pruned]), STOPPED_GRACE_MS);
+    await revoked;
     await store.close();
   }
 }

@@ -209,7 +209,8 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
    * Embedded: refuses new tool calls (TOOLMUX_CLOSED), ends the workbench cells running (their
    * contexts in this process are dropped), lets tool calls in flight finish for up to `timeoutMs`
    * (default 10,000) and stops the rest (TOOL_ABORTED), then closes the execution log and the store
-   * once every call's entry is written. Remote: lets the custom-tool calls running here and the
+   * once every call's entry is written, and once the token revocations OAuth callbacks left running
+   * after they answered have ended (each within `oauthRequestTimeoutMs`). Remote: lets the custom-tool calls running here and the
    * requests to the server in flight finish the same way (a stopped request is TOOLMUX_CLOSED, a
    * stopped tool call TOOL_ABORTED), then sends pending log uploads, waiting for them up to
    * `timeoutMs` more (entries not sent by then are reported to the logger as lost).

@@ -113,7 +113,9 @@ describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, o
       const back = await finish(request.redirectUrl);
       expect(back.get('status')).toBe('failed');
       expect(back.get('error')).toBe('account_deleted');
-      // the provider issued tokens for a connection toolmux no longer has: revoked, not left live
+      // the provider issued tokens for a connection toolmux no longer has: revoked (in the background,
+      // which close() waits for), not left live
+      await mux.close();
       expect(issued).toHaveLength(1);
       expect(await oauthServer.provider.AccessToken.find(issued[0]!)).toBeUndefined();
     });
@@ -174,6 +176,7 @@ describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, o
       expect(back.get('status')).toBe('failed');
       expect(back.get('error')).toBe('alias_taken');
       expect((await mux.connectedAccounts.get(first.connectedAccountId!)).alias).toBe('work');
+      await mux.close(); // the revocation runs in the background, and close() waits for it
       expect(issued).toHaveLength(2);
       expect(await oauthServer.provider.AccessToken.find(issued[1]!)).toBeUndefined();
       expect(await oauthServer.provider.AccessToken.find(issued[0]!)).toBeDefined();

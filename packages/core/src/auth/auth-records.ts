@@ -6,6 +6,7 @@ import type { Logger } from '../util/logger.js';
 import type { Vault } from '../vault/vault.js';
 import type { CallbackUrlPolicy } from './callback-urls.js';
 import type { OAuthClient } from './oauth.js';
+import { PendingRevocations } from './pending-revocations.js';
 import { oauth2SchemeOf } from './schemes.js';
 import type { AuthConfig, ConnectedAccount, ManagedAuthCredentials } from './types.js';
 
@@ -71,13 +72,19 @@ export function publicAccount(record: ConnectedAccountRecord): ConnectedAccount 
 /**
  * What every part of the auth service shares: the options (with the store the account cache
  * watches), the stored auth configs and accounts looked up by id with the errors callers see, the
- * catalog's toolkits and an auth config's OAuth client.
+ * catalog's toolkits, an auth config's OAuth client and the revocations running in the background.
  */
 export class AuthRecords {
   readonly options: AuthServiceOptions;
+  /** The revocations OAuth callbacks left running after they answered (`mux.close()` waits for them). */
+  readonly revocations: PendingRevocations;
 
   constructor(options: AuthServiceOptions) {
     this.options = options;
+    this.revocations = new PendingRevocations({
+      logger: options.logger,
+      timeoutMs: options.oauthRequestTimeoutMs,
+    });
   }
 
   get store(): Store {

@@ -168,6 +168,13 @@ export class AuthService {
   handleCallback(request: Request): Promise<Response> {
     return handleOAuthCallback(this.#records, request);
   }
+  /**
+   * Resolves once the token revocations callbacks left running after they answered have ended, for at
+   * most one `oauthRequestTimeoutMs` and 1 s (see `PendingRevocations.settle`): for `mux.close()`.
+   */
+  settleRevocations(): Promise<void> {
+    return this.#records.revocations.settle();
+  }
 
   // which account a call uses, and refused credentials
   checkSelection(userId: string, selection: AccountSelection): Promise<void> {

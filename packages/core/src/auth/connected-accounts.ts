@@ -236,7 +236,8 @@ export async function reconnectAccount(
  * provider answered again (it is in `kept`) is not revoked, nor anything when the scheme says that a
  * revocation ends the user's whole grant (`revocationEndsGrant`: it would end the new tokens too).
  * Best effort: a failure (the provider, a secret that does not open) is logged, naming the account
- * and never a token, and the reconnect stands.
+ * and never a token, and the reconnect stands; never rejects. The OAuth callback runs it in the
+ * background, after it answered (`PendingRevocations`).
  */
 export async function revokeReplacedTokens(
   records: AuthRecords,
@@ -465,7 +466,10 @@ export class ConnectedAccounts {
   /**
    * Deletes an account and its credentials; OAuth tokens are revoked at the provider first
    * (`revocationUrl`). The row goes only as it was when its tokens were revoked: should a token refresh
-   * have stored new tokens meanwhile, those are revoked too before it goes.
+   * have stored new tokens meanwhile, those are revoked too before it goes. Unlike an OAuth callback's
+   * revocations (see `PendingRevocations`), this one is waited for (one `oauthRequestTimeoutMs` at
+   * most): the caller asked for it, and the row must outlive the attempt, so that a process that dies
+   * meanwhile leaves the tokens with the row to revoke them with.
    */
   async delete(id: string): Promise<void> {
     const store = this.#records.store;

@@ -14,6 +14,7 @@ import {
   accountsInLimit,
   freeAlias,
   reconnectAccount,
+  revocationFailed,
   revokeReplacedTokens,
   revokeStoredTokens,
 } from './connected-accounts.js';
@@ -39,7 +40,9 @@ const CALLBACK_STORE_RETRY_MS = 10_000;
  * the state against the stored hash (unknown, used or expired: 400 with the code, nothing changed),
  * trades the code for tokens with the PKCE verifier, stores them encrypted, marks the account ACTIVE
  * (or FAILED with the provider's error) and redirects to the application's callbackUrl with
- * `status=success|failed&connected_account_id=ca_…`.
+ * `status=success|failed&connected_account_id=ca_…`. Tokens it revokes (those a reconnect replaced,
+ * those just issued that no account keeps) are revoked in the background (`records.revocations`):
+ * the answer does not wait for the provider's revocation endpoint, whose outcome changes nothing of it.
  */
 export async function handleOAuthCallback(records: AuthRecords, request: Request): Promise<Response> {
   const { store, vault, fetch, oauthRequestTimeoutMs, logger } = records.options;
@@ -120,9 +123,18 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       // the alias the request was started under (the attempt held none): taken in the activation's step
       ...(connection.alias ? { alias: connection.alias } : {}),
     };
-    /** Revokes the tokens just issued, which no account here keeps (see `revokeStoredTokens`). */
-    const revokeIssued = (anyway: string) =>
-      revokeStoredTokens(records, { id: accountId, toolkit: config.toolkit }, config, stored, anyway);
+    /**
+     * Revokes in the background the tokens just issued, which no account here keeps (see
+     * `revokeStoredTokens`); what keeps it from trying (a secret key not configured) is logged alike.
+     */
+    const revokeIssued = (anyway: string) => {
+      const account = { id: accountId, toolkit: config.toolkit };
+      records.revocations.run(accountId, () =>
+        revokeStoredTokens(records, account, config, stored, anyway).catch((error: unknown) =>
+          revocationFailed(records, account, error, anyway),
+        ),
+      );
+    };
     // A database that does not take the write just then (a failover, a network blip) is asked again
     // for a while: the provider has issued the tokens, and the user waits for this answer.
     const untilStored = retryingStoreErrors({
@@ -151,20 +163,24 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     } catch (error) {
       // no account holds the tokens just issued: they are revoked where the provider allows it
       if (ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
-        await revokeIssued('they could not be stored');
+        revokeIssued('they could not be stored');
       }
       throw error;
     }
     if (!updated) {
       // deleted while the code was traded: the provider's new tokens belong to nothing here
-      await revokeIssued('the account was deleted');
+      revokeIssued('the account was deleted');
       await store.finishConnectionRequest(connection.id, 'FAILED');
       return back('failed', 'account_deleted');
     }
     activated = true;
+    // the tokens the account held before a reconnect belong to nothing now: revoked as a delete would,
+    // in the background, from now on (also should recording the request's end below fail)
+    if (replaced) {
+      const previous = replaced;
+      records.revocations.run(previous.id, () => revokeReplacedTokens(records, previous, config, stored));
+    }
     await store.finishConnectionRequest(connection.id, 'COMPLETED');
-    // the tokens the account held before a reconnect belong to nothing now: revoked as a delete would
-    if (replaced) await revokeReplacedTokens(records, replaced, config, stored);
     return back('success');
   } catch (error) {
     const failure =
@@ -303,7 +319,8 @@ async function activateWithinLimit(
   connection: ConnectionRequestRecord,
   maxAccounts: number | null,
   changes: ConnectedAccountChanges,
-  revoke: () => Promise<void>,
+  /** Starts the revocation of the tokens just issued (in the background). */
+  revoke: () => void,
 ): Promise<ConnectedAccountRecord | undefined> {
   const { store } = records.options;
   const accountId = connection.connectedAccountId!;
@@ -326,7 +343,7 @@ async function activateWithinLimit(
   } catch (error) {
     if (ToolMuxError.isInstance(error) && error.code === 'ALIAS_TAKEN' && alias) {
       // an account connected under the alias since this request started (its start checked it)
-      await revoke();
+      revoke();
       const taken = aliasTakenError(alias, connection.toolkit);
       throw new OAuthFailure(
         'alias_taken',
@@ -335,7 +352,7 @@ async function activateWithinLimit(
     }
     if (!ToolMuxError.isInstance(error) || error.code !== 'ACCOUNT_LIMIT_REACHED') throw error;
   }
-  await revoke();
+  revoke();
   const refused = accountLimitReached(
     connection.userId,
     records.label(connection.toolkit),

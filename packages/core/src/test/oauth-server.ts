@@ -295,6 +295,56 @@ export async function serveFetchHandler(
   return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
 }
 
+/** A revocation request {@link holdingRevocations} held: the token it revokes and its `token_type_hint`. */
+export interface HeldRevocation {
+  token: string;
+  hint: string;
+}
+
+/**
+ * A `fetch` for a ToolMux (its `fetch` option) whose revocation requests to `server` wait before
+ * they reach it, as a revocation endpoint that stalls: until `release()`, or with `until: 'never'`
+ * for ever, so that only toolmux's `oauthRequestTimeoutMs` (the request's signal) ends them, or, with
+ * `ignoreSignal`, nothing. `sent` holds each request as it starts, `ended` the hint of each once it
+ * answered or failed. Every other request goes to `next` (the global fetch by default).
+ */
+export function holdingRevocations(
+  server: { revocationUrl: string },
+  options: { until?: 'release' | 'never'; ignoreSignal?: boolean; next?: typeof fetch } = {},
+): { fetch: typeof fetch; sent: HeldRevocation[]; ended: string[]; release: () => void } {
+  const next = options.next ?? fetch;
+  const sent: HeldRevocation[] = [];
+  const ended: string[] = [];
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const held = options.until === 'never' ? new Promise<void>(() => {}) : released;
+  const holding: typeof fetch = async (input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (url !== server.revocationUrl) return next(input, init);
+    const form = new URLSearchParams(String(init?.body ?? ''));
+    const hint = form.get('token_type_hint') ?? '';
+    sent.push({ token: form.get('token') ?? '', hint });
+    try {
+      const signal = init?.signal;
+      await (options.ignoreSignal || !signal
+        ? held
+        : Promise.race([
+            held,
+            new Promise<never>((_, reject) => {
+              if (signal.aborted) reject(signal.reason);
+              signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+            }),
+          ]));
+      return await next(input, init);
+    } finally {
+      ended.push(hint);
+    }
+  };
+  return { fetch: holding, sent, ended, release };
+}
+
 /** What the `octo` toolkit's handler saw. */
 export interface OctoCall {
   credentials: Credentials | undefined;
