@@ -1,12 +1,15 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { defineTool, defineToolkit, type Session, SessionPreset, type Toolkit, ToolMux } from '@toolmux/core';
 import {
+  expectCellAnswer,
   hardSchemaCall,
   hardSchemaToolkit,
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
   untilTestTimeout,
+  WORKBENCH_CELL_CASES,
+  workbenchCellCalls,
 } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -217,6 +220,34 @@ describe('AnthropicProvider with the real @anthropic-ai/sdk client', () => {
       ['TASKS_SYNC_CALENDAR', 'toolu_b'],
     ]);
   });
+
+  it.each(modes)(
+    'TOOLMUX_WORKBENCH (%s): a cell that threw or reached a limit is is_error, its answer still the text; one that succeeded is not',
+    async (mode) => {
+      const { model, run, session } = await setUp(
+        [
+          // a tool that fails (toolu_failed) is flagged as before
+          () => workbenchCellCalls('input', 'toolu_failed'),
+        ],
+        { mode },
+      );
+      expect(await run()).toBe('done');
+      const results = resultsOf(model, 1);
+      for (const cell of WORKBENCH_CELL_CASES) {
+        // a failed cell was sent with is_error: false, and the model read it as a success
+        expect(results[cell.id]!.isError, cell.id).toBe(cell.failsWith !== undefined);
+        expectCellAnswer(JSON.parse(results[cell.id]!.text), cell);
+      }
+      expect(results.toolu_failed).toEqual({
+        text: expect.stringMatching(/^Error \(TOOL_EXECUTION_FAILED\): .*calendar work is unreachable/),
+        isError: true,
+      });
+      const logged = (await session.logs()).items.filter((entry) => entry.toolSlug === 'TOOLMUX_WORKBENCH');
+      expect(Object.fromEntries(logged.map((entry) => [entry.callId, entry.errorCode]))).toEqual(
+        Object.fromEntries(WORKBENCH_CELL_CASES.map(({ id, failsWith }) => [id, failsWith ?? null])),
+      );
+    },
+  );
 
   it('passes the abort signal: an aborted call is an is_error result, logged with its tool_use id', async () => {
     const { model, run, calls, session } = await setUp(

@@ -7,6 +7,7 @@ import {
   anthropicStrictSchemaOf,
   type ExecuteFn,
   formatToolResultForModel,
+  isErrorForModel,
   type Logger,
   type Provider,
   runToolCalls,
@@ -140,7 +141,7 @@ export class AnthropicProvider
         type: 'tool_result',
         tool_use_id: uses[index]!.id,
         content: formatToolResultForModel(result),
-        ...(result.successful ? {} : { is_error: true }),
+        ...(isErrorForModel(result) ? { is_error: true } : {}),
       })),
     };
   }

@@ -76,7 +76,7 @@ export { SessionPreset } from './config/session-config.js';
 export type { ToolMuxErrorCode, ToolMuxErrorOptions } from './errors.js';
 export { TOOLMUX_ERROR_CODES, ToolMuxError } from './errors.js';
 export type { FailedToolResult, SuccessfulToolResult, ToolResult } from './execution/result.js';
-export { formatToolResultForModel } from './execution/result.js';
+export { formatToolResultForModel, isErrorForModel } from './execution/result.js';
 export { ComposioMetaToolSlug, type MetaToolNames, MetaToolSlug } from './meta-tools/meta-tools.js';
 export type {
   CollectionOf,

@@ -981,6 +981,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     // A workbench cell's own entry is written with its calls' entries still held (one batch, one
     // commit), and the call answers once they are all stored.
     let cellStored: Promise<void> | undefined;
+    // how the cell failed (its code threw, it reached a limit), once its entry was made
+    let cellFailure: CellLog['failure'];
     let cell: boolean;
     let holdLog: ((entry: ExecutionLogRecord) => void) | undefined;
     let executed: Promise<ToolResult>;
@@ -1012,7 +1014,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
               const cellLog = this.#cellEntries.get(entry.id);
               this.#cellEntries.delete(entry.id);
               // the model reads the cell's error in its answer; the log says that the cell failed
-              if (cellLog?.failure) markFailed(entry, cellLog.failure);
+              cellFailure = cellLog?.failure;
+              if (cellFailure) markFailed(entry, cellFailure);
               cellStored = cellLog
                 ? cellLog.held.storedWith(entry)
                 : this.#runtime.env.logs.write(entry).then(() => undefined);
@@ -1048,9 +1051,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
               // executeTool always gives the entry; were it not given, the cell's calls' entries still go
               const leftover = this.#cellEntries.get(result.logId);
               this.#cellEntries.delete(result.logId);
+              cellFailure ??= leftover?.failure;
               await Promise.all([cellStored, leftover?.held.stored()]);
             }
-            return result;
+            // the model reads the cell's error in its answer; providers flag the call as failed
+            return cellFailure && result.successful ? { ...result, cellFailed: true as const } : result;
           }),
         )
       : executed);

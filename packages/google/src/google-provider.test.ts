@@ -10,6 +10,7 @@ import {
   ToolMuxError,
 } from '@toolmux/core';
 import {
+  expectCellAnswer,
   findGeminiViolations,
   hardSchemaCall,
   hardSchemaToolkit,
@@ -17,6 +18,8 @@ import {
   type ScriptedRequest,
   startScriptedModelServer,
   untilTestTimeout,
+  WORKBENCH_CELL_CASES,
+  workbenchCellCalls,
 } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -247,6 +250,31 @@ describe('GoogleProvider with the real @google/genai client', () => {
       ['TASKS_SYNC_CALENDAR', undefined],
     ]);
   });
+
+  it.each(modes)(
+    'TOOLMUX_WORKBENCH (%s): a cell that threw or reached a limit is an error response holding its answer; one that succeeded is output',
+    async (mode) => {
+      const { model, run } = await setUp(
+        [
+          // a tool that fails (fc_failed) is an error response as before
+          () => workbenchCellCalls('args', 'fc_failed'),
+        ],
+        { mode },
+      );
+      expect(await run()).toBe('done');
+      const results = resultsOf(model, 1);
+      WORKBENCH_CELL_CASES.forEach((cell, index) => {
+        const { id, response } = results[index]!;
+        expect(id).toBe(cell.id);
+        // a failed cell was sent as output, and the model read it as a success
+        expect(Object.keys(response!), id).toEqual([cell.failsWith === undefined ? 'output' : 'error']);
+        expectCellAnswer(Object.values(response!)[0], cell);
+      });
+      expect(results.at(-1)!.response).toEqual({
+        error: expect.stringMatching(/^Error \(TOOL_EXECUTION_FAILED\): .*calendar work is unreachable/),
+      });
+    },
+  );
 
   it('takes strict: false (what it does anyway) and refuses strict: true, which Gemini declarations cannot honour', async () => {
     const plain = await setUp([() => [{ id: 'fc_a', name: 'TASKS_CREATE_TASK', args: { title: 'A' } }]], {

@@ -5,10 +5,12 @@ import {
   type GeminiSchemaResult,
   geminiArgumentsOf,
   geminiSchemaOf,
+  isErrorForModel,
   type Logger,
   type Provider,
   runToolCalls,
   ToolMuxError,
+  type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
 import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/internal';
@@ -140,9 +142,19 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
         functionResponse: {
           ...(id ? { id } : {}),
           name,
-          response: result.successful ? { output: result.data } : { error: formatToolResultForModel(result) },
+          response: responseOf(result),
         },
       };
     });
   }
+}
+
+/**
+ * A `functionResponse`'s `response`: a success's data under `output`; a failure's text under `error`,
+ * and so the answer of a workbench cell that failed (its `{ result, logs, error }`, as it is), which
+ * Gemini's `error` key marks as the call's failure.
+ */
+function responseOf(result: ToolResult): Record<string, unknown> {
+  if (!result.successful) return { error: formatToolResultForModel(result) };
+  return isErrorForModel(result) ? { error: result.data } : { output: result.data };
 }

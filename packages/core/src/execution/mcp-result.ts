@@ -1,12 +1,11 @@
 import type { JSONSchema } from '../catalog/types.js';
 import { quotedMessage, ToolMuxError } from '../errors.js';
-import { metaToolKind } from '../meta-tools/meta-tools.js';
 import type { ToolSpec } from '../provider.js';
 import { forEachSubschema, transformSchemaTree } from '../schema/subschemas.js';
 import { compileJsonSchemaValidator, compileValidatorNow, slicedValidatorOf } from '../schema/validate.js';
 import { StringPieces } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
-import type { ToolResult } from './result.js';
+import { isErrorForModel, type ToolResult } from './result.js';
 
 /**
  * Checks a successful result against a tool's object output schema: what `structuredContent` of an
@@ -161,20 +160,6 @@ async function outputValidatorOf(
   }
 }
 
-/**
- * Whether `data`, the result of a call of `slug`, is that of a workbench cell that failed: the
- * workbench meta-tool (under either name) answers `{ result, logs, error }` (Composio's names:
- * `{ results, stdout, error }`), with `error` only when the cell's code threw or reached a limit.
- */
-export function workbenchCellFailed(slug: string, data: unknown): boolean {
-  return (
-    metaToolKind(slug) === 'WORKBENCH' &&
-    isPlainObject(data) &&
-    data.error !== undefined &&
-    data.error !== null
-  );
-}
-
 /** An MCP `tools/call` result of one text block (assignable to the MCP SDK's `CallToolResult`). */
 export interface McpTextToolResult {
   [key: string]: unknown;
@@ -191,9 +176,10 @@ export interface McpTextToolResult {
  * breaks the declared schema cannot be sent as structured content (validating clients refuse the whole
  * call), so it goes as text the model can still read, marked `isError` as the protocol requires of a
  * result without structured content; `onMismatch` is told what is wrong with it. A workbench cell
- * that failed (its code threw, or it reached a limit) is a successful toolmux result, whose data holds
- * the cell's `{ result, logs, error }` (see {@link workbenchCellFailed}); over MCP it is `isError`
- * with that text, so that a client that looks only at `isError` sees that the call failed.
+ * that failed (its code threw, or it reached a limit) is a successful toolmux result marked
+ * `cellFailed`, whose data holds the cell's `{ result, logs, error }`; over MCP it is `isError` with
+ * that text (see `isErrorForModel`), so that a client that looks only at `isError` sees that the call
+ * failed.
  */
 export async function mcpToolResultOf(
   result: ToolResult,
@@ -203,7 +189,7 @@ export async function mcpToolResultOf(
   onMismatch: (problem: string) => void,
 ): Promise<McpTextToolResult> {
   const content = [{ type: 'text' as const, text: text as string }];
-  if (!result.successful || workbenchCellFailed(slug, result.data)) return { content, isError: true };
+  if (isErrorForModel(result)) return { content, isError: true };
   if (!validator) return { content };
   const checked = await validator(result.data);
   if (checked.success) return { content, structuredContent: result.data as Record<string, unknown> };

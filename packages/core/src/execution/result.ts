@@ -21,6 +21,15 @@ export interface SuccessfulToolResult<TData = unknown> {
   code?: undefined;
   /** Id of the execution log entry (`log_…`). */
   logId: string;
+  /**
+   * `true` for a workbench cell (`TOOLMUX_WORKBENCH`, `COMPOSIO_REMOTE_WORKBENCH`) whose code threw or
+   * reached a limit: the call answered the cell's `{ result, logs, error }` (its logs and partial
+   * result stay readable, which a failed result has no place for), and the model is to read it as a
+   * failed call. Providers whose wire flags failed tool calls flag it (see {@link isErrorForModel}):
+   * Anthropic `is_error`, MCP `isError`, Google's `error` response, the AI SDK's and Mastra's
+   * `error-text`, LangChain's `status: 'error'`. Absent on every other success.
+   */
+  cellFailed?: true;
 }
 
 /** A tool call that failed: a message the model can act on, and its stable code. */
@@ -33,6 +42,18 @@ export interface FailedToolResult {
   code?: ToolMuxErrorCode;
   /** Id of the execution log entry (`log_…`; empty when the call was refused before it was logged). */
   logId: string;
+}
+
+/**
+ * Whether the model is to read `result` as a failed call: a failed result, or a workbench cell that
+ * failed (`cellFailed`, a successful result whose data holds the cell's error). What a provider sets
+ * its wire's error flag by (Anthropic `is_error`, MCP `isError`).
+ *
+ * @example
+ * const block = { type: 'tool_result', content: formatToolResultForModel(result), is_error: isErrorForModel(result) };
+ */
+export function isErrorForModel(result: ToolResult): boolean {
+  return !result.successful || result.cellFailed === true;
 }
 
 /**

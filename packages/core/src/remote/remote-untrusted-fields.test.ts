@@ -87,7 +87,14 @@ describe("remote client: a tool result's code", () => {
     expect(newer.error).toContain('update @toolmux/core');
   });
 
-  it('a success with an error or a code, or a failure without its error, is SERVER_UNREACHABLE', async () => {
+  it('a success with cell_failed: true is a result marked cellFailed, one without it is not', async () => {
+    server.answer(json(200, { ...RESULT, cell_failed: true }));
+    expect(await session.execute('GITHUB_STAR', {})).toMatchObject({ successful: true, cellFailed: true });
+    server.answer(json(200, { ...RESULT, cell_failed: false }));
+    expect(await session.execute('GITHUB_STAR', {})).not.toHaveProperty('cellFailed');
+  });
+
+  it('a success with an error or a code, or a failure without its error or with cell_failed, is SERVER_UNREACHABLE', async () => {
     const answers = [
       [{ ...RESULT, error: 'but it failed' }, 'a successful tool result with an "error"'],
       [{ ...RESULT, code: 'TOOL_EXECUTION_FAILED' }, 'a successful tool result with a "code"'],
@@ -95,6 +102,11 @@ describe("remote client: a tool result's code", () => {
         { ...FAILED, error: null, code: 'TOOL_EXECUTION_FAILED' },
         'a failed tool result whose "error" is null',
       ],
+      [
+        { ...FAILED, cell_failed: true },
+        'a failed tool result with "cell_failed": true, which only a successful workbench cell has',
+      ],
+      [{ ...RESULT, cell_failed: 'yes' }, '"cell_failed"'],
     ] as const;
     for (const [body, message] of answers) {
       const { result, thrown } = await toolCallAnswered(body);

@@ -95,6 +95,8 @@ export interface ToolResultWire {
   error: string | null;
   code?: ToolMuxErrorCode;
   log_id: string;
+  /** `true` on a workbench cell that failed (`ToolResult.cellFailed`). Absent from older servers. */
+  cell_failed?: boolean;
 }
 
 export interface ToolkitWire {
@@ -724,6 +726,7 @@ const SHAPES = {
     error: nullable(stringUpTo(MAX_REMOTE_MESSAGE_LENGTH)),
     code: optional(ERROR_CODE),
     log_id: ID,
+    cell_failed: optional('boolean'),
   },
   toolkit: {
     slug: 'string',
@@ -1040,18 +1043,31 @@ export const toolResultOf = reader('a tool result', SHAPES.toolResult, (wire: To
   // what the application branches on must say one thing: a failure says why and has no data, a
   // success says nothing of a failure
   const failedWithData = !wire.successful && wire.data !== null && wire.data !== undefined;
+  const failedCellOfFailure = !wire.successful && wire.cell_failed === true;
   if (
-    wire.successful ? wire.error !== null || wire.code !== undefined : wire.error === null || failedWithData
+    wire.successful
+      ? wire.error !== null || wire.code !== undefined
+      : wire.error === null || failedWithData || failedCellOfFailure
   ) {
     throw new TypeError(
       wire.successful
         ? `a successful tool result with ${wire.error !== null ? 'an "error"' : 'a "code"'}, which only a failed one has`
         : failedWithData
           ? `a failed tool result whose "data" is ${shownValue(wire.data)}, not null: a failed one has none`
-          : 'a failed tool result whose "error" is null: a failed one says why',
+          : failedCellOfFailure
+            ? 'a failed tool result with "cell_failed": true, which only a successful workbench cell has'
+            : 'a failed tool result whose "error" is null: a failed one says why',
     );
   }
-  if (wire.successful) return { successful: true, data: wire.data ?? null, error: null, logId: wire.log_id };
+  if (wire.successful) {
+    return {
+      successful: true,
+      data: wire.data ?? null,
+      error: null,
+      logId: wire.log_id,
+      ...(wire.cell_failed === true ? { cellFailed: true as const } : {}),
+    };
+  }
   return {
     successful: false,
     data: null,

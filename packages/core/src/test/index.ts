@@ -61,3 +61,5 @@ export { stockLookupTool } from './stock-lookup.js';
 export { turnsDuring } from './turns.js';
 export { untilTestTimeout } from './until-test-timeout.js';
 export { type NumberKeys, notWholeNumberWithin } from './whole-numbers.js';
+export type { WorkbenchCellCase } from './workbench-cells.js';
+export { expectCellAnswer, WORKBENCH_CELL_CASES, workbenchCellCalls } from './workbench-cells.js';

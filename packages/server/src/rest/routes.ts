@@ -112,6 +112,7 @@ function toolResultJson(result: ToolResult): Wire<typeof ToolResultSchema> {
     error: result.error,
     ...(result.code ? { code: result.code } : {}),
     log_id: result.logId,
+    ...(result.successful && result.cellFailed ? { cell_failed: true as const } : {}),
   };
 }
 

@@ -476,6 +476,12 @@ export const ToolResultSchema = component(
     error: z.string().nullable().describe('A message the model can act on; null on success.'),
     code: z.string().optional().describe('The stable error code when it failed.'),
     log_id: z.string().describe('Id of the execution log entry.'),
+    cell_failed: z
+      .literal(true)
+      .optional()
+      .describe(
+        "True on a successful workbench call whose cell failed (its code threw or reached a limit): data holds the cell's error, and the model is to read the call as failed.",
+      ),
   }),
   'What every tool call returns: failures are results, not HTTP errors.',
 );
