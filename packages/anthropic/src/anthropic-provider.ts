@@ -19,7 +19,8 @@ import { checkedProviderOptions, PROVIDER_OPTION_KINDS } from '@toolmux/core/int
 
 /**
  * What `session.handleToolCalls(message)` returns: the user message that answers every `tool_use`
- * block of the assistant's message, one `tool_result` block each (`is_error: true` for a failure).
+ * block of the assistant's message, one `tool_result` block each (`is_error: true` for a failure and
+ * for a workbench cell that failed: `isErrorForModel`).
  */
 export interface AnthropicToolResultMessage {
   role: 'user';

@@ -7,6 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { defineTool, SessionPreset, ToolMuxError } from '@toolmux/core';
 import {
+  expectCellAnswer,
   longestTurn,
   recordingLogger,
   type ScriptedModelServer,
@@ -14,6 +15,7 @@ import {
   startScriptedModelServer,
   turnReport,
   untilTestTimeout,
+  WORKBENCH_CELL_CASES,
 } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -525,6 +527,36 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
       '{"title":"Buy milk"}',
       '{"title":"Call mom"}',
     ]);
+  });
+});
+
+describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider tools through the official MCP client (%s)', (mode) => {
+  it('a TOOLMUX_WORKBENCH cell that threw or reached a limit is isError, its answer still the text; one that succeeded is not', async () => {
+    const { tools } = await samples.session(new ClaudeAgentSdkProvider(), {
+      mode,
+      preload: ['TASKS_SYNC_CALENDAR'],
+    });
+    const client = new Client({ name: 'cell-test', version: '1.0.0' });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await tools.mcpServers.toolmux!.instance.connect(serverSide);
+    await client.connect(clientSide);
+    try {
+      for (const cell of WORKBENCH_CELL_CASES) {
+        const result = await client.callTool({ name: 'TOOLMUX_WORKBENCH', arguments: { code: cell.code } });
+        expect(result.isError === true, cell.id).toBe(cell.failsWith !== undefined);
+        expectCellAnswer(JSON.parse((result.content as Array<{ text: string }>)[0]!.text), cell);
+      }
+      const failed = await client.callTool({
+        name: 'TASKS_SYNC_CALENDAR',
+        arguments: { calendarId: 'work' },
+      });
+      expect(failed.isError).toBe(true);
+      expect((failed.content as Array<{ text: string }>)[0]!.text).toMatch(
+        /^Error \(TOOL_EXECUTION_FAILED\)/,
+      );
+    } finally {
+      await client.close();
+    }
   });
 });
 

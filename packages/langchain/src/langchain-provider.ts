@@ -12,6 +12,7 @@ import {
 import type { ExecuteFn, JSONSchema, Logger, PropertyKeysMode, Provider, ToolSpec } from '@toolmux/core';
 import {
   formatToolResultForModel,
+  isErrorForModel,
   openaiInputSchemaOf,
   parseToolArguments,
   portableArgumentsOf,
@@ -55,7 +56,8 @@ export interface LangChainToolMetadata {
  *
  * Each tool's `schema` is a plain JSON Schema copy; arguments are validated by the session, whose
  * message names every bad field. A tool's result reaches the model as a `ToolMessage` whose content is
- * the result as text (`formatToolResultForModel`), with `status: 'error'` for a failed call and the
+ * the result as text (`formatToolResultForModel`), with `status: 'error'` for a failed call (and a
+ * workbench cell that failed: `isErrorForModel`) and the
  * whole `ToolResult` (with its `logId`) as `artifact`. Tool failures never throw into the agent loop.
  *
  * @example
@@ -164,7 +166,7 @@ class SessionTool extends DynamicStructuredTool<JSONSchema> {
         const result = await execute(spec.slug, args, { callId: toolCall?.id, signal: config?.signal });
         const content = formatToolResultForModel(result);
         if (!toolCall?.id) return content;
-        const status = result.successful ? 'success' : 'error';
+        const status = isErrorForModel(result) ? 'error' : 'success';
         return new ToolMessage({
           content,
           tool_call_id: toolCall.id,

@@ -1,6 +1,7 @@
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { MetaToolSlug } from '@toolmux/core';
+import { expectCellAnswer, WORKBENCH_CELL_CASES, workbenchCellCalls } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { createAgent } from 'langchain';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -85,6 +86,43 @@ describe.each(TOOLMUX_MODES)('TOOLMUX_WORKBENCH in the createAgent loop (%s)', (
         ['TASKS_CREATE_TASK', `${first!.id}/2`],
         ['TASKS_CREATE_TASK', `${first!.id}/1`],
       ]);
+    } finally {
+      await mux.close();
+    }
+  });
+});
+
+describe.each(TOOLMUX_MODES)('a TOOLMUX_WORKBENCH cell that failed, in the createAgent loop (%s)', (mode) => {
+  test("is a ToolMessage of status 'error' holding its answer; one that succeeded is 'success'; a failing tool 'error' as before", async () => {
+    const { mux } = samples.muxOf(mode, new LangChainProvider());
+    try {
+      const session = await mux.create('user_1', {
+        toolkits: ['tasks'],
+        preload: { tools: ['TASKS_SYNC_CALENDAR'] },
+      });
+      const calls = workbenchCellCalls('args', 'call_failed').map((call) => ({
+        ...call,
+        type: 'tool_call' as const,
+      }));
+      const model = fakeModel()
+        .respond(new AIMessage({ content: '', tool_calls: calls }))
+        .respond(new AIMessage('done'));
+      await createAgent({ model, tools: await session.tools() }).invoke({
+        messages: [new HumanMessage('Work it out with code')],
+      });
+      const seen = (callId: string) =>
+        model.calls[1]!.messages.find(
+          (message) => ToolMessage.isInstance(message) && message.tool_call_id === callId,
+        ) as ToolMessage;
+      for (const cell of WORKBENCH_CELL_CASES) {
+        // a failed cell had status 'success', which chat models send as a success
+        expect(seen(cell.id).status, cell.id).toBe(cell.failsWith === undefined ? 'success' : 'error');
+        expectCellAnswer(JSON.parse(seen(cell.id).text), cell);
+      }
+      expect(seen('call_failed').status).toBe('error');
+      expect(seen('call_failed').text).toMatch(
+        /^Error \(TOOL_EXECUTION_FAILED\): .*calendar work is unreachable/,
+      );
     } finally {
       await mux.close();
     }

@@ -11,9 +11,11 @@ import {
   AWKWARD_KEY_ARGUMENTS,
   argumentsAsShown,
   awkwardKeysTool,
+  expectCellOutputs,
   portableKeyViolations,
   stockLookupTool,
   untilTestTimeout,
+  workbenchCellCalls,
 } from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { MockLanguageModelV4 } from 'ai/test';
@@ -227,6 +229,29 @@ describe.each(modes)('MastraProvider in the Mastra Agent loop (%s)', (mode) => {
       'TASKS_CREATE_TASK call_1_0',
       'TASKS_LIST_TASKS call_2_0',
     ]);
+  });
+
+  it('a TOOLMUX_WORKBENCH cell that threw or reached a limit is an error-text output holding its answer; one that succeeded is text', async () => {
+    const { tools } = await setUp({ mode, preload: directTools });
+    const script = scriptedModel([
+      // and a tool that fails (call_failed): error-text as before
+      () =>
+        workbenchCellCalls('input', 'call_failed').map(({ id, name, input }) => ({
+          toolCallId: id,
+          toolName: name,
+          input,
+        })),
+    ]);
+    await agentWith(script.model, tools).generate('Work it out with code', { maxSteps: 3 });
+    const prompt = script.calls[1]!.prompt.at(-1)!;
+    const outputs = Object.fromEntries(
+      prompt.role === 'tool'
+        ? prompt.content.flatMap((part) =>
+            part.type === 'tool-result' ? [[part.toolCallId, part.output]] : [],
+          )
+        : [],
+    );
+    expectCellOutputs(outputs, 'call_failed');
   });
 
   describe.each(presets)('%s', (preset) => {

@@ -3,6 +3,7 @@ import { createTool, type Tool } from '@mastra/core/tools';
 import {
   type ExecuteFn,
   formatToolResultForModel,
+  isErrorForModel,
   type JSONSchema,
   type Logger,
   openaiInputSchemaOf,
@@ -169,12 +170,13 @@ function passThroughSchema(schema: JSONSchema): StandardSchemaWithJSON<unknown> 
 
 /**
  * What the model reads for a tool result: toolmux's text (the data as JSON on success, the message with
- * its code on failure, as an `error-text` output that model providers can mark as failed). The tool's
+ * its code on failure, as an `error-text` output that model providers can mark as failed, as is a
+ * workbench cell that failed: `isErrorForModel`). The tool's
  * output stays the whole `ToolResult`, so the run's `toolResults` keep `logId` and `code`.
  */
 function modelOutputOf(output: unknown): { type: 'text' | 'error-text'; value: string } {
   const result = output as ToolResult;
-  return { type: result.successful ? 'text' : 'error-text', value: formatToolResultForModel(result) };
+  return { type: isErrorForModel(result) ? 'error-text' : 'text', value: formatToolResultForModel(result) };
 }
 // how answerUnparsedToolArguments() tells a step's toolmux tools (Mastra keeps each tool's toModelOutput)
 toolmuxToolMarks.add(modelOutputOf);

@@ -1,6 +1,7 @@
 import {
   type ExecuteFn,
   formatToolResultForModel,
+  isErrorForModel,
   type Logger,
   openaiInputSchemaOf,
   type PropertyKeysMode,
@@ -108,7 +109,8 @@ export class VercelProvider implements Provider<VercelToolSet> {
 
 /**
  * What the model reads for a tool result: toolmux's text (the data as JSON on success, the message
- * with its code on failure, marked as an error for providers that flag failed tool calls).
+ * with its code on failure, marked as an error for providers that flag failed tool calls; so is a
+ * workbench cell that failed, see `isErrorForModel`).
  * `execute` still returns the whole `ToolResult`, so steps and `onStepFinish` keep `logId` and `code`.
  * ai 5 calls `toModelOutput(output)`; ai 6 and later call `toModelOutput({ toolCallId, input, output })`.
  */
@@ -116,5 +118,5 @@ function modelOutputOf(options: unknown): { type: 'text' | 'error-text'; value: 
   const isOptions =
     typeof options === 'object' && options !== null && 'toolCallId' in options && 'output' in options;
   const result = (isOptions ? options.output : options) as ToolResult;
-  return { type: result.successful ? 'text' : 'error-text', value: formatToolResultForModel(result) };
+  return { type: isErrorForModel(result) ? 'error-text' : 'text', value: formatToolResultForModel(result) };
 }

@@ -1,5 +1,10 @@
 import { MetaToolSlug, ToolMux } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
+import {
+  createSampleToolkits,
+  expectCellOutputs,
+  stockLookupTool,
+  workbenchCellCalls,
+} from '@toolmux/core/test';
 import { startTestServer, type TestServer } from '@toolmux/server/test';
 import { generateText, stepCountIs } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +125,66 @@ describe.each(['embedded', 'remote'] as const)('TOOLMUX_WORKBENCH in the AI SDK 
     }
   });
 });
+
+describe.each(['embedded', 'remote'] as const)(
+  'a TOOLMUX_WORKBENCH cell that failed, in the AI SDK agent loop (%s)',
+  (mode) => {
+    it('is an error-text output holding its answer; one that succeeded is text; a failing tool error-text as before', async () => {
+      const mux =
+        mode === 'embedded'
+          ? new ToolMux({
+              provider: new VercelProvider(),
+              toolkits: createSampleToolkits().toolkits,
+              store: ':memory:',
+              logger: silent,
+            })
+          : server.remote(new VercelProvider());
+      try {
+        const session = await mux.create('user_1', {
+          toolkits: ['tasks'],
+          preload: { tools: ['TASKS_SYNC_CALENDAR'] },
+        });
+        const prompts: CallOptions[] = [];
+        const model = mockModel(async (options) => {
+          prompts.push(options);
+          const calls = prompts.length === 1 ? workbenchCellCalls('input', 'call_failed') : [];
+          return {
+            content: calls.length
+              ? calls.map(({ id, name, input }) => ({
+                  type: 'tool-call' as const,
+                  toolCallId: id,
+                  toolName: name,
+                  input: JSON.stringify(input),
+                }))
+              : [{ type: 'text' as const, text: 'done' }],
+            finishReason: calls.length
+              ? { unified: 'tool-calls', raw: 'tool_calls' }
+              : { unified: 'stop', raw: 'stop' },
+            usage,
+            warnings: [],
+          };
+        });
+        await generateText({
+          model,
+          tools: await session.tools(),
+          stopWhen: stepCountIs(3),
+          prompt: 'Work it out',
+        });
+        const last = prompts[1]?.prompt.at(-1);
+        const outputs = Object.fromEntries(
+          last?.role === 'tool'
+            ? last.content.flatMap((part) =>
+                part.type === 'tool-result' ? [[part.toolCallId, part.output]] : [],
+              )
+            : [],
+        );
+        expectCellOutputs(outputs, 'call_failed');
+      } finally {
+        await mux.close();
+      }
+    });
+  },
+);
 
 describe('TOOLMUX_WORKBENCH in remote mode with a custom tool of the client', () => {
   it('refuses the custom tool from code with WORKBENCH_CLIENT_TOOL and a message saying how to call it', async () => {

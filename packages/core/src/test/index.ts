@@ -62,4 +62,9 @@ export { turnsDuring } from './turns.js';
 export { untilTestTimeout } from './until-test-timeout.js';
 export { type NumberKeys, notWholeNumberWithin } from './whole-numbers.js';
 export type { WorkbenchCellCase } from './workbench-cells.js';
-export { expectCellAnswer, WORKBENCH_CELL_CASES, workbenchCellCalls } from './workbench-cells.js';
+export {
+  expectCellAnswer,
+  expectCellOutputs,
+  WORKBENCH_CELL_CASES,
+  workbenchCellCalls,
+} from './workbench-cells.js';

@@ -50,3 +50,24 @@ export function expectCellAnswer(answer: unknown, cell: WorkbenchCellCase): void
   expect(logs, cell.id).toHaveLength(1);
   expect(error?.code, cell.id).toBe(cell.failsWith);
 }
+
+/**
+ * Checks the tool-result outputs an AI SDK language model was given (by tool call id) for the calls
+ * of {@link workbenchCellCalls}: each cell's answer as `text`, or as `error-text` when the cell
+ * failed, and the failing tool's message as `error-text`.
+ */
+export function expectCellOutputs(
+  outputs: Record<string, { type: string; value?: unknown }>,
+  failedId: string,
+): void {
+  for (const cell of WORKBENCH_CELL_CASES) {
+    const output = outputs[cell.id];
+    // a failed cell was a text output, which model providers send as a success
+    expect(output?.type, cell.id).toBe(cell.failsWith === undefined ? 'text' : 'error-text');
+    expectCellAnswer(JSON.parse(String(output?.value)), cell);
+  }
+  expect(outputs[failedId]).toEqual({
+    type: 'error-text',
+    value: expect.stringMatching(/^Error \(TOOL_EXECUTION_FAILED\): .*calendar work is unreachable/),
+  });
+}
