@@ -51,7 +51,7 @@ export {
 export { shapeInputSchema } from './schema/shape.js';
 export { toStrictSchema } from './schema/strict.js';
 export { compileJsonSchemaValidator, compileValidatorNow, slicedValidatorOf } from './schema/validate.js';
-export { DEFAULT_SYNONYMS } from './search/synonyms.js';
+export { DEFAULT_SAME_ACTIONS, DEFAULT_SYNONYMS, RECENCY_WORDS } from './search/synonyms.js';
 export type {
   EmbedFunction,
   FieldScoring,

@@ -74,7 +74,9 @@ describe('ToolIndex.search', () => {
   it('expands query words with synonyms', () => {
     expect(slugs(index.search('erase a draft'))[0]).toBe('GMAIL_DELETE_DRAFT');
     expect(slugs(index.search('erase'))).toEqual(['GMAIL_DELETE_DRAFT']);
-    expect(new ToolIndex(CATALOG, { synonyms: [] }).search('erase')).toEqual([]);
+    // erase is a verb of delete's action (sameActions), searched at full weight
+    expect(new ToolIndex(CATALOG, { synonyms: [] }).search('erase')).toHaveLength(1);
+    expect(new ToolIndex(CATALOG, { synonyms: [], sameActions: [] }).search('erase')).toEqual([]);
   });
 
   it('finds a tool named for undoing an action (unstar, unsubscribe) by that action, before the one that does it', () => {
@@ -219,6 +221,57 @@ describe('ToolIndex: words that stand for one another', () => {
       tool('MAIL_GET_MESSAGE', 'Get message', 'Get one message by id.'),
     ]);
     expect(slugs(index.search('the latest messages'))[0]).toBe('MAIL_LIST_MESSAGES');
+  });
+});
+
+describe('ToolIndex: the verbs of one action, and recency words', () => {
+  /** Tools of two apps: a chat whose tools delete, and a mailbox whose tools trash, and say "email". */
+  const APPS: SearchDocument[] = [
+    tool(
+      'CHAT_DELETE_MESSAGE',
+      'Chat Delete Message',
+      'Delete a message of a channel; deletes only your own.',
+    ),
+    tool('CHAT_POST_MESSAGE', 'Chat Post Message', 'Post a message to a channel.'),
+    tool('CHAT_GET_HISTORY', 'Chat Get History', 'Read the latest messages of a channel, newest first.', [
+      { name: 'latest', description: 'Only messages before this time.' },
+    ]),
+    tool('MAIL_TRASH_MESSAGE', 'Mail Trash Message', 'Move an email to the trash.'),
+    tool('MAIL_LIST_MESSAGES', 'Mail List Messages', 'List the emails of the mailbox.'),
+    tool('MAIL_SEND_EMAIL', 'Mail Send Email', 'Send an email.'),
+    tool('WEB_DELETE', 'Web Delete', 'Delete a resource with an HTTP DELETE request; deletes it for good.'),
+    tool('NEWS_GET_STORIES', 'News Get Stories', 'Get the latest stories, the current top ones of today.'),
+  ];
+  const index = new ToolIndex(APPS);
+
+  it('searches the verbs of one action (delete, remove, trash, erase, discard, destroy) at full weight', () => {
+    for (const verb of ['delete', 'remove', 'erase', 'discard', 'destroy']) {
+      // before, the chat's and the web's delete came first, on the verb alone: trash weighed a synonym's 0.3
+      expect(slugs(index.search(`${verb} an email`))[0], verb).toBe('MAIL_TRASH_MESSAGE');
+    }
+    expect(slugs(index.search('delete a chat message'))[0]).toBe('CHAT_DELETE_MESSAGE');
+    expect(slugs(index.search('trash a chat message'))[0]).toBe('CHAT_DELETE_MESSAGE');
+    // other verbs stay synonyms, at their lower weight
+    expect(slugs(index.search('show the emails'))[0]).toBe('MAIL_LIST_MESSAGES');
+    expect(slugs(new ToolIndex(APPS, { sameActions: [] }).search('delete an email'))[0]).not.toBe(
+      'MAIL_TRASH_MESSAGE',
+    );
+  });
+
+  it('weighs a recency word (latest, newest, recent, last, current, today) below the words that name a tool', () => {
+    const firstThree = (ranker: ToolIndex, query: string) => slugs(ranker.search(query)).slice(0, 3);
+    for (const word of ['latest', 'newest', 'most recent', 'last', 'current', "today's"]) {
+      // before, the chat's history and the news, whose descriptions say latest, current and today, came
+      // before tools of emails
+      expect(firstThree(index, `my ${word} emails`), word).toEqual([
+        'MAIL_SEND_EMAIL',
+        'MAIL_TRASH_MESSAGE',
+        'MAIL_LIST_MESSAGES',
+      ]);
+    }
+    expect(slugs(index.search('the latest stories'))[0]).toBe('NEWS_GET_STORIES');
+    const even = new ToolIndex(APPS, { ranking: { recencyWeight: 1 } });
+    expect(firstThree(even, 'my latest emails')).toContain('CHAT_GET_HISTORY');
   });
 });
 
@@ -460,16 +513,20 @@ describe('a query that names a tool exactly', () => {
     tool('GITHUB_GET_ISSUE', 'Get issue', 'Get one issue.'),
   ];
   const index = new ToolIndex(NESTED);
+  /** Expects each of `queries` to rank GITHUB_CREATE_PULL_REQUEST first. */
+  const expectPullRequestFirst = (queries: readonly string[]) => {
+    for (const query of queries) {
+      expect(slugs(index.search(query))[0], query).toBe('GITHUB_CREATE_PULL_REQUEST');
+    }
+  };
 
   it('ranks the tool first by its slug or its name, in any case, with _, - and spaces alike', () => {
-    for (const query of [
+    expectPullRequestFirst([
       'GITHUB_CREATE_PULL_REQUEST',
       'github_create_pull_request',
       '  github-create-pull-request ',
       'GitHub create pull request',
-    ]) {
-      expect(slugs(index.search(query))[0], query).toBe('GITHUB_CREATE_PULL_REQUEST');
-    }
+    ]);
     // by words alone, the review (which repeats them) came first
     expect(slugs(index.search('create pull request'))[0]).toBe('GITHUB_CREATE_PULL_REQUEST');
     expect(slugs(index.search('Get issue'))[0]).toBe('GITHUB_GET_ISSUE');
@@ -478,15 +535,13 @@ describe('a query that names a tool exactly', () => {
   });
 
   it('folds full-width letters and signs and drops zero-width characters, as in the tools, before it compares', () => {
-    for (const query of [
+    expectPullRequestFirst([
       'ＧＩＴＨＵＢ＿ＣＲＥＡＴＥ＿ＰＵＬＬ＿ＲＥＱＵＥＳＴ',
       'GITHUB＿CREATE＿PULL＿REQUEST',
       'GITHUB_CREATE_PULL\u200b_REQUEST',
       'GITHUB_CREATE_PULL_RE\u00adQUEST\u200d',
       'ｃｒｅａｔｅ ｐｕｌｌ ｒｅｑｕｅｓｔ',
-    ]) {
-      expect(slugs(index.search(query))[0], query).toBe('GITHUB_CREATE_PULL_REQUEST');
-    }
+    ]);
     expect(
       slugs(index.search('run GITHUB＿CREATE＿PULL＿REQUEST, then ＧＭＡＩＬ＿ＳＥＮＤ＿ＥＭＡＩＬ')).slice(
         0,
@@ -496,6 +551,29 @@ describe('a query that names a tool exactly', () => {
     // words too: a full-width query finds what its plain letters find (nothing at all before)
     expect(slugs(index.search('ｓｅｎｄ ａｎ ｅｍａｉｌ'))).toEqual(slugs(index.search('send an email')));
     expect(slugs(index.search('ｓｅｎｄ ａｎ ｅｍａｉｌ'))[0]).toBe('GMAIL_SEND_EMAIL');
+  });
+
+  it("ranks first the tool whose slug's words the query is, in any order and form, abbreviations spelled out", () => {
+    // before, the review, whose description says the words more often, came first
+    expectPullRequestFirst([
+      'create a PR',
+      'Create pull requests',
+      'a pull request: create',
+      'please create the pull request',
+      'create a GitHub PR',
+      'create PRs on github',
+    ]);
+    expect(slugs(index.search('create a pull request review'))[0]).toBe('GITHUB_CREATE_PULL_REQUEST_REVIEW');
+    // a word more is no longer the slug's words: ranked by words alone
+    expect(slugs(index.search('create a PR review'))[0]).toBe('GITHUB_CREATE_PULL_REQUEST_REVIEW');
+    // in an index extended with a tool of the same words, the base's tool first, then the new one
+    const extended = index.extend([tool('CRM_CREATE_PULL_REQUEST', 'Crm Create Pull Request', 'Pull data.')]);
+    expect(slugs(extended.search('create a PR')).slice(0, 2)).toEqual([
+      'GITHUB_CREATE_PULL_REQUEST',
+      'CRM_CREATE_PULL_REQUEST',
+    ]);
+    expect(slugs(extended.search('create a CRM pull request'))[0]).toBe('CRM_CREATE_PULL_REQUEST');
+    expect(slugs(index.search('create a PR'))).not.toContain('CRM_CREATE_PULL_REQUEST');
   });
 
   it('ranks first a slug written as a word of the query, after a whole match', () => {

@@ -9,8 +9,8 @@ import { fuseByReciprocalRank } from './rank-fusion.js';
 import type { ScoredDocument } from './score-board.js';
 import { ScoreBoard } from './score-board.js';
 import type { SynonymMap } from './synonyms.js';
-import { buildSynonymMap, DEFAULT_SYNONYMS } from './synonyms.js';
-import { foldText, splitWords, tokenize, tokenizeToolText } from './tokenize.js';
+import { buildSynonymMap, DEFAULT_SAME_ACTIONS, DEFAULT_SYNONYMS, RECENCY_WORDS } from './synonyms.js';
+import { foldText, spelledOut, splitWords, tokenize, tokenizeToolText } from './tokenize.js';
 
 export type { EmbedFunction } from './embeddings.js';
 export type { FieldScoring } from './inverted-index.js';
@@ -66,6 +66,12 @@ export interface RankingParameters {
   synonymWeight: number;
   /** The weight of an indexed word that completes a partial query word, such as `githu` (0 turns it off). */
   prefixWeight: number;
+  /**
+   * The weight of a query word that says how recent (`latest`, `newest`, `recent`, `last`, `current`,
+   * `today`), and of its synonyms relative to it: such words seldom tell tools apart (1 weighs them
+   * as any other word).
+   */
+  recencyWeight: number;
 }
 
 /**
@@ -81,6 +87,8 @@ export interface RankingParameters {
  * half description words, without length normalization (it is one word), chosen on the same
  * labelled queries (1 and 2 ranked alike, 3 worse; MetaTool slugs have none): without it, "post a
  * message to a slack channel" ranked SLACK_DELETE_MESSAGE, whose description says "posted", first.
+ * Recency words weigh half a word, chosen on the MetaTool training split (0.3 to 0.6 ranked all but
+ * alike, 1 worse: "the most recent news" found the tools whose descriptions say "latest").
  */
 export const DEFAULT_RANKING: Readonly<RankingParameters> = {
   k1: 3,
@@ -95,6 +103,7 @@ export const DEFAULT_RANKING: Readonly<RankingParameters> = {
   },
   synonymWeight: 0.3,
   prefixWeight: 0.25,
+  recencyWeight: 0.5,
 };
 
 /** Options of {@link ToolIndex}. */
@@ -105,12 +114,19 @@ export interface ToolIndexOptions {
     fields?: Partial<Record<SearchField, Partial<FieldScoring>>>;
     synonymWeight?: number;
     prefixWeight?: number;
+    recencyWeight?: number;
   };
   /**
    * Groups of interchangeable words for query expansion; `[]` turns expansion off.
    * @default DEFAULT_SYNONYMS
    */
   synonyms?: readonly (readonly string[])[];
+  /**
+   * Groups of verbs for one and the same action: a query word of a group also searches the others, at
+   * its own weight; `[]` turns this off.
+   * @default DEFAULT_SAME_ACTIONS
+   */
+  sameActions?: readonly (readonly string[])[];
   /** An embedding model. With it, {@link ToolIndex.searchHybrid} also ranks by meaning. */
   embed?: EmbedFunction;
   /**
@@ -154,6 +170,8 @@ const MAX_EXACT_TOOLS = 32;
 const HYBRID_CANDIDATES = 50;
 
 const DEFAULT_SYNONYM_MAP = buildSynonymMap(DEFAULT_SYNONYMS);
+const DEFAULT_SAME_ACTION_MAP = buildSynonymMap(DEFAULT_SAME_ACTIONS);
+const RECENCY_TERMS = new Set(RECENCY_WORDS.flatMap(tokenize));
 
 /**
  * A search index over tools: ranks them for a natural-language use case. Lexical ranking is BM25F
@@ -169,6 +187,7 @@ const DEFAULT_SYNONYM_MAP = buildSynonymMap(DEFAULT_SYNONYMS);
 export class ToolIndex {
   readonly #ranking: RankingParameters;
   readonly #synonyms: SynonymMap;
+  readonly #sameActions: SynonymMap;
   readonly #board = new ScoreBoard();
   /** Scratch for the terms that stand in for one query word: the best of them counts. */
   readonly #alternatives = new ScoreBoard();
@@ -183,12 +202,19 @@ export class ToolIndex {
    */
   #bySlug = new Map<string, readonly number[]>();
   #byName = new Map<string, readonly number[]>();
+  /**
+   * The tools by the words of their slug as {@link nameWordsKey} writes them, with and without the
+   * toolkit's: a query of those words and no others ranks those tools first, after {@link #bySlug} and
+   * {@link #byName}.
+   */
+  #byNameWords = new Map<string, readonly number[]>();
   #embeddings: DocumentEmbeddings | undefined;
 
   constructor(documents: Iterable<SearchDocument> = [], options: ToolIndexOptions = {}) {
     this.#options = options;
     this.#ranking = mergeRanking(options.ranking);
     this.#synonyms = options.synonyms ? buildSynonymMap(options.synonyms) : DEFAULT_SYNONYM_MAP;
+    this.#sameActions = options.sameActions ? buildSynonymMap(options.sameActions) : DEFAULT_SAME_ACTION_MAP;
     const fields = SEARCH_FIELDS.map((field) => this.#ranking.fields[field]);
     this.#index = new InvertedIndex(fields, this.#ranking.k1);
     this.#embeddings = options.embed
@@ -225,6 +251,7 @@ export class ToolIndex {
       this.#documentIds.set(document.slug, id);
       this.#listUnder(this.#bySlug, exactKey(document.slug), id);
       this.#listUnder(this.#byName, exactKey(document.name), id);
+      for (const key of slugWordKeys(document)) this.#listUnder(this.#byNameWords, key, id);
       this.#slugs.push(document.slug);
       if (this.#embeddings) texts.push(embeddingText(document));
       yield;
@@ -251,6 +278,7 @@ export class ToolIndex {
     copy.#documentIds = new Map(this.#documentIds);
     copy.#bySlug = new Map(this.#bySlug);
     copy.#byName = new Map(this.#byName);
+    copy.#byNameWords = new Map(this.#byNameWords);
     copy.#embeddings = this.#embeddings?.fork();
     yield* copy.addSteps(documents);
     return copy;
@@ -264,7 +292,10 @@ export class ToolIndex {
    * `-` and spaces alike: `GITHUB_CREATE_ISSUE`, `github create issue`, `Github Create Issue`) ranks
    * that tool first, before the tools whose words match it better; so does a slug written as one word
    * of the query (`run GITHUB_CREATE_ISSUE for this`), after those. Such a tool's score is made
-   * higher than the best of the others.
+   * higher than the best of the others. A query of the words of a tool's slug and no others, with or
+   * without its toolkit's, in any order and form (`create a pull request`, `create a PR`, `pull
+   * requests: create` for GITHUB_CREATE_PULL_REQUEST), ranks it first too, right after those: by
+   * words alone, a tool whose description says them more (GITHUB_CREATE_PULL_REQUEST_REVIEW) came first.
    */
   search(query: string, options: ToolSearchOptions = {}): ToolSearchResult[] {
     const limit = Math.floor(options.limit ?? 10);
@@ -301,9 +332,9 @@ export class ToolIndex {
 
   /**
    * The tools `query` names exactly (see {@link search}), best first, that `filter` lets through, at
-   * most `limit`: those whose slug it is, then whose name it is, then those whose slug is a word of
-   * it. Linear in the query's length: one look-up of the whole and one of each word holding a `_` or
-   * a `-`, each list at most {@link MAX_EXACT_TOOLS} long.
+   * most `limit`: those whose slug it is, then whose name it is, then whose slug's words it is, then
+   * those whose slug is a word of it. Linear in the query's length: four look-ups of the whole and one
+   * of each word holding a `_` or a `-`, each list at most {@link MAX_EXACT_TOOLS} long.
    */
   #exactMatches(query: string, options: ToolSearchOptions, limit: number): number[] {
     const found: number[] = [];
@@ -317,10 +348,15 @@ export class ToolIndex {
         found.push(document);
       }
     };
-    const whole = exactKey(leadingText(options.exactQuery ?? query, MAX_QUERY_CHARS));
+    const exactQuery = leadingText(options.exactQuery ?? query, MAX_QUERY_CHARS);
+    const whole = exactKey(exactQuery);
     if (whole !== '') {
       take(this.#bySlug.get(whole));
       take(this.#byName.get(whole));
+      // GitHub is git, hub and github: the slug's GITHUB is the last of them alone
+      const words = spelledOut(exactQuery);
+      take(this.#byNameWords.get(nameWordsKey(tokenize(words))));
+      take(this.#byNameWords.get(nameWordsKey(tokenize(words.toLowerCase()))));
     }
     for (const word of foldText(query).split(/\s+/)) {
       if (found.length >= limit) break;
@@ -379,8 +415,9 @@ export class ToolIndex {
   }
 
   /**
-   * The index's term ids for each word of a query, each with its weight: 1 for the word itself, less
-   * for its synonyms and completions. A term is searched once, for the word that weighs it most.
+   * The index's term ids for each word of a query, each with its weight: 1 for the word itself and the
+   * verbs of its action ({@link ToolIndexOptions.sameActions}), less for its synonyms and completions,
+   * all of them less for a recency word. A term is searched once, for the word that weighs it most.
    */
   #queryWords(query: string): Map<number, number>[] {
     const weights = new Map<number, { weight: number; word: number }>();
@@ -389,19 +426,21 @@ export class ToolIndex {
         weights.set(termId, { weight, word });
       }
     };
-    const { synonymWeight, prefixWeight } = this.#ranking;
+    const { synonymWeight, prefixWeight, recencyWeight } = this.#ranking;
     const terms = tokenize(query);
     terms.forEach((term, word) => {
       const termId = this.#index.termId(term);
-      raise(termId, 1, word);
+      const own = RECENCY_TERMS.has(term) ? recencyWeight : 1;
+      raise(termId, own, word);
+      for (const same of this.#sameActions.get(term) ?? []) raise(this.#index.termId(same), own, word);
       if (termId === undefined && prefixWeight > 0 && term.length >= MIN_PREFIX_LENGTH) {
         for (const completion of this.#index.termIdsWithPrefix(term, MAX_PREFIX_COMPLETIONS)) {
-          raise(completion, prefixWeight, word);
+          raise(completion, own * prefixWeight, word);
         }
       }
       if (synonymWeight > 0) {
         for (const synonym of this.#synonyms.get(term) ?? []) {
-          raise(this.#index.termId(synonym), synonymWeight, word);
+          raise(this.#index.termId(synonym), own * synonymWeight, word);
         }
       }
     });
@@ -443,6 +482,29 @@ export function exactKey(text: string): string {
     .toLowerCase()
     .replace(/[\s_-]+/g, ' ')
     .trim();
+}
+
+/**
+ * The key of a set of terms for {@link ToolIndex}'s name-words look-up: each term once, sorted, so
+ * that the order and repeats of the words do not matter.
+ */
+function nameWordsKey(terms: readonly string[]): string {
+  return [...new Set(terms)].sort().join(' ');
+}
+
+/**
+ * The keys ({@link nameWordsKey}) a tool is found under by the words of its slug, abbreviations spelled
+ * out (`PR` is `pull request`): all of them, and those that are not its toolkit's (`create pull
+ * request` of GITHUB_CREATE_PULL_REQUEST); none for a slug that is only the toolkit's name.
+ */
+function slugWordKeys(document: SearchDocument): string[] {
+  const terms = tokenize(spelledOut(leadingText(document.slug, MAX_FIELD_CHARS)));
+  const toolkitTerms = new Set(tokenize(leadingText(document.toolkit, MAX_FIELD_CHARS)));
+  const own = terms.filter((term) => !toolkitTerms.has(term));
+  if (own.length === 0) return [];
+  const keys = [nameWordsKey(terms)];
+  if (own.length < terms.length) keys.push(nameWordsKey(own));
+  return keys;
 }
 
 /** The terms of each search field of a document, in {@link SEARCH_FIELDS} order. */
@@ -506,5 +568,6 @@ function mergeRanking(overrides: ToolIndexOptions['ranking'] = {}): RankingParam
     fields,
     synonymWeight: overrides.synonymWeight ?? DEFAULT_RANKING.synonymWeight,
     prefixWeight: overrides.prefixWeight ?? DEFAULT_RANKING.prefixWeight,
+    recencyWeight: overrides.recencyWeight ?? DEFAULT_RANKING.recencyWeight,
   };
 }
