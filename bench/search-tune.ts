@@ -23,6 +23,7 @@ interface Parameters {
   descriptionNormalization: number;
   synonymWeight: number;
   prefixWeight: number;
+  recencyWeight: number;
 }
 
 const GRID: Record<keyof Parameters, number[]> = {
@@ -32,6 +33,7 @@ const GRID: Record<keyof Parameters, number[]> = {
   descriptionNormalization: [0, 0.25, 0.5, 0.75, 1],
   synonymWeight: [0, 0.2, 0.3, 0.4, 0.5, 0.7],
   prefixWeight: [0, 0.25, 0.5, 0.75],
+  recencyWeight: [0.3, 0.4, 0.5, 0.6, 0.7, 1],
 };
 
 function objective(parameters: Parameters): number {
@@ -47,6 +49,7 @@ function objective(parameters: Parameters): number {
       },
       synonymWeight: parameters.synonymWeight,
       prefixWeight: parameters.prefixWeight,
+      recencyWeight: parameters.recencyWeight,
     },
   });
   const quality = rankingQuality(
@@ -63,6 +66,7 @@ let best: Parameters = {
   descriptionNormalization: DEFAULT_RANKING.fields.description.lengthNormalization,
   synonymWeight: DEFAULT_RANKING.synonymWeight,
   prefixWeight: DEFAULT_RANKING.prefixWeight,
+  recencyWeight: DEFAULT_RANKING.recencyWeight,
 };
 let bestScore = objective(best);
 console.log(`start ${bestScore.toFixed(4)}`, best);
