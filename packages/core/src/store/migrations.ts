@@ -67,6 +67,10 @@ const FORM_REQUEST_BOUND_INDEX = `
     ON toolmux_connection_requests (user_id, auth_config_id, expires_at) WHERE ${OPEN_FORM_REQUEST_CONDITION};
 `;
 
+/** Migration 20's index, the same SQL in both dialects: one tool's log entries in id order. */
+const TOOL_INDEX =
+  'CREATE INDEX toolmux_execution_logs_tool_slug_id ON toolmux_execution_logs (tool_slug, id);';
+
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
 
@@ -686,6 +690,26 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: {
       sqlite: 'ALTER TABLE toolmux_connection_requests ADD COLUMN reconnect_of TEXT;',
       postgres: 'ALTER TABLE toolmux_connection_requests ADD COLUMN reconnect_of text;',
+    },
+  },
+  {
+    version: 20,
+    name: 'execution_log_tool_index',
+    // The log filtered by tool (`GET /logs?tool_slug=…`, `mux.logs.list({ toolSlug })`) walks one
+    // tool's entries newest first: without an index a rarely called or unknown tool's page read the
+    // whole table (~270 ms at a million entries on PostgreSQL). Every index is paid on each call's
+    // log commit, so this one is narrow: the slug and the id, nothing more (bench/log-insert.bench.ts).
+    // A filter by tool beside a session or a user walks one of the indexes and checks the other
+    // column on the entries it reads. PostgreSQL also learns that a session's entries are all of one
+    // user and a parent's all of one session (statistics, kept by ANALYZE, nothing written per entry;
+    // gathered here once, from a sample): it took a filter by both for a handful of entries, combined
+    // or bitmap-read the indexes and sorted every entry of the session (or of the parent).
+    sql: {
+      sqlite: TOOL_INDEX,
+      postgres: `${TOOL_INDEX}
+        CREATE STATISTICS toolmux_execution_logs_session_dependencies (dependencies)
+          ON session_id, user_id, parent_id FROM toolmux_execution_logs;
+        ANALYZE toolmux_execution_logs;`,
     },
   },
 ];

@@ -616,10 +616,40 @@ function createPrivateFile(path: string): void {
  * ```
  */
 /**
- * The entries one turn of the event loop looks at when the log is filtered by tool
- * (`SqliteStore.listLogs`): about a millisecond's work.
+ * The entries one turn of the event loop looks at when the log is filtered by tool beside a session
+ * or a user (`SqliteStore.listLogs`): about a millisecond's work.
  */
 export const TOOL_SCAN_WINDOW = 1_000;
+
+/** The columns a log query may filter on (undefined: not filtered). */
+type LogFilters = Record<'session_id' | 'user_id' | 'tool_slug' | 'parent_id', string | undefined>;
+
+/** The indexes a log query may walk, the narrowest first: the columns each compares. */
+const LOG_WALKS: ReadonlyArray<ReadonlyArray<keyof LogFilters>> = [
+  ['session_id', 'parent_id'],
+  ['session_id'],
+  ['tool_slug'],
+  ['user_id'],
+];
+
+/**
+ * Splits a log query's filters into `walk`, the columns of the one index it reads (a session's
+ * parent index, else the session's, else the tool's, else the user's), and `check`, the others,
+ * compared behind SQLite's unary `+`, which no index serves. The store runs no ANALYZE, so SQLite
+ * knows nothing of how many entries a value has, and left to itself walked the index it met last: a
+ * page of a session and its user read the user's whole log, a tool's entries of a session the tool's.
+ */
+function logWalk(filters: LogFilters): { walk: PageQuery['filters']; check: Record<string, string> } {
+  const walked = LOG_WALKS.find((columns) => columns.every((column) => filters[column] !== undefined)) ?? [];
+  const walk: PageQuery['filters'] = {};
+  const check: Record<string, string> = {};
+  for (const [column, value] of Object.entries(filters) as Array<[keyof LogFilters, string | undefined]>) {
+    if (value === undefined) continue;
+    if (walked.includes(column)) walk[column] = value;
+    else check[`+${column}`] = value;
+  }
+  return { walk, check };
+}
 
 /**
  * Closes the connection and the checkpoint thread of a {@link SqliteStore} collected without
@@ -1338,8 +1368,17 @@ export class SqliteStore implements Store {
     cursor,
   }: ListLogsQuery): Promise<Page<ExecutionLogRecord>> {
     assertPageQuery({ limit, cursor }, 'log');
-    const filters = { session_id: sessionId, user_id: userId, parent_id: parentId };
-    if (toolSlug !== undefined) return this.#listLogsOfTool(filters, toolSlug, limit, cursor);
+    const { walk, check } = logWalk({
+      session_id: sessionId,
+      user_id: userId,
+      tool_slug: toolSlug,
+      parent_id: parentId,
+    });
+    // a tool's entries among a session's or a user's: the walk may pass many that are not
+    if (toolSlug !== undefined && Object.keys(check).length > 0) {
+      return this.#listLogsChecked(walk, check, limit, cursor);
+    }
+    const filters = { ...walk, ...check };
     const slice = new WorkSlice();
     const wanted = limit + 1;
     const rows = this.#logRows(filters, cursor, Math.min(wanted, LOG_READ_ROWS));
@@ -1375,31 +1414,33 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * A page of the entries of one tool. No index leads to a tool's entries (one more index would cost
-   * every call's commit a page), so the entries the other filters select (all of them, a session's,
-   * a user's) are read newest first, {@link TOOL_SCAN_WINDOW} at a time, and the event loop runs
-   * between two windows: a rarely called tool's page may look at the whole table, but no turn of the
-   * event loop holds more than a window (a million entries held every request for ~200 ms at once).
+   * A page of the entries that `walk` selects (by one index) and that pass `check` as well (a tool
+   * beside a session or a user), looked for {@link TOOL_SCAN_WINDOW} entries of the walk at a time,
+   * with the event loop free between two windows: a tool rarely called in a session may look at
+   * all the session's entries, but no turn of the event loop holds more than a window.
    */
-  async #listLogsOfTool(
-    filters: PageQuery['filters'],
-    toolSlug: string,
+  async #listLogsChecked(
+    walk: PageQuery['filters'],
+    check: Record<string, string>,
     limit: number,
     cursor: string | undefined,
   ): Promise<Page<ExecutionLogRecord>> {
+    const checks = Object.keys(check)
+      .map((column) => `${column} = ?`)
+      .join(' AND ');
     const found: Array<Row | unknown[]> = [];
     const slice = new WorkSlice();
     let after = cursor;
     for (;;) {
-      const window = pageClause('sqlite', { filters, limit: TOOL_SCAN_WINDOW - 1, cursor: after });
+      const window = pageClause('sqlite', { filters: walk, limit: TOOL_SCAN_WINDOW - 1, cursor: after });
       // at most LOG_READ_ROWS entries per turn, as a page without a tool (see listLogs)
       const asked = Math.min(limit + 1 - found.length, LOG_READ_ROWS);
       const { rows, end } = this.run('list execution logs', () => ({
         rows: this.statement(
           `SELECT ${LOG_PAGE_COLUMNS} FROM toolmux_execution_logs WHERE id IN (SELECT id FROM toolmux_execution_logs ${window.sql}) ` +
-            'AND tool_slug = ? ORDER BY id DESC LIMIT ?',
+            `AND ${checks} ORDER BY id DESC LIMIT ?`,
           { arrays: true },
-        ).all(...window.params, toolSlug, asked),
+        ).all(...window.params, ...Object.values(check), asked),
         end: this.statement(
           `SELECT min(id) AS id, count(*) AS n FROM (SELECT id FROM toolmux_execution_logs ${window.sql})`,
         ).get(...window.params) as { id: string; n: number },
@@ -1408,7 +1449,7 @@ export class SqliteStore implements Store {
       for (const row of rows) found.push(row);
       if (found.length > limit) break;
       if (rows.length === asked) {
-        // the window holds more of the tool's entries than were read: the next window begins after
+        // the window holds more of the entries wanted than were read: the next window begins after
         // the last one read
         after = logRowId(rows[rows.length - 1]!);
       } else {

@@ -25,9 +25,10 @@ const ALL_VERSIONS = MIGRATIONS.map((migration) => migration.version);
 /**
  * The schema versions the upgrade starts from: before any auth (1), OAuth requests before they had
  * kinds (2), sessions before token versions (4), files without aliases (5 → 6 adds them), aliases
- * without log parents (6), and the last one before the partial index of workbench cells (9).
+ * without log parents (6), the last one before the partial index of workbench cells (9), and the
+ * last one before the log's index by tool (19), whose files are kept in pieces.
  */
-const STARTING_VERSIONS = [1, 2, 4, 5, 6, 9];
+const STARTING_VERSIONS = [1, 2, 4, 5, 6, 9, 19];
 /** Tables in the order they are copied, with the migration that created each. */
 const TABLES: Array<[table: string, since: number]> = [
   ['toolmux_sessions', 1],
@@ -36,6 +37,7 @@ const TABLES: Array<[table: string, since: number]> = [
   ['toolmux_connected_accounts', 2],
   ['toolmux_connection_requests', 2],
   ['toolmux_workbench_files', 5],
+  ['toolmux_workbench_file_pieces', 12],
 ];
 
 type Dialect = 'sqlite' | 'postgres';
@@ -271,6 +273,24 @@ describe.each(backends)('upgrading a database with data on $name', ({ name, skip
           expect(children.items.map((entry) => entry.toolSlug)).toEqual(
             version < 7 ? [] : ['TASKS_CREATE_TASK', 'TASKS_CREATE_TASK'],
           );
+          // the project's log by tool (migration 20's index) holds the entries written before
+          const byTool = await mux.logs.list({ toolSlug: 'TASKS_CREATE_TASK', limit: 1000 });
+          const written = [...expected, ...(version >= 5 ? asAt(source.workbench.logs, version) : [])];
+          expect(byTool.items).toEqual(
+            written
+              .filter((entry) => entry.toolSlug === 'TASKS_CREATE_TASK')
+              .sort((a, b) => (a.id < b.id ? 1 : -1)),
+          );
+          expect(byTool.items.length).toBeGreaterThan(0);
+          const byUserAndTool = await mux.logs.list({
+            userId: 'user_1',
+            toolSlug: 'TASKS_CREATE_TASK',
+            limit: 1,
+          });
+          expect(byUserAndTool.items).toEqual(
+            byTool.items.filter((entry) => entry.userId === 'user_1').slice(0, 1),
+          );
+
           // and new calls go on it
           const created = await agent.execute('TASKS_CREATE_TASK', { title: 'after the upgrade' });
           expect(created.successful).toBe(true);
