@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { Tool } from '../catalog/types.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { MAX_LISTED_ISSUES } from '../schema/validate.js';
 import type { Session } from '../session.js';
 import { SqliteStore } from '../store/sqlite.js';
@@ -188,6 +189,62 @@ describe('the execution path', () => {
       expect(aborted.error).toBe('TASKS_LIST_TASKS was aborted before it started.');
     },
   );
+
+  it("the calls made under the signal of a call a time limit stopped (a multi-execute's, a handler's own) name that limit and that call", async () => {
+    const sample = createSampleToolkits();
+    let session!: Session;
+    let relaySignal: AbortSignal | undefined;
+    const relay = defineToolkit({
+      slug: 'relay',
+      description: 'Calls another tool',
+      tools: [
+        defineTool({
+          slug: 'RELAY_WAIT',
+          description: 'Waits for approval through the session',
+          inputSchema: z.object({}),
+          execute: (_input, context) => {
+            relaySignal = context.signal;
+            return session.execute('TASKS_WAIT_FOR_APPROVAL', { taskId: 't2' }, { signal: context.signal });
+          },
+        }),
+      ],
+    });
+    const mux = new ToolMux({ toolkits: [...sample.toolkits, relay], store: ':memory:', logger: quiet });
+    try {
+      session = await mux.create('user_1');
+      const limit = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+      const named = `(TimeoutError: ${limit.message}); the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.`;
+      for (const [slug, args, taskId] of [
+        [
+          MetaToolSlug.MULTI_EXECUTE_TOOL,
+          { tools: [{ tool_slug: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 't1' } }] },
+          't1',
+        ],
+        ['RELAY_WAIT', {}, 't2'],
+      ] as const) {
+        sample.calls.length = 0;
+        const caller = new AbortController();
+        const pending = session.execute(slug, args, { signal: caller.signal });
+        await vi.waitFor(() => expect(sample.calls).toHaveLength(1));
+        caller.abort(limit);
+        expect((await pending).error).toBe(`${slug} was stopped by its caller's time limit ${named}`);
+        const inner = (await session.logs()).items.find(
+          (entry) =>
+            entry.toolSlug === 'TASKS_WAIT_FOR_APPROVAL' && JSON.parse(entry.input).taskId === taskId,
+        );
+        expect(inner?.errorMessage).toBe(
+          `TASKS_WAIT_FOR_APPROVAL was stopped by the time limit of the ${slug} call it ran in ${named}`,
+        );
+      }
+      // a call made under that signal once it aborted: before it started
+      const late = await session.execute('TASKS_LIST_TASKS', {}, { signal: relaySignal });
+      expect(late.error).toBe(
+        `TASKS_LIST_TASKS was stopped by the time limit of the RELAY_WAIT call it ran in before it started ${named}`,
+      );
+    } finally {
+      await mux.close();
+    }
+  });
 
   it('answers tools outside the session and unknown slugs with a readable result', async () => {
     const { mux } = await setup();

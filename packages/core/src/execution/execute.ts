@@ -22,7 +22,7 @@ import {
 } from '../schema/validate.js';
 import { validationOwner, validationThread } from '../schema/validation-thread.js';
 import type { ExecutionLogRecord } from '../store/types.js';
-import { callerTimeoutMessage, runUntilAborted } from '../util/abort.js';
+import { callerTimeoutMessage, carryingTimeLimit, runUntilAborted } from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonSafeResult } from '../util/json-safe.js';
@@ -340,11 +340,17 @@ class CallAttempt {
         this.#stage === 'handler'
           ? ''
           : ` while it waited for its connected account's credentials (a token refresh), ${notRun}`;
+      // a time limit that stopped the call stops the calls its handler makes under ctx.signal (a
+      // meta-tool's): they name it too
       controller.abort(
-        new ToolCallFailure(
-          'TOOL_ABORTED',
-          callerTimeoutMessage(tool.slug, caller, during) ??
-            `${tool.slug} was aborted by the caller${during}.`,
+        carryingTimeLimit(
+          new ToolCallFailure(
+            'TOOL_ABORTED',
+            callerTimeoutMessage(tool.slug, caller, during) ??
+              `${tool.slug} was aborted by the caller${during}.`,
+          ),
+          tool.slug,
+          caller,
         ),
       );
     };

@@ -27,28 +27,72 @@ export function checkSignal(signal: unknown, operation: string): void {
 /** The longest part of a caller's abort reason a call's message quotes. */
 const MAX_REASON_CHARS = 200;
 
+/** A caller's time limit: the error its signal was aborted with, and the meta-tool call it came through. */
+type TimeLimit = { reason: object; name: string; via?: string };
+
+/**
+ * The time limits carried on by abort reasons toolmux made: a call stopped by its caller's time limit
+ * aborts its handler's `ctx.signal` with a failure of its own, and the calls a meta-tool makes under
+ * that signal (a workbench cell's `toolmux.execute`, a multi-execute's calls) were stopped by the same
+ * limit. Keyed by the failure, so nothing is added to the object the handler reads.
+ */
+const carriedTimeLimits = new WeakMap<object, TimeLimit>();
+
+/** The time limit `signal` was aborted by: its reason itself, or one an abort reason of toolmux's carries. */
+function timeLimitOf(signal: AbortSignal | undefined): TimeLimit | undefined {
+  const reason: unknown = signal?.reason;
+  if (typeof reason !== 'object' || reason === null) return undefined;
+  const carried = carriedTimeLimits.get(reason);
+  if (carried) return carried;
+  let name: unknown;
+  try {
+    name = (reason as { name?: unknown }).name;
+  } catch {
+    // a reason whose name throws is no time limit: the call still stops, as an abort
+    return undefined;
+  }
+  return typeof name === 'string' && name.endsWith('TimeoutError') ? { reason, name } : undefined;
+}
+
 /**
  * What a call stopped by its caller's `signal` says when the signal was aborted by a time limit: its
  * reason a `TimeoutError`, as `AbortSignal.timeout()` and the frameworks' timeouts built on it give
  * (the AI SDK's `timeout`, LangChain's `timeout`), or an error named `…TimeoutError` (the OpenAI Agents
- * SDK's tool `timeoutMs`). `during` says what the call was doing, as words that follow "time limit"
- * (" while it waited for …"). `undefined` for any other abort, which says "aborted by the caller".
+ * SDK's tool `timeoutMs`); or a call made by a meta-tool whose own call such a limit stopped (see
+ * {@link carryingTimeLimit}), which names that call. `during` says what the call was doing, as words
+ * that follow "time limit" (" while it waited for …"). `undefined` for any other abort, which says
+ * "aborted by the caller".
  */
 export function callerTimeoutMessage(
   slug: string,
   signal: AbortSignal | undefined,
   during = '',
 ): string | undefined {
-  const reason: unknown = signal?.reason;
-  let name: unknown;
-  try {
-    name = typeof reason === 'object' && reason !== null ? (reason as { name?: unknown }).name : undefined;
-  } catch {
-    // a reason whose name throws is no time limit: the call still stops, as an abort
-    return undefined;
-  }
-  if (typeof name !== 'string' || !name.endsWith('TimeoutError')) return undefined;
-  return `${slug} was stopped by its caller's time limit${during} (${name}: ${quotedMessage(reason, [], MAX_REASON_CHARS)}); the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.`;
+  const limit = timeLimitOf(signal);
+  if (!limit) return undefined;
+  const whose =
+    limit.via === undefined ? "its caller's time limit" : `the time limit of the ${limit.via} call it ran in`;
+  return `${slug} was stopped by ${whose}${during} (${limit.name}: ${quotedMessage(limit.reason, [], MAX_REASON_CHARS)}); the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.`;
+}
+
+/** Whether `signal` was aborted by a caller's time limit (see {@link callerTimeoutMessage}). */
+export function stoppedByTimeLimit(signal: AbortSignal | undefined): boolean {
+  return timeLimitOf(signal) !== undefined;
+}
+
+/**
+ * `failure`, the reason a call (`slug`) that its caller's `signal` stopped aborts its handler's
+ * `ctx.signal` with, made to carry the caller's time limit, if one stopped it, on to the calls made
+ * under that signal: they then say that limit stopped them (see {@link callerTimeoutMessage}).
+ */
+export function carryingTimeLimit<T extends object>(
+  failure: T,
+  slug: string,
+  signal: AbortSignal | undefined,
+): T {
+  const limit = timeLimitOf(signal);
+  if (limit) carriedTimeLimits.set(failure, { via: slug, ...limit });
+  return failure;
 }
 
 /**

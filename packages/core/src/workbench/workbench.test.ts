@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { ComposioMetaToolSlug, MetaToolSlug } from '../meta-tools/meta-tools.js';
@@ -366,6 +366,58 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
         expect(next.error, JSON.stringify(next.error)).toBeUndefined();
         expect(next.result).toBe('undefined');
         expect(next.notice).toContain('aborted');
+      } finally {
+        await mux.close();
+      }
+    },
+    60_000,
+  );
+
+  it.each([
+    ['AbortSignal.timeout()', new DOMException('The operation was aborted due to timeout', 'TimeoutError')],
+    [
+      "a framework's own timeout error",
+      Object.assign(new Error("Tool 'TOOLMUX_WORKBENCH' timed out after 20ms."), {
+        name: 'ToolTimeoutError',
+      }),
+    ],
+    ['an abort of another kind', new Error('user left')],
+  ])(
+    "the calls of a cell whose caller's signal aborts (%s) say what stopped the cell, as the cell's own entry and the next cell's notice do",
+    async (_kind, reason) => {
+      const { mux, calls } = setup();
+      try {
+        const session = await mux.create('user_1', { workbench: { timeoutMs: 30_000 } });
+        const caller = new AbortController();
+        const cell = session.execute(
+          MetaToolSlug.WORKBENCH,
+          { code: "await toolmux.execute('TASKS_WAIT_FOR_APPROVAL', { taskId: 't1' })" },
+          { signal: caller.signal },
+        );
+        // a worker thread starts first
+        await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 20_000 });
+        caller.abort(reason);
+        const answer = await cell;
+        const next = (await session.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' })).data as Cell;
+        const entries = (await session.logs()).items;
+        const inner = entries.find((entry) => entry.toolSlug === 'TASKS_WAIT_FOR_APPROVAL');
+        const outer = entries.find((entry) => entry.id === answer.logId);
+        expect(inner).toMatchObject({ errorCode: 'TOOL_ABORTED', parentId: answer.logId });
+        expect(outer?.errorMessage).toBe(answer.error);
+        if (reason.name === 'Error') {
+          expect(inner?.errorMessage).toBe('TASKS_WAIT_FOR_APPROVAL was aborted by the caller.');
+          expect(answer.error).toBe(`${MetaToolSlug.WORKBENCH} was aborted by the caller.`);
+          expect(next.notice).toContain('(the call running in it was aborted by its caller)');
+          return;
+        }
+        const named = `(${reason.name}: ${reason.message}); the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.`;
+        expect(answer.error).toBe(
+          `${MetaToolSlug.WORKBENCH} was stopped by its caller's time limit ${named}`,
+        );
+        expect(inner?.errorMessage).toBe(
+          `TASKS_WAIT_FOR_APPROVAL was stopped by the time limit of the ${MetaToolSlug.WORKBENCH} call it ran in ${named}`,
+        );
+        expect(next.notice).toContain("(the call running in it was stopped by its caller's time limit)");
       } finally {
         await mux.close();
       }

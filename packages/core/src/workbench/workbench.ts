@@ -1,3 +1,4 @@
+import { stoppedByTimeLimit } from '../util/abort.js';
 import type { WorkbenchConfig } from './config.js';
 import { type CellRunner, sharedCellRunner } from './main-thread.js';
 import { type CellResult, contextDropped, SandboxCallError, type SandboxHostCall } from './sandbox.js';
@@ -193,7 +194,7 @@ export class WorkbenchPool {
         current.live = false;
         this.#dropped.set(
           sessionId,
-          'the previous context was stopped (the call running in it was aborted by its caller).',
+          `the previous context was stopped (the call running in it was ${stoppedByTimeLimit(signal) ? "stopped by its caller's time limit" : 'aborted by its caller'}).`,
         );
       }
       this.#scheduleSweep();
