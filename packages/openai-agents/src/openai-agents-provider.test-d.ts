@@ -1,5 +1,5 @@
 import { Agent, type FunctionTool, type Model, type ModelProvider, Runner, type Tool } from '@openai/agents';
-import { type Session, ToolMux } from '@toolmux/core';
+import { type Session, ToolMux, type ToolSpec } from '@toolmux/core';
 import { describe, expectTypeOf, it } from 'vitest';
 import { answerUnparsedToolArguments, OpenAIAgentsProvider } from './index.js';
 
@@ -29,11 +29,15 @@ describe('OpenAIAgentsProvider types', () => {
           strict?: boolean;
           logger?: { warn(message: string): void };
           propertyKeys?: 'portable' | 'unchanged';
+          timeoutMs?: number | ((tool: ToolSpec) => number | undefined);
         },
       ]
     >();
     // @ts-expect-error strict is a boolean
     new OpenAIAgentsProvider({ strict: 'yes' });
+    // @ts-expect-error a time limit is a number of milliseconds
+    new OpenAIAgentsProvider({ timeoutMs: '30s' });
+    new OpenAIAgentsProvider({ timeoutMs: (tool) => (tool.toolkit === 'toolmux' ? undefined : 30_000) });
   });
 
   it('answerUnparsedToolArguments() returns what it is given: a Model or a ModelProvider', () => {

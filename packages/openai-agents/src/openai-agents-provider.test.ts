@@ -36,7 +36,11 @@ import {
 import { sampleModes } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { answerUnparsedToolArguments, OpenAIAgentsProvider } from './index.js';
+import {
+  answerUnparsedToolArguments,
+  OpenAIAgentsProvider,
+  type OpenAIAgentsProviderOptions,
+} from './index.js';
 
 setTracingDisabled(true);
 
@@ -60,6 +64,7 @@ async function setup(
     mode?: Mode;
     preset?: SessionPreset;
     strict?: boolean;
+    timeoutMs?: OpenAIAgentsProviderOptions['timeoutMs'];
     preload?: string[];
     extraToolkits?: ReturnType<typeof defineToolkit>[];
     toolkits?: string[];
@@ -70,6 +75,7 @@ async function setup(
   const provider = new OpenAIAgentsProvider({
     strict: options.strict,
     logger: { warn: (message) => warnings.push(message) },
+    timeoutMs: options.timeoutMs,
   });
   const { mux, session, tools, ...sample } = await samples.session(provider, options);
   return { sample, mux, session, tools, warnings };
@@ -446,6 +452,80 @@ describe.each(
       entry = await logOf(session, 'TASKS_WAIT_FOR_APPROVAL');
     }
     expect(entry).toMatchObject({ status: 'error', errorCode: 'TOOL_ABORTED', callId: 'call_wait' });
+  });
+});
+
+describe.each(modes)("the SDK's per-call time limit (timeoutMs) (%s)", (mode) => {
+  it("stops a tool still running at its limit: the model reads toolmux's time-limit message, and the run and the call beside it go on", async () => {
+    const { sample, session, tools } = await setup({
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+      // the waiting tool's limit only: the task is created whatever the machine's speed
+      timeoutMs: (tool) => (tool.slug === 'TASKS_WAIT_FOR_APPROVAL' ? 20 : undefined),
+    });
+    expect(tools.find((tool) => tool.name === 'TASKS_WAIT_FOR_APPROVAL')?.timeoutMs).toBe(20);
+    expect(tools.find((tool) => tool.name === 'TASKS_CREATE_TASK')?.timeoutMs).toBeUndefined();
+    const { model, result } = await runAgent(tools, [
+      [
+        functionCall('TASKS_WAIT_FOR_APPROVAL', { taskId: 'task_9' }, { callId: 'call_wait' }),
+        functionCall('TASKS_CREATE_TASK', { title: 'Buy milk' }, { callId: 'call_create' }),
+      ],
+      done,
+    ]);
+
+    expect(result.finalOutput).toBe('ok');
+    const limit =
+      "TASKS_WAIT_FOR_APPROVAL was stopped by its caller's time limit (ToolTimeoutError: Tool 'TASKS_WAIT_FOR_APPROVAL' timed out after 20ms.); the caller stopped waiting for it, toolmux's own timeout for the tool had not passed.";
+    // before, the model read the SDK's "Tool 'TASKS_WAIT_FOR_APPROVAL' timed out after 20ms." while the
+    // log read an abort
+    expect(toolOutputSeen(model.lastCall, 'call_wait')).toBe(`Error (TOOL_ABORTED): ${limit}`);
+    expect(toolOutputSeen(model.lastCall, 'call_create')).toContain('Buy milk');
+    expect(sample.calls.map((call) => call.slug).sort()).toEqual([
+      'TASKS_CREATE_TASK',
+      'TASKS_WAIT_FOR_APPROVAL',
+    ]);
+    if (mode === 'embedded') {
+      expect(await logOf(session, 'TASKS_WAIT_FOR_APPROVAL')).toMatchObject({
+        status: 'error',
+        errorCode: 'TOOL_ABORTED',
+        errorMessage: limit,
+        callId: 'call_wait',
+      });
+    } else {
+      // the server sees only the client go away, and logs an abort
+      const loggedCode = async () =>
+        (await session.logs()).items.find((log) => log.callId === 'call_wait')?.errorCode;
+      await expect.poll(loggedCode, untilTestTimeout()).toBe('TOOL_ABORTED');
+    }
+  });
+
+  it('a number is the limit of every tool, the meta-tools included; a limit the SDK cannot take is refused naming it', async () => {
+    const { tools } = await setup({ mode, timeoutMs: 90_000 });
+    expect(tools.length).toBeGreaterThan(1);
+    expect(tools.map((tool) => [tool.name, tool.timeoutMs])).toEqual(
+      tools.map((tool) => [tool.name, 90_000]),
+    );
+    for (const bad of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '30s']) {
+      expect(() => new OpenAIAgentsProvider({ timeoutMs: bad as number })).toThrow(
+        expect.objectContaining({
+          code: 'CONFIG_INVALID',
+          message: expect.stringMatching(
+            /^OpenAIAgentsProvider: timeoutMs must be a number of milliseconds greater than 0 and at most 2147483647, or a function/,
+          ),
+        }),
+      );
+    }
+    // when the session's tools are handed out (setup asks for them)
+    const badTool = setup({
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+      timeoutMs: (tool) => (tool.slug === 'TASKS_CREATE_TASK' ? 0 : undefined),
+    });
+    await expect(badTool).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message:
+        'OpenAIAgentsProvider: timeoutMs returned number 0 for TASKS_CREATE_TASK; it must return a number of milliseconds greater than 0 and at most 2147483647, or undefined for no time limit.',
+    });
   });
 });
 
