@@ -286,6 +286,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly #logRetentionDays: number | undefined;
   #engine: Promise<Engine> | undefined;
   readonly #callListeners = new Set<ToolCallListener>();
+  readonly #updateListeners = new Set<(sessionId: string) => void>();
 
   constructor(options: ToolMuxOptions<P>, provider: P) {
     checkOptionKinds(options);
@@ -341,6 +342,15 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   onToolCall(listener: ToolCallListener): () => void {
     this.#callListeners.add(listener);
     return () => this.#callListeners.delete(listener);
+  }
+
+  /**
+   * @internal Calls `listener` with the id of every session whose config an `update()` of this
+   * ToolMux stores from now on, once it is stored; returns the unsubscribe.
+   */
+  onSessionUpdated(listener: (sessionId: string) => void): () => void {
+    this.#updateListeners.add(listener);
+    return () => this.#updateListeners.delete(listener);
   }
 
   /**
@@ -505,6 +515,15 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       sessionToken: (sessionId, version) => deriveSessionToken(engine.key, sessionId, version),
       presenceTtlMs: this.#accountCacheTtlMs,
       proxyMaxResponseBytes: this.#proxyMaxResponseBytes,
+      sessionUpdated: (sessionId) => {
+        for (const listener of this.#updateListeners) {
+          try {
+            listener(sessionId);
+          } catch (error) {
+            this.#logger.error(`toolmux: a session update listener failed: ${quotedMessage(error)}`);
+          }
+        }
+      },
     };
   }
 

@@ -69,6 +69,7 @@ export {
   closeAfterDrain,
   deletedSessionOf,
   executeToolFor,
+  onSessionUpdated,
   onToolCall,
   openToolMuxStore,
 } from './server-support.js';

@@ -51,6 +51,18 @@ export function onToolCall(
 }
 
 /**
+ * Calls `listener` with the id of every session whose config an `update()` of this ToolMux (in this
+ * process) stores from now on (the server's session cache drops its entry at once; another
+ * instance's update is not seen here). Returns the unsubscribe.
+ */
+export function onSessionUpdated(
+  mux: ToolMux<Provider<unknown>>,
+  listener: (sessionId: string) => void,
+): () => void {
+  return embeddedEngineOf(mux, 'Session update listeners').onSessionUpdated(listener);
+}
+
+/**
  * `mux.close({ timeoutMs: 0 })` once a server's shutdown drain has given the calls in flight their
  * time (`drain`: `toolmux serve`'s `shutdownTimeoutMs`, and how long it was): the calls still running
  * are stopped at once, and the warning naming them says which setting to raise, and by how long they

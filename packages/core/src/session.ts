@@ -281,6 +281,11 @@ export interface SessionRuntime {
   presenceTtlMs: number;
   /** The ToolMux's `proxyMaxResponseBytes` (checked). */
   proxyMaxResponseBytes: number;
+  /**
+   * Told the id of each session whose config an `update()` of this ToolMux stored (a server serving
+   * it drops what it derived from the old config at once).
+   */
+  sessionUpdated: (sessionId: string) => void;
 }
 
 /** How many sessions were deleted or updated through each store in this process (see `noteSessionChanged`). */
@@ -2085,6 +2090,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.#takeConfig({ ...record, config: config as unknown as Record<string, unknown> });
     this.#existsSeenChanges = sessionChanges.get(this.#runtime.store) ?? 0;
     this.#existsUntil = Date.now() + this.#runtime.presenceTtlMs;
+    this.#runtime.sessionUpdated(this.sessionId);
     return record.configVersion;
   }
 

@@ -71,7 +71,8 @@ export interface CreateServerOptions {
   bodyLimit?: number;
   /**
    * How long a resumed session is reused by MCP and session-scoped REST calls before it is read from
-   * the store again (a config change made through another instance shows after at most this long).
+   * the store again (a config change made through another instance shows after at most this long;
+   * one made in this process, over REST or by `session.update()` of the ToolMux served, at once).
    * `0` turns the cache off. @default 2000
    */
   sessionCacheTtlMs?: number;

@@ -6,7 +6,12 @@ import {
   ToolMuxError,
   type ToolSpec,
 } from '@toolmux/core';
-import { checkSessionToken, exposedToolSpecs, openToolMuxStore } from '@toolmux/core/internal';
+import {
+  checkSessionToken,
+  exposedToolSpecs,
+  onSessionUpdated,
+  openToolMuxStore,
+} from '@toolmux/core/internal';
 
 /** A resumed session and what the server derives from it once. */
 export class CachedSession {
@@ -53,8 +58,9 @@ export interface SessionCacheOptions {
   toolmux: ToolMux<Provider<unknown>>;
   /**
    * How long a resumed session is reused before it is resumed from the store again. Another
-   * instance's `update()` becomes visible here after at most this long (this instance's own REST
-   * updates invalidate at once); a deletion or a token rotation shows at once on every instance.
+   * instance's `update()` becomes visible here after at most this long (an update made in this
+   * process through `toolmux`, over REST or by the application's own `session.update()`,
+   * invalidates at once); a deletion or a token rotation shows at once on every instance.
    * `0` resumes the session on every request. @default 2000
    */
   ttlMs?: number;
@@ -109,6 +115,8 @@ export class SessionCache {
     this.#onResume = onResume;
     this.#ttlMs = ttlMs;
     this.#maxEntries = maxEntries;
+    // an update made in this process: MCP's tools/list follows it at once, as tools/call does
+    onSessionUpdated(toolmux, (sessionId) => this.invalidate(sessionId));
   }
 
   /** The session, resumed with `use()` at most `ttlMs` ago. Throws `SESSION_NOT_FOUND` like `use()`. */

@@ -489,7 +489,6 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             customToolkitsOf(session.config, isCatalogToolkit),
           ),
         );
-        sessions.invalidate(sessionId);
         return retrieve(sessionId);
       }),
     );

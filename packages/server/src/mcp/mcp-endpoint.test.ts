@@ -1089,14 +1089,24 @@ describe('MCP protocol edges', () => {
 });
 
 describe('session cache', () => {
-  it('sees an update from another instance after the TTL, and its own REST update at once', async () => {
+  it("sees another instance's update after the TTL, and an update made in this process at once, tools/list as tools/call", async () => {
     // the cache's clock is Date: frozen here and moved past the TTL by hand, so that a slow machine
     // cannot let the TTL pass between two reads (timers and I/O stay real)
     vi.useFakeTimers({ toFake: ['Date'] });
-    const { mux: otherMux, server: cached } = createTestServer({ sessionCacheTtlMs: 60_000 });
+    const directory = await mkdtemp(join(tmpdir(), 'toolmux-session-cache-'));
+    const store = `sqlite:${join(directory, 'toolmux.db')}`;
+    const served = new ToolMux({ toolkits: sample.toolkits, store, logger: recordingLogger() });
+    const cached = createServer({
+      toolmux: served,
+      apiKey: TEST_API_KEY,
+      logger: recordingLogger(),
+      sessionCacheTtlMs: 60_000,
+    });
+    // another instance on the same database (its key file is the one beside it)
+    const elsewhere = new ToolMux({ toolkits: sample.toolkits, store, logger: recordingLogger() });
     const live = await cached.serve({ port: 0 });
     try {
-      const session = await otherMux.create('user_cache', {
+      const session = await served.create('user_cache', {
         toolkits: ['tasks'],
         sessionPreset: 'DIRECT_TOOLS',
       });
@@ -1107,10 +1117,12 @@ describe('session cache', () => {
         }),
       );
       const names = async () => (await client.listTools()).tools.map((tool) => tool.name);
+      const calls = async (name: string) =>
+        ((await client.callTool({ name, arguments: {} })) as CallToolResult).isError === true;
       expect(await names()).toContain('TASKS_CREATE_TASK');
 
-      // Another instance (here: the engine directly) changes the config: visible after the TTL.
-      await (await otherMux.use(session.sessionId)).update({ toolkits: ['notes'] });
+      // Another instance changes the config: visible after the TTL.
+      await (await elsewhere.use(session.sessionId)).update({ toolkits: ['notes'] });
       expect(await names()).toContain('TASKS_CREATE_TASK');
       vi.setSystemTime(Date.now() + 59_000);
       expect(await names()).toContain('TASKS_CREATE_TASK');
@@ -1127,11 +1139,25 @@ describe('session cache', () => {
       );
       expect(patched.status).toBe(200);
       expect(await names()).toEqual(['TASKS_LIST_TASKS']);
+
+      // So does the application's own session.update() of the ToolMux served, from any of its session
+      // objects (before: tools/list showed the old tools for the TTL while tools/call ran the new ones)
+      const application = await served.use(session.sessionId);
+      await application.update({ toolkits: ['notes'], tools: {} });
+      expect(await names()).toEqual(['NOTES_SEARCH_NOTES', 'NOTES_CREATE_NOTE']);
+      expect(await calls('TASKS_LIST_TASKS')).toBe(true);
+      await application.update({
+        toolkits: ['tasks'],
+        tools: { tasks: ['TASKS_LIST_TASKS', 'TASKS_CREATE_TASK'] },
+      });
+      expect(await names()).toEqual(['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS']);
+      expect(await calls('TASKS_LIST_TASKS')).toBe(false);
       await client.close();
     } finally {
       vi.useRealTimers();
       await live.close();
-      await otherMux.close();
+      await Promise.all([served.close(), elsewhere.close()]);
+      await rm(directory, { recursive: true, force: true });
     }
   });
 });

@@ -299,7 +299,6 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           const session = await updateLatest(toolmux, params.sessionId, (current) =>
             configChangesOf(body.config, current.config),
           );
-          sessions.invalidate(session.sessionId);
           return sessionJson(session);
         }
         // SESSION_VERSION_CONFLICT in session.update()'s words, which it checks with the write
@@ -307,7 +306,6 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
         await session.update(configChangesOf(body.config, session.config), {
           expectedVersion: body.expected_version,
         });
-        sessions.invalidate(session.sessionId);
         return sessionJson(session);
       },
     }),
