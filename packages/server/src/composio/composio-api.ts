@@ -40,6 +40,7 @@ import {
   configChangesOf,
   customToolkitsOf,
   experimentalWire,
+  namesCustomToolkit,
   toolkitSlugOf,
   toolmuxConfig,
   UpdateSessionWire,
@@ -659,6 +660,13 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const wire = (await body(c, SearchWire)) as z.infer<typeof SearchWire>;
         const { session } = await sessions.get(sessionId);
         const wanted = wire.toolkits && new Set(wire.toolkits.map(toolkitSlugOf));
+        // a toolkit neither the catalog nor the session's custom tools have is a typo: refused naming
+        // it and the closest slug, as the toolkits route refuses it (it answered no results, as if the
+        // toolkit had nothing for the query)
+        await toolmux.catalog.checkToolkitFilter(
+          'toolkits',
+          [...(wanted ?? [])].filter((slug) => !namesCustomToolkit(session.config, slug)),
+        );
         // custom tools are filed under toolmux's toolkits (`custom`, `local_<slug>`); the client knows
         // them by the toolkit in their Composio slug, LOCAL_<TOOLKIT>_<SLUG>
         const customToolkits = new Set(customToolkitsOf(session.config));

@@ -142,6 +142,18 @@ describe('@composio/core against toolmux serve', () => {
     expect(everywhere.results[0]!.toolkits).toEqual(expect.arrayContaining(['tasks', 'mail']));
     const inMail = await session.search({ query, toolkits: ['mail'] });
     expect(inMail.results[0]!.primaryToolSlugs).toEqual(['MAIL_SEND_EMAIL']);
+    // a toolkit the catalog lacks is refused naming it and the closest slug, as the toolkits route
+    // refuses it (search answered no results, as if the toolkit had nothing for the query)
+    for (const toolkits of [['mial'], ['mail', 'MIAL']]) {
+      const searched = await session.search({ query, toolkits }).catch((error: Error) => error);
+      const listed = await session.toolkits({ toolkits }).catch((error: Error) => error);
+      expect(searched).toBeInstanceOf(Error);
+      expect((searched as Error).message).toContain(
+        'toolkits names "mial", a toolkit this catalog does not have',
+      );
+      expect((searched as Error).message).toContain('Did you mean "mail"?');
+      expect((searched as Error).message).toBe((listed as Error).message);
+    }
 
     // toolkits with their connection status
     const before = await session.toolkits();

@@ -120,6 +120,32 @@ describe('a custom tool that extends a toolkit the session leaves out', () => {
     // a filter of other toolkits leaves them out
     const notes = await session.search({ query: 'upper-case a text', toolkits: ['notes'] });
     expect(notes.results[0]!.primaryToolSlugs.filter((slug) => slug.startsWith('LOCAL_'))).toEqual([]);
+    // a toolkit neither the catalog nor the session's own tools are filed under is refused
+    await expect(session.search({ query: 'upper-case a text', toolkits: ['DEV_TOOL'] })).rejects.toThrow(
+      'toolkits names "dev_tool", a toolkit this catalog does not have',
+    );
+  });
+
+  it('search limited to a toolkit the catalog lacks finds the custom tools that extend it', async () => {
+    const session = await composio().create('user_extends', {
+      toolkits: ['notes'],
+      experimental: {
+        customTools: [
+          experimental_createTool('STAR', {
+            name: 'Star a repository',
+            description: 'Star a GitHub repository.',
+            extendsToolkit: 'github',
+            inputParams: z.object({ repo: z.string() }),
+            execute: async () => ({ starred: true }),
+          }),
+        ],
+      },
+    });
+    const found = await session.search({ query: 'star a repository', toolkits: ['GITHUB'] });
+    expect(found.results[0]!.primaryToolSlugs).toEqual(['LOCAL_GITHUB_STAR']);
+    await expect(session.search({ query: 'star a repository', toolkits: ['gitlab'] })).rejects.toThrow(
+      'toolkits names "gitlab"',
+    );
   });
 
   it('an update of a session stored with the custom tool filed under the catalog toolkit does not let that toolkit in', async () => {

@@ -345,17 +345,23 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
 });
 
 describe('search with a toolkit filter', () => {
-  it('keeps the tools of the toolkits named, and refuses a filter of over 1,000 toolkits', async () => {
+  it('keeps the tools of the toolkits named, and refuses a filter of over 1,000 toolkits or of a toolkit the catalog lacks', async () => {
     const created = await call('POST', '/tool_router/session', { user_id: 'user_filter' });
     const sessionId = created.json.session_id as string;
     const filtered = await call('POST', `/tool_router/session/${sessionId}/search`, {
       queries: [{ use_case: 'create a task' }],
-      toolkits: ['TASKS', ...Array.from({ length: 998 }, (_, n) => `other_${n}`)],
+      toolkits: Array.from({ length: 1_000 }, (_, n) => (n % 2 === 0 ? 'TASKS' : 'tasks')),
     });
     expect(filtered.status).toBe(200);
     const slugs = JSON.stringify(filtered.json);
     expect(slugs).toContain('TASKS_CREATE_TASK');
     expect(slugs).not.toContain('NOTES_');
+    const unknown = await call('POST', `/tool_router/session/${sessionId}/search`, {
+      queries: [{ use_case: 'create a task' }],
+      toolkits: ['TASKS', 'other_1'],
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.message).toContain('toolkits names "other_1", a toolkit this catalog does not have');
     const tooMany = await call('POST', `/tool_router/session/${sessionId}/search`, {
       queries: [{ use_case: 'create a task' }],
       toolkits: Array.from({ length: 1_001 }, (_, n) => `toolkit_${n}`),

@@ -590,6 +590,20 @@ export function customToolkitsOf(
 }
 
 /**
+ * Whether `slug` (lower case) is a toolkit of the session's own: one of its custom toolkits, or one a
+ * custom tool is filed under by its slug (`LOCAL_<TOOLKIT>_<SLUG>`, which a search filter matches).
+ */
+export function namesCustomToolkit(config: Readonly<NormalizedSessionConfig>, slug: string): boolean {
+  if (config.customToolkits.includes(slug) || customToolkitsOf(config).includes(slug)) return true;
+  const prefix = `LOCAL_${slug.toUpperCase()}_`;
+  const toolSlugs = [
+    ...config.customTools,
+    ...(config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
+  ];
+  return toolSlugs.some((toolSlug) => toolSlug.startsWith(prefix));
+}
+
+/**
  * The config as the v3 routes answer it: in the form a session is created with (a toolkit list or
  * `{ disable }`, `{ enable }` / `{ disable }` per toolkit, one connected account per toolkit, tags as
  * `{ enabled, disabled }`), which is what the Rust crate `composio-sdk`, the v3 client, reads back.
