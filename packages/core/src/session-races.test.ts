@@ -143,49 +143,99 @@ describe.each(backends)('session races on $name', ({ skipReason, open }) => {
   });
 });
 
+/**
+ * A ToolMux on an in-memory store whose account reads (update()'s check of the account it pins) wait
+ * while `hold()` holds them, until `release()` (`hold()` resolves once one waits); with a session of
+ * `user_1` that pins a mail account.
+ */
+async function heldAccountChecks() {
+  const inner = new SqliteStore({ path: ':memory:' });
+  let held: Promise<void> | undefined;
+  let releaseHeld = () => {};
+  let arrived = () => {};
+  const store = new Proxy(inner, {
+    get: (target, property, receiver) => {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (property !== 'getConnectedAccount') return value.bind(target);
+      return async (...args: unknown[]) => {
+        if (held) {
+          arrived();
+          await held;
+        }
+        return value.apply(target, args);
+      };
+    },
+  }) as Store;
+  const mux = new ToolMux({ toolkits: createSampleToolkits().toolkits, store, secretKey, logger: quiet });
+  const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+  const account = await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key' });
+  const session = await mux.create('user_1', {
+    toolkits: ['tasks', 'mail'],
+    connectedAccounts: { mail: account.id },
+  });
+  return {
+    mux,
+    session,
+    account,
+    hold: (): Promise<void> => {
+      held = new Promise<void>((resolve) => {
+        releaseHeld = resolve;
+      });
+      return new Promise<void>((resolve) => {
+        arrived = resolve;
+      });
+    },
+    release: () => {
+      held = undefined;
+      releaseHeld();
+    },
+  };
+}
+
 describe('an update through a session object that took up another update meanwhile', () => {
   it('is refused with SESSION_VERSION_CONFLICT: the config it was made from is not written over the newer one', async () => {
-    const inner = new SqliteStore({ path: ':memory:' });
-    // holds the account reads of update()'s check of the account it pins while `held` is set
-    let held: Promise<void> | undefined;
-    const store = new Proxy(inner, {
-      get: (target, property, receiver) => {
-        const value = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function') return value;
-        if (property !== 'getConnectedAccount') return value.bind(target);
-        return async (...args: unknown[]) => {
-          if (held) await held;
-          return value.apply(target, args);
-        };
-      },
-    }) as Store;
-    const sample = createSampleToolkits();
-    const mux = new ToolMux({ toolkits: sample.toolkits, store, secretKey, logger: quiet });
+    const { mux, session, account, hold, release } = await heldAccountChecks();
     try {
-      const config = await mux.authConfigs.create('mail', { type: 'api_key' });
-      const account = await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key' });
-      const session = await mux.create('user_1', {
-        toolkits: ['tasks', 'mail'],
-        connectedAccounts: { mail: account.id },
-      });
       const other = await mux.use(session.sessionId);
       await other.update({ metadata: { by: 'other' } });
-      let release!: () => void;
-      held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      hold();
       // made from version 1; its check of the account it pins waits
       const updating = session.update({ toolkits: ['mail'], connectedAccounts: { mail: account.id } });
       // meanwhile the object takes up version 2 before a call
       expect((await session.execute('TASKS_LIST_TASKS', {})).successful).toBe(true);
       expect(session.configVersion).toBe(2);
-      held = undefined;
       release();
       // on the old code the update wrote version 3 from version 1, dropping the other update's metadata
       await rejection(updating, 'SESSION_VERSION_CONFLICT');
       const stored = await mux.use(session.sessionId);
       expect(stored.configVersion).toBe(2);
       expect(stored.metadata).toEqual({ by: 'other' });
+    } finally {
+      await mux.close();
+    }
+  });
+});
+
+describe('an update with an expectedVersion that another update lands on between its check and its write', () => {
+  it('is refused naming the expectedVersion given, as the check before names it', async () => {
+    const { mux, session, account, hold, release } = await heldAccountChecks();
+    try {
+      const waiting = hold();
+      // version 1 is stored when it is checked; the check of the account it pins then waits
+      const updating = session.update(
+        { connectedAccounts: { mail: account.id }, metadata: { by: 'first' } },
+        { expectedVersion: 1 },
+      );
+      await waiting;
+      await (await mux.use(session.sessionId)).update({ metadata: { by: 'other' } });
+      release();
+      const refused = await rejection(updating, 'SESSION_VERSION_CONFLICT');
+      expect(refused.details).toMatchObject({ expectedVersion: 1, currentVersion: 2 });
+      expect(refused.message).toContain(
+        'the expectedVersion given, 1, is not its config version any more (it is 2)',
+      );
+      expect((await mux.use(session.sessionId)).metadata).toEqual({ by: 'other' });
     } finally {
       await mux.close();
     }

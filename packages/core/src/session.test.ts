@@ -148,11 +148,36 @@ describe('sessions', () => {
     const first = await mux.create('user_1', { toolkits: ['tasks'] });
     const second = await mux.use(first.sessionId);
     await first.update({ metadata: { step: 'one' } });
-    await expect(second.update({ metadata: { step: 'two' } })).rejects.toMatchObject({
+    const refused = await second.update({ metadata: { step: 'two' } }).catch((error) => error);
+    expect(refused).toMatchObject({
       code: 'SESSION_VERSION_CONFLICT',
       message: expect.stringContaining(`Read the session again with use("${first.sessionId}")`),
     });
+    // no version was given: none is named as given
+    expect(refused.message).toContain('expected config version 1, found 2');
+    expect(refused.message).not.toContain('expectedVersion');
     expect((await mux.use(first.sessionId)).metadata).toEqual({ step: 'one' });
+  });
+
+  it('update() with an expectedVersion another update moved past names it, and what to do', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'] });
+    await (await mux.use(session.sessionId)).update({ metadata: { step: 'one' } });
+    const refused = await session
+      .update({ metadata: { step: 'two' } }, { expectedVersion: 1 })
+      .catch((error) => error);
+    expect(refused).toMatchObject({
+      code: 'SESSION_VERSION_CONFLICT',
+      details: { expectedVersion: 1, currentVersion: 2 },
+    });
+    expect(refused.message).toContain(
+      `the expectedVersion given, 1, is not its config version any more (it is 2). Read the session again with use("${session.sessionId}")`,
+    );
+    expect(refused.message).toContain('leave expectedVersion out');
+    expect(refused.messageFor('rest')).toContain(
+      `the expected_version given, 1, is not its config version any more (it is 2). Read the session again with GET /api/v1/sessions/${session.sessionId}`,
+    );
+    expect((await mux.use(session.sessionId)).metadata).toEqual({ step: 'one' });
   });
 
   it("sessions.list pages through a user's sessions, newest first, with metadata", async () => {

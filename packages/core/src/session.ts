@@ -2038,7 +2038,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       this.#existsUntil = 0;
       await this.#checkExists();
       if (asked !== undefined && asked !== this.#configVersion)
-        throw configVersionConflictError(this.sessionId, asked, this.#configVersion);
+        throw configVersionConflictError(this.sessionId, asked, this.#configVersion, { given: true });
     }
     // no change: nothing is written. A write made a new configVersion, which every other object of
     // the session and every MCP client (its tools/list cursors) took for a change. The answer is the
@@ -2083,6 +2083,16 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         // this object's session existed: gone now, it was deleted ("does not exist." said less)
         if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND')
           throw sessionDeletedError(this.sessionId);
+        // another update landed between the check of the version given and the write: named as given
+        if (
+          asked !== undefined &&
+          ToolMuxError.isInstance(error) &&
+          error.code === 'SESSION_VERSION_CONFLICT'
+        ) {
+          const current = error.details?.currentVersion;
+          if (typeof current === 'number')
+            throw configVersionConflictError(this.sessionId, asked, current, { given: true });
+        }
         throw error;
       });
     // the other session objects of this process take it up before their next call; this one has it

@@ -56,6 +56,7 @@ import {
   specsBySlug,
   toolSpecOf,
 } from '../session.js';
+import { configVersionConflictError } from '../store/store-errors.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { toolCallExecute } from '../tool-calls.js';
 import {
@@ -891,12 +892,23 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       });
     }
     this.#takeWire(
-      await this.#api.call('PATCH', this.#path, {
-        // without expectedVersion: the version this object read, as embedded (an update made elsewhere
-        // since is a conflict, not overwritten)
-        body: { config: parsed, expected_version: expectedVersion ?? this.#wire.config_version },
-        read: sessionWireOf,
-      }),
+      await this.#api
+        .call('PATCH', this.#path, {
+          // without expectedVersion: the version this object read, as embedded (an update made
+          // elsewhere since is a conflict, not overwritten)
+          body: { config: parsed, expected_version: expectedVersion ?? this.#wire.config_version },
+          read: sessionWireOf,
+        })
+        .catch((error: unknown) => {
+          // the server names the expected_version it was sent, which this caller did not give: the
+          // conflict of a stale object, as embedded
+          const { expectedVersion: sent, currentVersion } =
+            (ToolMuxError.isInstance(error) && error.code === 'SESSION_VERSION_CONFLICT' && error.details) ||
+            {};
+          if (expectedVersion === undefined && typeof sent === 'number' && typeof currentVersion === 'number')
+            throw configVersionConflictError(this.sessionId, sent, currentVersion);
+          throw error;
+        }),
     );
     this.#wireFreshUntil = Date.now() + this.#runtime.sessionFreshMs;
     return this.#wire.config_version;

@@ -68,13 +68,19 @@ export function sessionNotFoundError(id: string): ToolMuxError {
   });
 }
 
-/** `updateSession` found the session at another version than the caller read. */
+/**
+ * `updateSession` found the session at another version than the caller read. `given`: the caller
+ * gave that version (`expectedVersion`, `expected_version`), and the message names it; otherwise it
+ * is the version a session object read (one that is stale), and the message names none.
+ */
 export function configVersionConflictError(
   id: string,
   expectedVersion: number,
   currentVersion: number,
+  { given = false }: { given?: boolean } = {},
 ): ToolMuxError {
   const expected = apiRef('expectedVersion');
+  const read = apiRef('use', { sessionId: id });
   return new ToolMuxError({
     code: 'SESSION_VERSION_CONFLICT',
     // a version ahead of the stored one was never stored (each update counts up by one): nobody
@@ -82,9 +88,12 @@ export function configVersionConflictError(
     message:
       expectedVersion > currentVersion
         ? `Session "${id}" is at config version ${currentVersion}: the ${expected} given, ${expectedVersion}, is newer than any it has had (each update adds one). ` +
-          `Send the ${apiRef('configVersion')} that ${apiRef('use', { sessionId: id })} answers, or leave ${expected} out to apply the update to the config as it is now.`
-        : `Session "${id}" was updated by someone else: expected config version ${expectedVersion}, ` +
-          `found ${currentVersion}. Read the session again with ${apiRef('use', { sessionId: id })} and retry the update on what it holds now.`,
+          `Send the ${apiRef('configVersion')} that ${read} answers, or leave ${expected} out to apply the update to the config as it is now.`
+        : given
+          ? `Session "${id}" was updated by someone else: the ${expected} given, ${expectedVersion}, is not its config version any more (it is ${currentVersion}). ` +
+            `Read the session again with ${read} and retry the update on what it holds now, with the ${apiRef('configVersion')} it answers as ${expected}; or leave ${expected} out to apply the update to the config as it is now.`
+          : `Session "${id}" was updated by someone else: expected config version ${expectedVersion}, ` +
+            `found ${currentVersion}. Read the session again with ${read} and retry the update on what it holds now.`,
     details: { sessionId: id, expectedVersion, currentVersion },
   });
 }

@@ -170,6 +170,8 @@ describe('remote mode: the same API over REST', () => {
       await attempt(session.update({ metadata: { step: 'one' } }, { expectedVersion: 1 }));
       // before: the version asked for was ignored, and this one applied as version 3
       await attempt(session.update({ metadata: { step: 'lost' } }, { expectedVersion: 1 }));
+      // no version given: the stale object's conflict names none (remote: not the one it sent)
+      await attempt(stale.update({ metadata: { step: 'stale' } }));
       await attempt(session.update({}, { expectedVersion: 5 }));
       await attempt(session.update({ toolkits: ['tasks'] }, { expectedVersion: 2 }));
       // `stale` read version 1: given the stored version, its change goes on top of the stored config
@@ -184,6 +186,7 @@ describe('remote mode: the same API over REST', () => {
     const viaServer = await run(remote, 'user_expected_version_remote');
     expect(embedded.answers).toEqual([
       2,
+      'SESSION_VERSION_CONFLICT: Session "ses_x" was updated by someone else: the expectedVersion given, 1, is not its config version any more (it is 2). Read the session again with use("ses_x") and retry the update on what it holds now, with the configVersion it answers as expectedVersion; or leave expectedVersion out to apply the update to the config as it is now.',
       'SESSION_VERSION_CONFLICT: Session "ses_x" was updated by someone else: expected config version 1, found 2. Read the session again with use("ses_x") and retry the update on what it holds now.',
       // a version it never had: nobody updated it
       'SESSION_VERSION_CONFLICT: Session "ses_x" is at config version 2: the expectedVersion given, 5, is newer than any it has had (each update adds one). Send the configVersion that use("ses_x") answers, or leave expectedVersion out to apply the update to the config as it is now.',

@@ -128,11 +128,14 @@ describe('sessions', () => {
     expect(documented(SessionSchema, updated.json).config_version).toBe(2);
     const tools = documented(ToolSpecListSchema, (await call('GET', `${path}/tools`)).json);
     expect(tools.items.map((tool) => tool.slug).sort()).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
-    expectError(
-      await call('PATCH', path, { body: { config: {}, expected_version: 1 } }),
-      409,
-      'SESSION_VERSION_CONFLICT',
+    const stale = await call('PATCH', path, { body: { config: {}, expected_version: 1 } });
+    expectError(stale, 409, 'SESSION_VERSION_CONFLICT');
+    // the field the caller gave is named, and what to do
+    expect(stale.json.error.message).toContain(
+      'the expected_version given, 1, is not its config version any more (it is 2). Read the session again with GET /api/v1/sessions/',
     );
+    expect(stale.json.error.message).toContain('with the config_version it answers as expected_version');
+    expect(stale.json.error.message).not.toMatch(/expectedVersion|use\(/);
     // a version the session never had: nobody updated it, the caller's version is from elsewhere
     const ahead = await call('PATCH', path, {
       body: { config: { metadata: { x: 'y' } }, expected_version: 99 },
