@@ -336,6 +336,13 @@ function httpRpcError(
 
 const BEARER_REALM = 'Bearer realm="toolmux-mcp"';
 
+/**
+ * Where a client finds a session's token, in the REST API's words (an SDK application reads the same
+ * as `session.mcp.headers`). Text of a `WWW-Authenticate` header too: ASCII only.
+ */
+const SESSION_TOKEN_HOWTO =
+  'Authorization: Bearer <token>, as mcp.headers of POST /api/v1/sessions or GET /api/v1/sessions/:sessionId gives it (session.mcp.headers in the SDK)';
+
 function unauthorized(message: string, invalidToken: boolean): Response {
   return httpRpcError(401, -32001, message, 'UNAUTHORIZED', {
     'www-authenticate': invalidToken
@@ -512,7 +519,7 @@ export class McpEndpoint {
     const token = bearerCredentials(authorization);
     if (apiKey === null && token === undefined) {
       return unauthorized(
-        'Send the session token: Authorization: Bearer <token> (Session.mcp.headers), or the project API key in an x-api-key header.',
+        `Send the session token: ${SESSION_TOKEN_HOWTO}, or the project API key in an x-api-key header.`,
         false,
       );
     }
@@ -520,7 +527,7 @@ export class McpEndpoint {
       const repeated = repeatedCredentialHeader('x-api-key', apiKey);
       if (repeated) return httpRpcError(400, -32600, repeated.message, repeated.code);
       return unauthorized(
-        "The x-api-key header is not this server's project API key. Send the project API key there, or the session token as Authorization: Bearer <token> (Session.mcp.headers).",
+        `The x-api-key header is not this server's project API key. Send the project API key there, or the session token: ${SESSION_TOKEN_HOWTO}.`,
         true,
       );
     }
@@ -532,7 +539,12 @@ export class McpEndpoint {
           : await this.#options.sessions.authorize(sessionId, token!);
     } catch (error) {
       if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND') {
-        return httpRpcError(404, -32001, `No session ${shown(sessionId)}.`, 'SESSION_NOT_FOUND');
+        return httpRpcError(
+          404,
+          -32001,
+          `No session ${shown(sessionId)} (deleted, or never created): create one with POST /api/v1/sessions and connect to the mcp.url it answers, with its mcp.headers.`,
+          'SESSION_NOT_FOUND',
+        );
       }
       if (ToolMuxError.isInstance(error)) {
         if (error.status >= 500) this.#options.onUnexpected(error); // logged with its cause
@@ -546,7 +558,18 @@ export class McpEndpoint {
       const repeated =
         apiKey === null ? repeatedCredentialHeader('Authorization', authorization!) : undefined;
       if (repeated) return httpRpcError(400, -32600, repeated.message, repeated.code);
-      return unauthorized('The token is not valid for this session.', true);
+      // the project API key after Bearer (as /api/v1 takes it): where it goes here instead. Telling so
+      // says nothing about the session, and only to a caller who holds the key.
+      if (this.#options.apiKeyMatches?.(token!)) {
+        return unauthorized(
+          `The project API key is not taken after Bearer here: send it in an x-api-key header instead, or send the session token: ${SESSION_TOKEN_HOWTO}.`,
+          true,
+        );
+      }
+      return unauthorized(
+        `The token is not this session's current token (another session's, or one a rotation replaced): send ${SESSION_TOKEN_HOWTO}, or the project API key in an x-api-key header.`,
+        true,
+      );
     }
 
     const protocolVersion = request.headers.get('mcp-protocol-version');
