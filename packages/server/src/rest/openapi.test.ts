@@ -47,7 +47,9 @@ describe('GET /api/v1/openapi.json', () => {
     const served = routes.map(
       (route) => `${route.method.toUpperCase()} /api/v1${route.path.replace(/:(\w+)/g, '{$1}')}`,
     );
-    expect(documented.sort()).toEqual([...served, 'POST /mcp/{sessionId}', 'GET /mcp/{sessionId}'].sort());
+    expect(documented.sort()).toEqual(
+      [...served, 'POST /mcp/{sessionId}', 'GET /mcp/{sessionId}', 'DELETE /mcp/{sessionId}'].sort(),
+    );
     expect(served).toEqual(
       expect.arrayContaining([
         'POST /api/v1/sessions',
@@ -388,5 +390,86 @@ describe('the error responses of the document', () => {
       expect([answer.status, answer.json.error.data.code]).toEqual([status, code]);
       expect(Object.keys(responses)).toContain(String(status));
     }
+  });
+});
+
+describe('what the document says a request needs, against what the server takes', () => {
+  const routes = apiRoutes({ toolmux: mux, sessions: new SessionCache({ toolmux: mux }), version: '0.0.0' });
+
+  it('a body the server takes left out is an optional requestBody (POST …/reconnect, "body optional")', async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const operation = document.paths['/api/v1/connected-accounts/{connectedAccountId}/reconnect'].post;
+    expect(operation.requestBody.required).toBe(false);
+    // as docs/rest-and-mcp.md has it: the request without a body makes the connection request
+    const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('user_body_optional', config.id, { apiKey: 'k' });
+    const response = await server.fetch(
+      new Request(`http://localhost/api/v1/connected-accounts/${account.id}/reconnect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      }),
+    );
+    expect(response.status).toBe(201);
+    expect((await response.json()).reconnect_of).toBe(account.id);
+    // every route: required exactly when its body schema does not take a missing body
+    for (const route of routes.filter((candidate) => candidate.body !== undefined)) {
+      const path = `/api/v1${route.path.replace(/:(\w+)/g, '{$1}')}`;
+      expect(document.paths[path][route.method].requestBody.required, `${route.method} ${path}`).toBe(
+        !route.body!.safeParse(undefined).success,
+      );
+    }
+  });
+
+  it('the MCP endpoint lists each way it authenticates, and each works as its scheme describes', async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const operation = document.paths['/mcp/{sessionId}'].post;
+    const schemes = document.components.securitySchemes as Record<string, Record<string, string>>;
+    const session = await mux.create('user_mcp_schemes', { toolkits: ['tasks'] });
+    const token = session.mcp.headers.Authorization.slice('Bearer '.length);
+    /** The headers a client generated from the document sends for a scheme. */
+    const headersOf = (scheme: Record<string, string>): Record<string, string> =>
+      scheme.type === 'http' && scheme.scheme === 'bearer'
+        ? { authorization: `Bearer ${token}` }
+        : { [scheme.name!]: TEST_API_KEY };
+    const post = (headers: Record<string, string>, body: unknown) =>
+      server.fetch(
+        new Request(`http://localhost/mcp/${session.sessionId}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body),
+        }),
+      );
+    const listed = (operation.security as Record<string, string[]>[]).map((entry) => Object.keys(entry)[0]!);
+    // the project API key in x-api-key (docs/rest-and-mcp.md, Composio's SDK) is one of them
+    expect(listed.map((name) => schemes[name])).toContainEqual(
+      expect.objectContaining({ type: 'apiKey', in: 'header', name: 'x-api-key' }),
+    );
+    for (const name of listed) {
+      const response = await post(headersOf(schemes[name]!), { jsonrpc: '2.0', id: 1, method: 'ping' });
+      expect(response.status, name).toBe(200);
+    }
+    expect(operation.description).not.toContain('no other token is accepted');
+    // a batch (protocol versions before 2025-06-18) is a body and an answer the document takes
+    const batch = await post({ authorization: `Bearer ${token}`, 'mcp-protocol-version': '2025-03-26' }, [
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+      { jsonrpc: '2.0', id: 2, method: 'ping' },
+    ]);
+    expect(batch.status).toBe(200);
+    expect(Array.isArray(await batch.json())).toBe(true);
+    const types = (schema: { oneOf?: { type: string }[]; type?: string }) =>
+      schema.oneOf?.map((option) => option.type) ?? [schema.type];
+    expect(types(operation.requestBody.content['application/json'].schema)).toContain('array');
+    expect(types(operation.responses['200'].content['application/json'].schema)).toContain('array');
+    // DELETE (the SDK client's terminateSession) is answered 405 as GET is, and documented so
+    const ended = await server.fetch(
+      new Request(`http://localhost/mcp/${session.sessionId}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token}` },
+      }),
+    );
+    expect(ended.status).toBe(405);
+    expect(Object.keys(document.paths['/mcp/{sessionId}'].delete.responses)).toContain('405');
+    // the document is still a valid OpenAPI 3.1 document
+    expect((await new Validator().validate(document)).valid).toBe(true);
   });
 });

@@ -62,6 +62,27 @@ function errorResponses(route: Route): JsonObject {
   return responses;
 }
 
+/** A JSON-RPC message, or (before protocol version 2025-06-18) a batch of them. */
+const jsonRpcMessages = (description: string) => ({
+  description,
+  oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }],
+});
+
+/** Every method of the endpoint but POST and OPTIONS: 405 with `Allow: OPTIONS, POST`. */
+const mcpMethodNotAllowed = (operationId: string, summary: string) => ({
+  operationId,
+  summary,
+  tags: ['mcp'],
+  security: [],
+  responses: {
+    '403': { description: 'A browser Origin that is not allowed (`mcp.allowedOrigins`)' },
+    '405': {
+      description:
+        'Method not allowed (`Allow: OPTIONS, POST`; a JSON-RPC error, `data.code` METHOD_NOT_ALLOWED)',
+    },
+  },
+});
+
 /** The MCP endpoint, documented beside the REST routes (its messages are MCP's JSON-RPC). */
 const mcpPath = {
   parameters: [{ name: 'sessionId', in: 'path', required: true, schema: { type: 'string' } }],
@@ -70,23 +91,26 @@ const mcpPath = {
     summary: 'MCP Streamable HTTP endpoint of one session (stateless, JSON responses).',
     description:
       'JSON-RPC 2.0 messages of the Model Context Protocol: initialize, ping, tools/list (paged with ' +
-      '`cursor` / `nextCursor`), tools/call. Authenticate with the session token from ' +
-      '`Session.mcp.headers`; no other token is accepted. Batches (an array of messages) only under ' +
-      'protocol versions before 2025-06-18, at most `mcp.maxBatchSize` messages.',
+      '`cursor` / `nextCursor`), tools/call. Authenticate with the session token (`mcp.headers` of ' +
+      'the session as POST or GET /api/v1/sessions answers it: `Authorization: Bearer <token>`), or ' +
+      'with the project API key in an `x-api-key` header (not as a Bearer token). Batches (an array ' +
+      'of messages) only under protocol versions before 2025-06-18, at most `mcp.maxBatchSize` messages.',
     tags: ['mcp'],
-    security: [{ sessionToken: [] }],
+    security: [{ sessionToken: [] }, { apiKeyHeader: [] }],
     requestBody: {
       required: true,
-      content: { 'application/json': { schema: { type: 'object', description: 'A JSON-RPC message' } } },
+      content: { 'application/json': { schema: jsonRpcMessages('A JSON-RPC message, or a batch of them') } },
     },
     responses: {
       '200': {
         description: 'JSON-RPC response',
-        content: { 'application/json': { schema: { type: 'object' } } },
+        content: {
+          'application/json': { schema: jsonRpcMessages('The JSON-RPC response, or those of a batch') },
+        },
       },
       '202': { description: 'Notification accepted' },
       '400': { description: 'Not JSON-RPC, or a batch that is refused (protocol version, size)' },
-      '401': { description: 'Missing or wrong session token' },
+      '401': { description: 'Missing or wrong session token, or a wrong x-api-key' },
       '403': { description: 'A browser Origin that is not allowed (`mcp.allowedOrigins`)' },
       '404': { description: 'Unknown session' },
       '406': { description: 'An Accept header that does not take application/json' },
@@ -99,16 +123,11 @@ const mcpPath = {
       },
     },
   },
-  get: {
-    operationId: 'mcpStream',
-    summary: 'Not offered: this server sends no server-initiated messages.',
-    tags: ['mcp'],
-    security: [],
-    responses: {
-      '403': { description: 'A browser Origin that is not allowed (`mcp.allowedOrigins`)' },
-      '405': { description: 'Method not allowed' },
-    },
-  },
+  get: mcpMethodNotAllowed('mcpStream', 'Not offered: this server sends no server-initiated messages.'),
+  delete: mcpMethodNotAllowed(
+    'mcpEndSession',
+    'Not offered: the endpoint is stateless, there is no MCP session to end (the SDK client takes the 405).',
+  ),
 };
 
 /**
@@ -139,7 +158,8 @@ export function buildOpenApiDocument(routes: readonly Route[], version = '0.0.0'
       ...(route.body
         ? {
             requestBody: {
-              required: true,
+              // a body the route takes left out (`POST /connected-accounts/:id/reconnect`): optional
+              required: !route.body.safeParse(undefined).success,
               content: { 'application/json': { schema: schemaOf(route.body) } },
             },
           }
@@ -176,7 +196,15 @@ export function buildOpenApiDocument(routes: readonly Route[], version = '0.0.0'
         sessionToken: {
           type: 'http',
           scheme: 'bearer',
-          description: 'A session token (`Session.mcp.headers.Authorization`), valid for that session only.',
+          description:
+            'A session token (`mcp.headers.Authorization` of the session), valid for that session only.',
+        },
+        apiKeyHeader: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-api-key',
+          description:
+            'The project API key in an `x-api-key` header (the MCP endpoint; as the SDK of Composio sends it).',
         },
       },
     },
