@@ -232,6 +232,14 @@ const OPERATIONS = {
     composio: ({ toolkit }) =>
       `PATCH ${COMPOSIO_SESSION}/:sessionId with { "connected_accounts": { ${quoted(toolkit, '…')}: "…" } }`,
   },
+  /** A session's toolkits, set anew with one more (its tools and tags filters may hide it too). */
+  'session.update.toolkits': {
+    sdk: ({ toolkit }) => `session.update({ toolkits: [${quoted(toolkit, '"toolkit"')}, …] })`,
+    rest: ({ toolkit }) =>
+      `PATCH /api/v1/sessions/:sessionId with { "config": { "toolkits": [${quoted(toolkit, '…')}, …] } }`,
+    composio: ({ toolkit }) =>
+      `PATCH ${COMPOSIO_SESSION}/:sessionId with { "toolkits": [${quoted(toolkit, '…')}, …] }`,
+  },
   /** A session's auth config of one toolkit, set anew. */
   'session.update.authConfigs': {
     sdk: ({ toolkit }) => `session.update({ authConfigs: { ${toolkit ?? 'toolkit'}: authConfigId } })`,

@@ -90,13 +90,14 @@ import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-mod
 import type { SessionLogsOptions } from './toolmux-types.js';
 import { checkSignal } from './util/abort.js';
 import { filterIdOf, toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
-import { didYouMean, NameMatcher } from './util/closest-names.js';
+import { closestNames, didYouMean, NameMatcher } from './util/closest-names.js';
 import { idTime, newId } from './util/ids.js';
 import type { Logger } from './util/logger.js';
 import { checkedOptions, checkedRequest, fieldsOf, requestObject } from './util/options-object.js';
 import { decodeSlugCursor, encodeSlugCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId, checkId, leadingText, shownValue } from './util/stored-text.js';
+import { listOf } from './util/zod-issues.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './workbench/host.js';
 import { endSessionWorkbench, workbenchPoolOf } from './workbench/workbench.js';
 
@@ -1097,13 +1098,25 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     };
   }
 
-  /** A toolkit of this session (one its filters leave at least one tool of). */
+  /**
+   * A toolkit of this session (one its filters leave at least one tool of). Another is refused with
+   * what the application can do: the session's toolkits, and how to allow a catalog's toolkit (an
+   * update of its config), or where the catalog's toolkits are listed.
+   */
   #sessionToolkit(slug: string): Toolkit {
     if (!this.#visibleToolkitSlugs().has(slug)) {
+      const named = String(slug);
+      const inCatalog = this.#runtime.catalog.toolkits.has(slug);
+      const close = didYouMean(named, this.#visibleToolkitNames());
+      // a slug close to none of the session's: the catalog's close ones, which an update would allow
+      const closeInCatalog = close === '' ? closestNames(named, this.#runtime.catalog.toolkits.keys()) : [];
+      const fix = inCatalog
+        ? `To use it, allow it in the session's config: ${apiRef('session.update.toolkits', { toolkit: named })} (its tools and tags filters, when set, must leave it a tool).`
+        : `The catalog has no toolkit of that slug either${closeInCatalog.length > 0 ? ` (it has ${closeInCatalog.map((name) => `"${name}"`).join(', ')})` : ''}: its toolkits are listed by ${apiRef('toolkits.list')}.`;
       throw new ToolMuxError({
-        code: this.#runtime.catalog.toolkits.has(slug) ? 'TOOL_NOT_IN_SESSION' : 'TOOLKIT_NOT_FOUND',
+        code: inCatalog ? 'TOOL_NOT_IN_SESSION' : 'TOOLKIT_NOT_FOUND',
         // the slug as the caller named it (the Composio-compatible API's toolkit_slug, as sent)
-        message: `${inputRef('toolkit', shownValue(slug))} is not a toolkit of this session.${didYouMean(String(slug), this.#visibleToolkitNames())}`,
+        message: `${inputRef('toolkit', shownValue(slug))} is not a toolkit of this session.${close} The session's toolkits: ${listOf([...this.#visibleToolkitSlugs()].sort(), ',') || 'none'}. ${fix}`,
       });
     }
     return this.#runtime.catalog.getToolkit(slug);

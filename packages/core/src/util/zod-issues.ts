@@ -80,7 +80,11 @@ const quotedKey = (key: string) => `"${key.slice(0, 100)}"`;
  * `items` (each as `show` writes it) joined with `word` before the last ("a, b or c"; "a, b, c" with
  * a comma); of many, the first {@link MAX_LISTED_KEYS} and how many more.
  */
-function listOf(items: readonly string[], word: 'and' | 'or' | ',', show = (item: string) => item): string {
+export function listOf(
+  items: readonly string[],
+  word: 'and' | 'or' | ',',
+  show = (item: string) => item,
+): string {
   const listed = items.slice(0, MAX_LISTED_KEYS).map(show);
   if (items.length > listed.length)
     return `${listed.join(', ')} and ${(items.length - listed.length).toLocaleString('en')} more`;
