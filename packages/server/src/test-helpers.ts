@@ -47,6 +47,22 @@ export function createTestServer(
 }
 
 /**
+ * A `POST /mcp/:sessionId` of one JSON-RPC message (or batch) as MCP clients send it, with `headers`
+ * (the credentials) added, for `server.fetch()`.
+ */
+export function mcpRequest(sessionId: string, headers: Record<string, string>, body: unknown): Request {
+  return new Request(`http://localhost/mcp/${sessionId}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+/**
  * Calls the REST API of `app` in process (no port), with the test API key: `call(method, path, body)`
  * answers the status and the parsed JSON body.
  */

@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestServer, TEST_API_KEY } from '../test-helpers.js';
+import { createTestServer, mcpRequest, TEST_API_KEY } from '../test-helpers.js';
 
 // What an operator reads when the MCP endpoint refuses a request: each refusal names what to send.
 const { mux, server } = createTestServer();
@@ -9,15 +9,7 @@ afterAll(() => mux.close());
 
 async function post(sessionId: string, headers: Record<string, string>) {
   const response = await server.fetch(
-    new Request(`http://localhost/mcp/${sessionId}`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        ...headers,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-    }),
+    mcpRequest(sessionId, headers, { jsonrpc: '2.0', id: 1, method: 'tools/list' }),
   );
   const body = (await response.json()) as { error?: { message: string; data: { code: string } } };
   return { status: response.status, message: body.error?.message, code: body.error?.data.code, response };

@@ -2,7 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { SESSION_CONFIG_BOUNDS } from '@toolmux/core/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionCache } from '../session-cache.js';
-import { createTestServer, TEST_API_KEY } from '../test-helpers.js';
+import { createTestServer, mcpRequest, TEST_API_KEY } from '../test-helpers.js';
 import { apiRoutes } from './api.js';
 
 const { mux, server } = createTestServer();
@@ -432,13 +432,7 @@ describe('what the document says a request needs, against what the server takes'
         ? { authorization: `Bearer ${token}` }
         : { [scheme.name!]: TEST_API_KEY };
     const post = (headers: Record<string, string>, body: unknown) =>
-      server.fetch(
-        new Request(`http://localhost/mcp/${session.sessionId}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: JSON.stringify(body),
-        }),
-      );
+      server.fetch(mcpRequest(session.sessionId, headers, body));
     const listed = (operation.security as Record<string, string[]>[]).map((entry) => Object.keys(entry)[0]!);
     // the project API key in x-api-key (docs/rest-and-mcp.md, Composio's SDK) is one of them
     expect(listed.map((name) => schemes[name])).toContainEqual(
