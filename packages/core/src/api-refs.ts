@@ -213,6 +213,11 @@ const OPERATIONS = {
     sdk: () => 'maxResponseBytes',
     rest: () => 'max_response_bytes',
   },
+  /** The catalog's tools (of some toolkits), without a session. */
+  'tools.get': {
+    sdk: () => 'tools.get(userId, { toolkits })',
+    rest: () => 'POST /api/v1/tools/list with { "user_id", "filter": { "toolkits": […] } }',
+  },
   'session.execute': {
     sdk: () => 'session.execute(tool_slug, arguments)',
     rest: () => 'POST /api/v1/sessions/:sessionId/execute with { "tool_slug", "arguments" }',

@@ -40,6 +40,7 @@ import { logPruner, logRetentionDaysOf } from './execution/log-retention.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
 import { applicationReader, readerFor } from './meta-tools/hints.js';
+import { ALL_META_TOOL_SLUGS } from './meta-tools/meta-tools.js';
 import type { CollectionOf, PlainProvider, Provider } from './provider.js';
 import {
   catalogToolSpecs,
@@ -72,6 +73,7 @@ import {
   toolkitSlugOf,
   toolSlugRefusal,
 } from './util/arguments.js';
+import { didYouMean } from './util/closest-names.js';
 import { checkOptionUrl } from './util/config-url.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
@@ -826,7 +828,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
           sessionId: null,
           callId: request.callId,
         },
-        new ToolMuxError({ code: 'TOOL_NOT_FOUND', message: `There is no tool "${slug}" in the catalog.` }),
+        new ToolMuxError({ code: 'TOOL_NOT_FOUND', message: catalogToolNotFound(slug, this.catalog) }),
         undefined,
         audience,
       );
@@ -1140,4 +1142,16 @@ export function sessionSummaryOf(record: SessionRecord): SessionSummary {
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
+}
+
+/**
+ * Why `tools.execute(slug)` has no tool to run, and what to run instead: a meta-tool runs only in a
+ * session (its search, connections and workbench are the session's); another slug, the closest tools
+ * of the catalog and where the catalog's tools are listed.
+ */
+function catalogToolNotFound(slug: string, catalog: Catalog): string {
+  if (ALL_META_TOOL_SLUGS.has(slug.toUpperCase())) {
+    return `There is no tool "${slug}" in the catalog: it is a meta-tool, which runs only in a session. Run it with ${apiRef('session.execute')}.`;
+  }
+  return `There is no tool "${slug}" in the catalog.${didYouMean(slug, catalog.toolNames)} The catalog's tools are listed by ${apiRef('tools.get')}.`;
 }
