@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
  */
 const PROVIDERS: Array<[string, new (options?: never) => unknown, string[]]> = [
   ['VercelProvider', VercelProvider, ['strict', 'logger', 'propertyKeys']],
-  ['OpenAIAgentsProvider', OpenAIAgentsProvider, ['strict', 'logger', 'propertyKeys']],
+  ['OpenAIAgentsProvider', OpenAIAgentsProvider, ['strict', 'logger', 'propertyKeys', 'timeoutMs']],
   ['LangChainProvider', LangChainProvider, ['strict', 'logger', 'propertyKeys']],
   ['MastraProvider', MastraProvider, ['strict', 'logger', 'propertyKeys']],
   ['LlamaIndexProvider', LlamaIndexProvider, ['strict', 'logger', 'propertyKeys']],
