@@ -22,8 +22,8 @@ export interface ToolMuxOptions<P extends Provider<unknown> = PlainProvider> {
   /** The catalog: built-in toolkits (`@toolmux/toolkits`) and your own `defineToolkit()`s. @default [] */
   toolkits?: readonly Toolkit[];
   /**
-   * Where sessions, accounts and logs live: `'sqlite:./path.db'`, `':memory:'`, `'postgres://…'`, or
-   * a Store. @default 'sqlite:./.toolmux/toolmux.db'
+   * Where sessions, accounts and logs live: `'sqlite:./path.db'` (a path starting with `~/` is under
+   * the home directory), `':memory:'`, `'postgres://…'`, or a Store. @default 'sqlite:./.toolmux/toolmux.db'
    */
   store?: string | Store;
   /**

@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import type { AppliedMigration } from './migrations.js';
 import { PostgresStore } from './postgres.js';
@@ -33,7 +35,8 @@ function invalidSpec(shown: string, source: string | undefined): ToolMuxError {
  * Reads a store spec without opening anything:
  *
  * - `undefined`: {@link DEFAULT_STORE_SPEC}, a SQLite file at `./.toolmux/toolmux.db`
- * - `'sqlite:./path.db'`, or a bare path ending in `.db` / `.sqlite`: a SQLite file
+ * - `'sqlite:./path.db'`, or a bare path ending in `.db` / `.sqlite`: a SQLite file; a path that starts
+ *   with `~/` is under the home directory (`~name/`, another user's, is refused)
  * - `'sqlite::memory:'` or `':memory:'`: an in-memory SQLite database
  * - `'postgres://…'` / `'postgresql://…'`: PostgreSQL
  *
@@ -60,11 +63,29 @@ export function parseStoreSpec(
     return { dialect: 'postgres', connectionString: spec };
   }
   if (spec.startsWith('sqlite:') && !spec.startsWith('sqlite://') && spec.length > 'sqlite:'.length) {
-    return { dialect: 'sqlite', path: spec.slice('sqlite:'.length) };
+    return { dialect: 'sqlite', path: homePath(spec.slice('sqlite:'.length), spec, source) };
   }
-  if (!URL_SCHEME.test(spec) && /\.(db|sqlite)$/i.test(spec)) return { dialect: 'sqlite', path: spec };
+  if (!URL_SCHEME.test(spec) && /\.(db|sqlite)$/i.test(spec)) {
+    return { dialect: 'sqlite', path: homePath(spec, spec, source) };
+  }
   // a URL's password must not reach logs through the message
   throw invalidSpec(JSON.stringify(shownStoreSpec(spec)), source);
+}
+
+/**
+ * A SQLite path with a leading `~` read as a shell reads it: `~` or `~/data/x.db` under the home
+ * directory. A spec reaches no shell in a config file, an environment variable or code, nor on a
+ * command line after `sqlite:`, and the `~` was a directory of that name under the working directory.
+ * `~name/…` (another user's home) is refused, naming the fix.
+ */
+function homePath(path: string, spec: string, source: string | undefined): string {
+  if (!path.startsWith('~')) return path;
+  const separator = process.platform === 'win32' ? /^~(?:$|[/\\])/ : /^~(?:$|\/)/;
+  if (separator.test(path)) return join(homedir(), path.slice(1));
+  throw new ToolMuxError({
+    code: 'STORE_CONFIG_INVALID',
+    message: `Invalid store ${JSON.stringify(spec)}${source === undefined ? '' : ` (${source})`}: "${path.split(/[/\\]/)[0]}" is not expanded (only "~/", this user's home directory, is): write the absolute path, or "./${path}" for a file or directory whose name starts with "~".`,
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -1722,6 +1722,35 @@ describe('parseStoreSpec', () => {
       }
     },
   );
+
+  it.each([
+    ['sqlite:~/data/app.db', join(homedir(), 'data', 'app.db')],
+    ['sqlite:~', homedir()],
+    ['~/state.sqlite', join(homedir(), 'state.sqlite')],
+    // a "~" that is not the start of the path is a name as any other
+    ['sqlite:./~/app.db', './~/app.db'],
+    ['sqlite:/srv/~/app.db', '/srv/~/app.db'],
+  ])('%s: a leading "~/" is the home directory, as a shell reads it', (spec, path) => {
+    // on the code before, sqlite:~/data/app.db was a directory "~" under the working directory
+    expect(parseStoreSpec(spec)).toEqual({ dialect: 'sqlite', path });
+  });
+
+  it.each([
+    ['sqlite:~bob/app.db', '~bob'],
+    ['~backup.db', '~backup.db'],
+  ])("refuses %s, which a shell reads as a user's home, naming the fix", (spec, named) => {
+    expect(() => parseStoreSpec(spec, 'TOOLMUX_STORE')).toThrow(
+      `Invalid store ${JSON.stringify(spec)} (TOOLMUX_STORE): "${named}" is not expanded (only "~/", this user's home directory, is): write the absolute path, or "./${spec.replace(/^sqlite:/, '')}" for a file or directory whose name starts with "~".`,
+    );
+    const refused = (() => {
+      try {
+        parseStoreSpec(spec);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toMatchObject({ code: 'STORE_CONFIG_INVALID' });
+  });
 
   it('hides the password of a rejected URL', () => {
     expect(() => parseStoreSpec('mysql://admin:hunter2@db/app')).toThrow(/"mysql:\/\/admin:\*\*\*@db\/app"/);

@@ -109,3 +109,50 @@ describe('a relative store path in a config file', () => {
     expect(readdirSync(deploy).sort()).toEqual(['state', 'toolmux.config.mjs']);
   });
 });
+
+describe('a store path starting with "~/"', () => {
+  it(
+    'is under the home directory, from the config file, TOOLMUX_STORE or --store',
+    forStarts(2),
+    async () => {
+      const { deploy, run } = layout();
+      const home = tempDirectory();
+      writeFileSync(
+        join(deploy, 'toolmux.config.json'),
+        JSON.stringify({ store: 'sqlite:~/data/toolmux.db' }),
+      );
+      const config = ['--config', join(deploy, 'toolmux.config.json')];
+      // on the code before, a directory named "~" beside the config file (or in the working directory)
+      const served = await startServe([...config, '--port', '0'], { cwd: run, env: { HOME: home } });
+      expect(served.lines().find((line) => line.url)).toMatchObject({
+        store: `sqlite:${join(home, 'data', 'toolmux.db')}`,
+      });
+      expect(await served.stop()).toBe(0);
+      expect(readdirSync(join(home, 'data'))).toEqual(
+        expect.arrayContaining(['api.key', 'secret.key', 'toolmux.db']),
+      );
+      expect(readdirSync(deploy)).toEqual(['toolmux.config.json']);
+      expect(readdirSync(run)).toEqual([]);
+
+      // a variable and a flag reach toolmux unexpanded (no shell expands "~" after "sqlite:"): the same
+      for (const [args, env] of [
+        [['--store', 'sqlite:~/other.db'], {}],
+        [[], { TOOLMUX_STORE: '~/other.db' }],
+      ] as const) {
+        const listed = await failingServe(['sessions', 'list', ...args], {
+          cwd: run,
+          env: { HOME: home, ...env },
+        });
+        expect(listed.code).toBe(1);
+        expect(listed.stderr).toContain(`No database at ${join(home, 'other.db')} (`);
+      }
+      // "~name/" (another user's home, which toolmux does not look up) is refused naming the fix
+      const other = await failingServe(['sessions', 'list', '--store', 'sqlite:~bob/x.db'], { cwd: run });
+      expect(other.code).toBe(2);
+      expect(other.stderr).toBe(
+        'toolmux: Invalid store "sqlite:~bob/x.db" (--store): "~bob" is not expanded (only "~/", this user\'s home directory, is): write the absolute path, or "./~bob/x.db" for a file or directory whose name starts with "~". (STORE_CONFIG_INVALID)\n',
+      );
+      expect(readdirSync(run)).toEqual([]);
+    },
+  );
+});
