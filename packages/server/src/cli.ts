@@ -97,12 +97,8 @@ if (process.pid === 1) {
 // a command line asking only for help is answered without loading the engine (see cli/help.ts)
 const { helpOnly } = await import('./cli/help.js');
 const help = helpOnly(process.argv.slice(2));
-if (help) {
-  output.stdout(`${help.text}\n`);
-  process.exitCode = help.exitCode;
-} else {
-  await run();
-}
+if (help !== undefined) output.stdout(`${help}\n`);
+else await run();
 
 /** Any other command line: the CLI itself. */
 async function run(): Promise<void> {

@@ -77,7 +77,7 @@ describe('toolmux toolkits', () => {
     expect(result.code).toBe(2);
     // the fix in the CLI's words, not the SDK's
     expect(result.stderr).toBe(
-      'toolmux: toolkits info: Unknown toolkit "nope". List the available ones with `toolmux toolkits list`. (usage: toolmux --help)\n',
+      'toolmux: toolkits info: Unknown toolkit "nope". List the available ones with `toolmux toolkits list`. (usage: toolmux toolkits info --help)\n',
     );
     expect(result.stdout).toBe('');
     const near = await inProcess(['toolkits', 'info', 'githb']);
@@ -87,7 +87,7 @@ describe('toolmux toolkits', () => {
     const long = await inProcess(['toolkits', 'info', 'x'.repeat(300)]);
     expect(long.code).toBe(2);
     expect(long.stderr).toMatch(
-      /^toolmux: toolkits info: toolkit "x+…" is 300 characters long.*\(usage: toolmux --help\)\n$/,
+      /^toolmux: toolkits info: toolkit "x+…" is 300 characters long.*\(usage: toolmux toolkits info --help\)\n$/,
     );
     // another catalog: the listing command is told with the same flag
     const other = await inProcess(['toolkits', 'info', 'nope', '--toolkits', FIXTURE]);
@@ -99,9 +99,9 @@ describe('toolmux toolkits', () => {
     expect(result.stderr).not.toContain('toolkits.list()');
   });
 
-  it('refuses a module without toolkits', async () => {
+  it('refuses a module without toolkits, exit 2 as any setting refused as written', async () => {
     const result = await inProcess(['toolkits', 'list', '--toolkits', fileURLToPath(import.meta.url)]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('exports no toolkits');
   });
 });
@@ -124,7 +124,7 @@ describe('--help and usage errors', () => {
   });
 
   it('exits 2 on unknown commands, options and arguments', async () => {
-    for (const args of [['launch'], ['serve', '--bogus'], ['serve', 'extra'], ['toolkits', 'info'], []]) {
+    for (const args of [['launch'], ['serve', '--bogus'], ['serve', 'extra'], ['toolkits', 'info']]) {
       const result = await inProcess(args);
       expect(result.code, args.join(' ')).toBe(2);
     }
@@ -136,7 +136,7 @@ describe('--help and usage errors', () => {
       const result = await inProcess(['serve', '--port', text, '--store', 'mysql://nothing']);
       expect(result.code, text).toBe(2);
       expect(result.stderr).toBe(
-        `toolmux: --port must be a port number from 0 to 65535, got "${text}". (usage: toolmux --help)\n`,
+        `toolmux: --port must be a port number from 0 to 65535, got "${text}". (usage: toolmux serve --help)\n`,
       );
     }
     const fromEnv = await inProcess(['serve', '--store', 'mysql://nothing'], { PORT: '1e3' });
@@ -152,8 +152,7 @@ describe('--help and usage errors', () => {
     }
     // digits get as far as the store (which this one is not)
     const good = await inProcess(['serve', '--port', '080', '--store', 'mysql://nothing']);
-    expect(good.code).toBe(1);
-    expect(good.stderr).toContain('STORE_CONFIG_INVALID');
+    expect(good.stderr).toMatch(/^toolmux: Invalid store .*\(STORE_CONFIG_INVALID\)\n$/);
   });
 
   it('refuses an empty value of any option of any command (--port=, --port ""), exit 2 naming the flag', async () => {
@@ -184,7 +183,7 @@ describe('--help and usage errors', () => {
           const what = `${command.join(' ')} ${typed.join(' ')}`;
           expect(result.code, what).toBe(2);
           expect(result.stderr, what).toBe(
-            `toolmux: --${flag} needs a value, got an empty one: give it one, or leave --${flag} out for its default. (usage: toolmux --help)\n`,
+            `toolmux: --${flag} needs a value, got an empty one: give it one, or leave --${flag} out for its default. (usage: toolmux ${command.slice(0, command[0] === 'serve' ? 1 : 2).join(' ')} --help)\n`,
           );
         }
       }
@@ -226,8 +225,124 @@ describe('--help and usage errors', () => {
     expect(spawned).toMatchObject({
       code: 2,
       stderr:
-        'toolmux: Unknown option "-p": options are written --name (the only short one is -h). Did you mean "--port"? (usage: toolmux --help)\n',
+        'toolmux: Unknown option "-p": options are written --name (the only short one is -h). Did you mean "--port"? (usage: toolmux serve --help)\n',
     });
+  });
+
+  it('names the help of the command run in every usage error', async () => {
+    // on the code before, each said "(usage: toolmux --help)", the main help
+    const cases: Array<[string[], string]> = [
+      [['serve', '--port', 'abc'], 'toolmux serve --help'],
+      [['serve', '--bogus'], 'toolmux serve --help'],
+      [['toolkits', 'list', '--bogus'], 'toolmux toolkits list --help'],
+      [['toolkits', 'info'], 'toolmux toolkits info --help'],
+      [['sessions', 'list', '--limit', '0'], 'toolmux sessions list --help'],
+      [['keys', 'rotate', 'extra'], 'toolmux keys rotate --help'],
+      [['toolkits', 'frob'], 'toolmux toolkits --help'],
+      [['launch'], 'toolmux --help'],
+      [['--bogus'], 'toolmux --help'],
+    ];
+    for (const [args, help] of cases) {
+      const result = await inProcess(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(new RegExp(`^toolmux: [^\\n]+ \\(usage: ${help}\\)\\n$`));
+    }
+  });
+
+  it('refuses a flag without its value, or with a value that starts with a dash, naming the flag, what it takes and the fix', async () => {
+    // on the code before, node:util's words: "Option '--port <value>' argument missing", "Option
+    // '--limit' argument is ambiguous. Did you forget to specify the option argument for '--limit'?"
+    const store = ['--store', 'sqlite:./no-such-dir/x.db'];
+    const missing: Array<[string[], string]> = [
+      [
+        ['serve', '--port'],
+        '--port takes a port number from 0 to 65535, and nothing followed it: give it one (--port 8080), or leave --port out.',
+      ],
+      [
+        ['serve', '--log-level'],
+        '--log-level takes a log level (fatal, error, warn, info, debug, trace, silent), and nothing followed it: give it one (--log-level debug), or leave --log-level out.',
+      ],
+      [
+        ['toolkits', 'list', '--search'],
+        '--search takes the text to look for, and nothing followed it: give it one (--search mail), or leave --search out.',
+      ],
+      [
+        ['sessions', 'list', ...store, '--cursor'],
+        '--cursor takes the cursor a previous page printed on stderr, and nothing followed it: give it one (--cursor ses_…), or leave --cursor out.',
+      ],
+      [
+        ['keys', 'rotate', '--config'],
+        '--config takes a config file, and nothing followed it: give it one (--config toolmux.config.json), or leave --config out.',
+      ],
+    ];
+    const dashed: Array<[string[], string]> = [
+      [
+        ['sessions', 'list', ...store, '--limit', '-1'],
+        '--limit takes a whole number from 1 to 1000, and the word after it, "-1", starts with a dash, so it is not read as its value: write --limit=-1 if that is the value, else give --limit one before it (--limit 50).',
+      ],
+      [
+        ['sessions', 'list', ...store, '--user', '-bob'],
+        '--user takes a user id, and the word after it, "-bob", starts with a dash, so it is not read as its value: write --user=-bob if that is the value, else give --user one before it (--user user_123).',
+      ],
+      [
+        ['serve', '--port', '--host', '0.0.0.0'],
+        '--port takes a port number from 0 to 65535, and the word after it, "--host", starts with a dash, so it is not read as its value: write --port=--host if that is the value, else give --port one before it (--port 8080).',
+      ],
+      [
+        ['toolkits', 'info', 'github', '--toolkits', '-h'],
+        '--toolkits takes a module that exports toolkits, and the word after it, "-h", starts with a dash, so it is not read as its value: write --toolkits=-h if that is the value, else give --toolkits one before it (--toolkits ./toolkits.mjs).',
+      ],
+    ];
+    const valued: Array<[string[], string]> = [
+      [['toolkits', 'list', '--json=yes'], '--json takes no value, got "yes": write --json alone.'],
+      [['serve', '--help=please'], '--help takes no value, got "please": write --help alone.'],
+    ];
+    for (const [args, message] of [...missing, ...dashed, ...valued]) {
+      const result = await inProcess(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(
+        new RegExp(
+          `^toolmux: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(usage: toolmux [a-z ]+ --help\\)\\n$`,
+        ),
+      );
+    }
+    // the fix it names works: the value is taken, and checked as any other
+    const fixed = await inProcess(['sessions', 'list', ...store, '--user=-bob']);
+    expect(fixed.stderr).toContain('No database at');
+    expect((await inProcess(['sessions', 'list', ...store, '--limit=-1'])).stderr).toContain(
+      '--limit must be a whole number from 1 to 1000, got "-1".',
+    );
+    // every flag that takes a value of every command names what it takes
+    const commands: Array<[string[], string[]]> = [
+      [['serve'], ['config', 'port', 'host', 'store', 'base-url', 'toolkits', 'log-level', 'log-format']],
+      [
+        ['toolkits', 'list'],
+        ['config', 'search', 'toolkits'],
+      ],
+      [
+        ['toolkits', 'info', 'github'],
+        ['config', 'toolkits'],
+      ],
+      [
+        ['sessions', 'list'],
+        ['config', 'user', 'limit', 'cursor', 'store'],
+      ],
+      [
+        ['keys', 'rotate'],
+        ['config', 'store'],
+      ],
+    ];
+    for (const [command, flags] of commands) {
+      for (const flag of flags) {
+        const { stderr } = await inProcess([...command, `--${flag}`]);
+        expect(stderr, `${command.join(' ')} --${flag}`).toMatch(
+          new RegExp(
+            `^toolmux: --${flag} takes .+?, and nothing followed it: give it one \\(--${flag} \\S+\\)`,
+          ),
+        );
+        expect(stderr).not.toContain('a value,');
+      }
+    }
   });
 
   it('warns of a TOOLMUX_ variable toolmux does not read, naming the one meant; none for the documented ones', async () => {
@@ -269,7 +384,7 @@ describe('--help and usage errors', () => {
       ]);
       expect(result.code, text).toBe(2);
       expect(result.stderr).toBe(
-        `toolmux: --limit must be a whole number from 1 to 1000, got ${JSON.stringify(text)}. (usage: toolmux --help)\n`,
+        `toolmux: --limit must be a whole number from 1 to 1000, got ${JSON.stringify(text)}. (usage: toolmux sessions list --help)\n`,
       );
     }
     // a good limit gets as far as the store

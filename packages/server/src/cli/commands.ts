@@ -69,9 +69,47 @@ export interface CliIo {
   routeWarnings?: (write: (warning: Error, line: string) => void) => void;
 }
 
+/**
+ * Something the operator typed or set that toolmux cannot take: a command, flag or argument, an
+ * environment variable, a setting missing or at odds with another. Exit 2, with the help of the
+ * command run; nothing was done.
+ */
 class UsageError extends Error {}
-/** A setting the server cannot start with (not a typo in the command line): exit 1, one line. */
+/** Acting on settings that are well-formed failed (a port in use, no database there): exit 1, one line. */
 class StartupError extends Error {}
+
+/**
+ * The ToolMuxError codes of a setting refused as written (the config file, a store spec, a secret
+ * key): the operator's to fix, so exit 2 as a usage error; any other code is a fault met while
+ * working (a store that fails, a key file that cannot be written): exit 1.
+ */
+const SETTING_CODES: ReadonlySet<string> = new Set([
+  'CONFIG_INVALID',
+  'STORE_CONFIG_INVALID',
+  'SECRET_KEY_INVALID',
+]);
+
+/** The command groups, by their subcommands (`toolmux toolkits list`). */
+const GROUPS = {
+  toolkits: ['list', 'info'],
+  sessions: ['list'],
+  keys: ['rotate'],
+} as const satisfies Record<string, readonly string[]>;
+type Group = keyof typeof GROUPS;
+
+function isGroup(word: string | undefined): word is Group {
+  return word !== undefined && Object.hasOwn(GROUPS, word);
+}
+
+/** The help that covers the command run: `toolmux serve --help`, `toolmux toolkits list --help`, `toolmux toolkits --help`, else `toolmux --help`. */
+function helpOfCommand(argv: readonly string[]): string {
+  const [command, subcommand] = argv;
+  if (command === 'serve') return 'toolmux serve --help';
+  if (!isGroup(command)) return 'toolmux --help';
+  return (GROUPS[command] as readonly string[]).includes(subcommand ?? '')
+    ? `toolmux ${command} ${subcommand} --help`
+    : `toolmux ${command} --help`;
+}
 
 /** Runs one CLI invocation; resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -83,9 +121,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(`${text}\n`);
       return 0;
     }
+    // `toolmux` alone asks what there is, as `docker`, `kubectl` and `gh` alone do: the help, exit 0
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${HELP.main}\n`);
-      return command === undefined ? 2 : 0;
+      return 0;
     }
     if (asksForVersion(argv)) {
       io.stdout(`${versionText()}\n`);
@@ -97,22 +136,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (command === 'toolkits' && subcommand === 'info') return await toolkitInfo(argv.slice(2), io);
     if (command === 'sessions' && subcommand === 'list') return await listSessions(argv.slice(2), io);
     if (command === 'keys' && subcommand === 'rotate') return await rotateKeys(argv.slice(2), io);
-    if (
-      (command === 'toolkits' || command === 'sessions' || command === 'keys') &&
-      (subcommand === undefined || subcommand.startsWith('-'))
-    ) {
+    if (isGroup(command) && (subcommand === undefined || subcommand === '--help' || subcommand === '-h')) {
       io.stdout(`${groupHelp(command)}\n`);
-      return subcommand === '--help' || subcommand === '-h' ? 0 : 2;
+      return 0;
     }
     throw new UsageError(unknownCommand(argv));
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`toolmux: ${oneLine((error as Error).message)} (usage: toolmux --help)\n`);
+      io.stderr(`toolmux: ${oneLine((error as Error).message)} (usage: ${helpOfCommand(argv)})\n`);
       return 2;
     }
     if (ToolMuxError.isInstance(error)) {
       io.stderr(`toolmux: ${oneLine(describeFailure(error))} (${error.code})\n`);
-      return 1;
+      return SETTING_CODES.has(error.code) ? 2 : 1;
     }
     if (error instanceof StartupError) {
       io.stderr(`toolmux: ${oneLine(error.message)}\n`);
@@ -188,11 +224,25 @@ function warnOfUnknownVariables(io: CliIo): void {
 }
 
 function unknownCommand(argv: readonly string[]): string {
-  const [command = '', subcommand] = argv;
+  const [command = '', subcommand = ''] = argv;
+  if (isGroup(command)) {
+    const commands = GROUPS[command].map(
+      (name) => `"toolmux ${command} ${name}${name === 'info' ? ' <slug>' : ''}"`,
+    );
+    const listed = ` The ${command} commands: ${commands.join(', ')}.`;
+    // `toolmux toolkits --json`: an option where the command goes
+    if (subcommand.startsWith('-'))
+      return `"toolmux ${command}" takes a command before its options.${listed}`;
+    const meant = didYouMean(subcommand, GROUPS[command]);
+    return `Unknown command "${command} ${subcommand}".${meant ? ` Did you mean "toolmux ${command} ${meant}"?` : listed}`;
+  }
+  if (command.startsWith('-')) {
+    return `Unknown option "${command}": toolmux alone takes -h / --help and -v / --version; the options of a command follow it (toolmux serve --port 8080).`;
+  }
   const typed =
     subcommand && !subcommand.startsWith('-') && command !== 'serve' ? `${command} ${subcommand}` : command;
   const suggestion =
-    didYouMean(typed, COMMANDS) ?? didYouMean(command, ['serve', 'toolkits', 'sessions', 'keys', 'help']);
+    didYouMean(typed, COMMANDS) ?? didYouMean(command, ['serve', ...Object.keys(GROUPS), 'help']);
   return `Unknown command "${typed}".${suggestion ? ` Did you mean "toolmux ${suggestion}"?` : ''}`;
 }
 
@@ -225,7 +275,28 @@ function describeFailure(error: ToolMuxError): string {
 
 type OptionValues = Record<string, string | boolean | undefined>;
 
-/** node:util parseArgs, strict, with `-h/--help` on every command; an unknown flag gets "did you mean". */
+/** What each option that takes a value takes, and a value for the example of a message. */
+const OPTION_VALUES: Record<string, { takes: string; example: string }> = {
+  config: { takes: 'a config file', example: 'toolmux.config.json' },
+  port: { takes: 'a port number from 0 to 65535', example: '8080' },
+  host: { takes: 'an IP address or a host name', example: '0.0.0.0' },
+  store: { takes: 'a store (sqlite:<path>, postgres://… or :memory:)', example: 'sqlite:./data/toolmux.db' },
+  'base-url': { takes: 'the URL clients reach the server at', example: 'https://tools.example.com' },
+  toolkits: { takes: 'a module that exports toolkits', example: './toolkits.mjs' },
+  'log-level': { takes: `a log level (${LOG_LEVELS.join(', ')})`, example: 'debug' },
+  'log-format': { takes: 'a log format (json or pretty)', example: 'pretty' },
+  search: { takes: 'the text to look for', example: 'mail' },
+  user: { takes: 'a user id', example: 'user_123' },
+  limit: { takes: `a whole number from 1 to ${MAX_PAGE_LIMIT}`, example: '50' },
+  cursor: { takes: 'the cursor a previous page printed on stderr', example: 'ses_…' },
+};
+
+/**
+ * node:util parseArgs, strict, with `-h/--help` on every command. What it would refuse is refused
+ * first, in the CLI's words, naming the flag and the fix: an unknown flag (with "did you mean"), a
+ * flag without its value, a value that starts with a dash (`--user -bob`: `--user=-bob`), a value
+ * given to a flag that takes none.
+ */
 function parse(
   args: readonly string[],
   options: Record<string, { type: 'string' | 'boolean' }>,
@@ -236,15 +307,38 @@ function parse(
     const arg = args[index]!;
     if (arg === '--') break;
     const name = /^--([^=]+)/.exec(arg)?.[1];
-    if (name !== undefined && !known.includes(name)) {
+    if (name === undefined) {
+      if (/^-[^-]/.test(arg) && arg !== '-h') throw unknownShortOption(arg, known);
+      continue;
+    }
+    if (!known.includes(name)) {
       const suggestion = didYouMean(name, known);
       throw new UsageError(
         `Unknown option "--${name}".${suggestion ? ` Did you mean "--${suggestion}"?` : ''}`,
       );
     }
-    // the value of `--port 8080` is no option, whatever it starts with
-    if (name !== undefined && !arg.includes('=') && options[name]?.type === 'string') index++;
-    else if (name === undefined && /^-[^-]/.test(arg) && arg !== '-h') throw unknownShortOption(arg, known);
+    if (options[name]?.type !== 'string') {
+      if (arg.includes('=')) {
+        throw new UsageError(
+          `--${name} takes no value, got "${arg.slice(name.length + 3)}": write --${name} alone.`,
+        );
+      }
+      continue;
+    }
+    if (arg.includes('=')) continue;
+    // the value of `--port 8080` is the next word, which node:util refuses when it looks like an option
+    const value = args[++index];
+    const { takes, example } = OPTION_VALUES[name] ?? { takes: 'a value', example: 'value' };
+    if (value === undefined) {
+      throw new UsageError(
+        `--${name} takes ${takes}, and nothing followed it: give it one (--${name} ${example}), or leave --${name} out.`,
+      );
+    }
+    if (value.length > 1 && value.startsWith('-')) {
+      throw new UsageError(
+        `--${name} takes ${takes}, and the word after it, "${value}", starts with a dash, so it is not read as its value: write --${name}=${value} if that is the value, else give --${name} one before it (--${name} ${example}).`,
+      );
+    }
   }
   const { values, positionals } = parseArgs({
     args: [...args],
@@ -303,7 +397,7 @@ async function loadCatalog(
   // toolkit under its slug would be dropped in silence, so it is a mistake to name
   const shadowing = added.find((toolkit) => known.has(toolkit.slug) && known.get(toolkit.slug) !== toolkit);
   if (shadowing) {
-    throw new StartupError(
+    throw new UsageError(
       `${what}: its toolkit "${shadowing.slug}" has the slug of one the catalog has already (${known.get(shadowing.slug)!.name}), so it would not be served. Give it a slug of its own, or, to serve it instead, list the toolkits in the config file's "toolkits" without the other one.`,
     );
   }
@@ -345,7 +439,7 @@ function resolveApiKey(
   }
   const databasePath = sqlitePathOf(store);
   if (!databasePath) {
-    throw new StartupError(
+    throw new UsageError(
       'Set TOOLMUX_API_KEY (e.g. `openssl rand -base64 32`): only a server on an SQLite file keeps its key in a file.',
     );
   }
@@ -367,7 +461,7 @@ function resolveApiKey(
 /** The key as is when it is long enough; else the one line naming where it came from (never the key). */
 function checkedApiKey<T extends { apiKey: string }>(found: T, where: string): T {
   if (found.apiKey.length >= MIN_API_KEY_LENGTH) return found;
-  throw new StartupError(
+  throw new UsageError(
     `The project API key from ${where} is ${found.apiKey.length} characters; it needs at least ${MIN_API_KEY_LENGTH}. Set a longer one (e.g. \`openssl rand -base64 32\`).`,
   );
 }
@@ -500,7 +594,7 @@ function portOf(text: string, name: string): number {
  * The interface to listen on: an IP address or a host name (`[::1]` taken as `::1`). Anything else
  * (a port, a scheme, a space) would make no base URL, so it is refused here, naming where it came from.
  */
-function hostOf(text: string, name: string, Failure: new (message: string) => Error): string {
+function hostOf(text: string, name: string, refusal: (message: string) => Error): string {
   const host = /^\[(.*)\]$/.exec(text)?.[1] ?? text;
   if (isIP(host) !== 0) return host;
   let parsed: string | undefined;
@@ -509,7 +603,7 @@ function hostOf(text: string, name: string, Failure: new (message: string) => Er
   } catch {}
   if (parsed !== undefined && parsed === host.toLowerCase() && /^[\w.-]+$/.test(host)) return host;
   const port = /^[^:]*:\d+$/.test(host) ? ' (no port: that is --port / PORT)' : '';
-  throw new Failure(
+  throw refusal(
     `${name} must be an IP address or a host name, got "${text}"${port}: e.g. 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or ::.`,
   );
 }
@@ -531,15 +625,17 @@ function checkManagedAuth(
         slug,
         toolkits.map((candidate) => candidate.slug),
       );
-      throw new StartupError(
-        `${where}: there is no toolkit "${slug}" in the catalog.${suggestion ? ` Did you mean "${suggestion}"?` : ''} managedAuth is keyed by toolkit slug (\`toolmux toolkits list\` shows them).`,
-      );
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `${where}: there is no toolkit "${slug}" in the catalog.${suggestion ? ` Did you mean "${suggestion}"?` : ''} managedAuth is keyed by toolkit slug (\`toolmux toolkits list\` shows them).`,
+      });
     }
     const schemes = toolkit.auth.map((scheme) => scheme.type);
     if (!schemes.includes('oauth2')) {
-      throw new StartupError(
-        `${where}: toolkit "${slug}" does not connect with OAuth (it uses ${schemes.join(', ') || 'no auth'}), so an OAuth app is never used for it; remove the entry.`,
-      );
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `${where}: toolkit "${slug}" does not connect with OAuth (it uses ${schemes.join(', ') || 'no auth'}), so an OAuth app is never used for it; remove the entry.`,
+      });
     }
   }
 }
@@ -605,9 +701,13 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const hostText = flag('host') ?? env(io, 'TOOLMUX_HOST');
   const host =
     hostText !== undefined
-      ? hostOf(hostText, flag('host') ? '--host' : 'TOOLMUX_HOST', UsageError)
+      ? hostOf(hostText, flag('host') ? '--host' : 'TOOLMUX_HOST', (message) => new UsageError(message))
       : config.host !== undefined
-        ? hostOf(config.host, `${configName}: host`, StartupError)
+        ? hostOf(
+            config.host,
+            `${configName}: host`,
+            (message) => new ToolMuxError({ code: 'CONFIG_INVALID', message }),
+          )
         : '127.0.0.1';
   const portText = flag('port') ?? env(io, 'PORT');
   const requestedPort =
@@ -1080,7 +1180,7 @@ function existingStoreOf(
 ): string {
   if (spec.dialect !== 'sqlite') return store;
   if (spec.path === ':memory:') {
-    throw new StartupError(
+    throw new UsageError(
       `The store ${shownStoreSpec(store)} (${from}) is in memory: ${why.inMemory}. Name the store of ${why.name} with --store, TOOLMUX_STORE or the config file (--config).`,
     );
   }
@@ -1212,7 +1312,7 @@ async function rotateKeys(args: readonly string[], io: CliIo): Promise<number> {
   });
   const { secretKey, previousSecretKeys } = checkedSecretKey(io, config, file);
   if (!secretKey) {
-    throw new StartupError(
+    throw new UsageError(
       'Set the new key as TOOLMUX_SECRET_KEY (or secretKey in the config file) and the old one in TOOLMUX_PREVIOUS_SECRET_KEYS, as the server runs with them: the rotation re-encrypts under TOOLMUX_SECRET_KEY.',
     );
   }

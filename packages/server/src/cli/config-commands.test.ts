@@ -213,13 +213,13 @@ describe('toolmux sessions list', { timeout: 60_000 }, () => {
       const refused = await list('--cursor', cursor);
       expect(refused.code, cursor).toBe(2);
       expect(refused.stderr).toBe(
-        `toolmux: --cursor must be the cursor a previous page printed on stderr ("there are more sessions: run the same command with --cursor ses_…"), got ${JSON.stringify(cursor)}; leave it out for the first page. (usage: toolmux --help)\n`,
+        `toolmux: --cursor must be the cursor a previous page printed on stderr ("there are more sessions: run the same command with --cursor ses_…"), got ${JSON.stringify(cursor)}; leave it out for the first page. (usage: toolmux sessions list --help)\n`,
       );
     }
     const badUser = await list('--user', 'a\u0001b');
     expect(badUser.code).toBe(2);
     expect(badUser.stderr).toMatch(
-      /^toolmux: --user "a\\u0001b" holds the control character U\+0001 at index 1: .*\(usage: toolmux --help\)\n$/,
+      /^toolmux: --user "a\\u0001b" holds the control character U\+0001 at index 1: .*\(usage: toolmux sessions list --help\)\n$/,
     );
     // a cursor of the list's own form is taken
     const listed = await list('--cursor', session!, '--json');
@@ -347,7 +347,7 @@ describe('toolmux sessions list migrates nothing', { timeout: 60_000 }, () => {
 
   it('an in-memory store: no other process can read it', async () => {
     const result = await toolmux(['sessions', 'list', '--store', ':memory:'], tempDirectory());
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('is in memory: it lives inside the server');
   });
 
@@ -434,7 +434,7 @@ describe('toolmux toolkits list / info', { timeout: 60_000 }, () => {
     );
     writeFileSync(join(other, 'toolmux.config.json'), '{ "stroe": "sqlite:./x.db" }\n');
     const bad = await toolmux(['toolkits', 'list'], other);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('toolmux.config.json: unknown key "stroe". Did you mean "store"?');
   });
 
@@ -442,7 +442,7 @@ describe('toolmux toolkits list / info', { timeout: 60_000 }, () => {
     const cwd = tempDirectory();
     const refused = async (args: string[], from = cwd) => {
       const result = await toolmux(['toolkits', 'list', ...args], from);
-      expect(result.code).toBe(1);
+      expect(result.code).toBe(2);
       expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
       return result.stderr;
     };

@@ -68,13 +68,13 @@ const HELP_LINES: string[][] = [
 
 describe('a command line that asks only for help', () => {
   it.each(HELP_LINES.map((argv) => [argv.join(' ') || '(nothing)', argv]))(
-    '%s: answered as the whole CLI answers it (text and exit code)',
+    '%s: answered as the whole CLI answers it (text, exit code 0)',
     async (_line, argv) => {
       const fast = helpOnly(argv as string[]);
       const full = await fullAnswer(argv as string[]);
       expect(fast).toBeDefined();
-      expect(`${fast!.text}\n`).toBe(full.stdout);
-      expect(fast!.exitCode).toBe(full.exitCode);
+      expect(`${fast}\n`).toBe(full.stdout);
+      expect(full.exitCode).toBe(0);
       expect(full.stderr).toBe('');
     },
   );
@@ -111,6 +111,58 @@ describe('a command line that asks only for help', () => {
       expect(asked.stdout).toBe((await fullAnswer(same!)).stdout);
     }
     expect((await fullAnswer(['help', 'serve'])).stdout).toMatch(/^Usage: toolmux serve \[options\]/);
+  });
+
+  it('`toolmux` alone, and a group alone (`toolmux toolkits`), print the help on stdout, exit 0, as docker, kubectl and gh do', async () => {
+    // on the code before: the help on stdout with exit 2, as if something had gone wrong
+    for (const argv of [[], ['toolkits'], ['sessions'], ['keys']]) {
+      const answer = await run(process.execPath, [BIN, ...argv]);
+      expect(answer.stdout, argv.join(' ')).toMatch(/^(toolmux — a tool router|Usage: toolmux )/);
+      expect(answer.stderr).toBe('');
+    }
+  });
+
+  it("an option or a word where a group's command goes is a usage error on stderr, exit 2, naming the group's commands", async () => {
+    const commands = {
+      toolkits: '"toolmux toolkits list", "toolmux toolkits info <slug>"',
+      sessions: '"toolmux sessions list"',
+      keys: '"toolmux keys rotate"',
+    };
+    const cases: Array<[string[], string]> = [
+      // on the code before: the group's help on stdout, exit 2
+      [
+        ['toolkits', '--json'],
+        `"toolmux toolkits" takes a command before its options. The toolkits commands: ${commands.toolkits}.`,
+      ],
+      [
+        ['keys', '--store', 'x.db'],
+        `"toolmux keys" takes a command before its options. The keys commands: ${commands.keys}.`,
+      ],
+      // on the code before: 'Did you mean "toolmux toolkits"?', the group typed
+      [['toolkits', 'frob'], `Unknown command "toolkits frob". The toolkits commands: ${commands.toolkits}.`],
+      [['sessions', 'frob'], `Unknown command "sessions frob". The sessions commands: ${commands.sessions}.`],
+      [['toolkits', 'lst'], 'Unknown command "toolkits lst". Did you mean "toolmux toolkits list"?'],
+      [
+        ['toolkits', 'inf', 'github'],
+        'Unknown command "toolkits inf". Did you mean "toolmux toolkits info"?',
+      ],
+      [['keys', 'rotat'], 'Unknown command "keys rotat". Did you mean "toolmux keys rotate"?'],
+    ];
+    for (const [argv, message] of cases) {
+      const group = argv[0]!;
+      const expected = `toolmux: ${message} (usage: toolmux ${group} --help)\n`;
+      const answer = await fullAnswer(argv);
+      expect(answer, argv.join(' ')).toEqual({ stdout: '', stderr: expected, exitCode: 2 });
+    }
+    // the built CLI, as the operator runs it
+    const spawned = await run(process.execPath, [BIN, 'toolkits', 'frob']).catch(
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(spawned).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `toolmux: Unknown command "toolkits frob". The toolkits commands: ${commands.toolkits}. (usage: toolmux toolkits --help)\n`,
+    });
   });
 
   it('`toolmux help <no command>` is a usage error (exit 2) suggesting the command meant', async () => {

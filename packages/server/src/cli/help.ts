@@ -144,29 +144,24 @@ export function helpFor(words: readonly string[]): string | undefined {
 }
 
 /**
- * What the CLI answers to `argv` when it asks only for help (or for the version): the text, where it goes and the exit
- * code (no command is a usage error: 2); undefined for any other command line, which `runCli` answers
- * (the same texts, after checking every option).
+ * What the CLI answers to `argv` when it asks only for help (or for the version): the text, for
+ * stdout, exit code 0 (`toolmux` alone, and a group alone, `toolmux toolkits`, ask for it too);
+ * undefined for any other command line, which `runCli` answers (the same texts, after checking every
+ * option).
  */
-export function helpOnly(argv: readonly string[]): { text: string; exitCode: 0 | 2 } | undefined {
+export function helpOnly(argv: readonly string[]): string | undefined {
   const [command, subcommand, ...rest] = argv;
-  if (command === undefined) return { text: HELP.main, exitCode: 2 };
-  if (asksForVersion(argv)) return { text: versionText(), exitCode: 0 };
-  if (argv.length === 1 && (HELP_FLAGS.has(command) || command === 'help'))
-    return { text: HELP.main, exitCode: 0 };
-  if (command === 'help') {
-    const text = helpFor(argv.slice(1));
-    return text === undefined ? undefined : { text, exitCode: 0 };
-  }
+  if (command === undefined) return HELP.main;
+  if (asksForVersion(argv)) return versionText();
+  if (argv.length === 1 && (HELP_FLAGS.has(command) || command === 'help')) return HELP.main;
+  if (command === 'help') return helpFor(argv.slice(1));
   if (command === 'serve') {
-    return argv.length === 2 && HELP_FLAGS.has(subcommand!) ? { text: HELP.serve, exitCode: 0 } : undefined;
+    return argv.length === 2 && HELP_FLAGS.has(subcommand!) ? HELP.serve : undefined;
   }
   if (command !== 'toolkits' && command !== 'sessions' && command !== 'keys') return undefined;
-  const all = groupHelp(command);
-  if (subcommand === undefined) return { text: all, exitCode: 2 };
-  if (argv.length === 2 && HELP_FLAGS.has(subcommand)) return { text: all, exitCode: 0 };
+  if (subcommand === undefined || (argv.length === 2 && HELP_FLAGS.has(subcommand)))
+    return groupHelp(command);
   const named = `${command} ${subcommand}`;
-  if (rest.length === 1 && HELP_FLAGS.has(rest[0]!) && named in HELP)
-    return { text: HELP[named as keyof typeof HELP], exitCode: 0 };
+  if (rest.length === 1 && HELP_FLAGS.has(rest[0]!) && named in HELP) return HELP[named as keyof typeof HELP];
   return undefined;
 }

@@ -156,7 +156,7 @@ describe('toolmux keys rotate', () => {
     const store = `sqlite:${join(cwd, 'toolmux.db')}`;
     await storeAccount(store, key(), 'user_1', 'sk_1');
     const noKey = await toolmux(['keys', 'rotate', '--store', store], cwd, {});
-    expect(noKey.code).toBe(1);
+    expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain('Set the new key as TOOLMUX_SECRET_KEY');
     const missing = await toolmux(['keys', 'rotate', '--store', `sqlite:${join(cwd, 'nope.db')}`], cwd, {
       TOOLMUX_SECRET_KEY: key(),
@@ -169,7 +169,7 @@ describe('toolmux keys rotate', () => {
     const inMemory = await toolmux(['keys', 'rotate', '--store', 'sqlite::memory:'], cwd, {
       TOOLMUX_SECRET_KEY: key(),
     });
-    expect(inMemory.code).toBe(1);
+    expect(inMemory.code).toBe(2);
     expect(inMemory.stderr).toContain(
       "(--store) is in memory: it lives inside the server's process, and its secrets are under a key that goes with it. Name the store of the server whose key you rotate with --store",
     );

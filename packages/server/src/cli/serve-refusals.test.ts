@@ -33,7 +33,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
   it('a store it does not know (and creates nothing on disk)', async () => {
     const cwd = tempDirectory();
     const result = await failingServe(['serve', '--store', 'mysql://user:hunter2@db/x'], { cwd });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     const line = expectOneLine(result);
     expect(line).toContain('Invalid store "mysql://user:***@db/x" (--store). Use ');
     expect(line).toContain('STORE_CONFIG_INVALID');
@@ -85,7 +85,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       ['serve', '--store', `postgres://app:hun/ter2pw@127.0.0.1:${closedPort}/toolmux`],
       { cwd, env },
     );
-    expect(unreadable.code).toBe(1);
+    expect(unreadable.code).toBe(2);
     const line = expectOneLine(unreadable);
     expect(line).toContain(`Invalid store "postgres://***@127.0.0.1:${closedPort}/toolmux" (--store): `);
     expect(line).toContain('percent-encode the user name and password');
@@ -185,7 +185,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
   it('a base URL that is no URL, naming the flag, before any file is written', async () => {
     const cwd = tempDirectory();
     const result = await failingServe(['serve', '--base-url', 'not a url'], { cwd });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(expectOneLine(result)).toBe(
       'toolmux: --base-url "not a url" is not a URL; it must be an absolute http(s) URL (e.g. "https://tools.example.com"). (CONFIG_INVALID)',
     );
@@ -248,7 +248,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       const result = await failingServe(['serve', '--store', database.url], {
         env: { TOOLMUX_API_KEY: API_KEY },
       });
-      expect(result.code).toBe(1);
+      expect(result.code).toBe(2);
       expect(expectOneLine(result)).toContain('set TOOLMUX_SECRET_KEY');
     } finally {
       await database.cleanup();
@@ -259,7 +259,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     const result = await failingServe(['serve', '--store', 'postgres://postgres@127.0.0.1:1/x'], {
       env: { TOOLMUX_SECRET_KEY: SECRET_KEY },
     });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(expectOneLine(result)).toContain('Set TOOLMUX_API_KEY');
   });
 
@@ -295,7 +295,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
   it('a malformed secret key, naming where it came from, before anything is created', async () => {
     const cwd = tempDirectory();
     const fromEnv = await failingServe(['serve'], { cwd, env: { TOOLMUX_SECRET_KEY: 'c2hvcnQ=' } });
-    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.code).toBe(2);
     const line = expectOneLine(fromEnv);
     expect(line).toContain('The secret key from TOOLMUX_SECRET_KEY is not 32 bytes (got 5)');
     expect(line).toContain('SECRET_KEY_INVALID');
@@ -320,7 +320,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
         cwd,
         env: { TOOLMUX_PREVIOUS_SECRET_KEYS: `${SECRET_KEY},c2hvcnQ=` },
       });
-      expect(previous.code).toBe(1);
+      expect(previous.code).toBe(2);
       const line = expectOneLine(previous);
       expect(line).toContain(
         'The secret key from TOOLMUX_PREVIOUS_SECRET_KEYS (entry 2) is not 32 bytes (got 5)',
@@ -353,7 +353,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       for (const [config, named] of entries) {
         writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify(config));
         const refused = await failingServe(['serve'], { cwd });
-        expect(refused.code).toBe(1);
+        expect(refused.code).toBe(2);
         const line = expectOneLine(refused);
         expect(line).toContain(`${join(cwd, 'toolmux.config.json')}: ${named}`);
         expect(line).toMatch(/\(CONFIG_INVALID\)$/);
@@ -365,10 +365,10 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
   it('a project API key under 16 characters, naming where it came from, before anything is created', async () => {
     const cwd = tempDirectory();
     const fromEnv = await failingServe(['serve'], { cwd, env: { TOOLMUX_API_KEY: 'short-key-12' } });
-    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.code).toBe(2);
     const line = expectOneLine(fromEnv);
     expect(line).toBe(
-      'toolmux: The project API key from TOOLMUX_API_KEY is 12 characters; it needs at least 16. Set a longer one (e.g. `openssl rand -base64 32`).',
+      'toolmux: The project API key from TOOLMUX_API_KEY is 12 characters; it needs at least 16. Set a longer one (e.g. `openssl rand -base64 32`). (usage: toolmux serve --help)',
     );
     expect(readdirSync(cwd)).toEqual([]);
 
@@ -431,7 +431,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     expect(expectOneLine(fromEnv)).toContain(message);
     writeFileSync(join(cwd, 'toolmux.config.json'), `${JSON.stringify({ [key]: value })}\n`);
     const fromFile = await failingServe(['serve'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
-    expect(fromFile.code).toBe(1);
+    expect(fromFile.code).toBe(2);
     expect(expectOneLine(fromFile)).toContain(`toolmux.config.json: ${key}:`);
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
   });
@@ -464,7 +464,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       cwd,
       env: { TOOLMUX_API_KEY: API_KEY, ...env },
     });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     const line = expectOneLine(result);
     expect(line).toContain(message);
     expect(line).toContain('it must be an absolute http(s) URL');
@@ -510,7 +510,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       expect(line).toContain('--port / PORT');
       writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ host: 'http://0.0.0.0' }));
       const fromFile = await failingServe(['serve'], { cwd });
-      expect(fromFile.code).toBe(1);
+      expect(fromFile.code).toBe(2);
       expect(expectOneLine(fromFile)).toContain(
         'toolmux.config.json: host must be an IP address or a host name, got "http://0.0.0.0"',
       );
@@ -526,7 +526,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     );
     // on the old code it started, and the OAuth app was never used: connecting GitHub failed later
     const typo = await failingServe(['serve', '--port', '0'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
-    expect(typo.code).toBe(1);
+    expect(typo.code).toBe(2);
     const line = expectOneLine(typo);
     expect(line).toContain(
       'toolmux.config.json: managedAuth.gihtub: there is no toolkit "gihtub" in the catalog',
@@ -548,14 +548,14 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
   it('a --toolkits module that is missing, or imports what is missing', async () => {
     const cwd = tempDirectory();
     const missing = await failingServe(['serve', '--toolkits', './nope.mjs'], { cwd });
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(expectOneLine(missing)).toContain(
       `--toolkits ./nope.mjs: no such file (${join(cwd, 'nope.mjs')})`,
     );
 
     writeFileSync(join(cwd, 'broken.mjs'), "import 'toolmux-no-such-package';\nexport default [];\n");
     const broken = await failingServe(['serve', '--toolkits', './broken.mjs'], { cwd });
-    expect(broken.code).toBe(1);
+    expect(broken.code).toBe(2);
     const line = expectOneLine(broken);
     expect(line).toContain('--toolkits ./broken.mjs: it imports something that cannot be found');
     expect(line).toContain('toolmux-no-such-package');
@@ -566,12 +566,12 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     const result = await failingServe(['serve', '--toolkits', SHADOW, '--store', ':memory:'], {
       env: { TOOLMUX_API_KEY: API_KEY },
     });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(expectOneLine(result)).toContain(
       `--toolkits ${SHADOW}: its toolkit "hackernews" has the slug of one the catalog has already`,
     );
     const list = await failingServe(['toolkits', 'list', '--toolkits', SHADOW]);
-    expect(list.code).toBe(1);
+    expect(list.code).toBe(2);
     expect(expectOneLine(list)).toContain(
       'its toolkit "hackernews" has the slug of one the catalog has already',
     );
@@ -580,12 +580,12 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
   it('a --config file that is missing, has an unknown key, or a wrong value', forStarts(4), async () => {
     const cwd = tempDirectory();
     const missing = await failingServe(['serve', '--config', 'prod.config.mjs'], { cwd });
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(expectOneLine(missing)).toContain('--config prod.config.mjs: no such file');
 
     writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ stroe: ':memory:' }));
     const typo = await failingServe(['serve'], { cwd });
-    expect(typo.code).toBe(1);
+    expect(typo.code).toBe(2);
     expect(expectOneLine(typo)).toContain('toolmux.config.json: unknown key "stroe". Did you mean "store"?');
 
     writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ log: { levle: 'info' } }));

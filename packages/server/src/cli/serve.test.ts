@@ -197,13 +197,13 @@ describe('precedence', forStarts(3), () => {
     expect(existsSync(join(cwd, 'from-file'))).toBe(false);
     // a bad spec is refused naming where it was set
     const refused = await failingServe(['serve'], { cwd, env: { ...env, TOOLMUX_STORE: 'mysql://db/x' } });
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('Invalid store "mysql://db/x" (TOOLMUX_STORE). Use ');
     const fileDirectory = tempDirectory();
     writeFileSync(join(fileDirectory, 'toolmux.config.mjs'), "export default { store: 'mysql://db/y' };\n");
     const { TOOLMUX_STORE: _, ...withoutStore } = env;
     const fromFile = await failingServe(['serve'], { cwd: fileDirectory, env: withoutStore });
-    expect(fromFile.code).toBe(1);
+    expect(fromFile.code).toBe(2);
     expect(fromFile.stderr).toContain(
       `Invalid store "mysql://db/y" (store of ${join(fileDirectory, 'toolmux.config.mjs')}). Use `,
     );
