@@ -314,9 +314,10 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
     });
 
     it("a token endpoint that never answers fails the connection, and a refresh, as network_error naming the ToolMux's oauthRequestTimeoutMs", async () => {
-      const { mux } = setup({ oauthRequestTimeoutMs: 250 });
+      // 1 s: the answers of the token endpoint that does answer must come within it on a loaded machine
+      const { mux } = setup({ oauthRequestTimeoutMs: 1_000 });
       const timedOut =
-        "network_error: the authorization server did not send an answer in time (its requests time out after 250 ms, the ToolMux's oauthRequestTimeoutMs)";
+        "network_error: the authorization server did not send an answer in time (its requests time out after 1 s, the ToolMux's oauthRequestTimeoutMs)";
       const { account, response } = await connect(mux, () => undefined);
       expect(account).toMatchObject({ status: 'FAILED', statusReason: timedOut });
       expect(new URL(response.headers.get('location')!).searchParams.get('error')).toBe('network_error');

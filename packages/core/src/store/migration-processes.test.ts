@@ -345,6 +345,7 @@ describe('SQLite: a process killed with SIGKILL in the middle of migrating', () 
       ).toEqual([
         { name: 'toolmux_execution_logs_session_id_id' },
         { name: 'toolmux_execution_logs_session_parent_id' },
+        { name: 'toolmux_execution_logs_tool_slug_id' },
         { name: 'toolmux_execution_logs_user_id_id' },
         { name: 'toolmux_execution_logs_workbench_cells' },
       ]);
