@@ -118,7 +118,7 @@ describe('the Node.js the CLI runs on', forStarts(3), () => {
         const typescript = tempDirectory();
         writeFileSync(join(typescript, 'toolmux.config.ts'), 'export default { port: 0 };\n');
         const refused = await run(path, typescript);
-        expect(refused.code).toBe(1);
+        expect(refused.code).toBe(2);
         expect(expectOneLine(refused)).toContain(
           `toolmux.config.ts: loading TypeScript needs type stripping, on by default from Node.js 22.18 (this is ${version}); upgrade Node.js, run with NODE_OPTIONS=--experimental-strip-types, or use a .mjs / .js / .json file.`,
         );
