@@ -280,3 +280,74 @@ function tooWide() {
 function checkBodyDepth(value: unknown): void {
   if (jsonDepthExceeds(value, MAX_BODY_DEPTH)) throw tooDeep();
 }
+
+/**
+ * The most of a body a route that takes none reads: enough for `{}` with some whitespace around it.
+ * A larger body is refused on its declared length, unread, or once this much of it arrived.
+ */
+const NO_BODY_READ_BYTES = 1024;
+
+/**
+ * Refuses a body sent to a route that takes none (`POST /api/v1/connected-accounts/:id/enable`, a
+ * `DELETE`, …) with a 400 naming the route and the fields to leave out, where it was ignored: a client
+ * whose fields were meant for another route, or for the query, was answered 200 as if they were
+ * taken. An empty body and `{}` (what SDKs and HTTP clients send for "nothing") pass. At most
+ * {@link NO_BODY_READ_BYTES} are read. `route` is the route's method and path
+ * (`DELETE /api/v1/sessions/:sessionId`); `pathNames` its path parameters, which a field of the same
+ * name (or its snake_case) is told the path holds already. A GET's body is never seen (the Node.js
+ * adapter does not read it), so GET routes are not checked.
+ */
+export async function checkNoBody(
+  request: Request,
+  route: string,
+  pathNames: readonly string[] = [],
+): Promise<void> {
+  const length = request.headers.get('content-length');
+  const chunked = request.headers.has('transfer-encoding');
+  if (!chunked && length !== null && Number(length) === 0) return;
+  if (!chunked && length !== null && !(Number(length) <= NO_BODY_READ_BYTES)) {
+    throw carriesBody(route, `leave out the body (${Number(length)} bytes were sent)`);
+  }
+  let text: string;
+  try {
+    text = await readBodyText(request, NO_BODY_READ_BYTES);
+  } catch (error) {
+    if (!ToolMuxError.isInstance(error)) throw error;
+    throw carriesBody(
+      route,
+      error.code === 'REQUEST_TOO_LARGE'
+        ? `leave out the body (more than ${NO_BODY_READ_BYTES} bytes were sent)`
+        : 'leave out the body',
+    );
+  }
+  if (text.trim() === '') return;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw carriesBody(route, 'leave out the body');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw carriesBody(route, `leave out the body (it held ${shownValue(value)})`);
+  }
+  const names = Object.keys(value);
+  if (names.length === 0) return;
+  const listed = (some: string[]) =>
+    some.slice(0, 5).map(shownValue).join(', ') + (some.length > 5 ? ` and ${some.length - 5} more` : '');
+  // a field named as a path parameter (`session_id`, `connectedAccountId`) is in the path already
+  const pathName = (name: string) =>
+    pathNames.find((path) => name === path || name === path.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+  const inPath = names.filter((name) => pathName(name) !== undefined);
+  const others = names.filter((name) => pathName(name) === undefined);
+  const advice = [
+    ...(others.length > 0 ? [`leave out ${listed(others)}`] : []),
+    ...(inPath.length > 0
+      ? [`leave out ${listed(inPath)}: the path names it (:${pathName(inPath[0]!)})`]
+      : []),
+  ];
+  throw carriesBody(route, advice.join('; '));
+}
+
+function carriesBody(route: string, advice: string): ToolMuxError {
+  return invalidRequest(`${route} takes no body: ${advice}; send no body, or {}.`);
+}

@@ -38,7 +38,7 @@ import { jsonResponse } from './json-response.js';
 import { LingeringClose } from './linger.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
 import { checkMetricsOptions, type MetricsOptions, ServerMetrics } from './metrics.js';
-import { continueBeforeBody, DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
+import { checkNoBody, continueBeforeBody, DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import {
   causeText,
   type DrainCut,
@@ -560,9 +560,14 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     const needsKey = route.auth !== false;
     const bodyLimitOfRoute = Math.max(bodyLimit, route.bodyLimit ?? 0);
     const status = route.status ?? 200;
+    const routeName = `${route.method.toUpperCase()} /api/v1${route.path}`;
+    const pathNames = route.params ? Object.keys(route.params.shape) : [];
+    // the Node.js adapter passes on no body of a GET (or HEAD)
+    const bodyUnseen = route.method === 'get';
     app.on(route.method.toUpperCase(), `/api/v1${route.path}`, async (c) => {
       if (needsKey) checkApiKey(c.req.header('authorization'));
-      // a part the route does not declare is not read from the request at all
+      // a part the route does not declare is not parsed: one sent all the same is refused (an unknown
+      // query parameter, a body that carries something), where it was ignored
       const params = route.params ? parseRequestPart(route.params, c.req.param(), 'path') : undefined;
       const query = route.query
         ? parseRequestPart(route.query, singleQueryValues(c.req), 'query')
@@ -577,6 +582,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           ? await parseLargeRequestPart(route.body, json, route.largeArrays, slice)
           : parseRequestPart(route.body, json, 'body');
         if (slice.due()) await slice.pause();
+      } else if (!bodyUnseen) {
+        // not read for what it holds: a body that carries something is refused, not ignored
+        await checkNoBody(c.req.raw, routeName, pathNames);
       }
       const result = await route.handle(new RouteCall(c.req.raw, params, query, body) as never);
       // an answer behind the key may carry a secret (an MCP token, a connection link): no cache

@@ -25,7 +25,7 @@ import { z } from 'zod';
 import { bearerCredentials } from '../api-key.js';
 import { errorResponse, repeatedCredentialHeader } from '../http-errors.js';
 import { jsonResponse } from '../json-response.js';
-import { readJsonBody } from '../read-body.js';
+import { checkNoBody, readJsonBody } from '../read-body.js';
 import type { LargeArray } from '../rest/large-arrays.js';
 import { parseLargeRequestPart, parseRequestPart, singleQueryValues } from '../rest/route.js';
 import type { SessionCache } from '../session-cache.js';
@@ -498,6 +498,8 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       `${base}/:sessionId`,
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
+        // Composio's clients send none; one that carries something is refused (see checkNoBody)
+        await checkNoBody(c.req.raw, `DELETE ${base}/:sessionId`, ['sessionId']);
         await toolmux.sessions.delete(sessionId);
         sessions.invalidate(sessionId);
         return { session_id: sessionId, deleted: true };
