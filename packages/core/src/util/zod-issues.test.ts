@@ -108,10 +108,10 @@ describe('describeZodIssue: an object that no branch of a union takes', () => {
 
   it('whose keys fit one form: that form’s issue, at its key', () => {
     expect(described({ tools: { github: { enable: 'GITHUB_X' } } })).toBe(
-      'tools.github.enable: Invalid input: expected array, received string',
+      'tools.github.enable: is a string: send an array',
     );
     expect(described({ tools: { github: { tags: { enable: 'read' } } } })).toBe(
-      'tools.github.tags.enable: Invalid input: expected array, received string',
+      'tools.github.tags.enable: is a string: send an array',
     );
   });
 });
@@ -176,23 +176,106 @@ describe('describeZodIssue: a required field left out', () => {
     });
   });
 
-  it('keeps the message of a value given of the wrong type, and of a check of an optional field', () => {
-    expect(messageOf(schema, { ...full, user_id: 5 })).toBe(
-      'Invalid input: expected string, received number',
-    );
+  it('words a value of the wrong type, and keeps the message of a check of an optional field', () => {
+    // before: zod's "Invalid input: expected string, received number"
+    expect(messageOf(schema, { ...full, user_id: 5 })).toBe('is a number: send a string');
     const checked = z
       .object({ note: z.string().optional() })
       .refine((value) => value.note !== undefined, { message: 'give a note', path: ['note'] });
     expect(messageOf(checked, {})).toBe('give a note');
-    // a discriminated union without its discriminator: required, with what zod said it takes
+    // a discriminated union without its discriminator: required, with the values it takes
     const event = z.object({
       event: z.discriminatedUnion('kind', [
         z.object({ kind: z.literal('a') }),
         z.object({ kind: z.literal('b'), b: z.string() }),
       ]),
     });
-    expect(messageOf(event, { event: {} })).toMatch(/^is required \(.+\)\.$/);
+    expect(messageOf(event, { event: {} })).toBe('is required: one of a, b.');
+    expect(messageOf(event, { event: { kind: 'c' } })).toMatch(/^unknown value "c"; use one of a, b\./);
     // a key named like an Object.prototype member is left out all the same
     expect(messageOf(z.object({ toString: z.string() }), {})).toBe('is required: a string.');
+  });
+});
+
+/**
+ * Each issue zod raises with its default English message ("Too small: expected array to have >=1
+ * items", "Invalid input: expected string, received number", "Invalid string: must match pattern …")
+ * reads as what is wrong and what to send, with the schema's own bounds; a message its author wrote
+ * is kept.
+ */
+describe('describeZodIssue: zod’s default messages in words', () => {
+  const schema = z.object({
+    toolkits: z.array(z.string()).min(1).max(50),
+    exactly: z.array(z.string()).length(2),
+    name: z.string().min(1).max(64),
+    note: z.string().max(10).optional(),
+    limit: z.number().int().min(1).max(50),
+    ratio: z.number().gt(0).lt(1),
+    count: z.number().int(),
+    step: z.number().multipleOf(5),
+    id: z.string().regex(/^ca_/),
+    prefixed: z.string().startsWith('ac_'),
+    email: z.email(),
+    when: z.iso.datetime(),
+    labels: z.record(z.string().min(2), z.string()),
+    checked: z.string().refine((text) => text !== 'no'),
+    authored: z.string().min(3, 'give three letters or more'),
+  });
+  const valid = {
+    toolkits: ['a'],
+    exactly: ['a', 'b'],
+    name: 'n',
+    limit: 1,
+    ratio: 0.5,
+    count: 1,
+    step: 5,
+    id: 'ca_1',
+    prefixed: 'ac_1',
+    email: 'a@example.com',
+    when: '2026-01-31T12:00:00Z',
+    labels: { ab: 'x' },
+    checked: 'yes',
+    authored: 'abc',
+  };
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ toolkits: [] }, 'has 0 items: send an array of 1 to 50 items'],
+    [{ toolkits: Array(51).fill('a') }, 'has 51 items: send an array of 1 to 50 items'],
+    [{ exactly: ['a'] }, 'has 1 item: send an array of exactly 2 items'],
+    [{ name: '' }, 'is empty: send a string of 1 to 64 characters'],
+    [{ name: 'x'.repeat(65) }, 'is too long: send a string of 1 to 64 characters'],
+    [{ note: 'x'.repeat(11) }, 'is too long: send a string of at most 10 characters'],
+    [{ limit: 0 }, 'is too small: send an integer from 1 to 50'],
+    [{ limit: 2 ** 60 }, 'is too large: send an integer from 1 to 50'],
+    [{ ratio: 1 }, 'is too large: send a number greater than 0 and less than 1'],
+    [{ count: 1.5 }, 'is not a whole number: send an integer'],
+    [{ count: 'one' }, 'is a string: send a number'],
+    [{ name: null }, 'is null: send a string'],
+    [{ toolkits: 'github' }, 'is a string: send an array'],
+    [{ step: 7 }, 'is not a multiple of 5: send a multiple of 5'],
+    [{ id: 'x' }, 'does not match the pattern /^ca_/: send text that matches it'],
+    [{ prefixed: 'x' }, 'does not start with "ac_": send text that starts with it'],
+    [{ email: 'x' }, 'is not a valid email address: send an email address'],
+    [
+      { when: 'x' },
+      'is not a valid ISO 8601 date and time: send an ISO 8601 date and time such as 2026-01-31T12:00:00Z',
+    ],
+    [{ labels: { a: 'x' } }, 'has a key that is too short: send a string of at least 2 characters'],
+    [{ checked: 'no' }, 'is not valid: send a value this field accepts (see the schema)'],
+    [{ authored: 'ab' }, 'give three letters or more'],
+  ];
+
+  it('words each kind of issue as what is wrong and what to send', () => {
+    for (const [change, expected] of cases) {
+      expect([change, messageOf(schema, { ...valid, ...change })]).toEqual([change, expected]);
+    }
+  });
+
+  it('shows a number only with showNumbers, never a string', () => {
+    const input = { ...valid, limit: 0 };
+    const issue = schema.safeParse(input).error!.issues[0]!;
+    expect(describeZodIssue(schema, input, issue, { showNumbers: true }).message).toBe(
+      'is too small (got 0): send an integer from 1 to 50',
+    );
+    expect(messageOf(schema, { ...valid, name: 'sk-secret'.repeat(10) })).not.toContain('sk-secret');
   });
 });

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { didYouMean } from './closest-names.js';
+import { hasZodDefaultMessage, wordZodDefault } from './zod-issue-words.js';
 
 type Issue = z.core.$ZodIssue;
 type Schema = z.core.$ZodType;
@@ -207,6 +208,10 @@ function expectationOf(issue: Issue, depth = 0): string | undefined {
         : `one of ${issue.values.map((value) => String(value)).join(', ')}`;
     case 'invalid_union': {
       if (depth > 10) return undefined;
+      // a discriminated union's discriminator: the values it takes
+      const options = (issue as { options?: unknown[] }).options;
+      if (issue.errors.length === 0 && options !== undefined && options.length > 0)
+        return options.length === 1 ? shown(options[0]) : `one of ${options.map(String).join(', ')}`;
       // what each branch expected of the value itself
       const each = flatBranches(issue.errors).map((branch) => {
         const root = branch.find((candidate) => candidate.path.length === 0);
@@ -219,6 +224,17 @@ function expectationOf(issue: Issue, depth = 0): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** What a schema takes, in words (`a string`, `any JSON value`); undefined for a union and the like. */
+function nounOfSchema(schema: Schema | undefined): string | undefined {
+  const type = (schema?._zod.def as unknown as Def | undefined)?.type;
+  if (type === undefined) return undefined;
+  if (type === 'unknown' || type === 'any') return 'any JSON value';
+  if (!['string', 'number', 'boolean', 'array', 'object', 'record', 'tuple', 'bigint'].includes(type))
+    return undefined;
+  const noun = TYPE_NOUNS[type] ?? type;
+  return `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
 }
 
 /** The words for zod's expected types that are not already plain ones. */
@@ -236,7 +252,7 @@ const TYPE_NOUNS: Record<string, string> = {
  * received undefined"), `invalid_value` of an enum or literal, `invalid_union`. Undefined for any
  * other issue (a refinement of an optional field reads as its author wrote it), or a value there.
  */
-export function missingFieldMessage(input: unknown, issue: Issue): string | undefined {
+export function missingFieldMessage(input: unknown, issue: Issue, schema?: Schema): string | undefined {
   // a Standard Schema issue of another library may come without a path
   const path = issue.path ?? [];
   if (path.length === 0) return undefined;
@@ -245,10 +261,16 @@ export function missingFieldMessage(input: unknown, issue: Issue): string | unde
   const parent = valueAt(input, path.slice(0, -1));
   const key = path.at(-1) as string;
   if (!isPlainObject(parent) || (Object.hasOwn(parent, key) && parent[key] !== undefined)) return undefined;
-  const expectation = expectationOf(issue);
-  return expectation === undefined
-    ? `is required (${issue.message.replace(/\.$/, '')})`
-    : `is required: ${expectation}`;
+  // `.nonoptional()` (and an object's `z.unknown()` field) expects "nonoptional": what lies inside
+  const expectation =
+    issue.code === 'invalid_type' && issue.expected === 'nonoptional'
+      ? schema && nounOfSchema(schemaAt(schema, path))
+      : expectationOf(issue);
+  if (expectation !== undefined) return `is required: ${expectation}`;
+  // zod's own words ("Invalid input") say nothing more than `is required`; an author's are kept
+  return hasZodDefaultMessage(issue, undefined)
+    ? 'is required'
+    : `is required (${issue.message.replace(/\.$/, '')})`;
 }
 
 /**
@@ -268,12 +290,19 @@ export function describeZodIssue(
   options: { showNumbers?: boolean } = {},
 ): { path: PropertyKey[]; message: string } {
   const path = [...issue.path];
-  const missing = missingFieldMessage(input, issue);
+  const missing = missingFieldMessage(input, issue, schema);
   if (missing !== undefined) return { path, message: `${missing}.` };
   switch (issue.code) {
     case 'invalid_union': {
       const branches = flatBranches(issue.errors);
       const got = valueAt(input, path);
+      const discriminators = (issue as { options?: unknown[] }).options;
+      if (branches.length === 0 && discriminators !== undefined && discriminators.length > 0) {
+        // a discriminated union's discriminator of no branch: as an unknown enum value
+        const values = discriminators.map(String);
+        const hint = typeof got === 'string' ? didYouMean(got, values) : '';
+        return { path, message: `unknown value ${shown(got)}; use one of ${values.join(', ')}.${hint}` };
+      }
       const fitting = isPlainObject(got)
         ? objectFits(branches, got, unionKeys(schemaAt(schema, path)))
         : undefined;
@@ -293,7 +322,7 @@ export function describeZodIssue(
           message: `expected ${expected.join(' or ')}, got ${got === null ? 'null' : Array.isArray(got) ? 'array' : typeof got}`,
         };
       }
-      if (!first) return { path, message: issue.message };
+      if (!first) return { path, message: defaultWords(schema, input, issue, options) ?? issue.message };
       return describeZodIssue(schema, input, { ...first, path: [...path, ...first.path] } as Issue, options);
     }
     case 'invalid_value': {
@@ -313,9 +342,10 @@ export function describeZodIssue(
       return { path, message: unknownKeysMessage(issue.keys, known) };
     }
     default: {
-      // with `showNumbers`, a number or a boolean is shown (`Too small: expected number to be >=100
-      // (got -1).`): without it `1e20`'s "expected int to be <=9007199254740991" reads as a riddle.
-      // Only where no number is a secret (a REST body's may be a credential: `{ apiKey: 1234… }`).
+      const words = defaultWords(schema, input, issue, options);
+      if (words !== undefined) return { path, message: words };
+      // a message its author wrote; with `showNumbers`, a number or a boolean is shown: only where no
+      // number is a secret (a REST body's may be a credential: `{ apiKey: 1234… }`)
       const got = valueAt(input, path);
       if (!options.showNumbers || (typeof got !== 'number' && typeof got !== 'boolean')) {
         return { path, message: issue.message };
@@ -323,4 +353,21 @@ export function describeZodIssue(
       return { path, message: `${issue.message.replace(/\.$/, '')} (got ${String(got)}).` };
     }
   }
+}
+
+/**
+ * An issue with zod's default message in words that say what is wrong and what to send, with the
+ * schema's own bounds: `has 0 items: send an array of 1 to 50 items` where zod said "Too small:
+ * expected array to have >=1 items" (see `wordZodDefault`). Undefined for a message its author wrote.
+ */
+function defaultWords(
+  schema: Schema,
+  input: unknown,
+  issue: Issue,
+  options: { showNumbers?: boolean },
+): string | undefined {
+  return wordZodDefault(issue, valueAt(input, issue.path), schemaAt(schema, issue.path), {
+    showNumbers: options.showNumbers === true,
+    expected: expectationOf(issue),
+  });
 }

@@ -173,7 +173,7 @@ describe('a create-session body checked a declaration at a time', () => {
     expect(outcomes.map((outcome) => 'error' in outcome)).toEqual([true, true, true, true, true]);
     // zod refuses an array over its limit by its length alone; 14 bad declarations are 5 and 9 more
     expect((outcomes[1] as { error: string }).error).toBe(
-      'Invalid request body: body.config.experimental.customTools: Too big: expected array to have <=500 items.',
+      'Invalid request body: body.config.experimental.customTools: has 600 items: send an array of at most 500 items.',
     );
     expect((outcomes[2] as { error: string }).error).toMatch(/\(and 9 more\)\.$/);
   });

@@ -1,0 +1,208 @@
+import { z } from 'zod';
+
+type Issue = z.core.$ZodIssue;
+type Schema = z.core.$ZodType;
+type CheckDef = { check?: string; value?: unknown; inclusive?: boolean } & Record<string, unknown>;
+
+/** zod's English default messages: a message equal to its own is zod's, any other its author's. */
+const englishMessage = z.locales.en().localeError;
+
+/** Whether `issue` carries zod's default English message ("Too small: expected array to have >=1 items"). */
+export function hasZodDefaultMessage(issue: Issue, got: unknown): boolean {
+  const english = englishMessage({ ...issue, input: got } as unknown as Parameters<typeof englishMessage>[0]);
+  const text = typeof english === 'string' ? english : english?.message;
+  return text === issue.message;
+}
+
+const plural = (count: number, unit: string) =>
+  `${count.toLocaleString('en')} ${unit}${count === 1 ? '' : 's'}`;
+
+/** A value's kind in words, as a JSON body holds it: `a string`, `an array`, `null`. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+/** The definitions of the checks a schema makes. */
+const checksOf = (schema: Schema | undefined): CheckDef[] =>
+  ((schema?._zod.def as { checks?: Array<{ _zod: { def: CheckDef } }> } | undefined)?.checks ?? []).map(
+    (check) => check._zod.def,
+  );
+
+/** The bounds the schema's own checks set (`.min()`, `.max()`, `.length()`, `.gt()`, …). */
+function boundsOf(schema: Schema | undefined): { lower?: [number, boolean]; upper?: [number, boolean] } {
+  const bounds: { lower?: [number, boolean]; upper?: [number, boolean] } = {};
+  for (const def of checksOf(schema)) {
+    const inclusive = def.inclusive !== false;
+    if (def.check === 'greater_than') bounds.lower = [Number(def.value), inclusive];
+    else if (def.check === 'less_than') bounds.upper = [Number(def.value), inclusive];
+    else if (def.check === 'min_length' || def.check === 'min_size')
+      bounds.lower = [Number(def.minimum), true];
+    else if (def.check === 'max_length' || def.check === 'max_size')
+      bounds.upper = [Number(def.maximum), true];
+    else if (def.check === 'length_equals' || def.check === 'size_equals') {
+      const size = Number(def.length ?? def.size);
+      bounds.lower = [size, true];
+      bounds.upper = [size, true];
+    }
+  }
+  return bounds;
+}
+
+const SIZE_UNITS: Record<string, [noun: string, unit: string]> = {
+  string: ['a string', 'character'],
+  array: ['an array', 'item'],
+  set: ['a Set', 'item'],
+  file: ['a file', 'byte'],
+};
+
+/**
+ * The words of a `too_small` / `too_big` issue: what is wrong and what to send, with both bounds the
+ * schema sets (`has 0 items: send an array of 1 to 50 items`).
+ */
+function sizeWords(
+  issue: Extract<Issue, { code: 'too_small' | 'too_big' }>,
+  got: unknown,
+  schema: Schema | undefined,
+  showNumbers: boolean,
+): string {
+  const small = issue.code === 'too_small';
+  const bound = Number(small ? issue.minimum : issue.maximum);
+  const own: [number, boolean] = [bound, issue.inclusive !== false];
+  const bounds = boundsOf(schema);
+  // the bound crossed, or a tighter one the schema also sets (an integer's safe range beside `.max(10)`)
+  const tighter = (set: [number, boolean] | undefined, lowerBound: boolean) =>
+    set !== undefined && (lowerBound ? set[0] >= own[0] : set[0] <= own[0]) ? set : own;
+  const lower = small ? tighter(bounds.lower, true) : bounds.lower;
+  const upper = small ? bounds.upper : tighter(bounds.upper, false);
+  const sized = SIZE_UNITS[issue.origin];
+  if (sized) {
+    const [noun, unit] = sized;
+    // a length is a whole number: "more than 0" is "at least 1"
+    const least = lower && (lower[1] ? lower[0] : lower[0] + 1);
+    const most = upper && (upper[1] ? upper[0] : upper[0] - 1);
+    const size =
+      least !== undefined && least === most
+        ? `exactly ${plural(least, unit)}`
+        : least !== undefined && most !== undefined
+          ? `${least.toLocaleString('en')} to ${plural(most, unit)}`
+          : least !== undefined
+            ? `at least ${plural(least, unit)}`
+            : `at most ${plural(most ?? bound, unit)}`;
+    // an array's length says nothing secret; a string's length may hint at a credential's
+    const wrong =
+      Array.isArray(got) || got instanceof Set
+        ? `has ${plural(Array.isArray(got) ? got.length : got.size, 'item')}`
+        : typeof got === 'string' && got.length === 0
+          ? 'is empty'
+          : `is too ${small ? 'short' : 'long'}`;
+    return `${wrong}: send ${noun} of ${size}`;
+  }
+  const isDate = issue.origin === 'date';
+  const show = (value: number) => (isDate ? new Date(value).toISOString() : value.toLocaleString('en'));
+  const integer =
+    issue.origin === 'int' || checksOf(schema).some((check) => /int/.test(String(check.format ?? '')));
+  const noun = isDate ? 'a date' : integer ? 'an integer' : 'a number';
+  const limits: string[] = [];
+  // an integer's implicit safe range is no bound its author chose: named only when it is the one crossed
+  const chosen = (limit: [number, boolean] | undefined, crossed: boolean) =>
+    limit !== undefined && (crossed || Math.abs(limit[0]) < Number.MAX_SAFE_INTEGER);
+  if (lower && upper && lower[1] && upper[1] && chosen(lower, small) && chosen(upper, !small))
+    limits.push(`from ${show(lower[0])} to ${show(upper[0])}`);
+  else {
+    if (lower && chosen(lower, small))
+      limits.push(
+        `${lower[1] ? (isDate ? 'on or after' : 'of at least') : isDate ? 'after' : 'greater than'} ${show(lower[0])}`,
+      );
+    if (upper && chosen(upper, !small))
+      limits.push(
+        `${upper[1] ? (isDate ? 'on or before' : 'of at most') : isDate ? 'before' : 'less than'} ${show(upper[0])}`,
+      );
+  }
+  const shown =
+    showNumbers && (typeof got === 'number' || typeof got === 'bigint') ? ` (got ${String(got)})` : '';
+  return `is too ${isDate ? (small ? 'early' : 'late') : small ? 'small' : 'large'}${shown}: send ${noun} ${limits.join(' and ')}`;
+}
+
+const FORMAT_NOUNS: Record<string, string> = {
+  email: 'an email address',
+  url: 'a URL such as https://example.com/path',
+  uuid: 'a UUID',
+  guid: 'a GUID',
+  datetime: 'an ISO 8601 date and time such as 2026-01-31T12:00:00Z',
+  date: 'an ISO 8601 date such as 2026-01-31',
+  time: 'an ISO 8601 time such as 12:00:00',
+  duration: 'an ISO 8601 duration such as PT5M',
+  ipv4: 'an IPv4 address',
+  ipv6: 'an IPv6 address',
+  base64: 'base64 text',
+  base64url: 'base64url text',
+  jwt: 'a JSON Web Token',
+};
+
+/** The words of an `invalid_format` issue of a string. */
+function formatWords(issue: Extract<Issue, { code: 'invalid_format' }>): string {
+  const detail = issue as { prefix?: string; suffix?: string; includes?: string; pattern?: string };
+  switch (issue.format) {
+    case 'starts_with':
+      return `does not start with ${JSON.stringify(detail.prefix)}: send text that starts with it`;
+    case 'ends_with':
+      return `does not end with ${JSON.stringify(detail.suffix)}: send text that ends with it`;
+    case 'includes':
+      return `does not include ${JSON.stringify(detail.includes)}: send text that includes it`;
+    case 'regex':
+      return `does not match the pattern ${detail.pattern}: send text that matches it`;
+    default: {
+      const noun = FORMAT_NOUNS[issue.format] ?? `text in the ${issue.format} format`;
+      return `is not ${noun.replace(/^an? /, 'a valid ').replace(/ such as .*/, '')}: send ${noun}`;
+    }
+  }
+}
+
+/**
+ * An issue that still carries zod's default English message, in words that say what is wrong and
+ * what to send (without the field, which the caller puts before it); undefined for a message its
+ * author wrote. `expected` says what a type or union wanted (see `expectationOf`).
+ */
+export function wordZodDefault(
+  issue: Issue,
+  got: unknown,
+  schema: Schema | undefined,
+  options: { showNumbers: boolean; expected?: string },
+): string | undefined {
+  if (!hasZodDefaultMessage(issue, got)) return undefined;
+  switch (issue.code) {
+    case 'too_small':
+    case 'too_big':
+      return sizeWords(issue, got, schema, options.showNumbers);
+    case 'invalid_type': {
+      const expected = options.expected ?? `a ${String(issue.expected)}`;
+      if (issue.expected === 'int' && typeof got === 'number')
+        return `is not a whole number${options.showNumbers ? ` (got ${got})` : ''}: send an integer`;
+      return `is ${kindOf(got)}: send ${expected}`;
+    }
+    case 'invalid_format':
+      return formatWords(issue);
+    case 'not_multiple_of': {
+      const divisor = String(issue.divisor);
+      return `is not a multiple of ${divisor}: send a multiple of ${divisor}`;
+    }
+    case 'invalid_key':
+    case 'invalid_element': {
+      const [inner] = issue.issues;
+      const where = issue.code === 'invalid_key' ? 'a key' : 'an item';
+      // a key is shown as unknown keys are; an item of a Map or Set is not
+      const shownAs = issue.code === 'invalid_key' ? issue.path.at(-1) : undefined;
+      const innerWords = inner && wordZodDefault(inner, shownAs, undefined, { showNumbers: false });
+      return `has ${where} that ${innerWords ?? `is not valid (${inner?.message ?? 'see the schema'})`}`;
+    }
+    case 'invalid_union':
+      return options.expected === undefined
+        ? 'matches none of the forms this field takes: send one of them (see the schema)'
+        : `is ${kindOf(got)} that matches none of the forms this field takes: send ${options.expected}`;
+    default:
+      return 'is not valid: send a value this field accepts (see the schema)';
+  }
+}
