@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { didYouMean } from './closest-names.js';
 import { hasZodDefaultMessage, wordZodDefault } from './zod-issue-words.js';
 
@@ -180,6 +180,33 @@ function unionKeys(schema: Schema | undefined): string[] | undefined {
   return [...keys];
 }
 
+/**
+ * The first issue of the union's object form that takes every one of `keys`, for `value` (the first
+ * such form that refuses it); undefined when no form takes them all.
+ */
+function ownerIssue(
+  union: Schema | undefined,
+  keys: readonly string[],
+  value: unknown,
+): { form: Schema; value: unknown; issue: Issue } | undefined {
+  const forms: Schema[] = [];
+  const visit = (option: Schema | undefined, depth: number) => {
+    const inner = unwrap(option);
+    const def = inner?._zod.def as unknown as Def | undefined;
+    if (def?.type === 'object' && keys.every((key) => Object.hasOwn(def.shape as object, key)))
+      forms.push(inner!);
+    else if (def?.type === 'union' && depth < 10)
+      for (const each of def.options as Schema[]) visit(each, depth + 1);
+  };
+  visit(union, 0);
+  for (const form of forms) {
+    const result = z.safeParse(form, value);
+    if (!result.success && result.error.issues[0] !== undefined)
+      return { form, value, issue: result.error.issues[0] as Issue };
+  }
+  return undefined;
+}
+
 /** "unknown key …", with the closest known key and the known keys. */
 function unknownKeysMessage(unknown: readonly string[], known: readonly string[]): string {
   const keys = listOf(unknown, ',', quotedKey);
@@ -332,14 +359,25 @@ export function describeZodIssue(
       const use = values.length === 1 ? shown(issue.values[0]) : `one of ${values.join(', ')}`;
       // left out where no object holds it (a hole of an array): a missing value, not an unknown one
       if (got === undefined) return { path, message: `is required: ${use}.` };
+      // an object or array is not shown: it may hold anything, credentials too
+      if (typeof got === 'object' && got !== null)
+        return { path, message: `is ${Array.isArray(got) ? 'an array' : 'an object'}: use ${use}.` };
       return { path, message: `unknown value ${shown(got)}; use ${use}.${hint}` };
     }
     case 'unrecognized_keys': {
       const object = schemaAt(schema, path);
       const def = object?._zod.def as unknown as Def | undefined;
       // an object of a union (zod names the one branch whose only issue is the key): the keys of all
-      const known = def?.type === 'object' ? Object.keys(def.shape as object) : (unionKeys(object) ?? []);
-      return { path, message: unknownKeysMessage(issue.keys, known) };
+      if (def?.type === 'object')
+        return { path, message: unknownKeysMessage(issue.keys, Object.keys(def.shape as object)) };
+      // keys another form of the union takes: that form's issue ({ mode: 7 } read "unknown key
+      // "mode". Did you mean "mode"?" where the form with `mode` refused its value)
+      const owner = ownerIssue(object, issue.keys, valueAt(input, path));
+      if (owner !== undefined) {
+        const described = describeZodIssue(owner.form, owner.value, owner.issue, options);
+        return { path: [...path, ...described.path], message: described.message };
+      }
+      return { path, message: unknownKeysMessage(issue.keys, unionKeys(object) ?? []) };
     }
     default: {
       const words = defaultWords(schema, input, issue, options);

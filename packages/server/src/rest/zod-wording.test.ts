@@ -106,6 +106,12 @@ function badValues(schema: z.core.$ZodType, depth = 0): unknown[] {
 const ZOD_DEFAULTS =
   /Too small|Too big|expected \w+ to (?:have|be)|Invalid input|Invalid option|Invalid string|Invalid number|Invalid key in|Invalid value in|Invalid discriminator|Unrecognized key|received \w+/;
 
+/**
+ * Two more that said nothing to act on: a key a union's other form takes, "unknown key "mode". Did
+ * you mean "mode"?", and an object echoed where an enum value was due, `unknown value {…}`.
+ */
+const MISWORDED = /unknown key "([^"]+)"\. Did you mean "\1"|unknown value [{[]/;
+
 // the schemas are all a route holds here; its handlers, which use the context, never run
 const routes: Route[] = apiRoutes({ version: '0.0.0' } as Parameters<typeof apiRoutes>[0]);
 
@@ -123,7 +129,7 @@ describe('REST 400s word every zod issue as what is wrong and what to send', () 
           } catch (error) {
             if (!ToolMuxError.isInstance(error)) throw error;
             refused++;
-            if (ZOD_DEFAULTS.test(error.message))
+            if (ZOD_DEFAULTS.test(error.message) || MISWORDED.test(error.message))
               defaults.push(`${route.method.toUpperCase()} ${route.path}: ${error.message}`);
           }
         }
@@ -132,6 +138,28 @@ describe('REST 400s word every zod issue as what is wrong and what to send', () 
     // the walk reached the routes' checks (a few hundred refusals), and none reads like zod's
     expect(refused).toBeGreaterThan(200);
     expect(defaults.slice(0, 20)).toEqual([]);
+  });
+
+  it('names the issue of the form that takes a key, and shows no object given for an enum value', () => {
+    const update = routes.find(
+      (candidate) => candidate.method === 'patch' && candidate.path === '/sessions/:sessionId',
+    )!;
+    const answer = (toolkits: unknown) => {
+      try {
+        parseRequestPart(update.body, { config: { toolkits } }, 'body');
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    // before: 'body.config.toolkits: unknown key "mode". Did you mean "mode"? Known keys: …'
+    expect(answer({ mode: 7 })).toBe(
+      'Invalid request body: body.config.toolkits.mode: unknown value 7; use "all".',
+    );
+    // before: 'unknown value {"token":"sk-…"}; use "all"'
+    expect(answer({ mode: { token: 'sk-live-secret' } })).toBe(
+      'Invalid request body: body.config.toolkits.mode: is an object: use "all".',
+    );
   });
 
   it('says what to send with the schema’s own bounds', () => {
