@@ -119,12 +119,19 @@ function requestPartError(
   found: ReadonlyArray<Parameters<typeof describeZodIssue>[2]>,
   alsoFound: number,
 ): ToolMuxError {
-  const issues = found.slice(0, 5).map((issue) => {
+  // a value that breaks two checks alike is named once (`2 ** 60` for an integer of at most 50 breaks
+  // its `.max()` and zod's safe-integer range: one "is too large: send an integer from 1 to 50")
+  const issues: string[] = [];
+  let repeated = 0;
+  for (const issue of found) {
+    if (issues.length === 5) break;
     const { path, message } = describeZodIssue(schema, value, issue);
     const where = path.length > 0 ? `${part}.${path.join('.')}` : part;
-    return `${where}: ${message.replace(/\.$/, '')}`;
-  });
-  const count = found.length + alsoFound;
+    const line = `${where}: ${message.replace(/\.$/, '')}`;
+    if (issues.includes(line)) repeated++;
+    else issues.push(line);
+  }
+  const count = found.length + alsoFound - repeated;
   const more = count > 5 ? ` (and ${count - 5} more)` : '';
   const text = `${issues.join('; ')}${more}`;
   return invalidRequest(`Invalid request ${part}: ${text}${/[.?!]$/.test(text) ? '' : '.'}`);

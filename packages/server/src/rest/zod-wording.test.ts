@@ -129,7 +129,15 @@ describe('REST 400s word every zod issue as what is wrong and what to send', () 
           } catch (error) {
             if (!ToolMuxError.isInstance(error)) throw error;
             refused++;
-            if (ZOD_DEFAULTS.test(error.message) || MISWORDED.test(error.message))
+            const lines = error.message
+              .replace(/^Invalid request \w+: /, '')
+              .replace(/\.$/, '')
+              .split('; ');
+            if (
+              ZOD_DEFAULTS.test(error.message) ||
+              MISWORDED.test(error.message) ||
+              new Set(lines).size < lines.length
+            )
               defaults.push(`${route.method.toUpperCase()} ${route.path}: ${error.message}`);
           }
         }
@@ -160,6 +168,20 @@ describe('REST 400s word every zod issue as what is wrong and what to send', () 
     expect(answer({ mode: { token: 'sk-live-secret' } })).toBe(
       'Invalid request body: body.config.toolkits.mode: is an object: use "all".',
     );
+  });
+
+  it('names a value that breaks two checks alike once', () => {
+    const search = routes.find(
+      (candidate) => candidate.method === 'post' && candidate.path.endsWith('/search'),
+    )!;
+    let message = 'accepted';
+    try {
+      parseRequestPart(search.body, { query: 'issues', limit: 2 ** 60 }, 'body');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    // before: the same line twice, for `.max(50)` and for zod's safe-integer range
+    expect(message).toBe('Invalid request body: body.limit: is too large: send an integer from 1 to 50.');
   });
 
   it('says what to send with the schema’s own bounds', () => {
