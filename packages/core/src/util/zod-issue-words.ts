@@ -178,7 +178,12 @@ export function wordZodDefault(
     case 'too_big':
       return sizeWords(issue, got, schema, options.showNumbers);
     case 'invalid_type': {
-      const expected = options.expected ?? `a ${String(issue.expected)}`;
+      const expected =
+        options.expected ?? (issue.expected === 'int' ? 'an integer' : `a ${String(issue.expected)}`);
+      // NaN and ±Infinity are numbers to typeof, and JSON has none of them: "is a number: send a
+      // number" said nothing
+      if (typeof got === 'number' && !Number.isFinite(got))
+        return `is not a finite number${options.showNumbers ? ` (got ${got})` : ''}: send ${expected}`;
       if (issue.expected === 'int' && typeof got === 'number')
         return `is not a whole number${options.showNumbers ? ` (got ${got})` : ''}: send an integer`;
       return `is ${kindOf(got)}: send ${expected}`;
