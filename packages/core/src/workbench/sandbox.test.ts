@@ -823,6 +823,12 @@ return stacks.map((stack) => stack.split('\\n')[0]);`,
       ],
     });
     expect(await value('return [new Set(), new Map()]')).toEqual([[], {}]);
+    // an Error's own field named like Object.prototype's is its data, not the written object's prototype
+    expect(
+      await value(
+        "const e = new Error('p'); Object.defineProperty(e, '__proto__', { value: { x: 1 }, enumerable: true }); return e",
+      ),
+    ).toEqual(JSON.parse('{"name":"Error","message":"p","__proto__":{"x":1}}'));
     // a key of a Map named like one of Object.prototype's is the Map's own data
     expect(await value("return new Map([['__proto__', 1], ['toString', 2]])")).toEqual(
       JSON.parse('{"__proto__":1,"toString":2}'),

@@ -1010,12 +1010,16 @@ const PRELUDE = `(() => {
   // pairs otherwise), a Set as an array. (The JSON the code writes itself is JavaScript's as ever.)
   const mapForEach = Map.prototype.forEach;
   const setForEach = Set.prototype.forEach;
+  // a member written as data (a key such as __proto__ is the value's own, no setter of the code runs)
+  const put = (target, key, item) => defineProperty(target, key, { value: item, writable: true, enumerable: true, configurable: true });
   const readable = (key, value) => {
     if (typeof value !== 'object' || value === null) return value;
     if (value instanceof HostError) {
-      const out = { name: value.name, message: value.message };
+      const out = {};
+      put(out, 'name', value.name);
+      put(out, 'message', value.message);
       const keys = keysOf(value);
-      for (let index = 0; index < keys.length; index++) out[keys[index]] = value[keys[index]];
+      for (let index = 0; index < keys.length; index++) put(out, keys[index], value[keys[index]]);
       return out;
     }
     if (value instanceof NewMap) {
@@ -1023,16 +1027,16 @@ const PRELUDE = `(() => {
       let named = true;
       apply(mapForEach, value, [(item, name) => {
         if (typeof name !== 'string') named = false;
-        defineProperty(pairs, pairs.length, { value: [name, item], writable: true, enumerable: true, configurable: true });
+        put(pairs, pairs.length, [name, item]);
       }]);
       if (!named) return pairs;
       const out = {};
-      for (let index = 0; index < pairs.length; index++) defineProperty(out, pairs[index][0], { value: pairs[index][1], writable: true, enumerable: true, configurable: true });
+      for (let index = 0; index < pairs.length; index++) put(out, pairs[index][0], pairs[index][1]);
       return out;
     }
     if (value instanceof NewSet) {
       const items = [];
-      apply(setForEach, value, [(item) => defineProperty(items, items.length, { value: item, writable: true, enumerable: true, configurable: true })]);
+      apply(setForEach, value, [(item) => put(items, items.length, item)]);
       return items;
     }
     return value;
