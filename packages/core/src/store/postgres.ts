@@ -54,16 +54,17 @@ import type {
 } from './types.js';
 import { ATTEMPT_EXPIRED_REASON, ATTEMPT_REPLACED_REASON, MAX_ATTEMPTS_ENDED_PER_START } from './types.js';
 import {
+  type FilePiecesRead,
   type FilePiecesReader,
   fileKeptChangingError,
   filePieces,
   GENERATION_PREFIX,
   piecesMissingError,
-  rangeTextReader,
+  readFileRange,
+  readWholeFile,
   WORKBENCH_FILE_RECORD_BYTES,
   WORKBENCH_READ_ATTEMPTS,
   WORKBENCH_STALE_PIECES_MS,
-  wholeTextReader,
 } from './workbench-pieces.js';
 
 export interface PostgresStoreOptions {
@@ -1117,32 +1118,24 @@ export class PostgresStore implements Store {
     );
   }
 
-  /**
-   * Reads the row, then the pieces of its generation a few per statement; starts over when one is
-   * missing (the file was replaced or deleted meanwhile), so the content is one generation's.
-   */
-  async getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {
-    const read = await this.#readFilePieces(sessionId, path, 'read a workbench file', wholeTextReader);
-    return read && { sessionId, path, size: read.size, updatedAt: read.updatedAt, content: read.value };
+  /** Reads the row, then the pieces of its generation a few per statement (see {@link FilePiecesRead}). */
+  getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {
+    return readWholeFile(this.#filePieces, sessionId, path);
   }
 
-  /** As {@link getWorkbenchFile}, the pieces read only up to the range's end, and only the range kept. */
-  async getWorkbenchFileRange(
+  getWorkbenchFileRange(
     sessionId: string,
     path: string,
     offset: number,
     length: number,
   ): Promise<WorkbenchFileRange | undefined> {
-    const operation = 'read a range of a workbench file';
-    return (await this.#readFilePieces(sessionId, path, operation, () => rangeTextReader(offset, length)))
-      ?.value;
+    return readFileRange(this.#filePieces, sessionId, path, offset, length);
   }
 
-  /**
-   * The pieces of a file's current generation in order, to what `begin()` makes (`add` says when it
-   * needs no more; `end` is told whether it was given every piece); a new one when the read starts
-   * over. `undefined` when there is no file.
-   */
+  readonly #filePieces: FilePiecesRead = (sessionId, path, operation, begin) =>
+    this.#readFilePieces(sessionId, path, operation, begin);
+
+  /** This store's {@link FilePiecesRead}. */
   async #readFilePieces<T>(
     sessionId: string,
     path: string,

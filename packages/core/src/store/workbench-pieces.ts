@@ -12,7 +12,7 @@
  * are {@link WORKBENCH_STALE_PIECES_MS} old (and which go with the session).
  */
 
-import type { WorkbenchFileRange } from './types.js';
+import type { WorkbenchFileRange, WorkbenchFileRecord } from './types.js';
 
 /** Characters of a file's content per stored piece (up to 768 KB of UTF-8). */
 export const WORKBENCH_FILE_PIECE_CHARS = 256 * 1024;
@@ -202,8 +202,42 @@ export interface FilePiecesReader<T> {
   end(ended: boolean): T;
 }
 
+/**
+ * How a store reads a file: the row, then the pieces of its current generation in order, to what
+ * `begin()` makes; a new reader when the read starts over (a piece was missing: the file was replaced
+ * or deleted meanwhile), so what it gives is one generation's. `undefined` when there is no file.
+ */
+export type FilePiecesRead = <T>(
+  sessionId: string,
+  path: string,
+  operation: string,
+  begin: () => FilePiecesReader<T>,
+) => Promise<{ size: number; updatedAt: Date; value: T } | undefined>;
+
+/** `Store.getWorkbenchFile` with the store's {@link FilePiecesRead}: the whole file. */
+export async function readWholeFile(
+  read: FilePiecesRead,
+  sessionId: string,
+  path: string,
+): Promise<WorkbenchFileRecord | undefined> {
+  const file = await read(sessionId, path, 'read a workbench file', wholeTextReader);
+  return file && { sessionId, path, size: file.size, updatedAt: file.updatedAt, content: file.value };
+}
+
+/** `Store.getWorkbenchFileRange`: the pieces read only up to the range's end, and only the range kept. */
+export async function readFileRange(
+  read: FilePiecesRead,
+  sessionId: string,
+  path: string,
+  offset: number,
+  length: number,
+): Promise<WorkbenchFileRange | undefined> {
+  const operation = 'read a range of a workbench file';
+  return (await read(sessionId, path, operation, () => rangeTextReader(offset, length)))?.value;
+}
+
 /** A reader of the whole text: the pieces joined as a rope (joined by whoever reads the text). */
-export function wholeTextReader(): FilePiecesReader<string> {
+function wholeTextReader(): FilePiecesReader<string> {
   let content = '';
   return {
     add: (piece) => {
@@ -215,7 +249,7 @@ export function wholeTextReader(): FilePiecesReader<string> {
 }
 
 /** A reader of the range `[offset, offset + length)` (see {@link fileRangeReader}). */
-export function rangeTextReader(offset: number, length: number): FilePiecesReader<WorkbenchFileRange> {
+function rangeTextReader(offset: number, length: number): FilePiecesReader<WorkbenchFileRange> {
   const reader = fileRangeReader(offset, length);
   return { add: (piece) => reader.add(piece), end: (ended) => reader.range(ended) };
 }
