@@ -9,8 +9,11 @@ import { expect, it } from 'vitest';
  * would compile them.
  *
  * Conventions (also in CONTRIBUTING.md):
- * - every ```ts / ```typescript block of README.md, docs/*.md and packages/*\/README.md is checked, as
+ * - every ```ts / ```typescript block (also ```mts, ```cts, any case, with words after the language
+ *   such as ```ts title="agent.ts") of README.md, docs/*.md and packages/*\/README.md is checked, as
  *   one ES module of its own (strict, the repository's tsconfig.base.json), in one TypeScript program;
+ * - a sample uses no value of type `any` (a call, a `new` or a member of one, a literal given where
+ *   `any` is expected): TypeScript checks nothing there, so a made-up option or method would pass;
  * - a block may be a fragment: names it uses without defining them (`mux`, `session`, `acme`, `model`…)
  *   are declared by the prelude below (PRELUDE for every file, FILE_PRELUDE for one file), with the
  *   type the surrounding text gives them; a name the block declares or imports itself wins;
@@ -121,29 +124,45 @@ function markdownFiles(): string[] {
   return files;
 }
 
-function extractBlocks(file: string): Block[] {
-  const lines = readFileSync(join(root, file), 'utf8').split('\n');
+/** The opening line of a fenced block: its indent, its fence and its info string's first word. */
+const FENCE = /^(\s*)(`{3,}|~{3,})\s*([^\s`]*)[^`]*$/;
+/**
+ * The languages of a TypeScript block: ```ts, ```typescript, ```mts or ```cts (any case), with or
+ * without more words after them (```ts title="agent.ts"), as Markdown renders them all as TypeScript.
+ * A block whose fence the check does not take is a sample nobody compiles.
+ */
+const TS_LANGUAGE = /^(?:ts|typescript|mts|cts)$/i;
+
+/** The blocks of one Markdown file (its text given, or read from the repository). */
+function extractBlocks(file: string, text = readFileSync(join(root, file), 'utf8')): Block[] {
+  const lines = text.split('\n');
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)(`{3,}|~{3,})\s*(ts|typescript)\s*$/.exec(lines[i] ?? '');
+    const open = FENCE.exec(lines[i] ?? '');
     if (!open) continue;
-    const [, indent = '', fence = ''] = open;
+    const [, indent = '', fence = '', language = ''] = open;
+    // (CommonMark) the block ends at a line of the same fence character, at least as many, and
+    // nothing else: a shorter fence or one with a language inside it is part of the code
+    const close = new RegExp(`^\\s*${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`);
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !(lines[j] ?? '').trim().startsWith(fence); j++) {
+    for (; j < lines.length && !close.test(lines[j] ?? ''); j++) {
       body.push(
         (lines[j] ?? '').startsWith(indent) ? (lines[j] ?? '').slice(indent.length) : (lines[j] ?? ''),
       );
     }
-    const block: Block = { file, line: i + 2, code: body.join('\n') };
+    // a block of another language is passed over whole: a fence inside it is its text
+    const at = i;
+    i = j;
+    if (!TS_LANGUAGE.test(language)) continue;
+    const block: Block = { file, line: at + 2, code: body.join('\n') };
     // the comments on the lines just before the fence
-    for (let k = i - 1; k >= 0 && /^\s*<!--.*-->\s*$/.test(lines[k] ?? ''); k--) {
+    for (let k = at - 1; k >= 0 && /^\s*<!--.*-->\s*$/.test(lines[k] ?? ''); k--) {
       const comment = /^\s*<!--\s*(not-checked|prelude):\s*(.+?)\s*-->\s*$/.exec(lines[k] ?? '');
       if (comment?.[1] === 'not-checked') block.exempt = comment[2];
       if (comment?.[1] === 'prelude') block.prelude = comment[2];
     }
     blocks.push(block);
-    i = j;
   }
   return blocks;
 }
@@ -206,7 +225,19 @@ const USER_MODULES: Record<string, string> = {
   'acme-toolkit.ts': "export declare const acme: import('@toolmux/core').Toolkit;\n",
 };
 
-function check(blocks: Block[]): { block: Block; message: string }[] {
+interface Failure {
+  block: Block;
+  message: string;
+}
+
+/**
+ * Compiles the blocks in one program. What it reports of each: its compile errors, and each place it
+ * uses a value of type `any`: a member, a call or a `new` of one, an object or array literal given where
+ * `any` is expected. TypeScript checks nothing there, so a misspelt method or a made-up option passes;
+ * in a sample it means a library's types did not load as a user's compiler loads them (with
+ * `skipLibCheck`, a declaration file's import that does not resolve silently makes its names `any`).
+ */
+function check(blocks: Block[]): Failure[] {
   const options = compilerOptions();
   const sources = new Map<string, { block: Block; text: string; preludeLines: number }>();
   for (const block of blocks) {
@@ -234,10 +265,13 @@ function check(blocks: Block[]): { block: Block; message: string }[] {
       : getSourceFile.call(host, path, language, onError, shouldCreate);
   };
   const cache = ts.createModuleResolutionCache(root, (name) => name, options);
-  host.resolveModuleNameLiterals = (literals, containingFile, _redirect, compilerOptions) =>
+  host.resolveModuleNameLiterals = (literals, containingFile, _redirect, compilerOptions, containingSource) =>
     literals.map((literal) => {
       const name = literal.text;
-      const mode = ts.ModuleKind.ESNext;
+      // each file's own module kind, as tsc resolves it: a CommonJS package's declaration files import
+      // their siblings without an extension (`export * from './agent'`), which an ES module's
+      // resolution does not find
+      const mode = ts.getModeForUsageLocation(containingSource, literal, compilerOptions);
       let result = ts.resolveModuleName(name, containingFile, compilerOptions, host, cache, undefined, mode);
       if (!result.resolvedModule && sources.has(containingFile) && !name.startsWith('.')) {
         for (const dir of fallbackDirs) {
@@ -252,9 +286,11 @@ function check(blocks: Block[]): { block: Block; message: string }[] {
       return result;
     });
   const program = ts.createProgram({ rootNames: [...sources.keys()], options, host });
-  const failures: { block: Block; message: string }[] = [];
+  const checker = program.getTypeChecker();
+  const failures: Failure[] = [];
   for (const [path, { block, preludeLines }] of sources) {
     const source = program.getSourceFile(path);
+    if (!source) throw new Error(`${block.file}:${block.line}: not in the program`);
     const diagnostics = [
       ...program.getSyntacticDiagnostics(source),
       ...program.getSemanticDiagnostics(source),
@@ -271,11 +307,54 @@ function check(blocks: Block[]): { block: Block; message: string }[] {
       }
       failures.push({ block, message: `${where} TS${diagnostic.code}: ${text}` });
     }
+    // (after a compile error, what it left unknown is any too: the error says it already)
+    if (diagnostics.length > 0) continue;
+    for (const { line, message } of uncheckedUses(source, checker)) {
+      if (line >= preludeLines)
+        failures.push({ block, message: `${block.file}:${block.line + line - preludeLines}: ${message}` });
+    }
   }
   return failures;
 }
 
-const blocks = markdownFiles().flatMap(extractBlocks);
+/**
+ * The places of a source file that use a value of type `any`: a member, a call or a `new` of one, an
+ * object or array literal given where `any` is expected (0-based lines).
+ */
+function uncheckedUses(source: ts.SourceFile, checker: ts.TypeChecker): { line: number; message: string }[] {
+  const uses: { line: number; message: string }[] = [];
+  const isAny = (type: ts.Type | undefined) => type !== undefined && (type.flags & ts.TypeFlags.Any) !== 0;
+  const firstLine = (node: ts.Node) => node.getText(source).split('\n')[0];
+  const visit = (node: ts.Node) => {
+    const target =
+      ts.isPropertyAccessExpression(node) ||
+      ts.isElementAccessExpression(node) ||
+      ts.isCallExpression(node) ||
+      ts.isNewExpression(node)
+        ? node.expression
+        : undefined;
+    const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
+    if (target !== undefined && isAny(checker.getTypeAtLocation(target))) {
+      uses.push({
+        line,
+        message: `\`${firstLine(target)}\` is of type any: nothing done with it is checked`,
+      });
+    } else if (
+      (ts.isObjectLiteralExpression(node) || ts.isArrayLiteralExpression(node)) &&
+      isAny(checker.getContextualType(node))
+    ) {
+      uses.push({
+        line,
+        message: `the literal given to \`${firstLine(node.parent)}\` goes where any is expected: nothing in it is checked`,
+      });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return uses;
+}
+
+const blocks = markdownFiles().flatMap((file) => extractBlocks(file));
 const checked = blocks.filter((block) => block.exempt === undefined);
 
 it('finds the TypeScript samples of the docs', () => {
@@ -381,14 +460,101 @@ it('runs handleToolCalls in the samples only for a response with tool calls', ()
  */
 const COMPILE_TIMEOUT_MS = 300_000;
 
+/**
+ * Samples that must fail, compiled in the same program as the docs' (a second program would load the
+ * same types again): each with what its failure names. They show that a sample using an option or a
+ * method the packages do not have fails the check, for toolmux's own API and for a framework's.
+ */
+const PROBES: { block: Block; fails: RegExp }[] = [
+  // an option of toolmux's API that does not exist
+  {
+    code: "await mux.create('user_123', { toolkits: ['acme'], toolkitz: ['acme'] });",
+    fails: /TS\d+: .*'toolkitz'/,
+  },
+  // a method of toolmux's API that does not exist
+  { code: "await session.serch({ query: 'where is my order' });", fails: /TS\d+: .*'serch'/ },
+  // a framework whose declaration files are CommonJS ones that import their siblings without an extension
+  {
+    code: "import { Agent } from '@openai/agents';\nnew Agent({ name: 'Assistant', toolz: [] });",
+    fails: /TS\d+: .*'toolz'/,
+  },
+  {
+    code: "import { Agent } from '@openai/agents';\nnew Agent({ name: 'Assistant' }).cloneIt();",
+    fails: /TS\d+: .*'cloneIt'/,
+  },
+  // a value TypeScript does not check
+  {
+    code: "const loose = JSON.parse('{}');\nloose.create('user_123', { toolkitz: [] });",
+    fails: /`loose\.create` is of type any/,
+  },
+].map(({ code, fails }, index) => ({
+  block: { file: 'docs/(must-fail).md', line: 1 + index * 10, code },
+  fails,
+}));
+
+let compiled: Failure[] | undefined;
+/** The docs' samples and the probes, compiled once for the tests below. */
+const compile = () => {
+  compiled ??= check([...checked, ...PROBES.map((probe) => probe.block)]);
+  return compiled;
+};
+
+it('takes every TypeScript block of a page, and only those', () => {
+  const page = [
+    '```ts title="agent.ts"',
+    'const a = 1;',
+    '```',
+    '<!-- prelude: declare const x: number; -->',
+    '```TypeScript',
+    'const b = x;',
+    '```',
+    '- an item of a list',
+    '',
+    '  ~~~mts',
+    '  const c = 3;',
+    '  ~~~',
+    '````md',
+    '```ts',
+    'a page about a sample: not one',
+    '```',
+    '````',
+    '```js',
+    'const d = 4;',
+    '```',
+    '````ts',
+    'const e = `',
+    '```',
+    '`;',
+    '````',
+  ].join('\n');
+  expect(extractBlocks('page.md', page).map(({ line, code, prelude }) => ({ line, code, prelude }))).toEqual([
+    { line: 2, code: 'const a = 1;' },
+    { line: 6, code: 'const b = x;', prelude: 'declare const x: number;' },
+    { line: 11, code: 'const c = 3;' },
+    { line: 22, code: 'const e = `\n```\n`;' },
+  ]);
+});
+
+it(
+  'fails a sample that uses an option or a method the packages do not have',
+  () => {
+    const failures = compile();
+    for (const probe of PROBES) {
+      const messages = failures.filter((failure) => failure.block === probe.block).map((f) => f.message);
+      expect(messages.join('\n'), probe.block.code).toMatch(probe.fails);
+    }
+  },
+  COMPILE_TIMEOUT_MS,
+);
+
 it(
   `compiles the ${checked.length} TypeScript samples of the docs (strict, against the built packages)`,
   () => {
-    const failures = check(checked).map((failure) => failure.message);
-    expect(
-      failures,
-      `${failures.length} compile errors in the docs' samples:\n${failures.join('\n')}`,
-    ).toEqual([]);
+    const probes = new Set(PROBES.map((probe) => probe.block));
+    const failures = compile()
+      .filter((failure) => !probes.has(failure.block))
+      .map((failure) => failure.message);
+    expect(failures, `${failures.length} problems in the docs' samples:\n${failures.join('\n')}`).toEqual([]);
   },
   COMPILE_TIMEOUT_MS,
 );
