@@ -343,8 +343,8 @@ describe('SQLite: a process killed with SIGKILL in the middle of migrating', () 
           "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'toolmux_execution_logs_%' ORDER BY name",
         ),
       ).toEqual([
+        { name: 'toolmux_execution_logs_parent_id' },
         { name: 'toolmux_execution_logs_session_id_id' },
-        { name: 'toolmux_execution_logs_session_parent_id' },
         { name: 'toolmux_execution_logs_tool_slug_id' },
         { name: 'toolmux_execution_logs_user_id_id' },
         { name: 'toolmux_execution_logs_workbench_cells' },

@@ -71,6 +71,17 @@ const FORM_REQUEST_BOUND_INDEX = `
 const TOOL_INDEX =
   'CREATE INDEX toolmux_execution_logs_tool_slug_id ON toolmux_execution_logs (tool_slug, id);';
 
+/**
+ * Migration 21, the same SQL in both dialects: the parent index led by the parent, `(parent_id, id)`,
+ * in place of migration 9's `(session_id, parent_id, id)`; partial as that one (only the entries that
+ * have a parent are in it).
+ */
+const PARENT_INDEX = `
+  DROP INDEX toolmux_execution_logs_session_parent_id;
+  CREATE INDEX toolmux_execution_logs_parent_id ON toolmux_execution_logs (parent_id, id)
+    WHERE parent_id IS NOT NULL;
+`;
+
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
 
@@ -711,6 +722,21 @@ export const MIGRATIONS: readonly Migration[] = [
           ON session_id, user_id, parent_id FROM toolmux_execution_logs;
         ANALYZE toolmux_execution_logs;`,
     },
+  },
+  {
+    version: 21,
+    name: 'execution_log_parent_index',
+    // The calls of a parent were indexed behind their session, `(session_id, parent_id, id)`: a
+    // filter by parent without the session (`GET /logs?parent_id=…`, `mux.logs.list({ parentId })`,
+    // alone or beside a user or a tool) walked the whole table, or a user's or a tool's entries, for a
+    // page, all of them for a parent no entry names. The parent's own entry cannot tell the session
+    // in its place: calls are stored before it (a remote client's multi-execute uploads its entry when
+    // it ends), or without it for good (an aborted call logged after that upload, a parent the pruner
+    // took). Led by the parent, the index serves a session's calls of a parent as well (the stores
+    // walk it and check the session: a parent's calls are its session's). It replaces migration 9's,
+    // so a call's log commit writes no more than before (only an entry that has a parent, one column
+    // fewer); a release still running reads a session's calls of a parent by the session's index.
+    sql: { sqlite: PARENT_INDEX, postgres: PARENT_INDEX },
   },
 ];
 

@@ -15,6 +15,18 @@ export interface SessionLogPage {
 /** Runs one statement: a named one, prepared once per pooled connection. */
 export type RunStatement = (name: string, text: string, values: unknown[]) => Promise<QueryResultRow[]>;
 
+/**
+ * `column` as a statement compares it where no index may serve it (text, as the column): beside a
+ * parent the log is read by the parent index alone (a parent's calls are its session's), and the
+ * other columns are checked on the parent's calls, as SQLite's unary `+` does (`SqliteStore`'s
+ * logWalk). Left to itself PostgreSQL read both the parent's and the session's index as bitmaps and
+ * sorted what they shared (its statistics do not tell a bitmap that a parent's calls are its
+ * session's): the session's whole range of its index for a page.
+ */
+export function unindexed(column: string): string {
+  return `(${column} || '')`;
+}
+
 /** At most this many rows are read by one statement (the largest single page's). */
 export const MAX_BATCH_ROWS = MAX_PAGE_LIMIT + 1;
 
@@ -34,13 +46,14 @@ interface Waiting {
 /**
  * Reads pages of sessions' execution logs, several pages per statement, each page as one text.
  *
- * A page costs little in PostgreSQL (an index range scan of `(session_id, id)`) but a round trip costs
- * the server a socket write that wakes the database and a read of its answer; with many clients
- * reading logs at once (a dashboard, 64 agents), those round trips are most of the work. So the pages
- * asked for in one turn of the event loop (the requests that arrived together) are read by one
- * statement: `unnest` turns the arrays of session ids, cursors and limits into rows, and a `LATERAL`
- * subquery reads each page with the same index scan as a single page. A page asked for alone is read
- * by the one-page statement, without waiting for anything but the end of the turn.
+ * A page costs little in PostgreSQL (an index range scan of `(session_id, id)`, a parent's calls one
+ * of `(parent_id, id)`) but a round trip costs the server a socket write that wakes the database and
+ * a read of its answer; with many clients reading logs at once (a dashboard, 64 agents), those round
+ * trips are most of the work. So the pages asked for in one turn of the event loop (the requests
+ * that arrived together) are read by one statement: `unnest` turns the arrays of session ids,
+ * cursors and limits into rows, and a `LATERAL` subquery reads each page with the same index scan as
+ * a single page. A page asked for alone is read by the one-page statement, without waiting for
+ * anything but the end of the turn.
  *
  * Each page comes back as one row: its entries (`columns`, one text each) joined by
  * {@link ENTRY_SEPARATOR} by `string_agg`, newest first. `pg` decodes a row at a time, each with its
@@ -121,7 +134,7 @@ export class SessionLogPageReader {
   /** The one-page statement: the page's entries as one text (null for none). */
   async #readOne(shape: string, page: SessionLogPage): Promise<string[]> {
     const values: unknown[] = [page.sessionId];
-    const conditions = ['session_id = $1'];
+    const conditions = [`${page.parentId === undefined ? 'session_id' : unindexed('session_id')} = $1`];
     if (page.parentId !== undefined) {
       values.push(page.parentId);
       conditions.push(`parent_id = $${values.length}`);
@@ -146,7 +159,7 @@ export class SessionLogPageReader {
     const values: unknown[] = [batch.map(({ page }) => page.sessionId), batch.map(({ page }) => page.rows)];
     const arrays = ['$1::text[]', '$2::int[]'];
     const names = ['session_id', 'row_limit'];
-    const conditions = ['session_id = q.session_id'];
+    const conditions = [`${parent ? unindexed('session_id') : 'session_id'} = q.session_id`];
     if (parent) {
       values.push(batch.map(({ page }) => page.parentId));
       arrays.push(`$${values.length}::text[]`);

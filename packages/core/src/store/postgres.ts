@@ -14,7 +14,7 @@ import {
 } from './migrations.js';
 import { assertPageQuery, LOG_READ_ROWS, type PageQuery, pageClause, toPage } from './pagination.js';
 import { PostgresConnectionListener } from './postgres-connection-listener.js';
-import { SessionLogPageReader } from './postgres-log-pages.js';
+import { SessionLogPageReader, unindexed } from './postgres-log-pages.js';
 import {
   accountLimitError,
   assertExpectedVersion,
@@ -291,6 +291,23 @@ function toSession(row: QueryResultRow): SessionRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/**
+ * A log query's filters for {@link pageClause}: beside a parent, the other columns are compared where
+ * no index serves them (see `unindexed`), so the parent's calls are walked by the parent index and
+ * checked; otherwise the planner picks the walk.
+ */
+function logFilters(
+  filters: Partial<Record<'session_id' | 'user_id' | 'tool_slug' | 'parent_id', string>>,
+): PageQuery['filters'] {
+  if (filters.parent_id === undefined) return filters;
+  return Object.fromEntries(
+    Object.entries(filters).map(([column, value]) => [
+      column === 'parent_id' ? column : unindexed(column),
+      value,
+    ]),
+  );
 }
 
 /**
@@ -1364,7 +1381,7 @@ export class PostgresStore implements Store {
         unpackLogs(texts) ??
         (
           await this.list('list execution logs', 'toolmux_execution_logs', LOG_READ_COLUMNS, {
-            filters: { session_id: sessionId, parent_id: parentId },
+            filters: logFilters({ session_id: sessionId, parent_id: parentId }),
             limit,
             cursor,
           })
@@ -1372,7 +1389,12 @@ export class PostgresStore implements Store {
       return toPage(entries, limit);
     }
     const rows = await this.list('list execution logs', 'toolmux_execution_logs', LOG_READ_COLUMNS, {
-      filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug, parent_id: parentId },
+      filters: logFilters({
+        session_id: sessionId,
+        user_id: userId,
+        tool_slug: toolSlug,
+        parent_id: parentId,
+      }),
       limit,
       cursor,
     });
@@ -1420,7 +1442,8 @@ export class PostgresStore implements Store {
   /**
    * Pages of sessions' logs asked for together are read by one statement, a page alone by the
    * one-page statement of its shape, both named (parsed and planned once per pooled connection) and
-   * each page an index scan of (session_id, id), checked by store/log-query-plan.test.ts. Entries
+   * each page an index scan of (session_id, id), checked by store/log-query-plan.test.ts (a parent's
+   * calls: of (parent_id, id), store/log-parent-index.test.ts). Entries
    * are read packed (LOG_PACKED_COLUMN), a page's as one text (see SessionLogPageReader).
    */
   private readonly sessionLogPages = new SessionLogPageReader(
@@ -1450,7 +1473,8 @@ export class PostgresStore implements Store {
   async moveLogChildren(sessionId: string, from: string, to: string): Promise<number> {
     const rows = await this.query(
       'relink execution log entries',
-      'UPDATE toolmux_execution_logs SET parent_id = $1 WHERE session_id = $2 AND parent_id = $3 RETURNING id',
+      // the parent's calls, by the parent index (see logFilters)
+      `UPDATE toolmux_execution_logs SET parent_id = $1 WHERE parent_id = $3 AND ${unindexed('session_id')} = $2 RETURNING id`,
       [to, sessionId, from],
     );
     return rows.length;

@@ -627,18 +627,21 @@ type LogFilters = Record<'session_id' | 'user_id' | 'tool_slug' | 'parent_id', s
 
 /** The indexes a log query may walk, the narrowest first: the columns each compares. */
 const LOG_WALKS: ReadonlyArray<ReadonlyArray<keyof LogFilters>> = [
-  ['session_id', 'parent_id'],
+  ['parent_id'],
   ['session_id'],
   ['tool_slug'],
   ['user_id'],
 ];
 
 /**
- * Splits a log query's filters into `walk`, the columns of the one index it reads (a session's
- * parent index, else the session's, else the tool's, else the user's), and `check`, the others,
- * compared behind SQLite's unary `+`, which no index serves. The store runs no ANALYZE, so SQLite
- * knows nothing of how many entries a value has, and left to itself walked the index it met last: a
- * page of a session and its user read the user's whole log, a tool's entries of a session the tool's.
+ * Splits a log query's filters into `walk`, the columns of the one index it reads (the parent's,
+ * else the session's, else the tool's, else the user's), and `check`, the others, compared behind
+ * SQLite's unary `+`, which no index serves. The store runs no ANALYZE, so SQLite knows nothing of
+ * how many entries a value has, and left to itself walked the index it met last: a page of a session
+ * and its user read the user's whole log, a tool's entries of a session the tool's. A parent's calls
+ * are walked by parent whatever else is asked (migration 21's index; a parent's calls are its
+ * session's): without the session, beside a user or a tool they walked the user's or the tool's
+ * entries, alone the whole table.
  */
 function logWalk(filters: LogFilters): { walk: PageQuery['filters']; check: Record<string, string> } {
   const walked = LOG_WALKS.find((columns) => columns.every((column) => filters[column] !== undefined)) ?? [];
@@ -1367,7 +1370,7 @@ export class SqliteStore implements Store {
       tool_slug: toolSlug,
       parent_id: parentId,
     });
-    // a tool's entries among a session's or a user's: the walk may pass many that are not
+    // a tool's entries among a parent's, a session's or a user's: the walk may pass many that are not
     if (toolSlug !== undefined && Object.keys(check).length > 0) {
       return this.#listLogsChecked(walk, check, limit, cursor);
     }
@@ -1408,9 +1411,9 @@ export class SqliteStore implements Store {
 
   /**
    * A page of the entries that `walk` selects (by one index) and that pass `check` as well (a tool
-   * beside a session or a user), looked for {@link TOOL_SCAN_WINDOW} entries of the walk at a time,
-   * with the event loop free between two windows: a tool rarely called in a session may look at
-   * all the session's entries, but no turn of the event loop holds more than a window.
+   * beside a parent, a session or a user), looked for {@link TOOL_SCAN_WINDOW} entries of the walk
+   * at a time, with the event loop free between two windows: a tool rarely called in a session may
+   * look at all the session's entries, but no turn of the event loop holds more than a window.
    */
   async #listLogsChecked(
     walk: PageQuery['filters'],
@@ -1478,8 +1481,9 @@ export class SqliteStore implements Store {
     return this.write('relink execution log entries', () =>
       Number(
         this.statement(
-          'UPDATE toolmux_execution_logs SET parent_id = ? WHERE session_id = ? AND parent_id = ?',
-        ).run(to, sessionId, from).changes,
+          // the parent's calls, by the parent index (see logWalk)
+          'UPDATE toolmux_execution_logs SET parent_id = ? WHERE parent_id = ? AND +session_id = ?',
+        ).run(to, from, sessionId).changes,
       ),
     );
   }
