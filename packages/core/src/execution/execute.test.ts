@@ -13,6 +13,7 @@ import {
   HUGE_THROWN_MESSAGE_CHARS,
   hostileThrowsToolkit,
 } from '../test/hostile-throws.js';
+import { relayToolkit } from '../test/relay-tool.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { redactForLog } from '../util/redact.js';
@@ -193,22 +194,9 @@ describe('the execution path', () => {
   it("the calls made under the signal of a call a time limit stopped (a multi-execute's, a handler's own) name that limit and that call", async () => {
     const sample = createSampleToolkits();
     let session!: Session;
-    let relaySignal: AbortSignal | undefined;
-    const relay = defineToolkit({
-      slug: 'relay',
-      description: 'Calls another tool',
-      tools: [
-        defineTool({
-          slug: 'RELAY_WAIT',
-          description: 'Waits for approval through the session',
-          inputSchema: z.object({}),
-          execute: (_input, context) => {
-            relaySignal = context.signal;
-            return session.execute('TASKS_WAIT_FOR_APPROVAL', { taskId: 't2' }, { signal: context.signal });
-          },
-        }),
-      ],
-    });
+    const { toolkit: relay, last } = relayToolkit((signal) =>
+      session.execute('TASKS_WAIT_FOR_APPROVAL', { taskId: 't2' }, { signal }),
+    );
     const mux = new ToolMux({ toolkits: [...sample.toolkits, relay], store: ':memory:', logger: quiet });
     try {
       session = await mux.create('user_1');
@@ -237,7 +225,7 @@ describe('the execution path', () => {
         );
       }
       // a call made under that signal once it aborted: before it started
-      const late = await session.execute('TASKS_LIST_TASKS', {}, { signal: relaySignal });
+      const late = await session.execute('TASKS_LIST_TASKS', {}, { signal: last.signal });
       expect(late.error).toBe(
         `TASKS_LIST_TASKS was stopped by the time limit of the RELAY_WAIT call it ran in before it started ${named}`,
       );

@@ -22,7 +22,7 @@ import {
 } from '../schema/validate.js';
 import { validationOwner, validationThread } from '../schema/validation-thread.js';
 import type { ExecutionLogRecord } from '../store/types.js';
-import { callerTimeoutMessage, carryingTimeLimit, runUntilAborted } from '../util/abort.js';
+import { abortedCallMessage, carryingTimeLimit, runUntilAborted, stoppedByToolmux } from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonSafeResult } from '../util/json-safe.js';
@@ -323,14 +323,19 @@ class CallAttempt {
     const controller = this.#controller;
     this.#caller = caller;
     this.#inFlight = inFlight;
+    // the calls its handler makes under ctx.signal (a meta-tool's) say that toolmux stopped them, and
+    // why: their caller did not abort them
     this.#timer = setTimeout(
       () =>
         controller.abort(
-          new ToolCallFailure(
-            'TOOL_TIMEOUT',
-            this.#stage === 'handler'
-              ? `${tool.slug} did not finish within ${timeoutMs} ms and was stopped.`
-              : `${tool.slug} did not finish within ${timeoutMs} ms and was stopped: it was still waiting for its connected account's credentials (a token refresh), ${notRun}.`,
+          stoppedByToolmux(
+            new ToolCallFailure(
+              'TOOL_TIMEOUT',
+              this.#stage === 'handler'
+                ? `${tool.slug} did not finish within ${timeoutMs} ms and was stopped.`
+                : `${tool.slug} did not finish within ${timeoutMs} ms and was stopped: it was still waiting for its connected account's credentials (a token refresh), ${notRun}.`,
+            ),
+            `the ${tool.slug} call it ran in did not finish within its timeout of ${timeoutMs} ms`,
           ),
         ),
       timeoutMs,
@@ -340,15 +345,12 @@ class CallAttempt {
         this.#stage === 'handler'
           ? ''
           : ` while it waited for its connected account's credentials (a token refresh), ${notRun}`;
-      // a time limit that stopped the call stops the calls its handler makes under ctx.signal (a
-      // meta-tool's): they name it too
+      // a time limit (or a stop of toolmux's own: the workbench cell the call was made from ended)
+      // that stopped the call stops the calls its handler makes under ctx.signal (a meta-tool's):
+      // they name it too
       controller.abort(
         carryingTimeLimit(
-          new ToolCallFailure(
-            'TOOL_ABORTED',
-            callerTimeoutMessage(tool.slug, caller, during) ??
-              `${tool.slug} was aborted by the caller${during}.`,
-          ),
+          new ToolCallFailure('TOOL_ABORTED', abortedCallMessage(tool.slug, caller, during)),
           tool.slug,
           caller,
         ),
@@ -359,11 +361,14 @@ class CallAttempt {
     else caller?.addEventListener('abort', this.#onCallerAbort, { once: true });
     inFlight?.running((closeTimeoutMs) =>
       controller.abort(
-        new ToolCallFailure(
-          'TOOL_ABORTED',
-          this.#stage === 'handler'
-            ? `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`
-            : `${tool.slug} was stopped: its ToolMux was closed, and the call was still waiting for its connected account's credentials (a token refresh) past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
+        stoppedByToolmux(
+          new ToolCallFailure(
+            'TOOL_ABORTED',
+            this.#stage === 'handler'
+              ? `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`
+              : `${tool.slug} was stopped: its ToolMux was closed, and the call was still waiting for its connected account's credentials (a token refresh) past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
+          ),
+          `its ToolMux was closed, and the ${tool.slug} call it ran in ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight`,
         ),
       ),
     );
@@ -487,8 +492,12 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
       if (request.signal?.aborted)
         throw new ToolCallFailure(
           'TOOL_ABORTED',
-          callerTimeoutMessage(tool.slug, request.signal, ' before it started') ??
+          abortedCallMessage(
+            tool.slug,
+            request.signal,
+            ' before it started',
             `${tool.slug} was aborted before it started.`,
+          ),
         );
       // the tool's timeout counts from here: the wait for credentials (a token refresh, also one
       // another process holds the lease of) is part of it

@@ -66,7 +66,7 @@ import {
   type UnlistedTools,
 } from '../tool-modifiers.js';
 import type { SessionLogsOptions } from '../toolmux-types.js';
-import { callerTimeoutMessage, checkSignal } from '../util/abort.js';
+import { abortedCallMessage, checkSignal } from '../util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
@@ -206,9 +206,12 @@ export async function callOnServer(
     return refuse(
       new ToolMuxError({
         code: 'TOOL_ABORTED',
-        message:
-          callerTimeoutMessage(slug, signal, ' before it started') ??
+        message: abortedCallMessage(
+          slug,
+          signal,
+          ' before it started',
           `${slug} was aborted before it started.`,
+        ),
       }),
     );
   }
@@ -232,7 +235,7 @@ export async function callOnServer(
       return {
         successful: false,
         data: null,
-        error: callerTimeoutMessage(slug, signal) ?? `${slug} was aborted by the caller.`,
+        error: abortedCallMessage(slug, signal),
         code: 'TOOL_ABORTED',
         logId: '',
       };

@@ -82,8 +82,9 @@ export function stoppedByTimeLimit(signal: AbortSignal | undefined): boolean {
 
 /**
  * `failure`, the reason a call (`slug`) that its caller's `signal` stopped aborts its handler's
- * `ctx.signal` with, made to carry the caller's time limit, if one stopped it, on to the calls made
- * under that signal: they then say that limit stopped them (see {@link callerTimeoutMessage}).
+ * `ctx.signal` with, made to carry what stopped it on to the calls made under that signal: a caller's
+ * time limit (they then say that limit stopped them, see {@link callerTimeoutMessage}), or a stop of
+ * toolmux's own (they say why toolmux stopped them, see {@link stoppedByToolmux}).
  */
 export function carryingTimeLimit<T extends object>(
   failure: T,
@@ -92,7 +93,54 @@ export function carryingTimeLimit<T extends object>(
 ): T {
   const limit = timeLimitOf(signal);
   if (limit) carriedTimeLimits.set(failure, { via: slug, ...limit });
+  const because = toolmuxStopOf(signal);
+  if (because !== undefined) toolmuxStops.set(failure, because);
   return failure;
+}
+
+/**
+ * The abort reasons toolmux made when it stopped calls itself, not at their caller's word: the
+ * workbench cell they were called from ended (returned, threw, ran past its `timeoutMs`, its context
+ * was dropped), the call they ran in was stopped by its own timeout or by `close()`. Each maps to why,
+ * as words that follow "because"; the calls made under a signal aborted with one say so, where they
+ * said "aborted by the caller", which no caller did. Keyed by the reason: nothing is added to it.
+ */
+const toolmuxStops = new WeakMap<object, string>();
+
+/**
+ * `reason`, an abort reason toolmux stops calls with itself, marked with why (`because`: words that
+ * follow "because", and what to do where that helps): the calls made under the signal it aborts
+ * say so (see {@link abortedCallMessage}).
+ */
+export function stoppedByToolmux<T extends object>(reason: T, because: string): T {
+  toolmuxStops.set(reason, because);
+  return reason;
+}
+
+/** Why toolmux itself aborted `signal` (see {@link stoppedByToolmux}), or undefined for a caller's abort. */
+export function toolmuxStopOf(signal: AbortSignal | undefined): string | undefined {
+  const reason: unknown = signal?.reason;
+  return typeof reason === 'object' && reason !== null ? toolmuxStops.get(reason) : undefined;
+}
+
+/**
+ * What a call (`slug`) stopped because `signal`, the signal it was given, aborted says: stopped by a
+ * caller's time limit (see {@link callerTimeoutMessage}); stopped by toolmux, and why (see
+ * {@link stoppedByToolmux}); else `aborted` (by default "<slug> was aborted by the caller"), as the
+ * caller aborted it. `during` says what the call was doing, as words that follow "stopped" (" while
+ * it waited for …", " before it started").
+ */
+export function abortedCallMessage(
+  slug: string,
+  signal: AbortSignal | undefined,
+  during = '',
+  aborted = `${slug} was aborted by the caller${during}.`,
+): string {
+  const limited = callerTimeoutMessage(slug, signal, during);
+  if (limited !== undefined) return limited;
+  const because = toolmuxStopOf(signal);
+  if (because === undefined) return aborted;
+  return `${slug} was stopped${during}${during === '' ? '' : ','} because ${because}.`;
 }
 
 /**

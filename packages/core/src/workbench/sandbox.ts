@@ -12,6 +12,7 @@ import {
 } from 'quickjs-emscripten-core';
 import { SESSION_CONFIG_BOUNDS } from '../config/session-config.js';
 import { quotedMessage, ToolMuxError } from '../errors.js';
+import { stoppedByToolmux } from '../util/abort.js';
 import {
   jsonTextSliced,
   NOT_SMALL,
@@ -95,8 +96,35 @@ export interface SandboxMonitor {
   preempt(): boolean;
 }
 
-/** The reason a cell's abort signal gives when the cell ended (no DOMException per cell). */
-const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
+/** What a cell stopped for computing too long while other sessions waited for a worker is told. */
+const PREEMPTED =
+  'The code computed without pause for too long while every workbench worker was busy and other sessions were waiting, and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.';
+
+/** Why a cell's context was dropped while it ran, by the error it ended with (see `contextDropped`). */
+const droppedBecause = new WeakMap<object, string>();
+
+/**
+ * Why the calls a cell left running were stopped when it ended (`error`: how it ended, none when its
+ * code returned; `timeoutMs`: its limit), as words that follow "because", with what to do where that
+ * helps (see `stoppedByToolmux`): their caller did not abort them, the cell's end did.
+ */
+function cellEndedBecause(error: CellResult['error'], timeoutMs: number): string {
+  const cell = 'the workbench cell it was called from';
+  if (error === undefined)
+    return `${cell} returned without awaiting it; await the call (or Promise.all of the calls) before the cell returns`;
+  const dropped = droppedBecause.get(error);
+  if (dropped !== undefined) return `${cell} was stopped (${dropped})`;
+  switch (error.code) {
+    case 'WORKBENCH_CODE_ERROR':
+      return `${cell} ended with an error (WORKBENCH_CODE_ERROR) without awaiting it; await every call before the cell ends (Promise.allSettled waits for them all, where Promise.all stops waiting at the first failure)`;
+    case 'WORKBENCH_TIMEOUT':
+      return error.message === PREEMPTED
+        ? `${cell} computed without pause for too long while every workbench worker was busy and was stopped (WORKBENCH_TIMEOUT); do less per cell`
+        : `${cell} ran past its timeoutMs of ${timeoutMs} ms (WORKBENCH_TIMEOUT); raise workbench.timeoutMs or do less per cell`;
+    default:
+      return `${cell} ended with ${error.code}`;
+  }
+}
 
 /**
  * The engine's memory is at its maximum (its Wasm memory, or QuickJS's heap limit): a value the
@@ -2292,11 +2320,13 @@ export class Sandbox {
    * out-of-memory the sandbox is disposed (its state is gone) and the caller makes a new one.
    */
   async run(code: string, host: SandboxHostCall, limits: CellLimits): Promise<CellResult> {
-    const calls = new CellCalls(limits.signal);
+    const calls = new CellCalls(limits.signal, limits.timeoutMs);
+    let outcome: CellResult | undefined;
     try {
-      return await this.runRaw(code, rawHostOf(host, calls), limits);
+      outcome = await this.runRaw(code, rawHostOf(host, calls), limits);
+      return outcome;
     } finally {
-      calls.end();
+      calls.end(outcome?.error);
     }
   }
 
@@ -2506,9 +2536,7 @@ export class Sandbox {
       this.#drop();
       return {
         code: 'WORKBENCH_TIMEOUT',
-        message: this.#preempted
-          ? 'The code computed without pause for too long while every workbench worker was busy and other sessions were waiting, and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.'
-          : timedOut(limits),
+        message: this.#preempted ? PREEMPTED : timedOut(limits),
       };
     }
     if (!error || (error.name === 'InternalError' && error.message === 'out of memory')) {
@@ -2576,14 +2604,12 @@ export const LEFTOVER_STOPPED =
 
 /** The result of a cell whose context was dropped while it ran, or before it started (`why`). */
 export function contextDropped(why: string): CellResult {
-  return {
-    result: null,
-    logs: [],
-    error: {
-      code: 'WORKBENCH_CONTEXT_DROPPED',
-      message: `The workbench context running this code was dropped while it ran (${why}), so the code was stopped; globalThis is gone (toolmux.files are kept).`,
-    },
+  const error = {
+    code: 'WORKBENCH_CONTEXT_DROPPED' as const,
+    message: `The workbench context running this code was dropped while it ran (${why}), so the code was stopped; globalThis is gone (toolmux.files are kept).`,
   };
+  droppedBecause.set(error, why);
+  return { result: null, logs: [], error };
 }
 
 /** The answer to a `toolmux.*` call its cell made after its context was dropped (`why`): no tool ran. */
@@ -2632,16 +2658,23 @@ function rawHostOf(host: SandboxHostCall, calls: CellCalls): SandboxRawHost {
  * aborts when the caller's signal does, and when the cell ends while calls still run (their results
  * are no longer awaited). A cell whose calls have all come back when it ends, or that made none,
  * costs no abort event, and one without calls no AbortController or listener on the caller's signal.
+ * The cell's end aborts them with a reason of toolmux's own that says how the cell ended (see
+ * `cellEndedBecause`): the calls say that, not that their caller aborted them.
  */
 export class CellCalls {
   readonly #caller: AbortSignal | undefined;
+  readonly #timeoutMs: number;
   #controller: AbortController | undefined;
   #onAbort: (() => void) | undefined;
   #running = 0;
   #ended = false;
+  /** How the cell ended (none: its code returned), once it has. */
+  #endedWith: CellResult['error'];
 
-  constructor(caller?: AbortSignal) {
+  /** `timeoutMs`: the cell's limit, which a call its end stopped names. */
+  constructor(caller?: AbortSignal, timeoutMs = 0) {
     this.#caller = caller;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** A call starts: the signal to give it. */
@@ -2651,7 +2684,7 @@ export class CellCalls {
     const controller = new AbortController();
     this.#controller = controller;
     const caller = this.#caller;
-    if (this.#ended) controller.abort(CELL_ENDED);
+    if (this.#ended) controller.abort(this.#endReason());
     else if (caller?.aborted) controller.abort(caller.reason);
     else if (caller) {
       this.#onAbort = () => controller.abort(caller.reason);
@@ -2665,13 +2698,31 @@ export class CellCalls {
     this.#running--;
   }
 
-  /** The cell ended: the calls still running are aborted (idempotent). */
-  end(): void {
+  /**
+   * The cell ended (`error`: how; none when its code returned): the calls still running are aborted
+   * (idempotent).
+   */
+  end(error?: CellResult['error']): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#endedWith = error;
     if (this.#onAbort) this.#caller?.removeEventListener('abort', this.#onAbort);
     this.#onAbort = undefined;
-    if (this.#running > 0) this.#controller?.abort(CELL_ENDED);
+    if (this.#running > 0) this.#controller?.abort(this.#endReason());
+  }
+
+  /**
+   * What the cell's end aborts its calls with: the caller's reason when the caller aborted (the cell
+   * was stopped for it), else why toolmux stopped them (made only when a call is left to stop).
+   */
+  #endReason(): unknown {
+    const caller = this.#caller;
+    if (caller?.aborted) return caller.reason;
+    const because = cellEndedBecause(this.#endedWith, this.#timeoutMs);
+    return stoppedByToolmux(
+      Object.freeze({ name: 'AbortError', message: `The call was stopped because ${because}.` }),
+      because,
+    );
   }
 }
 

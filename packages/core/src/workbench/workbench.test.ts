@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { ComposioMetaToolSlug, MetaToolSlug } from '../meta-tools/meta-tools.js';
@@ -13,6 +13,7 @@ import { longestTurn, turnReport } from '../test/longest-turn.js';
 import { createTestPostgresStore, createTestPostgresUrl } from '../test/postgres.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { onWorkbenchThread } from '../test/workbench-thread.js';
 import { ToolMux } from '../toolmux.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './host.js';
 import { type CellRunner, MainThreadCells } from './main-thread.js';
@@ -54,16 +55,7 @@ type Cell = { result: unknown; logs: string[]; error?: { code: string; message: 
 const threads = SANDBOX_SLICING_AVAILABLE ? ['main', 'workers'] : ['workers'];
 
 describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD=%s)', (thread) => {
-  let saved: string | undefined;
-  beforeAll(() => {
-    saved = process.env.TOOLMUX_WORKBENCH_THREAD;
-    // read when a ToolMux's workbench makes its first context
-    process.env.TOOLMUX_WORKBENCH_THREAD = thread;
-  });
-  afterAll(() => {
-    if (saved === undefined) delete process.env.TOOLMUX_WORKBENCH_THREAD;
-    else process.env.TOOLMUX_WORKBENCH_THREAD = saved;
-  });
+  onWorkbenchThread(thread);
 
   it('is listed with META_TOOLS by default (describing the toolmux API), not with DIRECT_TOOLS, and off with enable: false', async () => {
     const { mux } = setup();

@@ -1,4 +1,4 @@
-import { stoppedByTimeLimit } from '../util/abort.js';
+import { stoppedByTimeLimit, toolmuxStopOf } from '../util/abort.js';
 import type { WorkbenchConfig } from './config.js';
 import { type CellRunner, sharedCellRunner } from './main-thread.js';
 import { type CellResult, contextDropped, SandboxCallError, type SandboxHostCall } from './sandbox.js';
@@ -192,10 +192,7 @@ export class WorkbenchPool {
       }
       if (abortedByCaller) {
         current.live = false;
-        this.#dropped.set(
-          sessionId,
-          `the previous context was stopped (the call running in it was ${stoppedByTimeLimit(signal) ? "stopped by its caller's time limit" : 'aborted by its caller'}).`,
-        );
+        this.#dropped.set(sessionId, `the previous context was stopped (${whyStopped(signal)}).`);
       }
       this.#scheduleSweep();
       return notice ? { ...result, notice } : result;
@@ -320,6 +317,19 @@ async function withChangesSettled(
       message: `${error.message} It was stopped while ${told.length === 1 ? 'a call' : 'calls'} it made still ran, which ${told.length === 1 ? 'was' : 'were'} let finish: ${told.join('; ')}.`,
     },
   };
+}
+
+/**
+ * What stopped the workbench call whose `signal` aborted, for the next cell's notice: its caller's
+ * time limit, toolmux itself (its own timeout, close(), or the call it was made from, which its
+ * failure names), or its caller.
+ */
+function whyStopped(signal: AbortSignal | undefined): string {
+  if (stoppedByTimeLimit(signal)) return "the call running in it was stopped by its caller's time limit";
+  const reason: unknown = signal?.reason;
+  if (toolmuxStopOf(signal) !== undefined && reason instanceof Error)
+    return reason.message.replace(/\.$/, '');
+  return 'the call running in it was aborted by its caller';
 }
 
 /** Why a cell whose caller aborted its call was stopped. */

@@ -690,7 +690,7 @@ export class WorkbenchWorkers {
         message,
         deadline: Date.now() + message.limits.timeoutMs,
         host,
-        calls: new CellCalls(signal),
+        calls: new CellCalls(signal, message.limits.timeoutMs),
         resolve,
         worker: undefined,
         slot: -1,
@@ -846,7 +846,7 @@ export class WorkbenchWorkers {
     run.done = true;
     this.#runs.delete(run);
     clearTimeout(run.timer);
-    run.calls.end();
+    run.calls.end(outcome.result.error);
     run.resolve(run.moved ? { ...outcome, moved: run.moved } : outcome);
   }
 
