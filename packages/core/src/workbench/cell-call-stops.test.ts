@@ -26,7 +26,12 @@ type Ending = {
   code: string;
   timeoutMs: number;
   /** Ends the cell, once its calls run (`mux` is closed after it, unless this closed it). */
-  end: (stop: { mux: ToolMux; release: () => void; caller: AbortController }) => Promise<void> | void;
+  end: (stop: {
+    mux: ToolMux;
+    sessionId: string;
+    release: () => void;
+    caller: AbortController;
+  }) => Promise<void> | void;
   cellError: string | undefined;
   inner: string;
 };
@@ -73,6 +78,16 @@ const endings: Array<[string, Ending]> = [
     },
   ],
   [
+    'its session was deleted',
+    {
+      code: `await ${WAIT}`,
+      timeoutMs: 30_000,
+      end: ({ mux, sessionId }) => mux.sessions.delete(sessionId),
+      cellError: 'WORKBENCH_CONTEXT_DROPPED',
+      inner: `${STOPPED} was stopped (its session was deleted).`,
+    },
+  ],
+  [
     // the caller's own abort keeps its words (and its time limit, see workbench.test.ts)
     'its caller aborted it',
     {
@@ -114,7 +129,7 @@ describe.each(threads)(
           { timeout: 20_000 },
         );
         if (ending.code.includes('GATE_WAIT')) await gate.called;
-        await ending.end({ mux, release: gate.release, caller });
+        await ending.end({ mux, sessionId: session.sessionId, release: gate.release, caller });
         const answer = await cell;
         const out = answer.data as Cell | null;
         if (ending.cellError === 'TOOL_ABORTED') expect(answer.code).toBe('TOOL_ABORTED');
