@@ -355,6 +355,11 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     return () => this.#updateListeners.delete(listener);
   }
 
+  /** @internal How many tool-call and session-update listeners are subscribed now. */
+  listenerCounts(): { toolCalls: number; sessionUpdates: number } {
+    return { toolCalls: this.#callListeners.size, sessionUpdates: this.#updateListeners.size };
+  }
+
   /**
    * @internal Opens (and migrates) the store and loads the secret key now instead of on first use,
    * so a server can refuse to start on a bad store or key; resolves with the store.

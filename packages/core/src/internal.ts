@@ -69,6 +69,7 @@ export {
   closeAfterDrain,
   deletedSessionOf,
   executeToolFor,
+  muxListenerCounts,
   onSessionUpdated,
   onToolCall,
   openToolMuxStore,

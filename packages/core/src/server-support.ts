@@ -63,6 +63,17 @@ export function onSessionUpdated(
 }
 
 /**
+ * How many `onToolCall` and `onSessionUpdated` listeners are subscribed to the ToolMux now: a server
+ * holds them only while it may use them (its tests check that closed servers hold none).
+ */
+export function muxListenerCounts(mux: ToolMux<Provider<unknown>>): {
+  toolCalls: number;
+  sessionUpdates: number;
+} {
+  return embeddedEngineOf(mux, 'Listener counts').listenerCounts();
+}
+
+/**
  * `mux.close({ timeoutMs: 0 })` once a server's shutdown drain has given the calls in flight their
  * time (`drain`: `toolmux serve`'s `shutdownTimeoutMs`, and how long it was): the calls still running
  * are stopped at once, and the warning naming them says which setting to raise, and by how long they

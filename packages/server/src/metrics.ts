@@ -65,9 +65,26 @@ export function checkMetricsOptions(options: MetricsOptions): void {
 }
 
 /**
+ * Node's process metrics (CPU, memory, event loop lag, GC), one registry for the process, made when
+ * the first server with metrics is created. They are the process's, not a server's; made per server,
+ * each server created added a GC observer and an event loop delay monitor (a 10 ms timer) to the
+ * process that nothing ever stopped.
+ */
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/**
  * The server's Prometheus metrics, in a registry of their own (several servers in one process do not
  * share counters): tool calls by toolkit and status, tool-call latency, the connection waits held,
- * HTTP request latency by method, route pattern and status, and Node's process metrics.
+ * HTTP request latency by method, route pattern and status; and Node's process metrics, which are
+ * the process's (see `processMetrics`).
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -77,6 +94,7 @@ export class ServerMetrics {
   readonly #refusedConnections: Counter;
   readonly #allowFrom: BlockList;
   readonly #public: boolean;
+  readonly #process: Registry;
 
   constructor(options: MetricsOptions = {}) {
     this.#public = options.public ?? false;
@@ -85,7 +103,7 @@ export class ServerMetrics {
       'metrics.allowFrom',
       'INVALID_REQUEST',
     );
-    collectDefaultMetrics({ register: this.registry });
+    this.#process = processMetrics();
     this.#toolCalls = new Counter({
       name: 'toolmux_tool_calls_total',
       help: 'Tool calls answered, by toolkit and status (success or error).',
@@ -150,6 +168,7 @@ export class ServerMetrics {
 
   /** The exposition: Prometheus text format 0.0.4. */
   async render(): Promise<{ contentType: string; text: string }> {
-    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+    const [process, own] = await Promise.all([this.#process.metrics(), this.registry.metrics()]);
+    return { contentType: this.registry.contentType, text: `${process}\n${own}` };
   }
 }

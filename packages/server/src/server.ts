@@ -400,9 +400,10 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   const metricsOptions = options.metrics ?? {};
   checkMetricsOptions(metricsOptions);
   const metrics = metricsOptions.enabled === false ? undefined : new ServerMetrics(metricsOptions);
-  if (metrics) {
-    onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs));
-  }
+  // the ToolMux holds the listener, and with it the server's metrics: until the server is closed
+  let stopCountingToolCalls = metrics
+    ? onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs))
+    : undefined;
   let draining = false;
   // the drain ended with connections still open and cut them: what set its time, and how long it was
   let cut: DrainCut | undefined;
@@ -417,6 +418,17 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     ttlMs: sessionCacheTtlMs,
     onResume: (session) => waits.adopt(session),
   });
+  // The servers `serve()` started and not yet closed. Once the last has drained, nothing on the
+  // ToolMux (which outlives servers: tests, hot restarts, a server per tenant) holds this server any
+  // more: its listeners held its metrics and its session cache, one of each per server created.
+  let serving = 0;
+  const stoppedServing = () => {
+    serving -= 1;
+    if (serving > 0) return;
+    stopCountingToolCalls?.();
+    stopCountingToolCalls = undefined;
+    sessions.clear();
+  };
   const version = packageVersion();
   const mcp = new McpEndpoint({
     ...options.mcp,
@@ -828,6 +840,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           });
         };
         drainClosers.set(running, closeRunning);
+        serving += 1;
+        server.once('close', stoppedServing);
         resolve(running);
       };
       server.once('error', reject);

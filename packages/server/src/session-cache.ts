@@ -104,6 +104,13 @@ export class SessionCache {
   readonly #readablePending = new Map<string, Promise<void>>();
   #store: Promise<Store> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
+  /**
+   * The unsubscribe of the ToolMux's update listener, held only while the cache holds something (an
+   * entry, or a lookup under way): the listener (and with it this cache and every session in it) is
+   * the ToolMux's to keep, and a server closed, or never asked for a session, left it there for as
+   * long as the ToolMux lived, one per server created on it.
+   */
+  #unsubscribe: (() => void) | undefined;
 
   constructor({
     toolmux,
@@ -115,8 +122,38 @@ export class SessionCache {
     this.#onResume = onResume;
     this.#ttlMs = ttlMs;
     this.#maxEntries = maxEntries;
-    // an update made in this process: MCP's tools/list follows it at once, as tools/call does
-    onSessionUpdated(toolmux, (sessionId) => this.invalidate(sessionId));
+  }
+
+  /**
+   * Listens for updates made in this process (MCP's tools/list follows one at once, as tools/call
+   * does) from before something is kept until the cache is empty again: called before each entry,
+   * or lookup under way, is put in a map.
+   */
+  #listen(): void {
+    this.#unsubscribe ??= onSessionUpdated(this.#toolmux, (sessionId) => this.invalidate(sessionId));
+  }
+
+  /** Stops listening when the cache holds nothing any more (see `#unsubscribe`). */
+  #releaseWhenEmpty(): void {
+    if (this.#entries.size + this.#loading.size + this.#readable.size + this.#readablePending.size > 0) {
+      return;
+    }
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+
+  /**
+   * Forgets every session and stops listening to the ToolMux (the server stopped serving); the
+   * cache fills again, and listens again, when it is asked for a session.
+   */
+  clear(): void {
+    this.#entries.clear();
+    this.#loading.clear();
+    this.#readable.clear();
+    this.#readablePending.clear();
+    this.#releaseWhenEmpty();
   }
 
   /** The session, resumed with `use()` at most `ttlMs` ago. Throws `SESSION_NOT_FOUND` like `use()`. */
@@ -146,11 +183,15 @@ export class SessionCache {
       loading.catch(() => undefined);
       return;
     }
+    this.#listen();
     this.#loading.set(sessionId, loading);
     loading.then(
       (entry) => {
         // invalidated meanwhile: what was resumed before the change is not kept
-        if (this.#loading.get(sessionId) !== loading) return;
+        if (this.#loading.get(sessionId) !== loading) {
+          this.#releaseWhenEmpty();
+          return;
+        }
         this.#loading.delete(sessionId);
         this.#entries.delete(sessionId);
         this.#entries.set(sessionId, entry);
@@ -159,6 +200,7 @@ export class SessionCache {
       },
       () => {
         if (this.#loading.get(sessionId) === loading) this.#loading.delete(sessionId);
+        this.#releaseWhenEmpty();
       },
     );
   }
@@ -185,6 +227,7 @@ export class SessionCache {
             // moved to the end: the map stays in the order its entries expire in
             this.#readable.delete(sessionId);
             if (entry) this.#readable.set(sessionId, entry);
+            else this.#releaseWhenEmpty();
           },
           () => {
             // the store did not answer: the entry stands until `until`, and the next read after that
@@ -209,19 +252,24 @@ export class SessionCache {
           return;
         }
         if (current && this.#ttlMs > 0) {
+          this.#listen();
           this.#readable.delete(sessionId);
           this.#readable.set(sessionId, entry);
           evictOldest(this.#readable, this.#maxEntries);
           this.#sweepLater();
-        }
+        } else this.#releaseWhenEmpty();
       },
       (error: unknown) => {
         if (this.#readablePending.get(sessionId) === reading) this.#readablePending.delete(sessionId);
+        this.#releaseWhenEmpty();
         throw error;
       },
     );
     // concurrent first reads share this one (past `maxEntries` of them, each reads on its own)
-    if (this.#readablePending.size < this.#maxEntries) this.#readablePending.set(sessionId, reading);
+    if (this.#readablePending.size < this.#maxEntries) {
+      this.#listen();
+      this.#readablePending.set(sessionId, reading);
+    }
     return reading;
   }
 
@@ -320,6 +368,7 @@ export class SessionCache {
       this.#readable.delete(sessionId);
     }
     this.#sweepLater();
+    this.#releaseWhenEmpty();
   }
 
   /** A sweep shortly after the oldest entry expires, unless one is set (it does not keep the process up). */
@@ -343,6 +392,7 @@ export class SessionCache {
     this.#loading.delete(sessionId);
     this.#readable.delete(sessionId);
     this.#readablePending.delete(sessionId);
+    this.#releaseWhenEmpty();
   }
 }
 
