@@ -36,13 +36,21 @@ const output = (() => {
 })();
 
 /**
- * Ends the process as `signal` (SIGINT / SIGTERM) does where nothing handles it: killed by it. PID 1
- * (a container's process without an init: `docker run` without `--init`, Kubernetes) ignores a signal
- * it does not handle, its own included: there it exits with the status a shell gives a process
- * killed by the signal, 128 + its number (143 for SIGTERM).
+ * The signals that stop `serve` with its drain. SIGHUP with them: the server reloads no config on it,
+ * and it is what ends a server whose terminal closed or whose ssh session ended (and what some
+ * process managers send to stop one); unhandled, it killed the process at once, the requests in
+ * flight with it.
+ */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Ends the process as `signal` (one of {@link STOP_SIGNALS}) does where nothing handles it: killed by
+ * it. PID 1 (a container's process without an init: `docker run` without `--init`, Kubernetes)
+ * ignores a signal it does not handle, its own included: there it exits with the status a shell
+ * gives a process killed by the signal, 128 + its number (143 for SIGTERM, 129 for SIGHUP).
  */
 function endBy(signal: NodeJS.Signals): never {
-  for (const name of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(name);
+  for (const name of STOP_SIGNALS) process.removeAllListeners(name);
   if (process.pid === 1) process.exit(128 + constants.signals[signal]);
   process.kill(process.pid, signal);
   // the signal ends the process before this runs
@@ -86,12 +94,12 @@ function disabledWarnings(): Set<string> {
   return names;
 }
 
-// As PID 1, SIGINT and SIGTERM would be ignored until `serve` handles them (while the store opens and
-// migrates, up to startupTimeoutMs, and in every other command): they end it, as they do elsewhere.
+// As PID 1, SIGINT, SIGTERM and SIGHUP would be ignored until `serve` handles them (while the store
+// opens and migrates, up to startupTimeoutMs, and in every other command): they end it, as they do
+// elsewhere.
 const beforeServing = (signal: NodeJS.Signals) => endBy(signal);
 if (process.pid === 1) {
-  process.on('SIGINT', beforeServing);
-  process.on('SIGTERM', beforeServing);
+  for (const name of STOP_SIGNALS) process.on(name, beforeServing);
 }
 
 // a command line asking only for help is answered without loading the engine (see cli/help.ts)
@@ -111,17 +119,16 @@ async function run(): Promise<void> {
       writeWarning = write;
     },
     isTty: process.stdout.isTTY === true,
-    // the first SIGINT / SIGTERM drains; a second one, of either kind, ends the process at once (by
-    // that signal, as if it had no handler)
+    // the first SIGINT / SIGTERM / SIGHUP drains; a second one, of any of them, ends the process at
+    // once (by that signal, as if it had no handler)
     stopSignal: () =>
       new Promise((resolve) => {
-        process.off('SIGINT', beforeServing);
-        process.off('SIGTERM', beforeServing);
+        for (const name of STOP_SIGNALS) process.off(name, beforeServing);
         let stopping = false;
         const onSignal = (signal: NodeJS.Signals) => {
           if (!stopping) {
             stopping = true;
-            resolve();
+            resolve(signal);
             return;
           }
           output.stderr(
@@ -129,8 +136,7 @@ async function run(): Promise<void> {
           );
           endBy(signal);
         };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+        for (const name of STOP_SIGNALS) process.on(name, onSignal);
       }),
   });
   // a failed start may leave a connection attempt open (a database that never answers): do not wait for it

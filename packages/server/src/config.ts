@@ -87,12 +87,12 @@ export interface ToolMuxConfig {
   /** Largest request body in bytes. @default 1_048_576 */
   bodyLimit?: number;
   /**
-   * How long in-flight requests may take to finish after SIGTERM / SIGINT: milliseconds, 0 to
+   * How long in-flight requests may take to finish after SIGTERM / SIGINT / SIGHUP: milliseconds, 0 to
    * 2147483647. @default 10_000
    */
   shutdownTimeoutMs?: number;
   /**
-   * How long to go on serving after SIGTERM / SIGINT before the drain, while `/readyz` already
+   * How long to go on serving after SIGTERM / SIGINT / SIGHUP before the drain, while `/readyz` already
    * answers 503 "draining": the time a load balancer takes to stop sending new connections (a
    * Kubernetes Service removes the pod's endpoint on its own schedule, and connections it sends to a
    * closed port are refused). Milliseconds, 0 to 2147483647; the drain's `shutdownTimeoutMs` counts

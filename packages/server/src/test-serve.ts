@@ -183,6 +183,20 @@ export async function api(
   return { status: response.status, json: await response.json(), headers: response.headers };
 }
 
+/**
+ * A call of the slow tool (`SLOW_WAIT`, `ms` long) in session `sessionId` on the server at `url`,
+ * with `x-request-id: requestId` when given: its answer, or the error of a request that got none.
+ */
+export function slowCall(url: string, sessionId: string, ms: number, requestId?: string): Promise<unknown> {
+  return api(
+    url,
+    'POST',
+    `/sessions/${sessionId}/execute`,
+    { tool_slug: 'SLOW_WAIT', arguments: { ms } },
+    requestId === undefined ? {} : { 'x-request-id': requestId },
+  ).catch((error: unknown) => error);
+}
+
 /** Polls until `check` passes (the server's view of its store changes asynchronously), for as long as the test may take. */
 export async function eventually<T>(check: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + untilTestTimeout().timeout;

@@ -60,8 +60,8 @@ export interface CliIo {
   cwd?: string;
   /** Whether stdout is a terminal (the default log format is pretty there, else JSON). @default false */
   isTty?: boolean;
-  /** Resolves when the process should stop serving (SIGINT / SIGTERM). */
-  stopSignal: () => Promise<void>;
+  /** Resolves when the process should stop serving (SIGINT / SIGTERM / SIGHUP), with the signal. */
+  stopSignal: () => Promise<NodeJS.Signals | undefined>;
   /**
    * Sends the process's warnings (`process.emitWarning`) to `write` from now on (`serve`: its log),
    * instead of stderr. @default warnings are left where they go
@@ -874,7 +874,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       mcp: config.mcp,
       connections: config.connections,
     });
-    // from here on SIGTERM / SIGINT drain the server (a signal right after "listening" included)
+    // from here on SIGTERM / SIGINT / SIGHUP drain the server (a signal right after "listening" included)
     const stopped = io.stopSignal();
     boundTaken = bound !== undefined;
     const running = await (bound === undefined
@@ -929,11 +929,11 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
         ].join('\n'),
       );
     }
-    await stopped;
+    const signal = await stopped;
     const timeoutMs = config.shutdownTimeoutMs ?? 10_000;
     const delayMs = config.shutdownDelayMs ?? 0;
     log.info(
-      { timeout_ms: timeoutMs, delay_ms: delayMs },
+      { ...(signal ? { signal } : {}), timeout_ms: timeoutMs, delay_ms: delayMs },
       delayMs > 0
         ? 'toolmux server stopping: /readyz answers 503, serving on until the delay ends, then draining in-flight requests'
         : 'toolmux server stopping: draining in-flight requests',

@@ -28,6 +28,7 @@ import {
   SIZED,
   SLOW,
   serveTestHooks,
+  slowCall,
   startServe,
   tempDirectory,
 } from '../test-serve.js';
@@ -448,13 +449,7 @@ describe('a server stopped while a call runs past shutdownTimeoutMs', () => {
     const id = session.json.session_id as string;
     // 10 s, and the tool ignores its abort signal
     const callStarted = Date.now();
-    const call = api(
-      served.url,
-      'POST',
-      `/sessions/${id}/execute`,
-      { tool_slug: 'SLOW_WAIT', arguments: { ms: 10_000 } },
-      { 'x-request-id': 'cut-call' },
-    ).catch((error: unknown) => error);
+    const call = slowCall(served.url, id, 10_000, 'cut-call');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await served.stop('SIGTERM')).toBe(0);
     // before the tool's 10 s were up (they began after the call was sent): on the old code the
@@ -495,11 +490,54 @@ describe('a server stopped while a call runs past shutdownTimeoutMs', () => {
   }, 30_000);
 });
 
-describe('a second SIGTERM or SIGINT while the server drains', { timeout: 60_000 }, () => {
+/**
+ * SIGHUP (the terminal closed, the ssh session ended, a process manager that stops with it) drains as
+ * SIGTERM does: the server reloads no config, so it has nothing else to mean. On the code before, it
+ * killed the process at once: the call in flight got a socket error, and the process no exit code.
+ */
+describe('toolmux serve sent SIGHUP', () => {
+  it('answers the call in flight, logs the signal, and exits 0', forStarts(1), async () => {
+    const served = await startServe(['--log-format', 'json', '--log-level', 'info'], {
+      cwd: slowToolDirectory(10_000),
+      env: { TOOLMUX_API_KEY: API_KEY },
+    });
+    try {
+      const session = await api(served.url, 'POST', '/sessions', {
+        user_id: 'hangup_user',
+        config: { toolkits: ['slow'] },
+      });
+      const call = slowCall(served.url, session.json.session_id, 1500, 'hangup-call');
+      // the call has reached the tool
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        served.child.once('exit', (code, signal) => resolve({ code, signal })),
+      );
+      served.child.kill('SIGHUP');
+      // on the code before: a socket error (the process was killed)
+      expect(await call).toMatchObject({ status: 200, json: { successful: true, data: { waited: 1500 } } });
+      expect(await exited).toEqual({ code: 0, signal: null });
+      const lines = served.lines();
+      expect(lines.find((line) => String(line.msg).includes('toolmux server stopping'))).toMatchObject({
+        signal: 'SIGHUP',
+        timeout_ms: 10_000,
+      });
+      expect(lines.find((line) => line.req_id === 'hangup-call')).toMatchObject({ status: 200 });
+      expect(lines.at(-1)).toMatchObject({ msg: 'toolmux server stopped' });
+    } finally {
+      await served.stop('SIGKILL');
+    }
+  });
+});
+
+describe('a second SIGTERM, SIGINT or SIGHUP while the server drains', { timeout: 60_000 }, () => {
   it.each([
     ['SIGINT', 'SIGTERM'],
     ['SIGTERM', 'SIGINT'],
     ['SIGTERM', 'SIGTERM'],
+    // on the code before, the first SIGHUP killed the process: it never drained
+    ['SIGHUP', 'SIGHUP'],
+    ['SIGHUP', 'SIGTERM'],
+    ['SIGTERM', 'SIGHUP'],
   ] as const)('%s then %s ends the process at once', async (first, second) => {
     const cwd = slowToolDirectory(20_000);
     const served = await startServe(['--log-format', 'json'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
