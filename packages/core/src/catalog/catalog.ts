@@ -20,6 +20,7 @@ function customToolkit(slug: string): Toolkit {
     auth: [],
     baseUrl: undefined,
     categories: [],
+    keywords: [],
     logo: undefined,
     noAuth: true,
   };
@@ -39,6 +40,7 @@ export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): Sear
       description: typeof schema?.description === 'string' ? schema.description : undefined,
     })),
     tags: [...tool.tags],
+    toolkitKeywords: toolkit?.keywords ?? [],
   };
 }
 

@@ -17,6 +17,7 @@ import {
   isDeclaredTool,
   type ToolDeclaration,
   type ToolkitDeclaration,
+  toolkitDeclarationOf,
 } from './declarations.js';
 import { defineTool, defineToolkit, toolSlugPrefix } from './define.js';
 import type { Tool, Toolkit } from './types.js';
@@ -332,6 +333,27 @@ describe('declarations of a remote client checked a slice at a time', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("a custom toolkit's keywords in a remote client's declaration", () => {
+  const tool = defineTool({
+    slug: 'NOTES_LIST',
+    description: 'List notes.',
+    inputSchema: z.object({}),
+    execute: () => 1,
+  });
+
+  it('reach the toolkit the server makes of it, and are left out of a declaration when there are none', () => {
+    const keyed = toolkitDeclarationOf(
+      defineToolkit({ slug: 'notes', description: 'Notes', tools: [tool], keywords: ['memo', 'jotting'] }),
+    );
+    expect(keyed.keywords).toEqual(['memo', 'jotting']);
+    expect(declaredToolkit(keyed).keywords).toEqual(['memo', 'jotting']);
+    // a server from before keywords refuses a declaration with a key it does not know
+    const plain = toolkitDeclarationOf(defineToolkit({ slug: 'notes', description: 'Notes', tools: [tool] }));
+    expect('keywords' in plain).toBe(false);
+    expect(declaredToolkit(plain).keywords).toEqual([]);
   });
 });
 

@@ -31,6 +31,8 @@ export interface ToolkitDeclaration {
   name: string;
   description: string;
   categories: string[];
+  /** Words for what the toolkit handles (see `defineToolkit`); sent only when there are some. */
+  keywords?: string[];
   tools: ToolDeclaration[];
 }
 
@@ -63,6 +65,7 @@ export function toolkitDeclarationOf(toolkit: Toolkit): ToolkitDeclaration {
     name: toolkit.name,
     description: toolkit.description,
     categories: [...toolkit.categories],
+    ...(toolkit.keywords.length > 0 ? { keywords: [...toolkit.keywords] } : {}),
     tools: toolkit.tools.map(declarationOf),
   };
 }
@@ -161,11 +164,12 @@ function* declaredToolkitSteps(declaration: ToolkitDeclaration): Steps<Toolkit> 
   const name = declaration.name;
   const description = declaration.description;
   const categories = declaration.categories;
+  const keywords = declaration.keywords;
   const tools = yield* eachSteps(
     declaration.tools.map((tool) => ({ ...tool, toolkit: declaration.slug })),
     declaredToolSteps,
   );
-  const toolkit = defineToolkit({ slug, name, description, categories, tools });
+  const toolkit = defineToolkit({ slug, name, description, categories, keywords, tools });
   for (const tool of toolkit.tools) declared.add(tool);
   return toolkit;
 }

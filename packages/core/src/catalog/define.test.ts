@@ -219,6 +219,40 @@ describe('defineTool', () => {
     });
     expect(keyed.noAuth).toBe(false);
   });
+
+  it("keeps a toolkit's keywords, and refuses keywords that are not an array of strings, naming the value", () => {
+    const tool = defineTool({ slug: 'ACME_GET', description: 'x', inputSchema: z.object({}), execute });
+    const toolkit = defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool], keywords: ['email'] });
+    expect(toolkit.keywords).toEqual(['email']);
+    expect(Object.isFrozen(toolkit.keywords)).toBe(true);
+    expect(defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] }).keywords).toEqual([]);
+    // a string alone was read letter by letter, words search drops
+    const refusals: [unknown, string][] = [
+      ['email', 'Toolkit acme: keywords must be an array of words, e.g. ["email", "inbox"]; got "email".'],
+      [
+        { email: true },
+        'Toolkit acme: keywords must be an array of words, e.g. ["email", "inbox"]; got an object.',
+      ],
+      [
+        ['mail', 5],
+        'Toolkit acme: every keyword must be a string (a word or a few, e.g. "pull request"); keywords[1] is number 5.',
+      ],
+      [
+        ['mail', null],
+        'Toolkit acme: every keyword must be a string (a word or a few, e.g. "pull request"); keywords[1] is null.',
+      ],
+    ];
+    for (const [keywords, message] of refusals) {
+      const define = () =>
+        defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool], keywords: keywords as never });
+      expect(define).toThrow(message);
+      try {
+        define();
+      } catch (error) {
+        expect((error as ToolMuxError).code).toBe('TOOL_DEFINITION_INVALID');
+      }
+    }
+  });
 });
 
 describe('toolSlugFor', () => {
@@ -299,7 +333,7 @@ describe('a key defineTool() or defineToolkit() does not take', () => {
     );
     expect(toolkit.code).toBe('TOOL_DEFINITION_INVALID');
     expect(toolkit.message).toBe(
-      'defineToolkit() of acme has no option "authSchemes". Its options: slug, name, description, tools, auth, baseUrl, categories, logo.',
+      'defineToolkit() of acme has no option "authSchemes". Its options: slug, name, description, tools, auth, baseUrl, categories, keywords, logo.',
     );
   });
 

@@ -259,6 +259,7 @@ const DEFINE_TOOLKIT_OPTIONS = everyKeyOf<DefineToolkitOptions>()([
   'auth',
   'baseUrl',
   'categories',
+  'keywords',
   'logo',
 ]);
 const TOOLKIT_OWN_KEYS = ['kind', 'noAuth'] as const satisfies readonly (keyof Toolkit)[];
@@ -376,6 +377,15 @@ export interface DefineToolkitOptions {
   /** Base URL of the toolkit's API. */
   baseUrl?: string;
   categories?: readonly string[];
+  /**
+   * Words a user says for what the toolkit handles that its tools' names and descriptions may not
+   * say: common nouns and synonyms of its objects (`email`, `mail`, `inbox` for Gmail; `ticket`,
+   * `task` for an issue tracker). Search reads them as words of every tool of the toolkit, at the
+   * weight of a description word, so that "read my latest emails" finds the toolkit's tools rather
+   * than another toolkit's tool whose own text says `email`. Not verbs, and not words other toolkits
+   * handle as much (`message`, `issue`): those help no toolkit over another.
+   */
+  keywords?: readonly string[];
   logo?: string;
 }
 
@@ -517,6 +527,26 @@ function checkSchemeKeys(slug: string, scheme: AuthScheme): void {
     checkOptionNames(placement, PLACEMENT_KEYS, `${where}'s placement`, { code });
 }
 
+/**
+ * A toolkit's `keywords`, checked: an array of strings. A string alone was read letter by letter
+ * (`'email'` is `e`, `m`, `a`, …, words search drops), so the toolkit was found by none of them.
+ */
+function keywordsOf(slug: string, keywords: unknown): readonly string[] {
+  if (keywords === undefined) return Object.freeze([]);
+  if (!Array.isArray(keywords)) {
+    throw invalid(
+      `Toolkit ${slug}: keywords must be an array of words, e.g. ["email", "inbox"]; got ${shownValue(keywords)}.`,
+    );
+  }
+  const bad = keywords.findIndex((keyword) => typeof keyword !== 'string');
+  if (bad >= 0) {
+    throw invalid(
+      `Toolkit ${slug}: every keyword must be a string (a word or a few, e.g. "pull request"); keywords[${bad}] is ${shownValue(keywords[bad])}.`,
+    );
+  }
+  return Object.freeze([...keywords]);
+}
+
 /** Define a toolkit: a named group of tools that share authentication. */
 export function defineToolkit(options: DefineToolkitOptions): Toolkit {
   const { slug, description } = options;
@@ -547,6 +577,7 @@ export function defineToolkit(options: DefineToolkitOptions): Toolkit {
     seen.add(tool.slug);
     return tool.toolkit === slug ? tool : Object.freeze({ ...tool, toolkit: slug });
   });
+  const keywords = keywordsOf(slug, options.keywords);
   const auth = options.auth === undefined ? [] : Array.isArray(options.auth) ? options.auth : [options.auth];
   for (const scheme of auth) {
     if (!scheme || !['none', 'oauth2', 'api_key', 'bearer', 'basic'].includes(scheme.type)) {
@@ -574,6 +605,7 @@ export function defineToolkit(options: DefineToolkitOptions): Toolkit {
     auth: Object.freeze([...auth]),
     baseUrl: options.baseUrl,
     categories: Object.freeze([...(options.categories ?? [])]),
+    keywords,
     logo: options.logo,
     noAuth: auth.every((scheme) => scheme.type === 'none'),
   });

@@ -232,6 +232,8 @@ export interface Toolkit {
   /** Base URL of the toolkit's API (for proxyExecute and overridable in tests). */
   readonly baseUrl: string | undefined;
   readonly categories: readonly string[];
+  /** Words for what the toolkit handles, which search reads for each of its tools (see `defineToolkit`). */
+  readonly keywords: readonly string[];
   readonly logo: string | undefined;
   /** True when the toolkit needs no connected account. */
   readonly noAuth: boolean;

@@ -128,6 +128,7 @@ export const META_TOOLKIT: Toolkit = Object.freeze({
   auth: [],
   baseUrl: undefined,
   categories: [],
+  keywords: [],
   logo: undefined,
   noAuth: true,
 });

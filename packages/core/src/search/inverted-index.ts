@@ -14,8 +14,11 @@ export interface FieldScoring {
  */
 const COUNT_BITS = 4;
 const MAX_COUNT = (1 << COUNT_BITS) - 1;
-/** Fields that fit into one small (31-bit) integer of packed counts. */
-const MAX_FIELDS = Math.floor(31 / COUNT_BITS);
+/**
+ * Fields whose counts fit into one 32-bit integer, read unsigned (`>>>`): a count of the last field
+ * sets the top bit.
+ */
+const MAX_FIELDS = Math.floor(32 / COUNT_BITS);
 
 /**
  * An inverted index over documents with several text fields, ranked with BM25F (Robertson,

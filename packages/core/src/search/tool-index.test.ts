@@ -292,6 +292,50 @@ describe("ToolIndex: the tool's action", () => {
   });
 });
 
+describe("ToolIndex: a toolkit's keywords", () => {
+  /** Slug → description; the mailer's tools say "message", never "email", and have its keywords. */
+  const descriptions: Record<string, string> = {
+    MAILER_LIST_MESSAGES: 'List the newest messages of the mailbox.',
+    MAILER_GET_MESSAGE: 'Read one message by id: headers and body.',
+    MAILER_SEND_MESSAGE: 'Send a new message to one or more recipients.',
+    CHAT_FIND_USER_BY_EMAIL: 'Find a chat user by their email address.',
+    CHAT_POST_MESSAGE: 'Post a message to a chat channel.',
+    TRACKER_LIST_ISSUES: 'List the issues of a project.',
+  };
+  const catalog = Object.entries(descriptions).map(([slug, description]): SearchDocument => {
+    const name = slug.split('_').slice(1).join(' ').toLowerCase();
+    const keywords = slug.startsWith('MAILER_') ? ['email', 'mail', 'inbox', 'correspondence'] : [];
+    return { ...tool(slug, name, description), toolkitKeywords: keywords };
+  });
+  const index = new ToolIndex(catalog);
+
+  it("finds a toolkit's tools by a word only its keywords say, before another toolkit's tool whose own text says it", () => {
+    for (const query of ['read my latest emails', 'list my emails', 'check my inbox', 'any new mail?']) {
+      expect(slugs(index.search(query))[0], query).toMatch(/^MAILER_/);
+    }
+    // a word no tool's own text has, nor any synonym of it: the toolkit's tools only, each scored
+    const found = index.search('correspondence', { limit: 10 });
+    expect(slugs(found).sort()).toEqual([
+      'MAILER_GET_MESSAGE',
+      'MAILER_LIST_MESSAGES',
+      'MAILER_SEND_MESSAGE',
+    ]);
+    for (const { score } of found) expect(score).toBeGreaterThan(0);
+  });
+
+  it("weighs them as a description word: the words of a tool's own name and action still come first", () => {
+    expect(slugs(index.search('find a user by their email address'))[0]).toBe('CHAT_FIND_USER_BY_EMAIL');
+    expect(slugs(index.search('post a message'))[0]).toBe('CHAT_POST_MESSAGE');
+    expect(slugs(index.search('send an email'))[0]).toBe('MAILER_SEND_MESSAGE');
+  });
+
+  it('keeps them in an extended index and for added tools', () => {
+    const extended = new ToolIndex(catalog.slice(3)).extend(catalog.slice(0, 3));
+    expect(slugs(extended.search('read my latest emails'))[0]).toMatch(/^MAILER_/);
+    expect(slugs(extended.search('correspondence', { limit: 10 }))).toHaveLength(3);
+  });
+});
+
 describe('ToolIndex: text from outside is read up to a bound, whatever its size', () => {
   // the words past the bound are never read: a megabyte of query or description costs no more than the bound
   const filler = (chars: number) => 'lorem '.repeat(Math.ceil(chars / 6)).slice(0, chars);

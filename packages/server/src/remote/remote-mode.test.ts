@@ -754,6 +754,7 @@ describe('remote mode: custom tools run in the client', () => {
       slug: 'warehouse',
       name: 'Warehouse',
       description: 'The shop warehouse',
+      keywords: ['inventory', 'stock'],
       tools: [
         defineTool({
           slug: 'WAREHOUSE_COUNT',
@@ -777,6 +778,9 @@ describe('remote mode: custom tools run in the client', () => {
     });
     expect(ran).toEqual([{ sku: '*', sessionId: session.sessionId }]);
     expect((await resumed.toolkits()).items.map((item) => item.slug)).toContain('warehouse');
+    // its keywords reach the server's search, whose tools' own words say neither
+    const found = await resumed.search({ query: 'check our inventory' });
+    expect(found.results[0]!.tools[0]?.tool_slug).toBe('WAREHOUSE_COUNT');
   });
 
   it('cannot need an account: credentials never leave the server', async () => {

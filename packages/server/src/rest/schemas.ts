@@ -195,6 +195,7 @@ export const ToolkitDeclarationSchema = component(
     name: z.string().min(1).max(200),
     description: z.string().min(1).max(8192),
     categories: z.array(z.string().max(100)).max(20),
+    keywords: z.array(z.string().max(100)).max(50).optional(),
     tools: z.array(ToolDeclarationSchema).max(MAX_DECLARED_TOOLS),
   }),
   'A custom toolkit (no auth) whose tools run in the client that declared it.',
