@@ -225,6 +225,7 @@ export function createExaToolkit(options: ExaToolkitOptions = {}): Toolkit {
     description:
       'Exa web search for AI: search the web by meaning, find similar pages, read page contents, answer questions with citations.',
     categories: ['search', 'web'],
+    keywords: ['internet', 'online', 'research'],
     baseUrl,
     auth: {
       type: 'api_key',

@@ -274,6 +274,7 @@ export function createFirecrawlToolkit(options: FirecrawlToolkitOptions = {}): T
     description:
       'Firecrawl web scraping: turn pages into markdown, crawl and map websites, and search the web.',
     categories: ['web', 'scraping', 'search'],
+    keywords: ['website', 'site', 'webpage', 'scraper', 'crawler'],
     baseUrl,
     auth: {
       type: 'api_key',

@@ -1062,6 +1062,7 @@ export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit
     description:
       'GitHub repositories, issues, pull requests, code search, files, commits, releases and stars for the connected GitHub account.',
     categories: ['developer tools', 'code'],
+    keywords: ['git', 'code', 'codebase'],
     baseUrl,
     auth: [
       {

@@ -583,6 +583,7 @@ export function createGmailToolkit(options: GmailToolkitOptions = {}): Toolkit {
     description:
       'Gmail email for the connected Google account: search, read, send, reply, drafts, labels and trash.',
     categories: ['email', 'communication'],
+    keywords: ['email', 'mail', 'inbox', 'mailbox'],
     baseUrl,
     auth: {
       type: 'oauth2',

@@ -438,6 +438,7 @@ export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}):
     description:
       'Hacker News (news.ycombinator.com): top, new, best, Ask HN and Show HN stories, items, comments, users and search. No account needed.',
     categories: ['news', 'social'],
+    keywords: ['tech news', 'HN', 'startup', 'forum'],
     baseUrl,
     tools: readingAnswers(api.service, tools),
   });

@@ -98,6 +98,25 @@ describe('http toolkit without an account, through a session', () => {
     });
   });
 
+  it('gives search its keywords, API, REST, endpoint, URL and webhook unless it is given its own', async () => {
+    expect(http.keywords).toEqual(['API', 'REST', 'endpoint', 'URL', 'webhook']);
+    const payments = createHttpToolkit({
+      slug: 'payments',
+      name: 'Payments',
+      keywords: ['invoice', 'refund'],
+    });
+    expect(payments.keywords).toEqual(['invoice', 'refund']);
+    const both = new ToolMux({ toolkits: [http, payments], store: ':memory:' });
+    try {
+      const session = await both.create('user_keywords', {});
+      const first = async (query: string) => (await session.search({ query })).results[0]!.tools[0]?.toolkit;
+      expect(await first('call a webhook')).toBe('http');
+      expect(await first('list the invoices of a customer')).toBe('payments');
+    } finally {
+      await both.close();
+    }
+  });
+
   it('annotates GET read-only and DELETE destructive', () => {
     const [get, , , , remove] = http.tools;
     expect(get!.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });

@@ -29,6 +29,12 @@ export interface HttpToolkitOptions {
   name?: string;
   description?: string;
   /**
+   * Words a user says for what the toolkit handles, which search reads as words of each of its tools
+   * (see `defineToolkit`'s `keywords`), e.g. `['payment', 'invoice']` for a payments API.
+   * @default ['API', 'REST', 'endpoint', 'URL', 'webhook']
+   */
+  keywords?: string[];
+  /**
    * Relative request paths resolve against it. With `auth`, requests may only go below it (or below the
    * connected account's own `baseUrl` credential field, which takes precedence).
    */
@@ -80,6 +86,7 @@ function checkHttpToolkitKinds(options: HttpToolkitOptions): void {
   if (options.slug !== undefined) checkToolkitSlug(options.slug, 'createHttpToolkit() slug');
   check.text('name', options.name);
   check.text('description', options.description);
+  check.strings('keywords', options.keywords);
   check.httpUrl('baseUrl', options.baseUrl);
   check.headerName('apiKeyHeader', options.apiKeyHeader);
   check.func('lookup', options.lookup, 'a function like dns.lookup');
@@ -250,6 +257,7 @@ const HTTP_OPTION_NAMES = everyKeyOf<HttpToolkitOptions>()([
   'slug',
   'name',
   'description',
+  'keywords',
   'baseUrl',
   'auth',
   'apiKeyHeader',
@@ -422,6 +430,7 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
         ? `HTTP requests (GET, POST, PUT, PATCH, DELETE) to ${options.baseUrl ?? 'the connected account’s API'} with the account's credentials.`
         : 'Generic HTTP requests (GET, POST, PUT, PATCH, DELETE) to any public URL or REST API, without credentials.'),
     categories: ['developer tools', 'web'],
+    keywords: options.keywords ?? ['API', 'REST', 'endpoint', 'URL', 'webhook'],
     baseUrl: options.baseUrl,
     auth: options.auth ? schemeOf(options.auth, apiKeyHeader) : undefined,
     tools,

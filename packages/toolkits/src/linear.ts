@@ -477,6 +477,7 @@ export function createLinearToolkit(options: LinearToolkitOptions = {}): Toolkit
     description:
       'Linear issue tracking: issues, comments, teams, workflow states, projects, labels and users.',
     categories: ['project management', 'issue tracking'],
+    keywords: ['ticket', 'task', 'bug', 'sprint', 'backlog', 'roadmap'],
     baseUrl,
     auth: [
       {

@@ -170,6 +170,7 @@ describe('stdio: a probe server (env, isError, reconnect, defaults)', () => {
       command: process.execPath,
       args: [probeScript],
       env: { ONLY_THIS: '1' },
+      keywords: ['diagnostics'],
     });
     mux = new ToolMux({ toolkits: [probe], store: ':memory:', logger: quiet });
   });
@@ -182,6 +183,14 @@ describe('stdio: a probe server (env, isError, reconnect, defaults)', () => {
     const session = await mux.create('user_probe', {});
     const result = await session.execute('PROBE_ENV_KEYS', {});
     expect((result.data as { keys: string[] }).keys).toEqual(['ONLY_THIS', 'PATH']);
+  });
+
+  it("gives search its keywords: a word only they say finds the server's tools", async () => {
+    expect(probe.keywords).toEqual(['diagnostics']);
+    const session = await mux.create('user_probe', {});
+    const found = (await session.search({ query: 'run diagnostics', limit: 50 })).results[0]!.tools;
+    expect(found.length).toBe(probe.tools.length);
+    for (const tool of found) expect(tool.toolkit).toBe('probe');
   });
 
   it('an isError result fails the call with the tool’s message', async () => {

@@ -122,6 +122,12 @@ export interface McpCommonOptions {
   /** @default the server's instructions, or a sentence naming the server */
   description?: string;
   categories?: string[];
+  /**
+   * Words a user says for what the server's tools handle that their names and descriptions may not
+   * say, e.g. `['ticket', 'task']`: search reads them as words of each of its tools (see
+   * `defineToolkit`'s `keywords`). @default none
+   */
+  keywords?: string[];
   /** Per-call timeout of every tool: a whole number of milliseconds from 1 to 2147483647. @default 60_000 */
   timeoutMs?: number;
   /**
@@ -451,6 +457,7 @@ const COMMON_OPTION_NAMES = [
   'name',
   'description',
   'categories',
+  'keywords',
   'timeoutMs',
   'maxResponseBytes',
   'logger',
@@ -484,6 +491,7 @@ function checkMcpOptions(options: McpToolkitOptions): URL | undefined {
   check.text('name', options.name);
   check.text('description', options.description);
   check.strings('categories', options.categories);
+  check.strings('keywords', options.keywords);
   if (options.logger !== undefined && typeof options.logger?.warn !== 'function') {
     throw check.wrong('logger', 'an object with a warn method (console is one)', shownValue(options.logger));
   }
@@ -812,6 +820,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
       options.description ??
       (instructions ? instructions.slice(0, 500) : `Tools of the ${server.name} MCP server.`),
     categories: options.categories ?? ['mcp'],
+    ...(options.keywords ? { keywords: options.keywords } : {}),
     baseUrl: 'url' in options ? String(options.url) : undefined,
     auth,
     tools,

@@ -567,6 +567,7 @@ export function createNotionToolkit(options: NotionToolkitOptions = {}): Toolkit
     description:
       'Notion workspace: search, read and write pages, query and inspect databases, append content, comment.',
     categories: ['productivity', 'documents', 'notes'],
+    keywords: ['note', 'doc', 'wiki', 'knowledge'],
     baseUrl,
     auth: [
       {

@@ -27,7 +27,7 @@ const FACTORIES: Array<[string, (options: never) => unknown, string]> = [
   [
     'createHttpToolkit',
     createHttpToolkit,
-    'slug, name, description, baseUrl, auth, apiKeyHeader, allowPrivateNetwork, lookup, maxResponseCharacters, maxResponseBytes',
+    'slug, name, description, keywords, baseUrl, auth, apiKeyHeader, allowPrivateNetwork, lookup, maxResponseCharacters, maxResponseBytes',
   ],
   ['createLinearToolkit', createLinearToolkit, 'baseUrl'],
   ['createNotionToolkit', createNotionToolkit, 'baseUrl'],

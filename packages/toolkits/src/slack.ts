@@ -477,6 +477,7 @@ export function createSlackToolkit(options: SlackToolkitOptions = {}): Toolkit {
     description:
       'Slack workspace messaging: channels, posting and editing messages, threads, DMs, users, reactions and search.',
     categories: ['communication', 'chat'],
+    keywords: ['chat', 'channel', 'DM', 'direct message'],
     baseUrl,
     auth: {
       type: 'oauth2',
