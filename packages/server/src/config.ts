@@ -63,8 +63,8 @@ export interface ToolMuxConfig {
   defaultCallbackUrl?: string;
   /**
    * The MCP endpoint: `allowedOrigins` (browser origins besides `baseUrl`'s that may call it, `'*'`
-   * for any), `toolsPageSize`, `maxBatchSize`, `maxBatchResponseBytes`, `propertyKeys`
-   * (`createServer`'s `mcp`).
+   * for any), `toolsPageSize`, `maxBatchSize`, `maxBatchResponseBytes`, `propertyKeys`,
+   * `progressIntervalMs` (`createServer`'s `mcp`).
    * @default {}
    */
   mcp?: McpOptions;
@@ -195,6 +195,7 @@ const configSchema = z.strictObject({
       maxBatchSize: z.number().int().positive().optional(),
       maxBatchResponseBytes: z.number().int().positive().optional(),
       propertyKeys: z.enum(['portable', 'unchanged']).optional(),
+      progressIntervalMs: z.number().int().positive().optional(),
     })
     .optional(),
   log: z

@@ -42,6 +42,8 @@ interface RequestContext {
   expected?: string;
   /** The response {@link responseWithRequestId} made: it carries the request id already. */
   answered?: Response;
+  /** Settles when an answer that goes on after its response was returned is done (see {@link answerGoesOn}). */
+  goesOn?: Promise<unknown>;
 }
 
 const requests = new AsyncLocalStorage<RequestContext>();
@@ -85,6 +87,18 @@ export function responseWithRequestId(
   const response = new Response(body, { status, headers });
   context.answered = response;
   return response;
+}
+
+/**
+ * Tells the request-log middleware that the handled request's answer goes on after its response is
+ * returned (the MCP endpoint's event stream of a long tools/call): its line is written when `done`
+ * settles, with the duration until then and a fault recorded meanwhile (a JSON-RPC internal error in
+ * the stream). Written when the response was returned, the line had neither, and a fault recorded
+ * after it was logged nowhere.
+ */
+export function answerGoesOn(done: Promise<unknown>): void {
+  const context = requests.getStore();
+  if (context) context.goesOn = done;
 }
 
 /** The request id of the request being handled. */
@@ -309,14 +323,20 @@ export function requestLog(options: RequestLogOptions): MiddlewareHandler {
       c.res = new Response(c.res.body, c.res);
       c.res.headers.set(REQUEST_ID_HEADER, context.id);
     }
-    requestAnswered(options, info, {
-      id: context.id,
-      method: c.req.method,
-      route: routeOf(c),
-      status: c.res.status,
-      durationMs: millisecondsSince(started),
-      fault: context.fault,
-      expected: context.expected,
-    });
+    const method = c.req.method;
+    const route = routeOf(c);
+    const status = c.res.status;
+    const answered = () =>
+      requestAnswered(options, info, {
+        id: context.id,
+        method,
+        route,
+        status,
+        durationMs: millisecondsSince(started),
+        fault: context.fault,
+        expected: context.expected,
+      });
+    if (context.goesOn === undefined) answered();
+    else context.goesOn.then(answered, answered);
   };
 }

@@ -89,8 +89,9 @@ export interface CreateServerOptions {
    */
   metrics?: MetricsOptions;
   /**
-   * The MCP endpoint's browser access (`allowedOrigins`) and limits (`tools/list` page size, batch
-   * size and batch response size). @default {} (see {@link McpOptions} for each default)
+   * The MCP endpoint's browser access (`allowedOrigins`), limits (`tools/list` page size, batch
+   * size and batch response size) and how often a long call that asks for progress gets it
+   * (`progressIntervalMs`). @default {} (see {@link McpOptions} for each default)
    */
   mcp?: McpOptions;
   /**
@@ -331,6 +332,7 @@ const NESTED_OPTION_NAMES: Readonly<Record<'mcp' | 'metrics' | 'connections', re
     'maxBatchSize',
     'maxBatchResponseBytes',
     'propertyKeys',
+    'progressIntervalMs',
   ]),
   metrics: everyKeyOf<MetricsOptions>()(['enabled', 'public', 'allowFrom']),
   connections: everyKeyOf<ConnectionOptions>()(['perClient', 'unlimited', 'headersTimeoutMs']),

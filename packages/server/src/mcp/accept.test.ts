@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acceptsJson } from './accept.js';
+import { acceptsEventStream, acceptsJson } from './accept.js';
 
 describe('acceptsJson (the Accept header of an MCP POST)', () => {
   it('takes application/json named whole, in any case, or under a wildcard', () => {
@@ -61,5 +61,35 @@ describe('acceptsJson (the Accept header of an MCP POST)', () => {
     const many = `${'text/html;q=0.5, '.repeat(1_000)}application/json;q=0`;
     expect(acceptsJson(many)).toBe(false);
     expect(acceptsJson(`${many}, application/json;q=0.5`)).toBe(true);
+  });
+});
+
+describe('acceptsEventStream (whether a tools/call that asks for progress may be answered with a stream)', () => {
+  it('takes text/event-stream named whole, in any case, or under a wildcard', () => {
+    for (const accept of [
+      'application/json, text/event-stream',
+      'TEXT/EVENT-STREAM;q=0.5, application/json',
+      'text/*',
+      '*/*',
+      'application/json, */*;q=0.1',
+    ]) {
+      expect(acceptsEventStream(accept), accept).toBe(true);
+    }
+  });
+
+  it('refuses a header without it, one of weight 0, and one that lists no media range', () => {
+    for (const accept of [
+      'application/json',
+      'text/event-streams',
+      'text/html',
+      'application/json, text/event-stream;q=0',
+      'text/event-stream;q=0, */*',
+      'text/*;q=0, */*',
+      'application/json;profile="a, text/event-stream"',
+      '',
+      ' , ',
+    ]) {
+      expect(acceptsEventStream(accept), accept).toBe(false);
+    }
   });
 });

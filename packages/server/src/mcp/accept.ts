@@ -8,28 +8,53 @@
  * header, quoted parameter values (which may hold `,` and `;`) skipped whole.
  */
 export function acceptsJson(accept: string): boolean {
+  return acceptsType(accept, JSON_RANGES) ?? true;
+}
+
+/**
+ * Whether an `Accept` header takes `text/event-stream`, read as {@link acceptsJson} reads it for
+ * JSON (`text/event-stream`, then `text/*`, then the one of any type). A header that lists no media
+ * range does not: the MCP endpoint streams only to a client that said it reads a stream.
+ */
+export function acceptsEventStream(accept: string): boolean {
+  return acceptsType(accept, EVENT_STREAM_RANGES) ?? false;
+}
+
+/**
+ * Whether `accept` takes the type whose matching media ranges `specificity` lists (by how specific
+ * they are: the most specific decides, the highest weight among equally specific ones), or
+ * undefined when the header lists no media range.
+ */
+function acceptsType(accept: string, specificity: ReadonlyMap<string, number>): boolean | undefined {
   let ranges = 0;
   let best: { specificity: number; weight: number } | undefined;
   for (const range of mediaRanges(accept)) {
     ranges++;
-    const specificity = SPECIFICITY.get(range.type);
-    if (specificity === undefined) continue;
+    const rank = specificity.get(range.type);
+    if (rank === undefined) continue;
     if (
       best === undefined ||
-      specificity > best.specificity ||
-      (specificity === best.specificity && range.weight > best.weight)
+      rank > best.specificity ||
+      (rank === best.specificity && range.weight > best.weight)
     ) {
-      best = { specificity, weight: range.weight };
+      best = { specificity: rank, weight: range.weight };
     }
   }
-  if (ranges === 0) return true;
+  if (ranges === 0) return undefined;
   return best !== undefined && best.weight > 0;
 }
 
 /** The media ranges that match `application/json`, by how specific they are. */
-const SPECIFICITY = new Map([
+const JSON_RANGES: ReadonlyMap<string, number> = new Map([
   ['application/json', 3],
   ['application/*', 2],
+  ['*/*', 1],
+]);
+
+/** The media ranges that match `text/event-stream`, by how specific they are. */
+const EVENT_STREAM_RANGES: ReadonlyMap<string, number> = new Map([
+  ['text/event-stream', 3],
+  ['text/*', 2],
   ['*/*', 1],
 ]);
 

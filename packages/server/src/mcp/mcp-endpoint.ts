@@ -31,13 +31,14 @@ import {
 } from '@toolmux/core/internal';
 import { bearerCredentials } from '../api-key.js';
 import { repeatedCredentialHeader } from '../http-errors.js';
-import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
+import { type JsonAnswer, jsonBody, jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
+import { answerGoesOn, responseWithRequestId } from '../request-log.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
-import { acceptsJson } from './accept.js';
+import { acceptsEventStream, acceptsJson } from './accept.js';
 import { type EarlyCancelLimits, EarlyCancels } from './early-cancels.js';
 import { mcpListedTool } from './listed-tool.js';
-import { cancellationOf, isJsonRpcMessage, toolCallOf } from './message-check.js';
+import { cancellationOf, isJsonRpcMessage, progressTokenOf, toolCallOf } from './message-check.js';
 
 /**
  * Limits and browser access of the MCP endpoint (`createServer({ mcp })`). Every limit answers with a
@@ -77,6 +78,18 @@ export interface McpOptions {
    * @default 'portable'
    */
   propertyKeys?: PropertyKeysMode;
+  /**
+   * How often a `tools/call` that asks for progress (`params._meta.progressToken`, which the SDK
+   * client sends with `onprogress`) gets a `notifications/progress` while it runs, in milliseconds
+   * (10 to 300000). Such a call not answered within this time is answered with an event stream
+   * (`text/event-stream`, when the client's `Accept` takes it): a progress notification now and at
+   * every interval, then the response. A client that resets its timeout on progress
+   * (`resetTimeoutOnProgress`) then waits for a call that runs longer than its timeout (60 s by
+   * default), and tells a slow tool from a server gone. A call answered sooner is answered with
+   * JSON, as every other request.
+   * @default 5000
+   */
+  progressIntervalMs?: number;
 }
 
 /** {@link McpOptions} with its defaults. */
@@ -84,7 +97,11 @@ export const MCP_DEFAULTS = {
   toolsPageSize: 100,
   maxBatchSize: 100,
   maxBatchResponseBytes: 4 * 1024 * 1024,
+  progressIntervalMs: 5_000,
 } as const;
+
+/** The bounds of `mcp.progressIntervalMs`: a notification at most every 10 ms, at least every 5 minutes. */
+const PROGRESS_INTERVAL_BOUNDS = { min: 10, max: 300_000 } as const;
 
 export interface McpEndpointOptions extends McpOptions {
   sessions: SessionCache;
@@ -236,6 +253,7 @@ export interface McpSettings {
   maxBatchSize: number;
   maxBatchResponseBytes: number;
   propertyKeys: PropertyKeysMode;
+  progressIntervalMs: number;
 }
 
 /**
@@ -254,6 +272,15 @@ export function mcpSettings(options: McpOptions): McpSettings {
       'the most JSON of the answer to one batch',
     ),
     propertyKeys: propertyKeysOf(options.propertyKeys),
+    progressIntervalMs: wholeNumberOf(options.progressIntervalMs, {
+      name: 'mcp.progressIntervalMs',
+      code: 'CONFIG_INVALID',
+      unit: 'milliseconds',
+      ...PROGRESS_INTERVAL_BOUNDS,
+      purpose: 'how often a tools/call that asks for progress gets a progress notification while it runs',
+      leaveOut: `Leave it out for ${MCP_DEFAULTS.progressIntervalMs}.`,
+      default: MCP_DEFAULTS.progressIntervalMs,
+    }),
   };
 }
 
@@ -383,14 +410,17 @@ interface McpToolView {
 }
 
 /**
- * The per-session MCP endpoint: Streamable HTTP, stateless, JSON responses.
+ * The per-session MCP endpoint: Streamable HTTP, stateless, JSON responses (and an event stream
+ * for a long tools/call that asks for progress).
  *
  * It answers the JSON-RPC methods a tools-only server needs (initialize, ping, tools/list,
  * tools/call) itself, validating messages with the MCP SDK's own zod schemas (over stand-ins that
  * leave out what they accept whatever it is: see message-check.ts), instead of building
  * an SDK `Server` and transport for every request: a stateless server has no session to keep, so
  * that work is pure overhead (see bench/mcp.bench.ts). There are no server-initiated messages, so
- * every request is answered with `application/json` (which the spec allows) and GET/DELETE are 405.
+ * every request is answered with `application/json` (which the spec allows) and GET/DELETE are 405;
+ * only a tools/call that asks for progress and runs longer than the progress interval is answered
+ * with an SSE stream of its progress and then its response (see `#answerWithProgress`).
  *
  * initialize gives out an `Mcp-Session-Id`, which nothing requires and no instance stores: it only
  * tells apart the MCP connections of one toolmux session, whose clients number their requests alike,
@@ -404,6 +434,7 @@ export class McpEndpoint {
   readonly #propertyKeys: PropertyKeysMode;
   readonly #maxBatchSize: number;
   readonly #maxBatchResponseBytes: number;
+  readonly #progressIntervalMs: number;
   /**
    * The aborters of the tools/call requests running on this instance, by {@link runningKey}:
    * `notifications/cancelled` arrives in a request of its own, and aborts the call it names.
@@ -435,6 +466,7 @@ export class McpEndpoint {
     this.#maxBatchSize = settings.maxBatchSize;
     this.#maxBatchResponseBytes = settings.maxBatchResponseBytes;
     this.#propertyKeys = settings.propertyKeys;
+    this.#progressIntervalMs = settings.progressIntervalMs;
   }
 
   /**
@@ -581,16 +613,19 @@ export class McpEndpoint {
         'INVALID_REQUEST',
       );
     }
-    // Clients must accept application/json and text/event-stream; this endpoint only answers with JSON.
+    // Clients must accept application/json and text/event-stream; this endpoint answers with JSON,
+    // but for the progress of a long tools/call.
     const accept = request.headers.get('accept');
     if (accept !== null && !acceptsJson(accept)) {
       return httpRpcError(
         406,
         ErrorCode.InvalidRequest,
-        `Accept ${shown(accept)} does not take application/json, the only type this endpoint answers with: send Accept: application/json, text/event-stream, as the MCP specification asks of clients.`,
+        `Accept ${shown(accept)} does not take application/json, the type this endpoint answers with: send Accept: application/json, text/event-stream, as the MCP specification asks of clients.`,
         'INVALID_REQUEST',
       );
     }
+    // a tools/call that asks for progress may be answered with an event stream (see #answerWithProgress)
+    const readsStream = accept !== null && acceptsEventStream(accept);
     if (!isJsonContentType(request.headers.get('content-type'))) {
       return httpRpcError(
         415,
@@ -693,11 +728,18 @@ export class McpEndpoint {
         // A new MCP connection: its id scopes the request ids that its cancellations name.
         issuedConnection = randomUUID();
       }
-      const answer = await this.#answer(rpcRequest, entry, request.signal, {
+      const answering = this.#answer(rpcRequest, entry, request.signal, {
         sessionId,
         connection,
         id: rpcRequest.id,
       });
+      // a batch is answered as a whole, with JSON: its calls get no progress
+      const progressToken = !batch && readsStream ? progressTokenOf(rpcRequest) : undefined;
+      if (progressToken !== undefined) {
+        const { name } = rpcRequest.params as { name?: unknown };
+        return this.#answerWithProgress(answering, rpcRequest.id, progressToken, name);
+      }
+      const answer = await answering;
       // A cancelled request gets no response (the client has stopped waiting for it).
       if (answer !== CANCELLED) await respond(answer, rpcRequest.id);
     }
@@ -710,6 +752,58 @@ export class McpEndpoint {
     return new Response(`[${responses.join(',')}]`, {
       status: 200,
       headers: { ...JSON_HEADERS, ...headers },
+    });
+  }
+
+  /**
+   * The answer to a request that asks for progress (a tools/call with `params._meta.progressToken`),
+   * from a client that reads an event stream. Ready within the progress interval, it is the JSON
+   * answer (or the 202 of a cancelled call) any request gets. Else it is an SSE stream: a
+   * `notifications/progress` at once and at every interval while the call runs, then the response,
+   * written as a JSON answer is (a slice at a time, see {@link jsonBody}), and the end of the stream
+   * (a cancelled call's stream ends without it). The request's log line is written when the response
+   * is, with its duration and any fault (see {@link answerGoesOn}). The stream has no event ids: the
+   * endpoint keeps nothing to resume it from, and the client, seeing none, does not try.
+   * A client that disconnects aborts the call through the request's signal, as it does a call
+   * answered with JSON.
+   */
+  async #answerWithProgress(
+    answering: Promise<unknown>,
+    id: string | number,
+    progressToken: string | number,
+    name: unknown,
+  ): Promise<Response> {
+    const intervalMs = this.#progressIntervalMs;
+    const started = performance.now();
+    const early = await settledWithin(answering, intervalMs);
+    if (early === CANCELLED) return new Response(null, { status: 202 });
+    if (early !== STILL_RUNNING) return jsonResponse(early, 200, {});
+    // written in the request's context: a fault here is recorded on its log line
+    const written = answering
+      .then((answer) => (answer === CANCELLED ? undefined : jsonBody(answer)))
+      .catch((error: unknown) => {
+        this.#options.onUnexpected(error);
+        return jsonBody(
+          rpcError(id, ErrorCode.InternalError, 'Internal error: the server logged the cause.'),
+        );
+      });
+    answerGoesOn(written);
+    const tool = typeof name === 'string' ? shown(name) : 'The tool';
+    const progress = (count: number) =>
+      JSON.stringify({
+        jsonrpc: '2.0',
+        method: 'notifications/progress',
+        params: {
+          progressToken,
+          progress: count,
+          message: `${tool} is still running (${elapsedText(performance.now() - started)}).`,
+        },
+      });
+    return responseWithRequestId(eventStream(progressEvents(written, intervalMs, progress)), 200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      // a proxy that buffers answers (nginx) would hold the progress back until the end
+      'x-accel-buffering': 'no',
     });
   }
 
@@ -980,6 +1074,90 @@ function badToolCallParams(
 
 /** What {@link McpEndpoint}'s `#answer` gives for a request the client cancelled: no response. */
 const CANCELLED = Symbol('cancelled');
+
+/** What {@link settledWithin} gives for a promise that has not settled in time. */
+const STILL_RUNNING = Symbol('still running');
+
+/** What `promise` settles to within `ms`, else {@link STILL_RUNNING}; the timer is cleared either way. */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | typeof STILL_RUNNING> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<typeof STILL_RUNNING>((resolve) => {
+        timer = setTimeout(resolve, ms, STILL_RUNNING);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A time in a progress message: `850 ms`, `12 s`. */
+function elapsedText(ms: number): string {
+  return ms < 1_000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 1_000)} s`;
+}
+
+const utf8 = new TextEncoder();
+
+/** One SSE event of a JSON-RPC message (JSON text holds no line break). */
+function sseMessage(json: string): Uint8Array {
+  return utf8.encode(`event: message\ndata: ${json}\n\n`);
+}
+
+/**
+ * The events of a streamed answer (see `McpEndpoint.#answerWithProgress`): `progress(n)` at once and
+ * every `intervalMs` until `written` settles, then its JSON as one event, in the chunks it was
+ * written in; nothing more when it is undefined (a cancelled call).
+ */
+async function* progressEvents(
+  written: Promise<JsonAnswer | undefined>,
+  intervalMs: number,
+  progress: (count: number) => string,
+): AsyncGenerator<Uint8Array> {
+  let count = 0;
+  let settled: JsonAnswer | undefined | typeof STILL_RUNNING = STILL_RUNNING;
+  while (settled === STILL_RUNNING) {
+    yield sseMessage(progress(++count));
+    settled = await settledWithin(written, intervalMs);
+  }
+  if (settled === undefined) return;
+  const { body } = settled;
+  if (typeof body === 'string') {
+    yield sseMessage(body);
+    return;
+  }
+  yield utf8.encode('event: message\ndata: ');
+  const reader = body.getReader();
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) yield chunk.value;
+  } finally {
+    // the client went away mid-response: the chunks not sent are let go of
+    void reader.cancel();
+  }
+  yield utf8.encode('\n\n');
+}
+
+/**
+ * A response body of `events`, one handed to the socket per pull (a large response waits for the
+ * socket as the JSON answer's chunks do). When the client goes away, the events end at their next
+ * step.
+ */
+function eventStream(events: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await events.next();
+      if (cancelled) return;
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel() {
+      cancelled = true;
+      void events.return(undefined);
+    },
+  });
+}
 
 /**
  * Any method but POST and OPTIONS at `/mcp/:sessionId`: `GET` (no SSE stream), `DELETE` (no session

@@ -4,6 +4,7 @@ import {
   type JSONRPCMessage,
   JSONRPCMessageSchema,
   type JSONRPCRequest,
+  ProgressTokenSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { isPlainObject, type ZodInternals } from '@toolmux/core/internal';
 
@@ -131,4 +132,16 @@ export function cancellationOf(
   if (!checked.success) return undefined;
   const { requestId, reason } = checked.data.params;
   return { requestId, reason };
+}
+
+/**
+ * The progress token of a request (`params._meta.progressToken`: a string or an integer, as
+ * `ProgressTokenSchema` has it), or undefined when it asks for no progress. Read without listing the
+ * keys of `params` or `_meta`.
+ */
+export function progressTokenOf(message: JSONRPCRequest): string | number | undefined {
+  const meta = isPlainObject(message.params) ? message.params._meta : undefined;
+  if (!isPlainObject(meta) || !Object.hasOwn(meta, 'progressToken')) return undefined;
+  const checked = ProgressTokenSchema.safeParse(meta.progressToken);
+  return checked.success ? checked.data : undefined;
 }

@@ -88,13 +88,17 @@ const mcpPath = {
   parameters: [{ name: 'sessionId', in: 'path', required: true, schema: { type: 'string' } }],
   post: {
     operationId: 'mcp',
-    summary: 'MCP Streamable HTTP endpoint of one session (stateless, JSON responses).',
+    summary:
+      'MCP Streamable HTTP endpoint of one session (stateless; JSON responses, an event stream for a long tools/call that asks for progress).',
     description:
       'JSON-RPC 2.0 messages of the Model Context Protocol: initialize, ping, tools/list (paged with ' +
       '`cursor` / `nextCursor`), tools/call. Authenticate with the session token (`mcp.headers` of ' +
       'the session as POST or GET /api/v1/sessions answers it: `Authorization: Bearer <token>`), or ' +
       'with the project API key in an `x-api-key` header (not as a Bearer token). Batches (an array ' +
-      'of messages) only under protocol versions before 2025-06-18, at most `mcp.maxBatchSize` messages.',
+      'of messages) only under protocol versions before 2025-06-18, at most `mcp.maxBatchSize` messages. ' +
+      'A tools/call with `params._meta.progressToken`, from a client whose Accept takes ' +
+      'text/event-stream, that runs longer than `mcp.progressIntervalMs` is answered with an event ' +
+      'stream: a `notifications/progress` at once and at every interval, then the response.',
     tags: ['mcp'],
     security: [{ sessionToken: [] }, { apiKeyHeader: [] }],
     requestBody: {
@@ -106,6 +110,13 @@ const mcpPath = {
         description: 'JSON-RPC response',
         content: {
           'application/json': { schema: jsonRpcMessages('The JSON-RPC response, or those of a batch') },
+          'text/event-stream': {
+            schema: {
+              type: 'string',
+              description:
+                'Server-sent events (`event: message`), each a JSON-RPC message: `notifications/progress`, then the response',
+            },
+          },
         },
       },
       '202': { description: 'Notification accepted' },
