@@ -40,7 +40,12 @@ describe('validateConfig', () => {
       host: '0.0.0.0',
       managedAuth: { github: { clientId: 'id', clientSecret: 'secret', scopes: ['repo'] } },
       allowedCallbackUrls: ['https://myapp.com'],
-      mcp: { allowedOrigins: ['https://myapp.com'], toolsPageSize: 50, maxBatchSize: 10 },
+      mcp: {
+        allowedOrigins: ['https://myapp.com'],
+        toolsPageSize: 50,
+        maxBatchSize: 10,
+        progressIntervalMs: 2_000,
+      },
       log: { level: 'debug', format: 'pretty' },
       metrics: { enabled: true, allowFrom: ['10.0.0.0/8'] },
       connections: { perClient: 64, unlimited: ['10.0.0.7'], headersTimeoutMs: 10_000 },
