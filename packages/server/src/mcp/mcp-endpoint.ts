@@ -728,18 +728,23 @@ export class McpEndpoint {
         // A new MCP connection: its id scopes the request ids that its cancellations name.
         issuedConnection = randomUUID();
       }
-      const answering = this.#answer(rpcRequest, entry, request.signal, {
-        sessionId,
-        connection,
-        id: rpcRequest.id,
-      });
+      const origin = { sessionId, connection, id: rpcRequest.id };
       // a batch is answered as a whole, with JSON: its calls get no progress
       const progressToken = !batch && readsStream ? progressTokenOf(rpcRequest) : undefined;
       if (progressToken !== undefined) {
+        // a stream the client stops reading aborts the call, also where a runtime aborts no
+        // request's signal when its client goes away
+        const unread = new AbortController();
+        const answering = this.#answer(
+          rpcRequest,
+          entry,
+          AbortSignal.any([request.signal, unread.signal]),
+          origin,
+        );
         const { name } = rpcRequest.params as { name?: unknown };
-        return this.#answerWithProgress(answering, rpcRequest.id, progressToken, name);
+        return this.#answerWithProgress(answering, rpcRequest.id, progressToken, name, unread);
       }
-      const answer = await answering;
+      const answer = await this.#answer(rpcRequest, entry, request.signal, origin);
       // A cancelled request gets no response (the client has stopped waiting for it).
       if (answer !== CANCELLED) await respond(answer, rpcRequest.id);
     }
@@ -765,13 +770,14 @@ export class McpEndpoint {
    * is, with its duration and any fault (see {@link answerGoesOn}). The stream has no event ids: the
    * endpoint keeps nothing to resume it from, and the client, seeing none, does not try.
    * A client that disconnects aborts the call through the request's signal, as it does a call
-   * answered with JSON.
+   * answered with JSON, and a stream it stops reading (cancels) through `unread`.
    */
   async #answerWithProgress(
     answering: Promise<unknown>,
     id: string | number,
     progressToken: string | number,
     name: unknown,
+    unread: AbortController,
   ): Promise<Response> {
     const intervalMs = this.#progressIntervalMs;
     const started = performance.now();
@@ -799,7 +805,11 @@ export class McpEndpoint {
           message: `${tool} is still running (${elapsedText(performance.now() - started)}).`,
         },
       });
-    return responseWithRequestId(eventStream(progressEvents(written, intervalMs, progress)), 200, {
+    const events = progressEvents(written, intervalMs, progress);
+    const stream = eventStream(events, () =>
+      unread.abort(new Error('The MCP client stopped reading the answer before the call ended.')),
+    );
+    return responseWithRequestId(stream, 200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
       // a proxy that buffers answers (nginx) would hold the progress back until the end
@@ -1140,10 +1150,10 @@ async function* progressEvents(
 
 /**
  * A response body of `events`, one handed to the socket per pull (a large response waits for the
- * socket as the JSON answer's chunks do). When the client goes away, the events end at their next
- * step.
+ * socket as the JSON answer's chunks do). Cancelled (the client went away), it calls `onCancel`,
+ * and the events end at their next step.
  */
-function eventStream(events: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
+function eventStream(events: AsyncGenerator<Uint8Array>, onCancel: () => void): ReadableStream<Uint8Array> {
   let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -1154,6 +1164,7 @@ function eventStream(events: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Ar
     },
     cancel() {
       cancelled = true;
+      onCancel();
       void events.return(undefined);
     },
   });

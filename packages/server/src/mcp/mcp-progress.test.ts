@@ -352,6 +352,26 @@ describe('the event stream on the wire', () => {
     stop.abort();
     await expect.poll(() => aborted.has('disconnect'), untilTestTimeout()).toBe(true);
   });
+
+  it('a stream its reader cancels aborts the tool, in a runtime that aborts no request signal (server.fetch)', async () => {
+    const response = await server.fetch(
+      new Request(`${BASE_URL}/mcp/${direct.sessionId}`, {
+        method: 'POST',
+        headers: {
+          ...direct.mcp.headers,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify(toolCall(17, { ms: 60_000, label: 'unread' }, 'unread')),
+      }),
+    );
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('notifications/progress');
+    expect(aborted.has('unread')).toBe(false);
+    await reader.cancel();
+    await expect.poll(() => aborted.has('unread'), untilTestTimeout()).toBe(true);
+  });
 });
 
 describe('what stays JSON', () => {
