@@ -268,9 +268,15 @@ describe('a tools/call that asks for progress, with the official client', () => 
     stop.abort('the user pressed stop');
     await expect(call).rejects.toThrow();
     await expect.poll(() => aborted.has('sdk-abort'), untilTestTimeout()).toBe(true);
-    // the connection is still good, and the stream's end was no error to the client
+    // the connection is still good, and the stream's end was no error to the client (a progress
+    // notification sent before the cancellation arrived may reach it after it stopped waiting: the
+    // SDK reports it, and goes on)
     await client.ping();
-    expect(problems).toEqual([]);
+    expect(
+      problems.filter(
+        (problem) => !problem.message.startsWith('Received a progress notification for an unknown token'),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -291,7 +297,7 @@ describe('the event stream on the wire', () => {
         expect(lines.some((line) => line.data?.req_id === requestId)).toBe(false);
       }
     }
-    expect(events.length).toBeGreaterThanOrEqual(3);
+    expect(events.length).toBeGreaterThanOrEqual(2);
     for (const event of events) {
       expect(Object.keys(event).sort()).toEqual(['data', 'event']);
       expect(event.event).toBe('message');
