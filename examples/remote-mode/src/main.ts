@@ -4,36 +4,21 @@
  * `toolmux serve` on another machine) owns the catalog, the store and the credentials; the
  * application's own custom tool runs in the application. Runs offline with a scripted model.
  *
- * Against a real server: TOOLMUX_URL=http://127.0.0.1:8787 TOOLMUX_API_KEY=$(cat .toolmux/api.key)
- * (its catalog then needs an `acme` toolkit, e.g. `toolmux serve --toolkits ./acme.js`).
+ * Against a real server, from the repository root: serve it with this example's toolkit,
+ *   pnpm toolmux serve --toolkits ./examples/remote-mode/src/acme.ts
+ * then, in another shell (the key is in the server's ./.toolmux/api.key),
+ *   TOOLMUX_URL=http://127.0.0.1:8787 TOOLMUX_API_KEY=$(cat .toolmux/api.key) pnpm --filter @example/remote-mode start
  */
 import { randomBytes } from 'node:crypto';
-import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
+import { defineTool, ToolMux } from '@toolmux/core';
 import { createServer } from '@toolmux/server';
 import { VercelProvider } from '@toolmux/vercel';
 import { generateText, type LanguageModel, stepCountIs } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
+import { acme } from './acme.ts';
 
-// ---- the server side: a catalog with one toolkit ----
-
-const acme = defineToolkit({
-  slug: 'acme',
-  name: 'Acme Shop',
-  description: 'Orders of the Acme online shop.',
-  tools: [
-    defineTool({
-      slug: 'ACME_GET_ORDER',
-      description: 'Get the status and carrier of an order by its id.',
-      inputSchema: z.object({ orderId: z.string().describe('The order id, like A-1001') }),
-      annotations: { readOnlyHint: true },
-      execute: async ({ orderId }) => {
-        console.log(`  [server] ACME_GET_ORDER ${orderId}`);
-        return { orderId, status: 'shipped', carrier: 'DHL' };
-      },
-    }),
-  ],
-});
+// ---- the server side: a catalog with one toolkit, acme (./acme.ts) ----
 
 async function startServer(): Promise<{ baseUrl: string; apiKey: string; stop: () => Promise<void> }> {
   if (process.env.TOOLMUX_URL && process.env.TOOLMUX_API_KEY) {

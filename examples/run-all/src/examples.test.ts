@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -36,12 +37,19 @@ const EXPECTED: Record<string, RegExp[]> = {
   ],
 };
 
-function run(example: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  example: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['src/main.ts'],
-      { cwd: join(examples, example), timeout: 90_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+      {
+        cwd: join(examples, example),
+        timeout: 90_000,
+        env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -65,4 +73,57 @@ describe('the examples', () => {
     expect(code, stderr).toBe(0);
     for (const pattern of EXPECTED[example]!) expect(stdout).toMatch(pattern);
   });
+});
+
+describe('the remote-mode example against `toolmux serve`', () => {
+  // what its comment tells a reader to run: the CLI serving the example's own toolkit module, then
+  // the example with the server's URL and the key from its api.key (there was no module to serve)
+  it('runs with the toolkit module its comment names', async () => {
+    const root = join(examples, '..');
+    const dir = mkdtempSync(join(tmpdir(), 'toolmux-remote-example-'));
+    const server = spawn(
+      process.execPath,
+      [
+        'packages/server/bin/toolmux.js',
+        'serve',
+        '--toolkits',
+        './examples/remote-mode/src/acme.ts',
+        '--port',
+        '0',
+        '--store',
+        `sqlite:${join(dir, 'toolmux.db')}`,
+        '--log-format',
+        'json',
+      ],
+      { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      let output = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        server.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          const listening = /"url":"(http:\/\/[^"]+)"/.exec(output);
+          if (listening) resolve(listening[1]!);
+        });
+        server.stderr.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
+        server.on('exit', (code) => reject(new Error(`toolmux serve exited ${code}: ${output}`)));
+      });
+      const apiKey = readFileSync(join(dir, 'api.key'), 'utf8').trim();
+      const { code, stdout, stderr } = await run('remote-mode', {
+        TOOLMUX_URL: url,
+        TOOLMUX_API_KEY: apiKey,
+      });
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(/^log ACME_GET_ORDER success \(toolkit acme\)$/m);
+      expect(output).toContain('[server] ACME_GET_ORDER A-1001');
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((resolve) =>
+        server.exitCode === null ? server.once('exit', resolve) : resolve(null),
+      );
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
