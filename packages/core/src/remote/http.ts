@@ -171,8 +171,44 @@ class Stopped {
   }
 }
 
+/** Where the REST API is under a server's baseUrl. */
+const API_PATH = '/api/v1';
+
 /** The most characters of a cause's message that {@link failureOf} quotes. */
 const MAX_CAUSE_MESSAGE_CHARS = 200;
+
+/** The code of a failed fetch's cause (`ECONNREFUSED`, `ERR_SSL_WRONG_VERSION_NUMBER`), if it has one. */
+function failureCode(error: unknown): string | undefined {
+  try {
+    const cause = error instanceof Error ? (error.cause as { code?: unknown; errors?: unknown }) : undefined;
+    // connecting to each address of a name fails as one AggregateError
+    const first = Array.isArray(cause?.errors) ? (cause.errors[0] as { code?: unknown }) : undefined;
+    return typeof cause?.code === 'string'
+      ? cause.code
+      : typeof first?.code === 'string'
+        ? first.code
+        : undefined;
+  } catch {
+    // a cause whose getters throw (a fetch of the application's own)
+    return undefined;
+  }
+}
+
+/**
+ * What OpenSSL says when a TLS handshake is answered by something that is not TLS: an `https://`
+ * baseUrl in front of a server that speaks plain HTTP, as `toolmux serve` does.
+ */
+const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
+
+/** The fix for a connection to the server at `baseUrl` that failed with `error`. */
+function unreachableHint(error: unknown, baseUrl: string): string {
+  const code = failureCode(error);
+  if (baseUrl.startsWith('https://') && code !== undefined && NOT_TLS.has(code)) {
+    const host = new URL(baseUrl).host;
+    return ` The server at ${host} does not speak TLS: it answered the https:// handshake as a plain HTTP server does (\`toolmux serve\` serves http; TLS is a proxy's job in front of it), so use baseUrl "http://${baseUrl.slice('https://'.length)}", or the address of the TLS proxy.`;
+  }
+  return ' Check baseUrl and that the server runs (`toolmux serve`).';
+}
 
 /**
  * `fetch failed (ECONNREFUSED)`: undici says only `fetch failed` and keeps the reason (refused, reset,
@@ -183,12 +219,9 @@ function failureOf(error: unknown, apiKey: string): string {
   // the API key masked: a fetch of the application's own may say what it sent
   const message = quotedMessage(error, [apiKey]);
   try {
-    const cause = error instanceof Error ? (error.cause as { code?: unknown; errors?: unknown }) : undefined;
-    // connecting to each address of a name fails as one AggregateError
-    const first = Array.isArray(cause?.errors) ? (cause.errors[0] as { code?: unknown }) : undefined;
-    const code =
-      typeof cause?.code === 'string' ? cause.code : typeof first?.code === 'string' ? first.code : undefined;
+    const code = failureCode(error);
     if (code) return message.includes(code) ? message : `${message} (${quotedText(code, [apiKey], 64)})`;
+    const cause = error instanceof Error ? (error.cause as { code?: unknown }) : undefined;
     if (!(cause instanceof Error) || typeof cause.message !== 'string' || cause.message === '')
       return message;
     const why = quotedText(cause.message, [apiKey], MAX_CAUSE_MESSAGE_CHARS);
@@ -226,7 +259,7 @@ export class RemoteApi {
     /** The most bytes of one answer it reads (checked by {@link maxResponseBytesOf}). */
     maxResponseBytes?: number;
   }) {
-    this.#base = `${options.baseUrl}/api/v1`;
+    this.#base = `${options.baseUrl}${API_PATH}`;
     this.#apiKey = options.apiKey;
     this.#mask = new KeyMask(options.apiKey);
     this.#authorization = `Bearer ${options.apiKey}`;
@@ -422,7 +455,7 @@ export class RemoteApi {
       if (signal.aborted) throw error;
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${failureOf(error, this.#apiKey)}. Check baseUrl and that the server runs (\`toolmux serve\`).`,
+        message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${failureOf(error, this.#apiKey)}.${unreachableHint(error, this.#base.slice(0, -API_PATH.length))}`,
         // no status arrived: the only failure after which a write may be taken for one not sent
         details: { connectionFailed: true },
         cause: error,

@@ -499,6 +499,27 @@ describe('remote client: redirects, refused and reset connections', () => {
     expect(unknown.message).toMatch(/\((ENOTFOUND|EAI_AGAIN)\)/);
   });
 
+  it('an https:// baseUrl in front of a server that speaks plain HTTP says to use http://, for a read and a write', async () => {
+    server.answer(json(200, { items: [], next_cursor: null }));
+    for (const path of ['', '/toolmux']) {
+      const https = `${server.url.replace('http://', 'https://')}${path}`;
+      const client = new ToolMux({ baseUrl: https, apiKey: API_KEY });
+      for (const call of [() => client.toolkits.list(), () => client.create('user_1', {})]) {
+        const error = await rejection(call());
+        expect(error.code).toBe('SERVER_UNREACHABLE');
+        expect(error.message).toContain('does not speak TLS');
+        expect(error.message).toContain(`use baseUrl "${server.url}${path}"`);
+        expect(error.message).not.toContain(API_KEY);
+      }
+    }
+    // any other failure keeps the general advice
+    const refused = await rejection(
+      new ToolMux({ baseUrl: `https://127.0.0.1:${await freePort()}`, apiKey: API_KEY }).toolkits.list(),
+    );
+    expect(refused.message).toContain('Check baseUrl and that the server runs');
+    expect(refused.message).not.toContain('does not speak TLS');
+  });
+
   it('a tool call answered 502 or 503 by a proxy is sent once: it may have run', async () => {
     for (const status of [502, 503, 429]) {
       server.answer((_request, response) => {
