@@ -505,11 +505,18 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     );
   });
 
-  const checkApiKey = (authorization: string | undefined) => {
+  const checkApiKey = (authorization: string | undefined, xApiKey: string | undefined) => {
     if (!authorization) {
+      // an x-api-key header is how the MCP endpoint and the Composio-compatible routes take the key:
+      // sent here, it was answered as if no key had been sent at all (whether it holds the key is
+      // not said)
+      const sentAsXApiKey =
+        xApiKey !== undefined
+          ? ' This request sent an x-api-key header, which this route does not read (the MCP endpoint and the Composio-compatible routes do): send the same key as Authorization: Bearer <key>.'
+          : '';
       throw new ToolMuxError({
         code: 'UNAUTHORIZED',
-        message: `Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>. ${WHERE_THE_API_KEY_IS}`,
+        message: `Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>.${sentAsXApiKey} ${WHERE_THE_API_KEY_IS}`,
       });
     }
     if (authorizationMatches(authorization)) return;
@@ -561,7 +568,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     app.get('/metrics', async (c) => {
       const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming
         ?.socket?.remoteAddress;
-      if (!metrics.openTo(remote, c.req.raw.headers)) checkApiKey(c.req.header('authorization'));
+      if (!metrics.openTo(remote, c.req.raw.headers))
+        checkApiKey(c.req.header('authorization'), c.req.header('x-api-key'));
       const { contentType, text } = await metrics.render();
       return c.body(text, 200, { 'content-type': contentType, 'cache-control': 'no-store' });
     });
@@ -579,7 +587,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     // the Node.js adapter passes on no body of a GET (or HEAD)
     const bodyUnseen = route.method === 'get';
     app.on(route.method.toUpperCase(), `/api/v1${route.path}`, async (c) => {
-      if (needsKey) checkApiKey(c.req.header('authorization'));
+      if (needsKey) checkApiKey(c.req.header('authorization'), c.req.header('x-api-key'));
       // a part the route does not declare is not parsed: one sent all the same is refused (an unknown
       // query parameter, a body that carries something), where it was ignored
       const params = route.params ? parseRequestPart(route.params, c.req.param(), 'path') : undefined;

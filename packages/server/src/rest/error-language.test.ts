@@ -385,6 +385,38 @@ describe('the API key message says where the key is and that it goes after "Bear
   });
 });
 
+describe('the project API key sent in x-api-key, as the MCP endpoint and the Composio routes take it', () => {
+  // it was answered as if no key had been sent, so the reader looked for a missing header
+  it.each([
+    ['the key', () => server.apiKey],
+    ['a wrong key', () => 'wrong-key-0123456789abcdef'],
+  ])(
+    '%s in x-api-key alone is told that the REST API reads Authorization: Bearer, not whether it is right',
+    async (_, key) => {
+      for (const path of ['/toolkits', '/sessions/ses_0000000000000000000000000000/tools']) {
+        const response = await fetch(`${server.url}/api/v1${path}`, { headers: { 'x-api-key': key() } });
+        const { error } = (await response.json()) as { error: { code: string; message: string } };
+        expect(response.status).toBe(401);
+        expect(error.code).toBe('UNAUTHORIZED');
+        expect(error.message).toContain(
+          'This request sent an x-api-key header, which this route does not read (the MCP endpoint and the Composio-compatible routes do): send the same key as Authorization: Bearer <key>.',
+        );
+        expect(error.message).not.toContain(key());
+        expect(error.message).not.toMatch(/not this server's project API key/);
+      }
+    },
+  );
+
+  it('with Authorization beside it, the Authorization header decides as before', async () => {
+    const right = await fetch(`${server.url}/api/v1/toolkits`, {
+      headers: { authorization: `Bearer ${server.apiKey}`, 'x-api-key': 'anything-0123456789' },
+    });
+    expect(right.status).toBe(200);
+    const wrong = await rest('GET', '/toolkits', undefined, 'Bearer wrong-key-0123456789abcdef');
+    expect(wrong.message).not.toContain('x-api-key');
+  });
+});
+
 describe('errors over REST name no SDK method or field on the routes they are answered on', () => {
   /** The SDK's names of what the REST API spells otherwise (a field of a body, a query, an answer). */
   const SDK_FIELD =
