@@ -113,8 +113,8 @@ async function logFor(session: Logged, callId: string): Promise<ExecutionLog> {
   return entry;
 }
 
-const titleIsNumber = 'title: Invalid input: expected string, received number';
-const priorityIsUnknown = 'priority: Invalid option: expected one of "low"|"normal"|"high"';
+const titleIsNumber = 'title: is a number: send a string';
+const priorityIsUnknown = 'priority: unknown value "urgent"; use one of low, normal, high';
 
 describe.each(modes)('createAgent (langchain) with the META_TOOLS preset (%s)', (mode) => {
   test('the model searches, then runs a tool it found through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
@@ -233,7 +233,7 @@ describe.each(modes)('createAgent (langchain) with the META_TOOLS preset (%s)', 
 
     const badSearch = toolMessage(model.calls[1]!.messages, 'call_bad_search');
     expect(badSearch.text).toBe(
-      'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for TOOLMUX_SEARCH_TOOLS: queries: Invalid input: expected array, received string',
+      'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for TOOLMUX_SEARCH_TOOLS: queries: is a string: send an array',
     );
     expect(badSearch.status).toBe('error');
     const run = JSON.parse(toolMessage(model.calls[2]!.messages, 'call_run').text);
@@ -604,7 +604,7 @@ describe.each(modes)('other LangChain entry points (%s)', (mode) => {
     const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
     expect(await create.invoke({ title: 'Plain call' })).toBe('{"id":"task_1","title":"Plain call"}');
     expect(await create.invoke({ title: '' })).toBe(
-      'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for TASKS_CREATE_TASK: title: Too small: expected string to have >=1 characters',
+      'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for TASKS_CREATE_TASK: title: is empty: send a string of at least 1 character',
     );
     expect((await session.logs()).items).toHaveLength(2);
   });

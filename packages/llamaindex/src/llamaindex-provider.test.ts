@@ -202,7 +202,7 @@ describe.each(modes)('LlamaIndexProvider in the LlamaIndex agent() loop (%s)', (
 
       const [invalid] = lastToolResults(llm.calls[1]?.messages);
       expect(invalid!.result).toMatch(
-        /^Error \(TOOL_ARGUMENTS_INVALID\): Invalid arguments for TASKS_CREATE_TASK: title: .*priority: .*expected one of 'low'\|'normal'\|'high'$/,
+        /^Error \(TOOL_ARGUMENTS_INVALID\): Invalid arguments for TASKS_CREATE_TASK: title: is empty: send a string of at least 1 character; priority: unknown value 'urgent'; use one of low, normal, high$/,
       );
       expect(lastToolResults(llm.calls[2]?.messages)).toEqual([
         {

@@ -12,11 +12,12 @@ import {
   setValidatesOffThread,
   slicedValidatorOf,
 } from '../schema/validate.js';
+import { argumentPath } from '../util/argument-path.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { checkOptionNames, everyKeyOf } from '../util/option-kinds.js';
 import { shownValue } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
-import { missingFieldMessage } from '../util/zod-issues.js';
+import { describeArgumentIssue, describeArgumentIssues } from './argument-issues.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 import { isStandardSchema } from './standard-schema.js';
 import type {
@@ -165,11 +166,6 @@ function convertedSchema(slug: string, schema: SchemaInput, io: 'input' | 'outpu
   return json;
 }
 
-function pathToString(path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string {
-  if (!path || path.length === 0) return '(root)';
-  return path.map((segment) => String(typeof segment === 'object' ? segment.key : segment)).join('.');
-}
-
 const ASYNC_SCHEMA_MESSAGE =
   'Async input schemas are not supported: remove async refinements from the tool input schema.';
 
@@ -178,20 +174,18 @@ function standardValidator(schema: StandardSchemaV1): (input: unknown) => Valida
     const result = schema['~standard'].validate(input);
     if (result instanceof Promise) throw invalid(ASYNC_SCHEMA_MESSAGE);
     if (result.issues) {
-      const issues: ValidationIssue[] = result.issues.map((issue) => ({
-        path: pathToString(issue.path),
-        // zod's "expected string, received undefined" for a field left out: `is required` and what to give
-        message: missingFieldMessage(input, issue as never) ?? issue.message,
-      }));
+      // what is wrong and what to send, where zod's defaults named the rule broken ("Too big:
+      // expected number to be <=5"): the first issues, as a large call's sliced check lists them
+      const issues = describeArgumentIssues(schema, input, result.issues, MAX_LISTED_ISSUES, MORE_ISSUES);
       return { success: false, issues };
     }
     return { success: true, value: result.value };
   };
   // large arguments: zod's work a part at a time, the issues bounded as a JSON Schema tool's are
   setSlicedValidator(validate, async (input, slice, listedKeys) => {
-    // a field left out reads as in `validate`'s answer
+    // each issue reads as in `validate`'s answer
     const steps = zodValidationSteps(schema, input, MAX_LISTED_ISSUES, listedKeys, (issue) =>
-      missingFieldMessage(input, issue),
+      describeArgumentIssue(schema, input, issue),
     );
     try {
       for (;;) {
@@ -199,10 +193,16 @@ function standardValidator(schema: StandardSchemaV1): (input: unknown) => Valida
         if (next.done) {
           const { issues, cut, value } = next.value;
           if (issues.length === 0 && !cut) return { success: true, value };
-          const shown: ValidationIssue[] = issues.map((issue) => ({
-            path: pathToString(issue.path),
-            message: issue.message,
-          }));
+          // an issue worded alike at the same path once, as in `validate`'s answer
+          const seen = new Set<string>();
+          const shown: ValidationIssue[] = [];
+          for (const issue of issues) {
+            const path = typeof issue.path === 'string' ? issue.path : argumentPath(issue.path);
+            const line = `${path}\u0000${issue.message}`;
+            if (seen.has(line)) continue;
+            seen.add(line);
+            shown.push({ path, message: issue.message });
+          }
           if (cut) shown.push({ path: '(root)', message: MORE_ISSUES });
           return { success: false, issues: shown };
         }

@@ -68,7 +68,7 @@ describe('a zod tool called without its required arguments', () => {
     });
   });
 
-  it('reads so in the result the model gets, and keeps the message of a value of the wrong type', async () => {
+  it('reads so in the result the model gets, and says what to send for a value of the wrong type', async () => {
     const session = await mux.create('missing_user', { toolkits: ['missing'] });
     const result = await session.execute('MISSING_SEARCH', {
       title: 5,
@@ -79,7 +79,7 @@ describe('a zod tool called without its required arguments', () => {
     });
     expect(result.successful).toBe(false);
     expect(result.error).toBe(
-      'Invalid arguments for MISSING_SEARCH: queries: is required: an array; title: Invalid input: expected string, received number',
+      'Invalid arguments for MISSING_SEARCH: queries: is required: an array; title: is a number: send a string',
     );
   });
 });

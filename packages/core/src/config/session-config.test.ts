@@ -238,6 +238,8 @@ describe('config shape errors name the bad key and the fix', () => {
 
   it('a filter of the wrong type names the forms it accepts', async () => {
     const error = await rejection(mux().create('user_1', { toolkits: 'tasks' } as never));
-    expect(error.message).toBe('Invalid session config at toolkits: expected array or object, got string.');
+    expect(error.message).toBe(
+      'Invalid session config at toolkits: is a string: send an array or an object.',
+    );
   });
 });

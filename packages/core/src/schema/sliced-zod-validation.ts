@@ -11,7 +11,8 @@ type Key = PropertyKey;
 
 /** An issue of a zod validation: its path (keys) and message. */
 export interface ZodPathIssue {
-  path: Key[];
+  /** The keys, or the caller's own text of them (see `zodValidationSteps`'s `describe`). */
+  path: Key[] | string;
   message: string;
   /** zod's code of the issue (a pipe goes on past `unrecognized_keys` alone). */
   code?: string;
@@ -120,8 +121,8 @@ export function* zodValidationSteps(
   input: unknown,
   maxIssues: number,
   listedKeys?: ListedKeys,
-  /** A message of the caller's own for an issue as zod finished it (undefined: zod's). */
-  reword?: (issue: z.core.$ZodIssue) => string | undefined,
+  /** The caller's own path and message of an issue as zod finished it (undefined: zod's). */
+  describe?: (issue: z.core.$ZodIssue) => { path: string; message: string },
 ): Steps<{ issues: ZodPathIssue[]; cut: boolean; value?: unknown }> {
   const known = ofThisZod(schema as unknown as Schema);
   const budget: IssueBudget = { left: maxIssues, listedKeys, wide: new WeakSet(), known };
@@ -130,9 +131,9 @@ export function* zodValidationSteps(
   if (cut) result.issues.length = maxIssues;
   const issues = result.issues.map((issue) => {
     const finished = known ? worded(issue) : (issue as unknown as ZodPathIssue);
-    const { path, code } = finished;
-    const message = reword?.(finished as unknown as z.core.$ZodIssue) ?? finished.message;
-    return { path: path as Key[], message, code };
+    const { code } = finished;
+    const { path, message } = describe?.(finished as unknown as z.core.$ZodIssue) ?? finished;
+    return { path: path as Key[] | string, message, code };
   });
   return issues.length > 0 ? { issues, cut } : { issues, cut, value: result.value };
 }

@@ -68,3 +68,4 @@ export {
   WORKBENCH_CELL_CASES,
   workbenchCellCalls,
 } from './workbench-cells.js';
+export { badZodValues, ZOD_DEFAULTS } from './zod-bad-values.js';

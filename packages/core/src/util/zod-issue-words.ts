@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { type Bound, FORMAT_NOUNS, formatMismatch, kindOf, rangeWords } from './range-words.js';
+
 type Issue = z.core.$ZodIssue;
 type Schema = z.core.$ZodType;
 type CheckDef = { check?: string; value?: unknown; inclusive?: boolean } & Record<string, unknown>;
@@ -14,17 +16,6 @@ export function hasZodDefaultMessage(issue: Issue, got: unknown): boolean {
   return text === issue.message;
 }
 
-const plural = (count: number, unit: string) =>
-  `${count.toLocaleString('en')} ${unit}${count === 1 ? '' : 's'}`;
-
-/** A value's kind in words, as a JSON body holds it: `a string`, `an array`, `null`. */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  const type = typeof value;
-  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
-}
-
 /** The definitions of the checks a schema makes. */
 const checksOf = (schema: Schema | undefined): CheckDef[] =>
   ((schema?._zod.def as { checks?: Array<{ _zod: { def: CheckDef } }> } | undefined)?.checks ?? []).map(
@@ -32,8 +23,8 @@ const checksOf = (schema: Schema | undefined): CheckDef[] =>
   );
 
 /** The bounds the schema's own checks set (`.min()`, `.max()`, `.length()`, `.gt()`, …). */
-function boundsOf(schema: Schema | undefined): { lower?: [number, boolean]; upper?: [number, boolean] } {
-  const bounds: { lower?: [number, boolean]; upper?: [number, boolean] } = {};
+function boundsOf(schema: Schema | undefined): { lower?: Bound; upper?: Bound } {
+  const bounds: { lower?: Bound; upper?: Bound } = {};
   for (const def of checksOf(schema)) {
     const inclusive = def.inclusive !== false;
     if (def.check === 'greater_than') bounds.lower = [Number(def.value), inclusive];
@@ -51,13 +42,6 @@ function boundsOf(schema: Schema | undefined): { lower?: [number, boolean]; uppe
   return bounds;
 }
 
-const SIZE_UNITS: Record<string, [noun: string, unit: string]> = {
-  string: ['a string', 'character'],
-  array: ['an array', 'item'],
-  set: ['a Set', 'item'],
-  file: ['a file', 'byte'],
-};
-
 /**
  * The words of a `too_small` / `too_big` issue: what is wrong and what to send, with both bounds the
  * schema sets (`has 0 items: send an array of 1 to 50 items`).
@@ -70,77 +54,17 @@ function sizeWords(
 ): string {
   const small = issue.code === 'too_small';
   const bound = Number(small ? issue.minimum : issue.maximum);
-  const own: [number, boolean] = [bound, issue.inclusive !== false];
+  const own: Bound = [bound, issue.inclusive !== false];
   const bounds = boundsOf(schema);
   // the bound crossed, or a tighter one the schema also sets (an integer's safe range beside `.max(10)`)
-  const tighter = (set: [number, boolean] | undefined, lowerBound: boolean) =>
+  const tighter = (set: Bound | undefined, lowerBound: boolean) =>
     set !== undefined && (lowerBound ? set[0] >= own[0] : set[0] <= own[0]) ? set : own;
   const lower = small ? tighter(bounds.lower, true) : bounds.lower;
   const upper = small ? bounds.upper : tighter(bounds.upper, false);
-  const sized = SIZE_UNITS[issue.origin];
-  if (sized) {
-    const [noun, unit] = sized;
-    // a length is a whole number: "more than 0" is "at least 1"
-    const least = lower && (lower[1] ? lower[0] : lower[0] + 1);
-    const most = upper && (upper[1] ? upper[0] : upper[0] - 1);
-    const size =
-      least !== undefined && least === most
-        ? `exactly ${plural(least, unit)}`
-        : least !== undefined && most !== undefined
-          ? `${least.toLocaleString('en')} to ${plural(most, unit)}`
-          : least !== undefined
-            ? `at least ${plural(least, unit)}`
-            : `at most ${plural(most ?? bound, unit)}`;
-    // an array's length says nothing secret; a string's length may hint at a credential's
-    const wrong =
-      Array.isArray(got) || got instanceof Set
-        ? `has ${plural(Array.isArray(got) ? got.length : got.size, 'item')}`
-        : typeof got === 'string' && got.length === 0
-          ? 'is empty'
-          : `is too ${small ? 'short' : 'long'}`;
-    return `${wrong}: send ${noun} of ${size}`;
-  }
-  const isDate = issue.origin === 'date';
-  const show = (value: number) => (isDate ? new Date(value).toISOString() : value.toLocaleString('en'));
   const integer =
     issue.origin === 'int' || checksOf(schema).some((check) => /int/.test(String(check.format ?? '')));
-  const noun = isDate ? 'a date' : integer ? 'an integer' : 'a number';
-  const limits: string[] = [];
-  // an integer's implicit safe range is no bound its author chose: named only when it is the one crossed
-  const chosen = (limit: [number, boolean] | undefined, crossed: boolean) =>
-    limit !== undefined && (crossed || Math.abs(limit[0]) < Number.MAX_SAFE_INTEGER);
-  if (lower && upper && lower[1] && upper[1] && chosen(lower, small) && chosen(upper, !small))
-    limits.push(`from ${show(lower[0])} to ${show(upper[0])}`);
-  else {
-    if (lower && chosen(lower, small))
-      limits.push(
-        `${lower[1] ? (isDate ? 'on or after' : 'of at least') : isDate ? 'after' : 'greater than'} ${show(lower[0])}`,
-      );
-    if (upper && chosen(upper, !small))
-      limits.push(
-        `${upper[1] ? (isDate ? 'on or before' : 'of at most') : isDate ? 'before' : 'less than'} ${show(upper[0])}`,
-      );
-  }
-  const shown =
-    showNumbers && (typeof got === 'number' || typeof got === 'bigint') ? ` (got ${String(got)})` : '';
-  return `is too ${isDate ? (small ? 'early' : 'late') : small ? 'small' : 'large'}${shown}: send ${noun} ${limits.join(' and ')}`;
+  return rangeWords({ origin: issue.origin, small, bound, lower, upper, got, integer, showNumbers });
 }
-
-const FORMAT_NOUNS: Record<string, string> = {
-  email: 'an email address',
-  url: 'a URL such as https://example.com/path',
-  uuid: 'a UUID',
-  guid: 'a GUID',
-  datetime: 'an ISO 8601 date and time such as 2026-01-31T12:00:00Z',
-  date: 'an ISO 8601 date such as 2026-01-31',
-  time: 'an ISO 8601 time such as 12:00:00',
-  duration: 'an ISO 8601 duration such as PT5M',
-  ipv4: 'an IPv4 address',
-  ipv6: 'an IPv6 address',
-  base64: 'base64 text',
-  base64url: 'base64url text',
-  jwt: 'a JSON Web Token',
-};
 
 /** The words of an `invalid_format` issue of a string. */
 function formatWords(issue: Extract<Issue, { code: 'invalid_format' }>): string {
@@ -156,7 +80,7 @@ function formatWords(issue: Extract<Issue, { code: 'invalid_format' }>): string 
       return `does not match the pattern ${detail.pattern}: send text that matches it`;
     default: {
       const noun = FORMAT_NOUNS[issue.format] ?? `text in the ${issue.format} format`;
-      return `is not ${noun.replace(/^an? /, 'a valid ').replace(/ such as .*/, '')}: send ${noun}`;
+      return formatMismatch(noun);
     }
   }
 }

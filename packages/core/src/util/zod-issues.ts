@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { didYouMean } from './closest-names.js';
+import { kindOf } from './range-words.js';
 import { hasZodDefaultMessage, wordZodDefault } from './zod-issue-words.js';
 
 type Issue = z.core.$ZodIssue;
@@ -50,17 +51,39 @@ const shown = (value: unknown) =>
 
 /**
  * The failing branch of a union that came closest: the one whose first issue lies deepest in the
- * value (a list of tags whose one entry is wrong, rather than "not an object").
+ * value (a list of tags whose one entry is wrong, rather than "not an object"), the first such. By
+ * its first issue alone: a large value's branch may hold thousands of issues (a spread of them into
+ * `Math.max` overflowed the stack), and a check of tool arguments a part at a time keeps only the
+ * first issues of a union's branches past the issues it lists, so that both answer alike.
  */
 function closestBranch(branches: readonly Issue[][]): Issue[] | undefined {
   let best: Issue[] | undefined;
+  let bestDepth = -1;
   for (const branch of branches) {
-    if (branch.length === 0) continue;
-    const depth = Math.max(...branch.map((issue) => issue.path.length));
-    const bestDepth = best ? Math.max(...best.map((issue) => issue.path.length)) : -1;
-    if (depth > bestDepth || (depth === bestDepth && best && branch.length < best.length)) best = branch;
+    const depth = branch[0]?.path.length;
+    if (depth !== undefined && depth > bestDepth) {
+      best = branch;
+      bestDepth = depth;
+    }
   }
   return best;
+}
+
+/**
+ * An unknown value the closest branch refuses, with the values of every branch whose first issue
+ * refuses it at the same place (a discriminated union that tries each form: `kind` takes "add" or
+ * "remove", not only the first form's "add").
+ */
+function valuesOfEveryBranch(first: Issue, branches: readonly Issue[][]): Issue {
+  if (first.code !== 'invalid_value') return first;
+  const at = first.path.join('\u0000');
+  const values = new Set<unknown>();
+  for (const branch of branches) {
+    const each = branch[0];
+    if (each?.code === 'invalid_value' && each.path.join('\u0000') === at)
+      for (const value of each.values) values.add(value);
+  }
+  return { ...first, values: [...values] } as Issue;
 }
 
 /** A union's branches, those of a union inside it (a branch that failed as a whole) in its place. */
@@ -341,16 +364,18 @@ export function describeZodIssue(
           candidate.length === 1 && candidate[0]!.code === 'invalid_type' && candidate[0]!.path.length === 0,
       );
       if (rootTypes) {
-        const expected = [
-          ...new Set(branches.map((candidate) => (candidate[0] as { expected?: string }).expected)),
-        ];
-        return {
-          path,
-          message: `expected ${expected.join(' or ')}, got ${got === null ? 'null' : Array.isArray(got) ? 'array' : typeof got}`,
-        };
+        // what is wrong and what to send, as every other issue says it ("expected string or number,
+        // got object" said neither in those words)
+        const expected = [...new Set(branches.map((candidate) => expectationOf(candidate[0]!)))];
+        return { path, message: `is ${kindOf(got)}: send ${listOf(expected as string[], 'or')}` };
       }
       if (!first) return { path, message: defaultWords(schema, input, issue, options) ?? issue.message };
-      return describeZodIssue(schema, input, { ...first, path: [...path, ...first.path] } as Issue, options);
+      return describeZodIssue(
+        schema,
+        input,
+        { ...valuesOfEveryBranch(first, branches), path: [...path, ...first.path] } as Issue,
+        options,
+      );
     }
     case 'invalid_value': {
       const got = valueAt(input, path);

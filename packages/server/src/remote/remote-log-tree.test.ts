@@ -255,7 +255,7 @@ for (const backend of backends) {
           'The arguments of SHOP_LOOKUP_STOCK are not valid JSON (Unexpected end of JSON input): "{\\"sku\\":". Send them as one JSON object, as its input schema describes.',
           null,
           'The arguments of TASKS_CREATE_TASK are a string ("a title"), not a JSON object. Send them as one JSON object, as its input schema describes.',
-          'Invalid arguments for TASKS_CREATE_TASK: (root): Invalid input: expected object, received array',
+          'Invalid arguments for TASKS_CREATE_TASK: (root): is an array: send an object',
         ]);
         expect(inClient).toEqual(onServer);
         expect(onServer.children).toEqual([

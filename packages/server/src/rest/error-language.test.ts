@@ -313,7 +313,7 @@ describe('REST body validation is as precise as the SDK', () => {
 
   it('a value of the wrong type says what each accepted form is', async () => {
     const answered = await createSession({ toolkits: 'tasks' });
-    expect(answered.message).toContain('body.config.toolkits: expected array or object, got string');
+    expect(answered.message).toContain('body.config.toolkits: is a string: send an array or an object');
   });
 
   it('an unknown enum value elsewhere (an auth config type) gets the same treatment', async () => {
