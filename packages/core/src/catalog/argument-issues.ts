@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { argumentPath } from '../util/argument-path.js';
 import { describeZodIssue, missingFieldMessage } from '../util/zod-issues.js';
 import type { StandardResult, StandardSchemaV1 } from './standard-schema.js';
@@ -7,11 +7,31 @@ import type { ValidationIssue } from './types.js';
 /** One issue of a Standard Schema's answer. */
 type StandardIssue = Extract<StandardResult<unknown>, { issues: unknown }>['issues'][number];
 
-/** Whether a Standard Schema is a zod (v4) schema, whose issues `describeZodIssue` words. */
+/**
+ * The zod (v4) schema whose issues `describeZodIssue` words: the schema itself, or for a JSON Schema
+ * zod wrote (`z.toJSONSchema(…)`, a Standard Schema zod validates), the zod schema of that JSON
+ * Schema (`z.fromJSONSchema`), whose bounds and options the words name; undefined for another
+ * library's (and zod 3's, whose issues are of another shape).
+ */
 function zodSchemaOf(schema: StandardSchemaV1): z.core.$ZodType | undefined {
   const def = (schema as { _zod?: { def?: { type?: unknown } } })._zod?.def;
-  return typeof def?.type === 'string' ? (schema as unknown as z.core.$ZodType) : undefined;
+  if (typeof def?.type === 'string') return schema as unknown as z.core.$ZodType;
+  if (schema['~standard'].vendor !== 'zod' || '_def' in schema) return undefined;
+  let converted = convertedSchemas.get(schema);
+  if (converted === undefined) {
+    try {
+      converted = z.fromJSONSchema(schema as unknown as Parameters<typeof z.fromJSONSchema>[0]);
+    } catch {
+      // bounds then come from each issue alone
+      converted = z.unknown();
+    }
+    convertedSchemas.set(schema, converted);
+  }
+  return converted;
 }
+
+/** {@link zodSchemaOf}'s zod schemas of JSON Schemas zod wrote, by schema. */
+const convertedSchemas = new WeakMap<object, z.core.$ZodType>();
 
 /**
  * One issue of a tool's Standard Schema as the model reads it: for a zod schema, what is wrong and
@@ -27,7 +47,9 @@ export function describeArgumentIssue(
   issue: StandardIssue,
 ): ValidationIssue {
   const zod = zodSchemaOf(schema);
-  if (zod !== undefined && typeof (issue as { code?: unknown }).code === 'string') {
+  const { code, errors } = issue as { code?: unknown; errors?: unknown };
+  // an issue of zod's shape (a union's with the issues of its forms)
+  if (zod !== undefined && typeof code === 'string' && (code !== 'invalid_union' || Array.isArray(errors))) {
     const { path, message } = describeZodIssue(zod, input, issue as z.core.$ZodIssue);
     return { path: argumentPath(path), message: message.replace(/\.$/, '') };
   }

@@ -62,8 +62,19 @@ const zodTool = defineTool({
   execute: () => 'ran',
 });
 
+/**
+ * A JSON Schema zod wrote (`z.toJSONSchema`): a Standard Schema zod validates, whose refusals read
+ * zod's defaults too.
+ */
+const jsonTool = defineTool({
+  slug: 'WORDS_JSON',
+  description: 'Takes arguments of every kind (a JSON Schema zod wrote).',
+  inputSchema: z.toJSONSchema(zodSchema),
+  execute: () => 'ran',
+});
+
 const mux = new ToolMux({
-  toolkits: [defineToolkit({ slug: 'words', description: 'Argument words.', tools: [zodTool] })],
+  toolkits: [defineToolkit({ slug: 'words', description: 'Argument words.', tools: [zodTool, jsonTool] })],
   store: ':memory:',
   logger: { debug() {}, warn() {}, error() {} },
 });
@@ -131,6 +142,17 @@ describe('a tool’s argument refusals say what is wrong at which path and what 
     expect(bad.slice(0, 10).join('\n')).toBe('');
   });
 
+  it('walks a tool of a JSON Schema zod wrote alike: its checks are zod’s, its words are not', async () => {
+    const { refused, bad } = await badlyWorded('WORDS_JSON', zodSchema);
+    expect(refused).toBeGreaterThan(60);
+    expect(bad.slice(0, 10).join('\n')).toBe('');
+    // with the JSON Schema's own bounds: before, 'n: Too big: expected number to be <=5'
+    const result = await session.execute('WORDS_JSON', { ...VALID, n: 9, tags: [5] });
+    expect(result.error).toBe(
+      'Invalid arguments for WORDS_JSON: n: is too large: send an integer from 1 to 5; tags[0]: is a number: send a string',
+    );
+  });
+
   it('words the example of the task with the schema’s own bounds and options, and `tags[0]`', async () => {
     const demo = z.object({
       n: z.number().int().min(1).max(5),
@@ -185,6 +207,16 @@ describe('a tool’s argument refusals say what is wrong at which path and what 
     // expected number to be <=9; byName.x: Invalid key in record'
     expect(result.error).toBe(
       'Invalid arguments for WORDS_ZOD: tags[1]: is a number: send a string; byName.k4321: is too large: send a number of at most 9; byName.x: has a key that is too short: send a string of at least 2 characters',
+    );
+    // a JSON Schema zod wrote, checked by zod a part at a time alike
+    const json = await session.execute('WORDS_JSON', {
+      ...VALID,
+      tags: ['ok', 7],
+      byName: { ...byName, k4321: 10, x: 1 },
+      choice: true,
+    });
+    expect(json.error).toBe(
+      'Invalid arguments for WORDS_JSON: tags[1]: is a number: send a string; byName.k4321: is too large: send a number of at most 9; byName.x: has a key that is too short: send a string of at least 2 characters; choice: is a boolean: send a string or a number',
     );
   });
 

@@ -267,7 +267,9 @@ function standardResult(schema: Schema, value: unknown, prefix: readonly Key[]):
   const result = (schema as unknown as StandardSchemaV1)['~standard'].validate(value);
   if (result instanceof Promise) asyncPart(result);
   if (!result.issues) return { issues: [], value: result.value, aborted: false, explicit: false };
+  // the issue whole (a union's `errors`, a bound): a caller's words for it read them
   const issues = result.issues.map((issue) => ({
+    ...issue,
     path: [
       ...prefix,
       ...(issue.path ?? []).map((segment) => (typeof segment === 'object' ? segment.key : segment)),

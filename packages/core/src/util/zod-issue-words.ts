@@ -11,7 +11,13 @@ const englishMessage = z.locales.en().localeError;
 
 /** Whether `issue` carries zod's default English message ("Too small: expected array to have >=1 items"). */
 export function hasZodDefaultMessage(issue: Issue, got: unknown): boolean {
-  const english = englishMessage({ ...issue, input: got } as unknown as Parameters<typeof englishMessage>[0]);
+  let english: ReturnType<typeof englishMessage>;
+  try {
+    english = englishMessage({ ...issue, input: got } as unknown as Parameters<typeof englishMessage>[0]);
+  } catch {
+    // an issue without the fields its code has (another library's of zod's codes) is not zod's
+    return false;
+  }
   const text = typeof english === 'string' ? english : english?.message;
   return text === issue.message;
 }
