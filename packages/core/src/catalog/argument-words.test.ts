@@ -73,8 +73,42 @@ const jsonTool = defineTool({
   execute: () => 'ran',
 });
 
+/** A plain JSON Schema tool, checked by Ajv. */
+const plainTool = defineTool({
+  slug: 'WORDS_PLAIN',
+  description: 'Takes labels (a JSON Schema).',
+  inputSchema: {
+    type: 'object',
+    properties: {
+      labels: { type: 'array', items: { type: 'string' } },
+      byId: { type: 'object', additionalProperties: { type: 'array', items: { type: 'integer' } } },
+    },
+  },
+  execute: () => 'ran',
+});
+
+const demo = z.object({
+  n: z.number().int().min(1).max(5),
+  tags: z.array(z.string()).min(1),
+  email: z.email(),
+  kind: z.enum(['a', 'b']),
+});
+/** The tool of the task's example. */
+const demoTool = defineTool({
+  slug: 'WORDS_DEMO',
+  description: 'Demo.',
+  inputSchema: demo,
+  execute: () => 1,
+});
+
 const mux = new ToolMux({
-  toolkits: [defineToolkit({ slug: 'words', description: 'Argument words.', tools: [zodTool, jsonTool] })],
+  toolkits: [
+    defineToolkit({
+      slug: 'words',
+      description: 'Argument words.',
+      tools: [zodTool, jsonTool, plainTool, demoTool],
+    }),
+  ],
   store: ':memory:',
   logger: { debug() {}, warn() {}, error() {} },
 });
@@ -153,47 +187,34 @@ describe('a tool’s argument refusals say what is wrong at which path and what 
     );
   });
 
+  it('names an index in a JSON Schema tool’s arguments as a zod tool’s issues do: `labels[1]`, `byId["0"]`', async () => {
+    const result = await session.execute('WORDS_PLAIN', { labels: ['a', 5], byId: { '0': [1, 'x'] } });
+    // before: 'labels.1: must be string; byId.0.1: must be integer', an object's key and an
+    // array's index alike
+    expect(result.error).toBe(
+      'Invalid arguments for WORDS_PLAIN: labels[1]: must be string; byId["0"][1]: must be integer',
+    );
+  });
+
   it('words the example of the task with the schema’s own bounds and options, and `tags[0]`', async () => {
-    const demo = z.object({
-      n: z.number().int().min(1).max(5),
-      tags: z.array(z.string()).min(1),
-      email: z.email(),
-      kind: z.enum(['a', 'b']),
+    const first = await session.execute('WORDS_DEMO', { n: 9, tags: [], email: 'x', kind: 'c' });
+    // before: 'n: Too big: expected number to be <=5; tags: Too small: expected array to have >=1
+    // items; email: Invalid email address; kind: Invalid option: expected one of "a"|"b"'
+    expect(first).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    expect(first.error).toBe(
+      'Invalid arguments for WORDS_DEMO: n: is too large: send an integer from 1 to 5; tags: has 0 items: send an array of at least 1 item; email: is not a valid email address: send an email address; kind: unknown value "c"; use one of a, b. Did you mean "a" or "b"?',
+    );
+    // before: 'n: Invalid input: expected int, received number; tags.0: Invalid input: expected
+    // string, received number'
+    const second = await session.execute('WORDS_DEMO', {
+      n: 1.5,
+      tags: [5],
+      email: 'a@b.co',
+      kind: 'a',
     });
-    const tool = defineTool({
-      slug: 'WORDS_DEMO',
-      description: 'Demo.',
-      inputSchema: demo,
-      execute: () => 1,
-    });
-    const demoMux = new ToolMux({
-      toolkits: [defineToolkit({ slug: 'words', description: 'Demo.', tools: [tool] })],
-      store: ':memory:',
-      logger: { debug() {}, warn() {}, error() {} },
-    });
-    try {
-      const demoSession = await demoMux.create('demo_user', { toolkits: ['words'] });
-      const first = await demoSession.execute('WORDS_DEMO', { n: 9, tags: [], email: 'x', kind: 'c' });
-      // before: 'n: Too big: expected number to be <=5; tags: Too small: expected array to have >=1
-      // items; email: Invalid email address; kind: Invalid option: expected one of "a"|"b"'
-      expect(first).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
-      expect(first.error).toBe(
-        'Invalid arguments for WORDS_DEMO: n: is too large: send an integer from 1 to 5; tags: has 0 items: send an array of at least 1 item; email: is not a valid email address: send an email address; kind: unknown value "c"; use one of a, b. Did you mean "a" or "b"?',
-      );
-      // before: 'n: Invalid input: expected int, received number; tags.0: Invalid input: expected
-      // string, received number'
-      const second = await demoSession.execute('WORDS_DEMO', {
-        n: 1.5,
-        tags: [5],
-        email: 'a@b.co',
-        kind: 'a',
-      });
-      expect(second.error).toBe(
-        'Invalid arguments for WORDS_DEMO: n: is not a whole number: send an integer; tags[0]: is a number: send a string',
-      );
-    } finally {
-      await demoMux.close();
-    }
+    expect(second.error).toBe(
+      'Invalid arguments for WORDS_DEMO: n: is not a whole number: send an integer; tags[0]: is a number: send a string',
+    );
   });
 
   it('words large arguments, checked a part at a time, alike', async () => {

@@ -59,7 +59,7 @@ describe('MCP output schemas and results off the event loop', () => {
       if (good) expect(answer.structuredContent).toBe(data);
       else {
         expect(answer.isError).toBe(true);
-        expect(problems[0]).toMatch(/^rows\.0\.n: must be integer; .*; \d+ more$/);
+        expect(problems[0]).toMatch(/^rows\[0\]\.n: must be integer; .*; \d+ more$/);
       }
       // checked in one turn: 90 ms (matching), 150 ms (not)
       expect(

@@ -171,7 +171,7 @@ describe('tool schema patterns RE2 cannot run', () => {
     expect(result.success).toBe(false);
     const issues = result.success ? [] : result.issues;
     // `third` is fine, but its pattern (a lookahead) is not run once the budget is spent
-    for (const path of ['first', 'second', 'third', 'list.0', 'list.1', 'list.2'])
+    for (const path of ['first', 'second', 'third', 'list[0]', 'list[1]', 'list[2]'])
       expect(issues.find((issue) => issue.path === path)?.message, path).toMatch(NOT_CHECKED);
 
     // the budget is per validation: the next one checks again
@@ -312,7 +312,7 @@ describe('tool schema patterns RE2 cannot run', () => {
     expect(all).toMatchObject({ success: true });
     expect(await inThread({ emails: [...emails, '.bad@example.com'] }, slice)).toMatchObject({
       success: false,
-      issues: [{ path: 'emails.2001', message: expect.stringContaining('must match pattern') }],
+      issues: [{ path: 'emails[2001]', message: expect.stringContaining('must match pattern') }],
     });
   });
 });
@@ -360,7 +360,7 @@ describe('the pattern budget grows with the value', () => {
       // a text that does not match is named as such, not as not checked in time
       const wrong = await session.execute('WORDS_LONG', { words: [...texts, `${'ab'.repeat(length / 2)}c`] });
       expect(wrong).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
-      expect(wrong.error?.slice(0, 300)).toContain('words.60: must match pattern');
+      expect(wrong.error?.slice(0, 300)).toContain('words[60]: must match pattern');
       expect(wrong.error).not.toMatch(NOT_CHECKED);
     } finally {
       await mux.close();

@@ -47,7 +47,7 @@ describe('compileJsonSchemaValidator', () => {
     expect(input).toEqual({ owner: 'o', repo: 'r', title: 'Bug' });
   });
 
-  it('reports issues a model can act on, with dotted paths', () => {
+  it('reports issues a model can act on, by paths a model reads (`labels[1]`)', () => {
     const result = createIssue({
       owner: 'o',
       title: '',
@@ -59,7 +59,7 @@ describe('compileJsonSchemaValidator', () => {
     expect(issuesOf(result)).toEqual([
       { path: 'repo', message: 'is required' },
       { path: 'title', message: 'must NOT have fewer than 1 characters' },
-      { path: 'labels.1', message: 'must be string' },
+      { path: 'labels[1]', message: 'must be string' },
       { path: 'state', message: 'must be one of: open, closed' },
       { path: 'milestone', message: 'must be integer' },
       { path: 'assignee.login', message: 'is required' },
@@ -158,8 +158,8 @@ describe('compileJsonSchemaValidator', () => {
       expect(
         issuesOf(validate({ target, filters: [{ field: 'a', value: 'b' }, { field: 'a' }, { all: false }] })),
       ).toEqual([
-        { path: 'filters.1.value', message: 'is required' },
-        { path: 'filters.2.all', message: 'must be true' },
+        { path: 'filters[1].value', message: 'is required' },
+        { path: 'filters[2].all', message: 'must be true' },
       ]);
       expect(issuesOf(validate({ target: { kind: 'team', org: 'o' } }))).toEqual([
         { path: 'target.kind', message: 'must be "org"' },
@@ -177,16 +177,16 @@ describe('compileJsonSchemaValidator', () => {
         expect(issues).toHaveLength(count);
         expect(issues.slice(0, MAX_EXPLAINED_UNIONS)).toEqual(
           Array.from({ length: MAX_EXPLAINED_UNIONS }, (_, index) => ({
-            path: `items.${index}.a`,
+            path: `items[${index}].a`,
             message: 'must be string',
           })),
         );
         expect(issues[MAX_EXPLAINED_UNIONS]).toEqual({
-          path: `items.${MAX_EXPLAINED_UNIONS}`,
+          path: `items[${MAX_EXPLAINED_UNIONS}]`,
           message: 'does not match any of the allowed variants',
         });
         expect(formatValidationIssues('ACME_ITEMS', issues)).toMatch(
-          /^Invalid arguments for ACME_ITEMS: items\.0\.a: must be string; .*; and 980 more$/,
+          /^Invalid arguments for ACME_ITEMS: items\[0\]\.a: must be string; .*; and 980 more$/,
         );
       } finally {
         copies.mockRestore();
@@ -222,7 +222,7 @@ describe('compileJsonSchemaValidator', () => {
       ],
     };
     expect(issuesOf(validate({ tree }))).toEqual([
-      { path: 'tree.children.0.children.0.children.0.children.0.name', message: 'must be string' },
+      { path: 'tree.children[0].children[0].children[0].children[0].name', message: 'must be string' },
     ]);
   });
 
@@ -268,7 +268,7 @@ describe('compileJsonSchemaValidator', () => {
     const issues = issuesOf(strings({ items: Array(3 * MAX_LISTED_ISSUES).fill(5) }));
     expect(issues).toHaveLength(MAX_LISTED_ISSUES + 1);
     expect(issues[MAX_LISTED_ISSUES - 1]).toEqual({
-      path: `items.${MAX_LISTED_ISSUES - 1}`,
+      path: `items[${MAX_LISTED_ISSUES - 1}]`,
       message: 'must be string',
     });
     expect(issues[MAX_LISTED_ISSUES]).toEqual({
@@ -304,9 +304,9 @@ describe('formatValidationIssues', () => {
     expect(
       formatValidationIssues('GITHUB_CREATE_ISSUE', [
         { path: 'title', message: 'is required' },
-        { path: 'labels.0', message: 'must be string' },
+        { path: 'labels[0]', message: 'must be string' },
       ]),
-    ).toBe('Invalid arguments for GITHUB_CREATE_ISSUE: title: is required; labels.0: must be string');
+    ).toBe('Invalid arguments for GITHUB_CREATE_ISSUE: title: is required; labels[0]: must be string');
   });
 });
 

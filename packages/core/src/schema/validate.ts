@@ -4,6 +4,7 @@ import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import type { RE2JS } from 're2js';
 import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
 import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
+import { argumentPath } from '../util/argument-path.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { workerThreadsPermitted } from '../util/module-thread.js';
@@ -170,7 +171,7 @@ function documentAjv(): Ajv2020 {
  * Compile a validator for a tool's input schema (draft 2020-12; older drafts' forms, such as draft-07
  * `definitions`, tuple `items` and draft-04's boolean `exclusiveMinimum`, and OpenAPI `nullable` are
  * accepted too: see `draft2020Keywords`). The validator works on a copy of the input, fills in
- * defaults and returns issues a model can act on: `{ path: 'labels.0', message: 'must be string' }`,
+ * defaults and returns issues a model can act on: `{ path: 'labels[0]', message: 'must be string' }`,
  * `{ path: 'title', message: 'is required' }`, `{ path: 'state', message: 'must be one of: open, closed' }`.
  * For a value that matches no variant of an `anyOf`/`oneOf`, the issues of the variant it was most
  * likely meant to be are reported (judged by its type, the keys it has and the number of errors).
@@ -474,7 +475,7 @@ export function compileDocument(
       const checks = new PatternChecks();
       return withPatternChecks(checks, () => {
         if (validate(value) && checks.allFinished) return { success: true, value };
-        return { success: false, issues: runSteps(explainer.explain(validate.errors ?? [], checks)) };
+        return { success: false, issues: runSteps(explainer.explain(validate.errors ?? [], checks, value)) };
       });
     },
     async checkSliced(value, slice, listedKeys) {
@@ -483,7 +484,8 @@ export function compileDocument(
         validatorAt: (pointer) => (pointer === '' ? validate : ajv.getSchema(`${DOCUMENT_KEY}#${pointer}`)),
         listedKeys,
         // the issues listed are all there once the explanation of the errors so far is cut
-        enough: (errors) => runSteps(explainer.explain(errors, checks)).at(-1)?.message === MORE_ISSUES,
+        enough: (errors) =>
+          runSteps(explainer.explain(errors, checks, value)).at(-1)?.message === MORE_ISSUES,
       });
       let errors: ErrorObject[];
       for (;;) {
@@ -495,7 +497,7 @@ export function compileDocument(
         if (slice.due()) await slice.pause();
       }
       if (errors.length === 0 && checks.allFinished) return { success: true, value };
-      const steps = explainer.explain(errors, checks);
+      const steps = explainer.explain(errors, checks, value);
       for (;;) {
         const next = withPatternChecks(checks, () => steps.next());
         if (next.done) return { success: false, issues: next.value };
@@ -655,7 +657,7 @@ function notCheckedIn(pattern: string): string {
   return `could not be checked against pattern "${pattern}" in time (its regular expression takes too long on this text); send a shorter value that plainly matches it`;
 }
 
-/** Turns Ajv errors into issues; JSON Pointer paths (`/labels/0`) until the end, then `labels.0`. */
+/** Turns Ajv errors into issues; JSON Pointer paths (`/labels/0`) until the end, then `labels[0]`. */
 class IssueExplainer {
   /** Where each `anyOf`/`oneOf` list sits in the document, found on the first failed union. */
   private unionPointers: Map<unknown, string> | undefined;
@@ -673,7 +675,12 @@ class IssueExplainer {
    * Steps that yield every {@link ERRORS_PER_STEP} errors looked at and after each variant tried;
    * each call has a budget of its own (sliced checks of concurrent calls interleave).
    */
-  *explain(errors: readonly ErrorObject[], checks: PatternChecks): Steps<ValidationIssue[]> {
+  *explain(
+    errors: readonly ErrorObject[],
+    checks: PatternChecks,
+    /** The value checked: where it holds an array, a path names an index (`labels[0]`). */
+    value: unknown,
+  ): Steps<ValidationIssue[]> {
     const budget: Budget = {
       unions: MAX_EXPLAINED_UNIONS,
       issues: MAX_LISTED_ISSUES,
@@ -712,6 +719,7 @@ class IssueExplainer {
       );
     }
     if (budget.cut) issues.push(issue('', MORE_ISSUES));
+    for (const each of issues) each.path = readablePath(each.path, value);
     return issues;
   }
 
@@ -944,18 +952,30 @@ function issueFor(error: ErrorObject, base: string, budget: Budget): ValidationI
   }
 }
 
+/** An issue at a JSON Pointer, made a path the model reads once explained (see {@link readablePath}). */
 function issue(pointer: string, message: string): ValidationIssue {
-  return { path: pointerToPath(pointer), message };
+  return { path: pointer, message };
 }
 
-/** `/labels/0` → `labels.0`; the root is `(root)`. */
-function pointerToPath(pointer: string): string {
+/**
+ * A JSON Pointer into the value as the path a model reads, as a zod tool's issues name it (see
+ * `argumentPath`): `/labels/0` → `labels[0]` where the value holds an array, `/byId/0` →
+ * `byId["0"]` where it holds an object; the root is `(root)`.
+ */
+function readablePath(pointer: string, value: unknown): string {
   if (pointer === '') return '(root)';
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'))
-    .join('.');
+  const keys: PropertyKey[] = [];
+  let current = value;
+  for (const segment of pointer.slice(1).split('/')) {
+    const key = segment.replaceAll('~1', '/').replaceAll('~0', '~');
+    const index = Array.isArray(current) && /^(?:0|[1-9]\d*)$/.test(key) ? Number(key) : undefined;
+    keys.push(index ?? key);
+    current =
+      typeof current === 'object' && current !== null && Object.hasOwn(current, key)
+        ? (current as Record<string, unknown>)[key]
+        : undefined;
+  }
+  return argumentPath(keys);
 }
 
 function escapePointer(segment: string): string {

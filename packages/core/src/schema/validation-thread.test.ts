@@ -469,7 +469,7 @@ describe('large tool schemas in the validation thread', () => {
     );
     expect(under).toMatchObject({
       success: false,
-      issues: expect.arrayContaining([{ path: '0', message: expect.any(String) }]),
+      issues: expect.arrayContaining([{ path: '[0]', message: expect.any(String) }]),
     });
     expect(await thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' }, new WorkSlice())).toMatchObject({
       success: true,
