@@ -31,6 +31,7 @@ export { checkToolkitSlug, lowerCaseSlug } from './catalog/define.js';
 export { exposedMetaToolKinds, SESSION_CONFIG_BOUNDS } from './config/session-config.js';
 export { sessionSummaryOf } from './embedded-toolmux.js';
 export { MAX_QUOTED_CHARS, quotedMessage, quotedText } from './errors.js';
+export { drainStoppedWarning } from './execution/calls-in-flight.js';
 export { MAX_LOG_RETENTION_DAYS } from './execution/log-retention.js';
 export {
   type McpTextToolResult,
@@ -88,7 +89,7 @@ export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, openStore, openStoreToRead, parseStoreSpec } from './store/open-store.js';
 export { assertPageQuery, MAX_PAGE_LIMIT } from './store/pagination.js';
 export { postgresSpecProblem, shownStoreSpec } from './store/store-spec-text.js';
-export { withDeadline } from './util/abort.js';
+export { stoppedByToolmux, withDeadline } from './util/abort.js';
 export { editDistance, editDistanceWithin } from './util/edit-distance.js';
 export { idBefore, newId } from './util/ids.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';

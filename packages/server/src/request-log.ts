@@ -282,12 +282,19 @@ export interface RequestLogOptions {
 
 /**
  * Whether the connection of a request served by Node.js (`c.env.outgoing`) closed before its answer
- * could be sent: the client went away, or the server's drain cut it. No status reached anyone.
+ * could be sent: the client went away, or the server's drain cut it. No status reached anyone. Its
+ * socket is looked at too: the response learns of a cut socket only when the socket's 'close' event
+ * comes, a turn of the event loop or more later, and an answer ready before that (a tool call the
+ * drain's end stopped just before the cut) reached no one either.
  */
 function connectionGone(c: Context): boolean {
-  const outgoing = (c.env as { outgoing?: { destroyed?: unknown; headersSent?: unknown } } | undefined)
-    ?.outgoing;
-  return outgoing?.destroyed === true && outgoing.headersSent === false;
+  const outgoing = (
+    c.env as
+      | { outgoing?: { destroyed?: unknown; headersSent?: unknown; socket?: { destroyed?: unknown } | null } }
+      | undefined
+  )?.outgoing;
+  if (outgoing === undefined || outgoing.headersSent !== false) return false;
+  return outgoing.destroyed === true || outgoing.socket?.destroyed === true;
 }
 
 /**

@@ -33,6 +33,7 @@ import {
 } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
 import { ConnectionLimit, type ConnectionOptions, connectionSettings } from './connection-limit.js';
+import { DrainStop, requestSignal } from './drain-stop.js';
 import { audienceOf, errorResponse, repeatedCredentialHeader } from './http-errors.js';
 import { jsonResponse } from './json-response.js';
 import { LingeringClose } from './linger.js';
@@ -118,7 +119,9 @@ export interface RunningServer {
   readonly hostname: string;
   /**
    * Stops accepting connections (`/readyz` answers 503 from now on) and resolves when open requests
-   * have finished; connections still open after `timeoutMs` are cut. Connection waits
+   * have finished; connections still open after `timeoutMs` are cut, the tool calls they wait for
+   * stopped first (`TOOL_ABORTED`, saying the server was shutting down and its drain time ran out,
+   * and one warning on the server's logger counting them). Connection waits
    * (`wait-for-connections`, TOOLMUX_WAIT_FOR_CONNECTIONS) answer at once with how the toolkits stand
    * (`timed_out` while one is PENDING), so that a long-poll does not hold the drain.
    */
@@ -251,9 +254,9 @@ class RouteCall {
     this.body = body;
   }
 
-  /** Aborted when the client goes away. */
+  /** Aborted when the client goes away, or when the drain of the server serving it ends (see `DrainStop`). */
   get signal(): AbortSignal {
-    return this.#request.signal;
+    return requestSignal(this.#request);
   }
 
   get audience(): ErrorAudience {
@@ -668,6 +671,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       // An answer given before its request's body arrived (a 413 on the declared length, a 401)
       // closes the connection once the client sent the rest, so that it can read the answer.
       const lingering = new LingeringClose();
+      // the end of this server's drain, as the tool calls of its requests see it
+      const drainStop = new DrainStop();
       const answering = (env: HttpBindings | Http2Bindings) => {
         if (draining) closeAfterAnswer(env);
         lingering.prepare(env.incoming, env.outgoing);
@@ -731,6 +736,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             if (!outgoing.headersSent) outgoing.writeContinue();
           });
         }
+        drainStop.serves(request, env.outgoing);
         const answer = app.fetch(request, env);
         if (!(answer instanceof Promise)) {
           answering(env);
@@ -836,6 +842,10 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             // keep-alive connections go as soon as their request is answered; after the timeout, all
             const idle = setInterval(() => server.closeIdleConnections(), 50);
             const cutTimer = setTimeout(() => {
+              // the tool calls the requests still open wait for are stopped first, saying that the
+              // drain ended: cut first, they read "aborted by the caller" (the cut aborts each
+              // request's signal)
+              drainStop.end(setting, timeoutMs);
               // the requests still open are cut unanswered: their log lines say so (see requestLog)
               cut = { setting, ms: timeoutMs };
               server.closeAllConnections();
@@ -843,6 +853,10 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             server.close((error) => {
               clearInterval(idle);
               clearTimeout(cutTimer);
+              // the calls the drain's end stopped: how many, and which setting gives them more time
+              // (`toolmux serve`'s close of the ToolMux then has none left to stop and name)
+              const stopped = drainStop.stoppedWarning();
+              if (stopped !== undefined) logger.warn(stopped);
               if (error) fail(error);
               else done();
             });

@@ -19,6 +19,11 @@ export class CallInFlight {
   stop: StopHandler | undefined;
   /** The timeout it ran past, once a drain stopped it. */
   stoppedAfter: number | undefined;
+  /**
+   * Its caller's signal was aborted by a stop of toolmux's own (a server's drain ended, see
+   * `stoppedByToolmux`): stopped already, and counted by that stop, it is not one a drain stops.
+   */
+  stoppedByToolmux = false;
 
   constructor(epoch: number) {
     this.epoch = epoch;
@@ -99,7 +104,7 @@ export class CallsInFlight {
     let stopped = 0;
     if (late) {
       for (const call of [...this.#calls]) {
-        if (call.epoch > epoch || call.stoppedAfter !== undefined) continue;
+        if (call.epoch > epoch || call.stoppedAfter !== undefined || call.stoppedByToolmux) continue;
         call.stoppedAfter = timeoutMs;
         call.stop?.(timeoutMs);
         stopped++;
@@ -152,6 +157,15 @@ export interface DrainTime {
 }
 
 /**
+ * The warning about the `stopped` tool calls (more than none) a server stopped as its shutdown drain
+ * (`drain`) ended, naming the setting that gave them their time.
+ */
+export function drainStoppedWarning(stopped: number, drain: DrainTime): string {
+  const one = stopped === 1;
+  return `toolmux: the server stopped ${stopped} tool call${one ? '' : 's'} still running when its shutdown drain ended (${drain.setting}: ${drain.ms} ms, after which connections still open were cut, unanswered): ${one ? 'it is' : 'they are'} logged as TOOL_ABORTED. Give ${drain.setting} more time if the tools should finish.`;
+}
+
+/**
  * Tells the logger how many calls `close()` stopped (none: nothing to tell), naming what gave them
  * their time: `drain` when a server's drain did (its close then waits 0 ms), else `close({ timeoutMs })`.
  */
@@ -163,10 +177,7 @@ export function reportStopped(
 ): void {
   if (!stopped) return;
   if (drain !== undefined) {
-    const one = stopped === 1;
-    logger.warn(
-      `toolmux: the server stopped ${stopped} tool call${one ? '' : 's'} still running when its shutdown drain ended (${drain.setting}: ${drain.ms} ms, after which connections still open were cut, unanswered): ${one ? 'it is' : 'they are'} logged as TOOL_ABORTED. Give ${drain.setting} more time if the tools should finish.`,
-    );
+    logger.warn(drainStoppedWarning(stopped, drain));
     return;
   }
   logger.warn(

@@ -22,7 +22,13 @@ import {
 } from '../schema/validate.js';
 import { validationOwner, validationThread } from '../schema/validation-thread.js';
 import type { ExecutionLogRecord } from '../store/types.js';
-import { abortedCallMessage, carryingTimeLimit, runUntilAborted, stoppedByToolmux } from '../util/abort.js';
+import {
+  abortedCallMessage,
+  carryingTimeLimit,
+  countToolmuxStop,
+  runUntilAborted,
+  stoppedByToolmux,
+} from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonSafeResult } from '../util/json-safe.js';
@@ -345,6 +351,12 @@ class CallAttempt {
         this.#stage === 'handler'
           ? ''
           : ` while it waited for its connected account's credentials (a token refresh), ${notRun}`;
+      // stopped by toolmux itself (a server's drain ended): counted once by what stopped it, and a
+      // close() meanwhile does not count it again as a call it stopped
+      const inFlightNow = this.#inFlight;
+      if (inFlightNow?.stoppedByToolmux !== true && countToolmuxStop(caller) && inFlightNow) {
+        inFlightNow.stoppedByToolmux = true;
+      }
       // a time limit (or a stop of toolmux's own: the workbench cell the call was made from ended)
       // that stopped the call stops the calls its handler makes under ctx.signal (a meta-tool's):
       // they name it too

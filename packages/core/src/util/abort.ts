@@ -95,6 +95,8 @@ export function carryingTimeLimit<T extends object>(
   if (limit) carriedTimeLimits.set(failure, { via: slug, ...limit });
   const because = toolmuxStopOf(signal);
   if (because !== undefined) toolmuxStops.set(failure, because);
+  const tally = tallyOf(signal);
+  if (tally !== undefined) stopTallies.set(failure, tally);
   return failure;
 }
 
@@ -107,14 +109,42 @@ export function carryingTimeLimit<T extends object>(
  */
 const toolmuxStops = new WeakMap<object, string>();
 
+/** The stops of toolmux's own that count the calls they stop (see {@link stoppedByToolmux}), with their count. */
+const stopTallies = new WeakMap<object, { stopped: number }>();
+
+/** The count of the calls stopped by the stop of toolmux's own that aborted `signal`, when it keeps one. */
+function tallyOf(signal: AbortSignal | undefined): { stopped: number } | undefined {
+  const reason: unknown = signal?.reason;
+  return typeof reason === 'object' && reason !== null ? stopTallies.get(reason) : undefined;
+}
+
 /**
  * `reason`, an abort reason toolmux stops calls with itself, marked with why (`because`: words that
  * follow "because", and what to do where that helps): the calls made under the signal it aborts
- * say so (see {@link abortedCallMessage}).
+ * say so (see {@link abortedCallMessage}). With `tally`, each call it stops (those made under the
+ * calls it stops included) adds one to `tally.stopped` (see {@link countToolmuxStop}): a server's
+ * drain says how many calls its end stopped.
  */
-export function stoppedByToolmux<T extends object>(reason: T, because: string): T {
+export function stoppedByToolmux<T extends object>(
+  reason: T,
+  because: string,
+  tally?: { stopped: number },
+): T {
   toolmuxStops.set(reason, because);
+  if (tally !== undefined) stopTallies.set(reason, tally);
   return reason;
+}
+
+/**
+ * Whether `signal`, the signal a call was given, was aborted by a stop of toolmux's own (see
+ * {@link stoppedByToolmux}): then the call is counted in that stop's tally, when it keeps one. Call
+ * it once per call that signal stops.
+ */
+export function countToolmuxStop(signal: AbortSignal | undefined): boolean {
+  if (toolmuxStopOf(signal) === undefined) return false;
+  const tally = tallyOf(signal);
+  if (tally !== undefined) tally.stopped += 1;
+  return true;
 }
 
 /** Why toolmux itself aborted `signal` (see {@link stoppedByToolmux}), or undefined for a caller's abort. */

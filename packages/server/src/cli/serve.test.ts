@@ -479,11 +479,18 @@ describe('a server stopped while a call runs past shutdownTimeoutMs', () => {
     const database = new DatabaseSync(join(cwd, 'data', 'toolmux.db'), { readOnly: true });
     try {
       const rows = database
-        .prepare('SELECT status, error_code FROM toolmux_execution_logs WHERE session_id = ?')
-        .all(id) as Array<{ status: string; error_code: string }>;
+        .prepare('SELECT status, error_code, error_message FROM toolmux_execution_logs WHERE session_id = ?')
+        .all(id) as Array<{ status: string; error_code: string; error_message: string }>;
       expect(rows).toHaveLength(1);
-      // cut off with its connection (the request's signal), or stopped by close(): either way logged
-      expect(rows[0]).toMatchObject({ status: 'error', error_code: 'TOOL_ABORTED' });
+      // stopped by the server as its drain ended, before the cut, and saying so (on the code before,
+      // the cut came first and the entry read "SLOW_WAIT was aborted by the caller.", or close()'s
+      // "its ToolMux was closed … the 0 ms that close() waits")
+      expect(rows[0]).toEqual({
+        status: 'error',
+        error_code: 'TOOL_ABORTED',
+        error_message:
+          'SLOW_WAIT was stopped because the server was shutting down and its drain time (shutdownTimeoutMs: 300 ms) ran out before the call finished; give shutdownTimeoutMs more time if calls should finish.',
+      });
     } finally {
       database.close();
     }

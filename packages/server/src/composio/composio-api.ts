@@ -23,6 +23,7 @@ import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { bearerCredentials } from '../api-key.js';
+import { requestSignal } from '../drain-stop.js';
 import { errorResponse, repeatedCredentialHeader } from '../http-errors.js';
 import { jsonResponse } from '../json-response.js';
 import { checkNoBody, readJsonBody } from '../read-body.js';
@@ -610,7 +611,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             cached.session,
             slug,
             wire.arguments ?? {},
-            { signal: c.req.raw.signal, ...(account !== undefined ? { account } : {}) },
+            { signal: requestSignal(c.req.raw), ...(account !== undefined ? { account } : {}) },
             prefixOf(c),
           );
         },
@@ -646,7 +647,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             cached.session,
             slug,
             wire.arguments ?? {},
-            { signal: c.req.raw.signal },
+            { signal: requestSignal(c.req.raw) },
             prefixOf(c),
           );
         },
@@ -830,7 +831,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
                   })),
                 }
               : {}),
-            signal: c.req.raw.signal,
+            signal: requestSignal(c.req.raw),
           });
           return { status: response.status, data: response.data, headers: response.headers };
         },

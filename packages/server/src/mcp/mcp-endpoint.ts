@@ -30,6 +30,7 @@ import {
   wholeNumberOf,
 } from '@toolmux/core/internal';
 import { bearerCredentials } from '../api-key.js';
+import { requestSignal } from '../drain-stop.js';
 import { repeatedCredentialHeader } from '../http-errors.js';
 import { type JsonAnswer, jsonBody, jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
@@ -705,6 +706,8 @@ export class McpEndpoint {
       responseBytes += Buffer.byteLength(json) + 1;
       responses.push(json);
     };
+    // what the batch's calls run under (see requestSignal), made once for them all
+    let signal: AbortSignal | undefined;
     for (const message of messages) {
       if (!isJsonRpcMessage(message, keyCounts)) {
         const messageId = replyIdOf(message);
@@ -729,22 +732,18 @@ export class McpEndpoint {
         issuedConnection = randomUUID();
       }
       const origin = { sessionId, connection, id: rpcRequest.id };
+      signal ??= requestSignal(request);
       // a batch is answered as a whole, with JSON: its calls get no progress
       const progressToken = !batch && readsStream ? progressTokenOf(rpcRequest) : undefined;
       if (progressToken !== undefined) {
         // a stream the client stops reading aborts the call, also where a runtime aborts no
         // request's signal when its client goes away
         const unread = new AbortController();
-        const answering = this.#answer(
-          rpcRequest,
-          entry,
-          AbortSignal.any([request.signal, unread.signal]),
-          origin,
-        );
+        const answering = this.#answer(rpcRequest, entry, AbortSignal.any([signal, unread.signal]), origin);
         const { name } = rpcRequest.params as { name?: unknown };
         return this.#answerWithProgress(answering, rpcRequest.id, progressToken, name, unread);
       }
-      const answer = await this.#answer(rpcRequest, entry, request.signal, origin);
+      const answer = await this.#answer(rpcRequest, entry, signal, origin);
       // A cancelled request gets no response (the client has stopped waiting for it).
       if (answer !== CANCELLED) await respond(answer, rpcRequest.id);
     }
