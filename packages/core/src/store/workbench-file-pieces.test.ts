@@ -450,6 +450,12 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
               // built in less than half the time of 800,000 different records (three children a store)
               const block = Array.from({ length: 10000 }, (_, index) => record(index)).join(',');
               const content = '[' + Array(88).fill(block).join(',') + ']';
+              // each turn of the event loop is held a while (SQLite's write takes a dozen or so turns,
+              // 200 ms each; PostgreSQL's a turn per statement, 20 ms), so that this test's polling sees
+              // the first pieces long before the write ends, however busy the machine: starved of CPU
+              // under CI's load, it saw them only after the write had answered, and the kill landed after
+              const hold = process.env.STORE.startsWith('sqlite:') ? 200 : 20;
+              setInterval(() => { const end = performance.now() + hold; while (performance.now() < end); }, 1);
               process.stdout.write('writing\\n');
               // a quota that the killed writers' reservations leave room in (each reserves 38 MB)
               await store.putWorkbenchFile({ sessionId: process.env.SESSION, path: 'data.json', content,
