@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolMuxError } from '@toolmux/core';
-import { createSampleToolkits, editDistanceByTable } from '@toolmux/core/test';
+import { badZodValues, createSampleToolkits, editDistanceByTable, ZOD_DEFAULTS } from '@toolmux/core/test';
 import fc from 'fast-check';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  configSchema,
   defineConfig,
   findConfigFile,
   loadConfigFile,
@@ -30,6 +31,36 @@ function failure(work: () => unknown): ToolMuxError {
 }
 
 describe('validateConfig', () => {
+  // every check of the config's schema broken (a wrong type, a number out of range or not whole, an
+  // unknown enum value, a string or a list too short): the refusal says what to write, never in zod's
+  // default words ("port: Invalid input: expected number, received string", "Too big: expected
+  // number to be <=65535") as it did
+  it('words every refusal of a value as what is wrong and what to write', () => {
+    const messages: string[] = [];
+    for (const [key, schema] of Object.entries(configSchema.shape)) {
+      if (key === 'toolkits') continue;
+      for (const bad of badZodValues(schema as never)) {
+        let message: string;
+        try {
+          validateConfig({ [key]: bad }, 'toolmux.config.json');
+          continue;
+        } catch (error) {
+          if (!ToolMuxError.isInstance(error)) throw error;
+          message = error.message;
+        }
+        expect(message).toMatch(/^toolmux\.config\.json: /);
+        messages.push(message);
+      }
+    }
+    expect(messages.length).toBeGreaterThan(40);
+    expect(messages.filter((message) => ZOD_DEFAULTS.test(message))).toEqual([]);
+    // each names what to write (a type, a range, the values to use, a key) or the value refused
+    expect(messages.filter((message) => !/send |use one of|unknown key|\(got /.test(message))).toEqual([]);
+    expect(failure(() => validateConfig({ port: 'eighty' }, 'toolmux.config.json')).message).toContain(
+      'toolmux.config.json: port: is a string: send a number (got "eighty").',
+    );
+  });
+
   it('accepts the documented shape', () => {
     const { toolkits } = createSampleToolkits();
     const config = {
@@ -70,7 +101,7 @@ describe('validateConfig', () => {
   it('names wrong values and what it got', () => {
     const error = failure(() => validateConfig({ log: { format: 'xml' } }, 'c.json'));
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.message).toMatch(/^c\.json: log\.format: .*"json".*"pretty".*\(got "xml"\)\.$/);
+    expect(error.message).toMatch(/^c\.json: log\.format: unknown value "xml"; use one of json, pretty\.$/);
     expect(failure(() => validateConfig({ toolkits: [42] }, 'c.json')).message).toContain('toolkits[0]');
     expect(failure(() => validateConfig([], 'c.json')).message).toContain('export the config object');
   });

@@ -4,6 +4,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
 import {
+  describeZodIssue,
   MAX_LOG_RETENTION_DAYS,
   MAX_OAUTH_REQUEST_TIMEOUT_MS,
   MAX_TIMER_MS,
@@ -161,7 +162,7 @@ const isToolkit = (value: unknown): value is Toolkit =>
 
 const stringList = z.array(z.string().min(1));
 
-const configSchema = z.strictObject({
+export const configSchema = z.strictObject({
   toolkits: z
     .array(
       z.union([
@@ -346,7 +347,12 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
       : typeof received === 'boolean' || (typeof received === 'number' && numericKey)
         ? String(received)
         : typeof received;
-  throw configError(source, `${where}: ${issue.message} (got ${shown}).`);
+  // worded as the REST API words a refused field: what is wrong, and what to write instead
+  const { message } = describeZodIssue(configSchema, value, issue, { showNumbers: numericKey });
+  const text = message.replace(/\.$/, '');
+  // the value given, unless the wording names it already
+  const named = text.includes('(got ') || text.includes(shown);
+  throw configError(source, `${where}: ${text}${named ? '' : ` (got ${shown})`}.`);
 }
 
 /** The file types a module of settings or toolkits may be: what Node.js imports (TypeScript by type stripping). */

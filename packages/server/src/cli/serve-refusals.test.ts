@@ -595,7 +595,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ port: 'eighty' }));
     const wrong = await failingServe(['serve'], { cwd });
     expect(expectOneLine(wrong)).toContain(
-      'toolmux.config.json: port: Invalid input: expected number, received string (got "eighty").',
+      'toolmux.config.json: port: is a string: send a number (got "eighty").',
     );
   });
 
