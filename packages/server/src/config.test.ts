@@ -54,8 +54,11 @@ describe('validateConfig', () => {
     }
     expect(messages.length).toBeGreaterThan(40);
     expect(messages.filter((message) => ZOD_DEFAULTS.test(message))).toEqual([]);
-    // each names what to write (a type, a range, the values to use, a key) or the value refused
-    expect(messages.filter((message) => !/send |use one of|unknown key|\(got /.test(message))).toEqual([]);
+    // each names what to write (a type, a range, the values to use, a key) and the value refused
+    expect(messages.filter((message) => !/send |use one of|unknown key|is required: /.test(message))).toEqual(
+      [],
+    );
+    expect(messages.filter((message) => !/unknown key|\(got .+\)\.$/.test(message))).toEqual([]);
     expect(failure(() => validateConfig({ port: 'eighty' }, 'toolmux.config.json')).message).toContain(
       'toolmux.config.json: port: is a string: send a number (got "eighty").',
     );
@@ -101,7 +104,9 @@ describe('validateConfig', () => {
   it('names wrong values and what it got', () => {
     const error = failure(() => validateConfig({ log: { format: 'xml' } }, 'c.json'));
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.message).toMatch(/^c\.json: log\.format: unknown value "xml"; use one of json, pretty\.$/);
+    expect(error.message).toMatch(
+      /^c\.json: log\.format: unknown value "xml"; use one of json, pretty \(got "xml"\)\.$/,
+    );
     expect(failure(() => validateConfig({ toolkits: [42] }, 'c.json')).message).toContain('toolkits[0]');
     expect(failure(() => validateConfig([], 'c.json')).message).toContain('export the config object');
   });

@@ -349,10 +349,10 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
         : typeof received;
   // worded as the REST API words a refused field: what is wrong, and what to write instead
   const { message } = describeZodIssue(configSchema, value, issue, { showNumbers: numericKey });
-  const text = message.replace(/\.$/, '');
-  // the value given, unless the wording names it already
-  const named = text.includes('(got ') || text.includes(shown);
-  throw configError(source, `${where}: ${text}${named ? '' : ` (got ${shown})`}.`);
+  // the value given ends the line, as shown above (the wording's own "(got …)" may show a number
+  // that could be a secret)
+  const text = message.replace(/\.$/, '').replace(/ \(got [^)]*\)/g, '');
+  throw configError(source, `${where}: ${text} (got ${shown}).`);
 }
 
 /** The file types a module of settings or toolkits may be: what Node.js imports (TypeScript by type stripping). */

@@ -456,7 +456,11 @@ describe('toolmux serve', () => {
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
   });
 
-  it('answers the REST API with the key from the key file, and nothing without it', async () => {
+  // two CLI processes start in it (sessions list), each a few seconds on a machine as loaded as CI's:
+  // it ran past the default 20 s there
+  it('answers the REST API with the key from the key file, and nothing without it', {
+    timeout: 60_000,
+  }, async () => {
     const apiKey = readFileSync(join(directory, 'data', 'api.key'), 'utf8').trim();
     const toolkits = await fetch(`${url}/api/v1/toolkits?search=tasks`, {
       headers: { authorization: `Bearer ${apiKey}` },
