@@ -347,11 +347,9 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
       : typeof received === 'boolean' || (typeof received === 'number' && numericKey)
         ? String(received)
         : typeof received;
-  // worded as the REST API words a refused field: what is wrong, and what to write instead
-  const { message } = describeZodIssue(configSchema, value, issue, { showNumbers: numericKey });
-  // the value given ends the line, as shown above (the wording's own "(got …)" may show a number
-  // that could be a secret)
-  const text = message.replace(/\.$/, '').replace(/ \(got [^)]*\)/g, '');
+  // worded as the REST API words a refused field (what is wrong, what to write), without the value:
+  // the line ends with it, shown as above (a number may be a secret written without quotes)
+  const text = describeZodIssue(configSchema, value, issue).message.replace(/\.$/, '');
   throw configError(source, `${where}: ${text} (got ${shown}).`);
 }
 
