@@ -355,7 +355,9 @@ describe('large answers and the event loop', () => {
       ),
     );
     expect(JSON.parse(restTurn.value.text()).data).toEqual({ ok: true });
-    const limit = Math.max(mcpBound, 1.5 * restTurn.turnMs);
+    // twice one measured REST turn: 1.5 times it failed under CI's load (49 ms against 48.8), while
+    // the walk this guards against took three times as long or more
+    const limit = Math.max(mcpBound, 2 * restTurn.turnMs);
     const call = (params: object) => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params });
     for (const params of [
       { name: 'BIG_MANY_KEYS', arguments: keys },
