@@ -315,6 +315,32 @@ describe('@composio/core against toolmux serve', () => {
     ).rejects.toMatchObject({ status: 400, message: expect.stringContaining('"echo" twice') });
   });
 
+  it('answers a failed workbench cell with its error (successful: false on the wire) and its logs kept in data; a cell that ended well with none', async () => {
+    const session = await composio().create('user_failed_cell', { toolkits: ['tasks'] });
+    const code = "console.log('before'); throw new Error('no such row')";
+    const thrown = await session.execute('COMPOSIO_REMOTE_WORKBENCH', { code_to_execute: code });
+    // (its error was null, so a client checking it took the failed cell for a result)
+    expect(thrown.error).toMatch(/^WORKBENCH_CODE_ERROR: .*no such row/);
+    expect(thrown.data).toMatchObject({ stdout: 'before', error: thrown.error });
+    expect(thrown.logId).toMatch(/^log_/);
+    const fine = await session.execute('COMPOSIO_REMOTE_WORKBENCH', { code_to_execute: 'return 6 * 7' });
+    expect(fine).toMatchObject({ error: null, data: { results: 42, stdout: '' } });
+    // the wire's own flag, which the client does not pass on
+    const wire = await realFetch(
+      `${server.url}/api/v3.1/tool_router/session/${session.sessionId}/execute_meta`,
+      {
+        method: 'POST',
+        headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ slug: 'COMPOSIO_REMOTE_WORKBENCH', arguments: { code_to_execute: code } }),
+      },
+    );
+    expect(wire.status).toBe(200);
+    expect(await wire.json()).toMatchObject({
+      successful: false,
+      error: expect.stringMatching(/no such row/),
+    });
+  });
+
   it('numbers search results from 1 on the search route and in COMPOSIO_SEARCH_TOOLS alike', async () => {
     const session = await composio().create('user_search_index', { toolkits: ['tasks', 'mail'] });
     const queries = [{ use_case: 'create a task' }, { use_case: 'send an email' }];

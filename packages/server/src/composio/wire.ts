@@ -121,13 +121,35 @@ function dataObject(data: unknown): Record<string, unknown> {
   return data === undefined || data === null ? {} : { result: data };
 }
 
-/** The answer of execute and execute_meta. */
+/**
+ * The error of a workbench cell that failed (`cellFailed`), from its data: Composio's workbench
+ * answers `{ results, stdout, stderr, error }` with the error as `CODE: message` text, toolmux's own
+ * `{ result, logs, error: { code, message } }`.
+ */
+function cellError(data: unknown): string {
+  const error = (data as { error?: unknown } | null)?.error;
+  if (typeof error === 'string' && error !== '') return error;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const named = typeof code === 'string' ? code : 'WORKBENCH_CODE_ERROR';
+  return typeof message === 'string' ? `${named}: ${message}` : `The workbench cell failed (${named}).`;
+}
+
+/**
+ * The answer of execute and execute_meta. A workbench cell that failed (its code threw or it reached
+ * a limit) answers `successful: false` with its error, as a Composio client checks it, and keeps its
+ * `{ result, logs, error }` as `data` (its logs and partial result stay readable).
+ */
 export function executeJson(result: ToolResult): Record<string, unknown> {
+  const error = result.successful
+    ? result.cellFailed
+      ? cellError(result.data)
+      : null
+    : (result.error ?? 'The tool failed.');
   return {
     data: dataObject(result.data),
-    error: result.successful ? null : (result.error ?? 'The tool failed.'),
+    error,
     log_id: result.logId ?? '',
-    successful: result.successful,
+    successful: error === null,
   };
 }
 
