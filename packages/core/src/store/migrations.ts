@@ -67,20 +67,63 @@ const FORM_REQUEST_BOUND_INDEX = `
     ON toolmux_connection_requests (user_id, auth_config_id, expires_at) WHERE ${OPEN_FORM_REQUEST_CONDITION};
 `;
 
-/** Migration 20's index, the same SQL in both dialects: one tool's log entries in id order. */
-const TOOL_INDEX =
-  'CREATE INDEX toolmux_execution_logs_tool_slug_id ON toolmux_execution_logs (tool_slug, id);';
+/**
+ * Indexes that a migration makes (and drops) on one table, and nothing else. On PostgreSQL a large
+ * table's are built with `CONCURRENTLY`, outside the migration transaction (see
+ * `PostgresStore.migrate`), so the previous release's instances go on writing and reading the table
+ * while they are built; in one transaction, `CREATE INDEX` holds every write to the table until it
+ * commits, and `DROP INDEX` every read too.
+ */
+export interface IndexChange {
+  /** The table the indexes are on. */
+  table: string;
+  /** The indexes made: their names and what follows the table (the columns, a partial index's WHERE). */
+  create: ReadonlyArray<{ name: string; columns: string }>;
+  /** Indexes dropped, once the new ones are made (the reads that used them have the new ones). */
+  drop?: readonly string[];
+}
 
 /**
- * Migration 21, the same SQL in both dialects: the parent index led by the parent, `(parent_id, id)`,
- * in place of migration 9's `(session_id, parent_id, id)`; partial as that one (only the entries that
- * have a parent are in it).
+ * The statements of `change`: as a transaction runs them, or (`concurrently`) each on its own, with
+ * `CONCURRENTLY`, and `IF [NOT] EXISTS` so that one cut off part way can run again.
  */
-const PARENT_INDEX = `
-  DROP INDEX toolmux_execution_logs_session_parent_id;
-  CREATE INDEX toolmux_execution_logs_parent_id ON toolmux_execution_logs (parent_id, id)
-    WHERE parent_id IS NOT NULL;
-`;
+export function indexStatements(change: IndexChange, concurrently = false): string[] {
+  const how = concurrently ? ' CONCURRENTLY' : '';
+  return [
+    ...change.create.map(
+      ({ name, columns }) =>
+        `CREATE INDEX${how}${concurrently ? ' IF NOT EXISTS' : ''} ${name} ON ${change.table} ${columns}`,
+    ),
+    ...(change.drop ?? []).map((name) => `DROP INDEX${how}${concurrently ? ' IF EXISTS' : ''} ${name}`),
+  ];
+}
+
+/** One transaction's SQL of `change` (both dialects). */
+const indexSql = (change: IndexChange): string => `${indexStatements(change).join(';\n')};`;
+
+/** Migration 20's index: one tool's log entries in id order. */
+const TOOL_INDEX: IndexChange = {
+  table: 'toolmux_execution_logs',
+  create: [{ name: 'toolmux_execution_logs_tool_slug_id', columns: '(tool_slug, id)' }],
+};
+
+/**
+ * Migration 21: the parent index led by the parent, `(parent_id, id)`, in place of migration 9's
+ * `(session_id, parent_id, id)`; partial as that one (only the entries that have a parent are in it).
+ */
+const PARENT_INDEX: IndexChange = {
+  table: 'toolmux_execution_logs',
+  create: [
+    { name: 'toolmux_execution_logs_parent_id', columns: '(parent_id, id) WHERE parent_id IS NOT NULL' },
+  ],
+  drop: ['toolmux_execution_logs_session_parent_id'],
+};
+
+/** Statistics of migration 20 (see there), gathered after its index on PostgreSQL. */
+const SESSION_DEPENDENCIES = `
+  CREATE STATISTICS IF NOT EXISTS toolmux_execution_logs_session_dependencies (dependencies)
+    ON session_id, user_id, parent_id FROM toolmux_execution_logs;
+  ANALYZE toolmux_execution_logs;`;
 
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
@@ -96,6 +139,13 @@ export interface Migration {
   name: string;
   /** One or more statements per dialect. */
   sql: Record<Dialect, string>;
+  /**
+   * The indexes of a migration that makes only indexes (then `sql` is theirs, and on PostgreSQL
+   * `postgresAfter`): PostgreSQL builds them `CONCURRENTLY` on a large table (see {@link IndexChange}).
+   */
+  indexes?: IndexChange;
+  /** PostgreSQL statements of an {@link indexes} migration that follow its indexes (`sql.postgres` ends with them). */
+  postgresAfter?: string;
 }
 
 /** Creates the table that records applied migrations; runs before every migration check. */
@@ -114,7 +164,8 @@ export const MIGRATIONS_TABLE_SQL: Record<Dialect, string> = {
 
 /**
  * Every schema change, oldest first. To change the schema, append an entry with the next version;
- * never edit one that has shipped.
+ * never edit what one that has shipped makes (migrations 20 and 21 were written again as their
+ * {@link IndexChange}s, which make the same indexes, so that PostgreSQL builds them online).
  *
  * A migration runs while instances of the previous release still serve (a rolling deploy; they never
  * look at the schema again, see docs/server.md#upgrading), so it keeps their queries working: add
@@ -715,13 +766,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // user and a parent's all of one session (statistics, kept by ANALYZE, nothing written per entry;
     // gathered here once, from a sample): it took a filter by both for a handful of entries, combined
     // or bitmap-read the indexes and sorted every entry of the session (or of the parent).
-    sql: {
-      sqlite: TOOL_INDEX,
-      postgres: `${TOOL_INDEX}
-        CREATE STATISTICS toolmux_execution_logs_session_dependencies (dependencies)
-          ON session_id, user_id, parent_id FROM toolmux_execution_logs;
-        ANALYZE toolmux_execution_logs;`,
-    },
+    sql: { sqlite: indexSql(TOOL_INDEX), postgres: `${indexSql(TOOL_INDEX)}${SESSION_DEPENDENCIES}` },
+    indexes: TOOL_INDEX,
+    postgresAfter: SESSION_DEPENDENCIES,
   },
   {
     version: 21,
@@ -736,7 +783,8 @@ export const MIGRATIONS: readonly Migration[] = [
     // walk it and check the session: a parent's calls are its session's). It replaces migration 9's,
     // so a call's log commit writes no more than before (only an entry that has a parent, one column
     // fewer); a release still running reads a session's calls of a parent by the session's index.
-    sql: { sqlite: PARENT_INDEX, postgres: PARENT_INDEX },
+    sql: { sqlite: indexSql(PARENT_INDEX), postgres: indexSql(PARENT_INDEX) },
+    indexes: PARENT_INDEX,
   },
 ];
 

@@ -1,11 +1,14 @@
-import type { Client, Pool, QueryConfig, QueryResultRow } from 'pg';
+import type { Client, Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import { newId } from '../util/ids.js';
 import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
   type AppliedMigration,
   ATTEMPT_CONDITION,
+  type IndexChange,
+  indexStatements,
   MIGRATIONS_TABLE_SQL,
+  type Migration,
   NEVER_CONNECTED_CONDITION,
   OPEN_FORM_REQUEST_CONDITION,
   pendingMigrations,
@@ -200,6 +203,47 @@ function timeoutsOf(options: PostgresStoreOptions): PostgresTimeouts {
     timeouts[option] = ms;
   }
   return timeouts;
+}
+
+/**
+ * From this size (the table's, as `pg_table_size` counts it) a migration's indexes are built
+ * `CONCURRENTLY` (see `IndexChange`); a smaller table's are built in the migration transaction: they
+ * take a few milliseconds there, where a concurrent build waits for every transaction of the
+ * database that started before it (an empty table's, on a new database, as well).
+ */
+export const ONLINE_INDEX_FROM_BYTES = 8 * 1024 * 1024;
+
+/** How often {@link PostgresStore.migrate} asks again for the migration lock another instance holds. */
+const MIGRATION_LOCK_POLL_MS = 100;
+
+type MigrationQuery = <R extends QueryResultRow = QueryResultRow>(
+  text: string,
+  values?: unknown[],
+) => Promise<QueryResult<R>>;
+
+/** Whether `table` (in the connection's search path) holds {@link ONLINE_INDEX_FROM_BYTES} or more. */
+async function largeTable(query: MigrationQuery, table: string): Promise<boolean> {
+  const { rows } = await query<{ bytes: string | null }>('SELECT pg_table_size(to_regclass($1)) AS bytes', [
+    table,
+  ]);
+  return Number(rows[0]?.bytes ?? 0) >= ONLINE_INDEX_FROM_BYTES;
+}
+
+/**
+ * Builds `change`'s indexes with `CREATE INDEX CONCURRENTLY`, outside a transaction, then drops
+ * what it drops likewise. A concurrent build cut off part way (a killed process, a timeout) leaves
+ * its index behind marked invalid, which `IF NOT EXISTS` would keep: such an index is dropped and
+ * built again.
+ */
+async function buildIndexesConcurrently(query: MigrationQuery, change: IndexChange): Promise<void> {
+  for (const { name } of change.create) {
+    const { rows } = await query<{ valid: boolean }>(
+      'SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)',
+      [name],
+    );
+    if (rows[0]?.valid === false) await query(`DROP INDEX CONCURRENTLY ${name}`);
+  }
+  for (const statement of indexStatements(change, true)) await query(statement);
 }
 
 /** pg's and pg-pool's errors for the waits this store bounds, by message. */
@@ -863,8 +907,12 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Runs pending migrations in one transaction that holds an advisory lock, so server processes
-   * starting at once apply each migration exactly once.
+   * Runs pending migrations in one transaction, under an advisory lock that the connection holds
+   * until they are all applied, so server processes starting at once apply each migration exactly
+   * once. A migration that only makes indexes, on a table of {@link ONLINE_INDEX_FROM_BYTES} or more,
+   * is the exception: the transaction so far commits, its indexes are built `CONCURRENTLY` (see
+   * `IndexChange`: the instances still serving go on writing the table meanwhile), it is recorded,
+   * and the rest run in a new transaction.
    */
   async migrate(): Promise<void> {
     const client = await this.connect('connect to run migrations');
@@ -872,30 +920,75 @@ export class PostgresStore implements Store {
     const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
       client.query<R>({ text, values, query_timeout: this.timeouts.migrationTimeoutMs } as QueryConfig);
     try {
+      await this.#lockMigrations(query);
       await query('BEGIN');
-      await query('SELECT pg_advisory_xact_lock(hashtext($1))', [`toolmux_migrations:${this.schema ?? ''}`]);
       if (this.schema !== undefined) {
         const existing = await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
         if (existing.rowCount === 0) await query(`CREATE SCHEMA "${this.schema}"`);
       }
       await query(MIGRATIONS_TABLE_SQL.postgres);
       const applied = await query<AppliedMigration>('SELECT version, name FROM toolmux_migrations');
-      for (const migration of pendingMigrations(applied.rows)) {
-        await query(migration.sql.postgres);
-        await query('INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())', [
+      const record = (migration: Migration) =>
+        query('INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())', [
           migration.version,
           migration.name,
         ]);
+      for (const migration of pendingMigrations(applied.rows)) {
+        const { indexes } = migration;
+        if (indexes === undefined || !(await largeTable(query, indexes.table))) {
+          await query(migration.sql.postgres);
+          await record(migration);
+          continue;
+        }
+        await query('COMMIT');
+        await buildIndexesConcurrently(query, indexes);
+        if (migration.postgresAfter !== undefined) await query(migration.postgresAfter);
+        await record(migration);
+        await query('BEGIN');
       }
       await query('COMMIT');
+      await query('SELECT pg_advisory_unlock(hashtext($1))', [this.#migrationLockKey()]);
       client.release();
     } catch (error) {
-      // the connection is discarded, which ends the transaction: no ROLLBACK, which a connection that
-      // went silent would not answer either
+      // the connection is discarded, which ends the transaction and lets go of the lock: no ROLLBACK,
+      // which a connection that went silent would not answer either
       client.release(true);
-      // a database migrated by a newer toolmux (pendingMigrations): said as it is, not as a failure
-      if (ToolMuxError.isInstance(error) && error.code === 'STORE_SCHEMA_TOO_NEW') throw error;
+      // a database migrated by a newer toolmux (pendingMigrations), the lock held too long by another
+      // instance: said as they are, not as a failure of the database
+      if (ToolMuxError.isInstance(error)) throw error;
       throw this.failure('run migrations', error, 'migration');
+    }
+  }
+
+  #migrationLockKey(): string {
+    return `toolmux_migrations:${this.schema ?? ''}`;
+  }
+
+  /**
+   * Takes the migration lock of this schema for the connection (not for a transaction: a migration
+   * of indexes commits part way). Asked for again every {@link MIGRATION_LOCK_POLL_MS} rather than
+   * waited for in one statement: a waiting statement keeps a snapshot, which a `CREATE INDEX
+   * CONCURRENTLY` of the instance holding the lock would wait for in turn. Gives up after
+   * migrationTimeoutMs.
+   */
+  async #lockMigrations(query: (text: string, values?: unknown[]) => Promise<QueryResult>): Promise<void> {
+    const timeoutMs = this.timeouts.migrationTimeoutMs;
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const { rows } = await query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
+        this.#migrationLockKey(),
+      ]);
+      if (rows[0]?.locked === true) return;
+      if (performance.now() >= deadline) {
+        throw new ToolMuxError({
+          code: 'STORE_ERROR',
+          message:
+            `The postgres store failed to run migrations: another toolmux instance has been migrating this database for more than ${timeoutMs} ms (it holds the migration lock). ` +
+            'Wait for it to finish; if it only needs longer (indexes of a large table), raise migration_timeout in the store URL (migrationTimeoutMs of PostgresStore.create).',
+          details: { operation: 'run migrations', timeout: 'migration_timeout', timeoutMs },
+        });
+      }
+      await new Promise((done) => setTimeout(done, MIGRATION_LOCK_POLL_MS));
     }
   }
 

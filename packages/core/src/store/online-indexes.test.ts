@@ -1,0 +1,189 @@
+import type { Client } from 'pg';
+import { describe, expect, it } from 'vitest';
+import { generatedLogInsert } from '../test/log-records.js';
+import { createTestPostgresStore, postgresSkipReason, type TestPostgresStore } from '../test/postgres.js';
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
+import { ONLINE_INDEX_FROM_BYTES } from './postgres.js';
+
+/**
+ * Migrations 20 and 21 only make (and drop) indexes of the execution log. On a large log they are
+ * built CONCURRENTLY, outside the migration transaction, so the instances of the previous release,
+ * which serve while the new one migrates (a rolling deploy), go on writing and reading the log. In
+ * one transaction, migration 20's CREATE INDEX held every log write until the migration committed
+ * (and with it every call, which waits for its log commit), and migration 21's DROP INDEX every read.
+ */
+
+const skip = await postgresSkipReason();
+const ALL_VERSIONS = MIGRATIONS.map((migration) => migration.version);
+/** Log entries that make the table larger than ONLINE_INDEX_FROM_BYTES (about 250 bytes each). */
+const ROWS = 60_000;
+const NEW_INDEXES = ['toolmux_execution_logs_tool_slug_id', 'toolmux_execution_logs_parent_id'];
+
+/** The schema at `version`, built by hand as that release did, with a log of {@link ROWS} entries. */
+async function buildAt(database: TestPostgresStore, version: number): Promise<void> {
+  await database.query(`CREATE SCHEMA "${database.schema}"`);
+  await database.query(MIGRATIONS_TABLE_SQL.postgres);
+  for (const migration of MIGRATIONS.slice(0, version)) {
+    await database.query(migration.sql.postgres);
+    await database.query(
+      'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())',
+      [migration.version, migration.name],
+    );
+  }
+  await database.query(generatedLogInsert('postgres', { rows: ROWS, sessions: 100 }));
+  const [{ bytes }] = (await database.query<{ bytes: string }>(
+    "SELECT pg_table_size('toolmux_execution_logs') AS bytes",
+  )) as [{ bytes: string }];
+  expect(Number(bytes)).toBeGreaterThan(ONLINE_INDEX_FROM_BYTES);
+}
+
+/**
+ * A transaction of another instance that read the log and is still open (REPEATABLE READ: it keeps
+ * its snapshot): a concurrent index build waits for it to end, as an in-place build's DROP INDEX does.
+ */
+async function openReader(database: TestPostgresStore): Promise<Client> {
+  const { Client } = await import('pg');
+  const client = new Client({
+    connectionString: database.connectionString,
+    options: `-c search_path=${database.schema}`,
+  });
+  await client.connect();
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+  await client.query('SELECT count(*) FROM toolmux_execution_logs');
+  return client;
+}
+
+/** The migrating backend once one of its statements waits for a lock (the reader's end). */
+async function migrationWaiting(
+  database: TestPostgresStore,
+  reader: Client,
+): Promise<{ pid: number; query: string }> {
+  const [{ pid: readerPid }] = (await reader.query('SELECT pg_backend_pid() AS pid')).rows as [
+    { pid: number },
+  ];
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    const rows = await database.query<{ pid: number; query: string }>(
+      `SELECT pid, query FROM pg_stat_activity
+       WHERE wait_event_type = 'Lock' AND pid <> $1 AND query ~* 'INDEX' AND datname = current_database()
+         AND pid IN (SELECT pid FROM pg_locks WHERE NOT granted)`,
+      [readerPid],
+    );
+    const mine = rows.find((row) => row.query.includes('toolmux_execution_logs'));
+    if (mine !== undefined) return mine;
+    await new Promise((done) => setTimeout(done, 20));
+  }
+  throw new Error('the migration never waited for the open reader');
+}
+
+/** Whether each of `names` is an index of the schema, and valid. */
+async function indexValidity(
+  database: TestPostgresStore,
+  names: string[],
+): Promise<Record<string, boolean | null>> {
+  const rows = await database.query<{ name: string; valid: boolean }>(
+    `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2)`,
+    [database.schema, names],
+  );
+  return Object.fromEntries(
+    names.map((name) => [name, rows.find((row) => row.name === name)?.valid ?? null]),
+  );
+}
+
+describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log ${skip ?? ''}`, () => {
+  it('let another instance insert and read log entries while they are built, and end with valid indexes', {
+    timeout: 60_000,
+  }, async () => {
+    const database = await createTestPostgresStore();
+    let reader: Client | undefined;
+    try {
+      await buildAt(database, 19);
+      reader = await openReader(database);
+      const migrating = database.store.migrate();
+      const failed = migrating.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const waiting = await migrationWaiting(database, reader);
+      // the previous release writes and reads the log meanwhile (a call's log commit, a page)
+      await database.withClient(async (client) => {
+        await client.query("SET lock_timeout = '2s'");
+        await client.query(
+          generatedLogInsert('postgres', { rows: 1, sessions: 1 }).replace("'log_'", "'log_z'"),
+        );
+        const page = await client.query(
+          'SELECT id FROM toolmux_execution_logs WHERE session_id = $1 ORDER BY id DESC LIMIT 50',
+          [`ses_${'0'.repeat(38)}`],
+        );
+        expect(page.rows.length).toBeGreaterThan(0);
+      });
+      // (in one transaction, the write waited for the migration, which waited for the reader)
+      expect(waiting.query).toMatch(/CONCURRENTLY/);
+      await reader.query('COMMIT');
+      expect(await failed).toBeUndefined();
+      const versions = await database.query<{ version: number }>(
+        'SELECT version FROM toolmux_migrations ORDER BY version',
+      );
+      expect(versions.map((row) => row.version)).toEqual(ALL_VERSIONS);
+      expect(
+        await indexValidity(database, [...NEW_INDEXES, 'toolmux_execution_logs_session_parent_id']),
+      ).toEqual({
+        toolmux_execution_logs_tool_slug_id: true,
+        toolmux_execution_logs_parent_id: true,
+        toolmux_execution_logs_session_parent_id: null,
+      });
+      expect(
+        await database.query(
+          "SELECT 1 FROM pg_statistic_ext WHERE stxname = 'toolmux_execution_logs_session_dependencies' AND stxnamespace = to_regnamespace($1)",
+          [database.schema],
+        ),
+      ).toHaveLength(1);
+      const page = await database.store.listLogs({ sessionId: `ses_${'0'.repeat(38)}`, limit: 5 });
+      expect(page.items).toHaveLength(5);
+    } finally {
+      await reader?.end().catch(() => {});
+      await database.cleanup();
+    }
+  });
+
+  it('build again an index whose concurrent build was cut off (left invalid), on the next start', {
+    timeout: 60_000,
+  }, async () => {
+    const database = await createTestPostgresStore();
+    let reader: Client | undefined;
+    try {
+      await buildAt(database, 20);
+      reader = await openReader(database);
+      const migrating = database.store.migrate().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const waiting = await migrationWaiting(database, reader);
+      // an operator cancels it (or the process dies) while the build waits
+      await database.query('SELECT pg_cancel_backend($1)', [waiting.pid]);
+      expect(await migrating).toMatchObject({ code: 'STORE_ERROR' });
+      await reader.query('COMMIT');
+      expect(await indexValidity(database, ['toolmux_execution_logs_parent_id'])).toEqual({
+        toolmux_execution_logs_parent_id: false,
+      });
+      // the next start
+      await (await database.openAnotherStore()).migrate();
+      expect(
+        await indexValidity(database, [
+          'toolmux_execution_logs_parent_id',
+          'toolmux_execution_logs_session_parent_id',
+        ]),
+      ).toEqual({
+        toolmux_execution_logs_parent_id: true,
+        toolmux_execution_logs_session_parent_id: null,
+      });
+      const versions = await database.query<{ version: number }>(
+        'SELECT version FROM toolmux_migrations ORDER BY version',
+      );
+      expect(versions.map((row) => row.version)).toEqual(ALL_VERSIONS);
+    } finally {
+      await reader?.end().catch(() => {});
+      await database.cleanup();
+    }
+  });
+});
