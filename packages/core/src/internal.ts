@@ -83,6 +83,7 @@ export {
   exposedToolSpecs,
   toolSpecOf,
 } from './session.js';
+export { MIGRATION_CHANNEL, type MigrationEvent } from './store/migration-events.js';
 export type { AppliedMigration } from './store/migrations.js';
 export { LATEST_MIGRATION_VERSION, pendingMigrations } from './store/migrations.js';
 export type { StoreSpec } from './store/open-store.js';

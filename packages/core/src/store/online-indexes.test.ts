@@ -1,8 +1,14 @@
-import type { Client } from 'pg';
 import { describe, expect, it } from 'vitest';
 import { generatedLogInsert } from '../test/log-records.js';
-import { createTestPostgresStore, postgresSkipReason, type TestPostgresStore } from '../test/postgres.js';
-import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
+import {
+  buildPostgresSchemaAt,
+  createTestPostgresStore,
+  type OpenLogReader,
+  openLogReader,
+  postgresSkipReason,
+  type TestPostgresStore,
+} from '../test/postgres.js';
+import { MIGRATIONS } from './migrations.js';
 import { ONLINE_INDEX_FROM_BYTES } from './postgres.js';
 
 /**
@@ -21,55 +27,24 @@ const NEW_INDEXES = ['toolmux_execution_logs_tool_slug_id', 'toolmux_execution_l
 
 /** The schema at `version`, built by hand as that release did, with a log of {@link ROWS} entries. */
 async function buildAt(database: TestPostgresStore, version: number): Promise<void> {
-  await database.query(`CREATE SCHEMA "${database.schema}"`);
-  await database.query(MIGRATIONS_TABLE_SQL.postgres);
-  for (const migration of MIGRATIONS.slice(0, version)) {
-    await database.query(migration.sql.postgres);
-    await database.query(
-      'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())',
-      [migration.version, migration.name],
-    );
-  }
-  await database.query(generatedLogInsert('postgres', { rows: ROWS, sessions: 100 }));
+  await buildPostgresSchemaAt(database.schema, version, ROWS);
   const [{ bytes }] = (await database.query<{ bytes: string }>(
     "SELECT pg_table_size('toolmux_execution_logs') AS bytes",
   )) as [{ bytes: string }];
   expect(Number(bytes)).toBeGreaterThan(ONLINE_INDEX_FROM_BYTES);
 }
 
-/**
- * A transaction of another instance that read the log and is still open (REPEATABLE READ: it keeps
- * its snapshot): a concurrent index build waits for it to end, as an in-place build's DROP INDEX does.
- */
-async function openReader(database: TestPostgresStore): Promise<Client> {
-  const { Client } = await import('pg');
-  const client = new Client({
-    connectionString: database.connectionString,
-    options: `-c search_path=${database.schema}`,
-  });
-  await client.connect();
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-  await client.query('SELECT count(*) FROM toolmux_execution_logs');
-  return client;
-}
-
-/** The migrating backend once one of its statements waits for a lock (the reader's end). */
+/** The migrating backend once one of its statements waits for the reader (its snapshot, or its lock). */
 async function migrationWaiting(
   database: TestPostgresStore,
-  reader: Client,
+  reader: OpenLogReader,
 ): Promise<{ pid: number; query: string }> {
-  const [{ pid: readerPid }] = (await reader.query('SELECT pg_backend_pid() AS pid')).rows as [
-    { pid: number },
-  ];
   for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
     const rows = await database.query<{ pid: number; query: string }>(
-      `SELECT pid, query FROM pg_stat_activity
-       WHERE wait_event_type = 'Lock' AND pid <> $1 AND query ~* 'INDEX' AND datname = current_database()
-         AND pid IN (SELECT pid FROM pg_locks WHERE NOT granted)`,
-      [readerPid],
+      'SELECT pid, query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+      [reader.pid],
     );
-    const mine = rows.find((row) => row.query.includes('toolmux_execution_logs'));
-    if (mine !== undefined) return mine;
+    if (rows[0] !== undefined) return rows[0];
     await new Promise((done) => setTimeout(done, 20));
   }
   throw new Error('the migration never waited for the open reader');
@@ -95,10 +70,10 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
     timeout: 60_000,
   }, async () => {
     const database = await createTestPostgresStore();
-    let reader: Client | undefined;
+    let reader: OpenLogReader | undefined;
     try {
       await buildAt(database, 19);
-      reader = await openReader(database);
+      reader = await openLogReader(database.schema);
       const migrating = database.store.migrate();
       const failed = migrating.then(
         () => undefined,
@@ -119,7 +94,7 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
       });
       // (in one transaction, the write waited for the migration, which waited for the reader)
       expect(waiting.query).toMatch(/CONCURRENTLY/);
-      await reader.query('COMMIT');
+      await reader.commit();
       expect(await failed).toBeUndefined();
       const versions = await database.query<{ version: number }>(
         'SELECT version FROM toolmux_migrations ORDER BY version',
@@ -150,10 +125,10 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
     timeout: 60_000,
   }, async () => {
     const database = await createTestPostgresStore();
-    let reader: Client | undefined;
+    let reader: OpenLogReader | undefined;
     try {
       await buildAt(database, 20);
-      reader = await openReader(database);
+      reader = await openLogReader(database.schema);
       const migrating = database.store.migrate().then(
         () => undefined,
         (error: unknown) => error,
@@ -162,7 +137,7 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
       // an operator cancels it (or the process dies) while the build waits
       await database.query('SELECT pg_cancel_backend($1)', [waiting.pid]);
       expect(await migrating).toMatchObject({ code: 'STORE_ERROR' });
-      await reader.query('COMMIT');
+      await reader.commit();
       expect(await indexValidity(database, ['toolmux_execution_logs_parent_id'])).toEqual({
         toolmux_execution_logs_parent_id: false,
       });

@@ -2,6 +2,7 @@ import type { Client, Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg'
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import { newId } from '../util/ids.js';
 import { MAX_TIMER_MS } from '../util/whole-number.js';
+import { announceMigration } from './migration-events.js';
 import {
   type AppliedMigration,
   ATTEMPT_CONDITION,
@@ -935,13 +936,21 @@ export class PostgresStore implements Store {
         ]);
       for (const migration of pendingMigrations(applied.rows)) {
         const { indexes } = migration;
-        if (indexes === undefined || !(await largeTable(query, indexes.table))) {
+        const concurrently = indexes !== undefined && (await largeTable(query, indexes.table));
+        announceMigration({
+          dialect: 'postgres',
+          version: migration.version,
+          name: migration.name,
+          concurrently,
+          fresh: applied.rows.length === 0,
+        });
+        if (!concurrently) {
           await query(migration.sql.postgres);
           await record(migration);
           continue;
         }
         await query('COMMIT');
-        await buildIndexesConcurrently(query, indexes);
+        await buildIndexesConcurrently(query, indexes!);
         if (migration.postgresAfter !== undefined) await query(migration.postgresAfter);
         await record(migration);
         await query('BEGIN');

@@ -6,6 +6,7 @@ import { ToolMuxError } from '../errors.js';
 import { newId } from '../util/ids.js';
 import { makeDirectories } from '../util/key-file.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
+import { announceMigration } from './migration-events.js';
 import {
   type AppliedMigration,
   ATTEMPT_CONDITION,
@@ -808,6 +809,13 @@ export class SqliteStore implements Store {
         'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES (?, ?, ?)',
       );
       for (const migration of pending) {
+        announceMigration({
+          dialect: 'sqlite',
+          version: migration.version,
+          name: migration.name,
+          concurrently: false,
+          fresh: applied.length === 0,
+        });
         this.database.exec(migration.sql.sqlite);
         record.run(migration.version, migration.name, Date.now());
       }

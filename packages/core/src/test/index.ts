@@ -38,10 +38,12 @@ export {
 export type { OpenApiToolCall, OpenApiToolkitOptions, OperationInfo } from './openapi-tools.js';
 export { CORPUS_TEST_TIMEOUT_MS, toolkitFromOpenApi } from './openapi-tools.js';
 export { freePort } from './ports.js';
-export type { PostgresProxy, TestPostgresStore } from './postgres.js';
+export type { OpenLogReader, PostgresProxy, TestPostgresStore } from './postgres.js';
 export {
+  buildPostgresSchemaAt,
   createTestPostgresStore,
   createTestPostgresUrl,
+  openLogReader,
   postgresAvailable,
   postgresProcessesCpu,
   postgresSkipReason,

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Client, QueryResultRow } from 'pg';
 import { errorMessage } from '../errors.js';
-import { MIGRATIONS } from '../store/migrations.js';
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from '../store/migrations.js';
 import { PostgresStore } from '../store/postgres.js';
 import { shownStoreSpec } from '../store/store-spec-text.js';
+import { generatedLogInsert } from './log-records.js';
 
 /** The server PostgreSQL tests use: `TOOLMUX_TEST_POSTGRES_URL`, else a local trust-auth server. */
 export function testPostgresUrl(): string {
@@ -308,4 +309,60 @@ export async function startPostgresProxy(): Promise<PostgresProxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Makes `schema` (created here when missing, in the test database) as migrations 1 to `version` left it, by hand
+ * as that release did, with `logRows` execution log entries (100 sessions; see `generatedLogInsert`):
+ * a database for an upgrade to migrate.
+ */
+export async function buildPostgresSchemaAt(schema: string, version: number, logRows = 0): Promise<void> {
+  await withClient(undefined, (client) => client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`));
+  await withClient(schema, async (client) => {
+    await client.query(MIGRATIONS_TABLE_SQL.postgres);
+    for (const migration of MIGRATIONS.slice(0, version)) {
+      await client.query(migration.sql.postgres);
+      await client.query(
+        'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())',
+        [migration.version, migration.name],
+      );
+    }
+    if (logRows > 0) await client.query(generatedLogInsert('postgres', { rows: logRows, sessions: 100 }));
+  });
+}
+
+/** What {@link openLogReader} opened. */
+export interface OpenLogReader {
+  /** Its backend's process id. */
+  pid: number;
+  /** Ends its transaction. */
+  commit(): Promise<void>;
+  /** Closes its connection (ending the transaction, if still open). */
+  end(): Promise<void>;
+}
+
+/**
+ * A transaction of another instance on `schema` that read the execution log and is still open:
+ * REPEATABLE READ, so it keeps its snapshot, which a concurrent index build waits for (and it holds
+ * the log table, as an in-place `DROP INDEX` waits for too).
+ */
+export async function openLogReader(schema: string): Promise<OpenLogReader> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: testPostgresUrl(), options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await client.query('SELECT count(*) FROM toolmux_execution_logs');
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return {
+      pid: rows[0]!.pid,
+      commit: async () => {
+        await client.query('COMMIT');
+      },
+      end: () => client.end(),
+    };
+  } catch (error) {
+    await client.end();
+    throw error;
+  }
 }

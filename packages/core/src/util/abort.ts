@@ -196,11 +196,20 @@ export async function settlesWithin(promise: Promise<unknown>, timeoutMs: number
 /**
  * `promise`'s outcome, or a rejection with `late()` once `timeoutMs` has passed without one (the
  * promise goes on; its outcome is then not looked at). The timer is cleared as soon as it settles,
- * so a deadline that is no longer needed does not hold the process open.
+ * so a deadline that is no longer needed does not hold the process open. `lifted`, when given, is
+ * asked when the time has passed: `true` (the work is seen to go on, e.g. a store applying its
+ * migrations) waits for the promise after all.
  */
-export function withDeadline<T>(promise: PromiseLike<T>, timeoutMs: number, late: () => Error): Promise<T> {
+export function withDeadline<T>(
+  promise: PromiseLike<T>,
+  timeoutMs: number,
+  late: () => Error,
+  lifted?: () => boolean,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(late()), timeoutMs);
+    const timer = setTimeout(() => {
+      if (!lifted?.()) reject(late());
+    }, timeoutMs);
     Promise.resolve(promise).then(
       (value) => {
         clearTimeout(timer);

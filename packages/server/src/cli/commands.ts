@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { existsSync } from 'node:fs';
 import { createServer as createNetServer, isIP, type Server as NetServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -14,6 +15,8 @@ import {
   MAX_LOG_RETENTION_DAYS,
   MAX_OAUTH_REQUEST_TIMEOUT_MS,
   MAX_PAGE_LIMIT,
+  MIGRATION_CHANNEL,
+  type MigrationEvent,
   openStoreToRead,
   openToolMuxStore,
   parseSecretKey,
@@ -855,14 +858,33 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       }
       throw error;
     });
-    await withDeadline(
-      opening,
-      startupTimeoutMs,
-      () =>
-        new StartupError(
-          `The store ${shownStore} did not answer within ${startupTimeoutMs} ms (connecting and running migrations): check that its host and port are those of the database and that nothing drops the traffic, or raise startupTimeoutMs in the config file.`,
-        ),
-    );
+    // A store that applies migrations has answered: a long one (an index of a large table) goes on
+    // past the deadline, each of its statements bounded by the store's migration_timeout; an
+    // instance that gave up here would roll it back, and the next start would begin it again.
+    let migrating = false;
+    const onMigration = (message: unknown) => {
+      const { version, name, concurrently, fresh } = message as MigrationEvent;
+      migrating = true;
+      // a new database's schema is made by all of them, in milliseconds: one line each only at debug
+      log[fresh ? 'debug' : 'info'](
+        { migration: version, name, concurrently },
+        `toolmux: applying migration ${version} (${name})${concurrently ? ', its indexes built CONCURRENTLY (the table stays writable)' : ''}`,
+      );
+    };
+    subscribe(MIGRATION_CHANNEL, onMigration);
+    try {
+      await withDeadline(
+        opening,
+        startupTimeoutMs,
+        () =>
+          new StartupError(
+            `The store ${shownStore} did not answer within ${startupTimeoutMs} ms (connecting and reading its migrations): check that its host and port are those of the database and that nothing drops the traffic, or raise startupTimeoutMs in the config file.`,
+          ),
+        () => migrating,
+      );
+    } finally {
+      unsubscribe(MIGRATION_CHANNEL, onMigration);
+    }
     storeOpened = true;
     const server = createServer({
       toolmux,
