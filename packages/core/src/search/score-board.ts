@@ -40,13 +40,22 @@ export class ScoreBoard {
     if (amount > score) this.#scores[document] = amount;
   }
 
-  /** Adds every score of this board to `board`'s, and clears this one. */
-  addTo(board: ScoreBoard): void {
+  /** Adds every score of this board to `board`'s, and clears this one; `each` is told every document. */
+  addTo(board: ScoreBoard, each?: (document: number) => void): void {
     for (let index = 0; index < this.#scoredCount; index++) {
       const document = this.#scored[index]!;
       board.add(document, this.#scores[document]!);
+      each?.(document);
     }
     this.#clear();
+  }
+
+  /** Multiplies each scored document's score by `factor(document)` (positive). */
+  rescale(factor: (document: number) => number): void {
+    for (let index = 0; index < this.#scoredCount; index++) {
+      const document = this.#scored[index]!;
+      this.#scores[document]! *= factor(document);
+    }
   }
 
   /**

@@ -292,6 +292,17 @@ describe("ToolIndex: the tool's action", () => {
   });
 });
 
+/** Tools from slug → description, named by their slug's words, each with its toolkit's `keywords`. */
+function keyedCatalog(
+  descriptions: Record<string, string>,
+  keywords: Record<string, string[]>,
+): SearchDocument[] {
+  return Object.entries(descriptions).map(([slug, description]) => {
+    const document = tool(slug, slug.split('_').slice(1).join(' ').toLowerCase(), description);
+    return { ...document, toolkitKeywords: keywords[document.toolkit] ?? [] };
+  });
+}
+
 describe("ToolIndex: a toolkit's keywords", () => {
   /** Slug → description; the mailer's tools say "message", never "email", and have its keywords. */
   const descriptions: Record<string, string> = {
@@ -302,11 +313,7 @@ describe("ToolIndex: a toolkit's keywords", () => {
     CHAT_POST_MESSAGE: 'Post a message to a chat channel.',
     TRACKER_LIST_ISSUES: 'List the issues of a project.',
   };
-  const catalog = Object.entries(descriptions).map(([slug, description]): SearchDocument => {
-    const name = slug.split('_').slice(1).join(' ').toLowerCase();
-    const keywords = slug.startsWith('MAILER_') ? ['email', 'mail', 'inbox', 'correspondence'] : [];
-    return { ...tool(slug, name, description), toolkitKeywords: keywords };
-  });
+  const catalog = keyedCatalog(descriptions, { mailer: ['email', 'mail', 'inbox', 'correspondence'] });
   const index = new ToolIndex(catalog);
 
   it("finds a toolkit's tools by a word only its keywords say, before another toolkit's tool whose own text says it", () => {
@@ -323,7 +330,7 @@ describe("ToolIndex: a toolkit's keywords", () => {
     for (const { score } of found) expect(score).toBeGreaterThan(0);
   });
 
-  it("weighs them as a description word: the words of a tool's own name and action still come first", () => {
+  it("weighs them below a tool's own words: the words of its name and action still come first", () => {
     expect(slugs(index.search('find a user by their email address'))[0]).toBe('CHAT_FIND_USER_BY_EMAIL');
     expect(slugs(index.search('post a message'))[0]).toBe('CHAT_POST_MESSAGE');
     expect(slugs(index.search('send an email'))[0]).toBe('MAILER_SEND_MESSAGE');
@@ -333,6 +340,75 @@ describe("ToolIndex: a toolkit's keywords", () => {
     const extended = new ToolIndex(catalog.slice(3)).extend(catalog.slice(0, 3));
     expect(slugs(extended.search('read my latest emails'))[0]).toMatch(/^MAILER_/);
     expect(slugs(extended.search('correspondence', { limit: 10 }))).toHaveLength(3);
+  });
+});
+
+describe("ToolIndex: a request's object decides the toolkit, its verb the tool", () => {
+  /** Slug → description; the mailer's and the tracker's tools have keywords. */
+  const descriptions: Record<string, string> = {
+    MAILER_LIST_MESSAGES: 'List the newest messages of the mailbox.',
+    MAILER_GET_MESSAGE: 'Read one message by id: headers and body.',
+    MAILER_SEND_MESSAGE: 'Send a new message to one or more recipients.',
+    MAILER_TRASH_MESSAGE: 'Move a message to the trash.',
+    MAILER_LIST_LABELS: 'List the labels of the mailbox.',
+    CHAT_ADD_REACTION: 'Add an emoji reaction to a message, e.g. "thumbsup" or "white_check_mark".',
+    CHAT_POST_MESSAGE: 'Post a message to a chat channel.',
+    CHAT_LIST_CHANNELS: 'List the channels of the workspace.',
+    TRACKER_LIST_STATES: 'List the workflow states of a team, e.g. Todo, In Progress, Done.',
+    TRACKER_LIST_LABELS: 'List the labels of a team.',
+    TRACKER_LIST_ISSUES: 'List the issues of a team, newest first.',
+    TRACKER_GET_ISSUE: 'Get one issue by its identifier.',
+    TRACKER_CREATE_ISSUE: 'Create an issue in a team.',
+    TRACKER_UPDATE_ISSUE: 'Change the title, state or assignee of an issue.',
+  };
+  const catalog = keyedCatalog(descriptions, { mailer: ['mail', 'inbox'], tracker: ['ticket', 'bug'] });
+
+  it("ranks the toolkit a keyword names before another toolkit's tool whose description holds the request's verb", () => {
+    const index = new ToolIndex(catalog);
+    // before, "check" (in two tools) outweighed "mail" (in every mailer tool): CHAT_ADD_REACTION came first
+    expect(slugs(index.search('check my mail'))[0]).toMatch(/^MAILER_/);
+    // a tool that holds the keyword word itself stays: the request's own words still decide
+    expect(slugs(index.search('post a message'))[0]).toBe('CHAT_POST_MESSAGE');
+    // withoutKeywordWeight 1 weighs the tools without the word as before
+    const unweighed = new ToolIndex(catalog, { ranking: { withoutKeywordWeight: 1 } });
+    expect(slugs(unweighed.search('check my mail'))[0]).toBe('CHAT_ADD_REACTION');
+  });
+
+  it("reads a keyword as the toolkit's main object: the tool for it comes first among the verb's tools", () => {
+    const index = new ToolIndex(catalog);
+    // before, every TRACKER_LIST_ tool held "list" and "ticket" alike, and the first added came first
+    expect(slugs(index.search('list my tickets'))[0]).toBe('TRACKER_LIST_ISSUES');
+    expect(slugs(index.search('check my inbox'))[0]).toBe('MAILER_LIST_MESSAGES');
+    // the same when the toolkit's tools come to an index in one extend()
+    const extended = new ToolIndex(catalog.filter((document) => document.toolkit !== 'tracker')).extend(
+      catalog.filter((document) => document.toolkit === 'tracker'),
+    );
+    expect(slugs(extended.search('list my tickets'))[0]).toBe('TRACKER_LIST_ISSUES');
+    // no main object in a toolkit whose objects tie or do not recur
+    const tied = catalog.filter(
+      (document) =>
+        ![
+          'TRACKER_GET_ISSUE',
+          'TRACKER_CREATE_ISSUE',
+          'TRACKER_UPDATE_ISSUE',
+          'TRACKER_LIST_ISSUES',
+        ].includes(document.slug),
+    );
+    const untied = new ToolIndex([
+      ...tied,
+      {
+        ...tool('TRACKER_LIST_ISSUES', 'list issues', 'List the issues of a team.'),
+        toolkitKeywords: ['ticket', 'bug'],
+      },
+      {
+        ...tool('TRACKER_LIST_STATUSES', 'list statuses', 'List the statuses of a team.'),
+        toolkitKeywords: ['ticket', 'bug'],
+      },
+    ]);
+    // one tool acts on each of issues, states, labels, statuses: the keyword weighs the same on each
+    const scores = untied.search('ticket', { limit: 10 }).map(({ score }) => score);
+    expect(scores).toHaveLength(4);
+    expect(new Set(scores).size).toBe(1);
   });
 });
 

@@ -30,7 +30,11 @@ export interface SearchDocument {
   tags?: readonly string[];
   /**
    * Words for what the tool's toolkit handles that its tools' text may not say (`Toolkit.keywords`),
-   * e.g. `email`, `mail`, `inbox` for each Gmail tool.
+   * e.g. `email`, `mail`, `inbox` for each Gmail tool. They name the toolkit's main object: the tools
+   * that act on it (those whose slug names the object that most of the toolkit's tools added with
+   * them name, `message` of GMAIL_LIST_MESSAGES) hold them twice. A query word among them is the
+   * object of the request: a tool that does not hold it weighs less (see
+   * {@link RankingParameters.withoutKeywordWeight}).
    */
   toolkitKeywords?: readonly string[];
 }
@@ -66,9 +70,10 @@ export const MAX_FIELD_CHARS = 8_192;
  * The fields of a {@link SearchDocument} that ranking weighs separately. `action` is not given but
  * read from the slug: its first word after the toolkit's name, the verb of the tool (`post` of
  * `SLACK_POST_MESSAGE`), so that a query's verb finds the tool that does it before tools whose text
- * only mentions it. `keywords` are the toolkit's ({@link SearchDocument.toolkitKeywords}), the same
- * for each of its tools, so that a query that names what the toolkit handles by a word its tools do
- * not use (`emails`, `inbox`, `ticket`) finds that toolkit's tools.
+ * only mentions it. `keywords` are the toolkit's ({@link SearchDocument.toolkitKeywords}), on each of
+ * its tools (twice on those that act on its main object), so that a query that names what the toolkit
+ * handles by a word its tools do not use (`emails`, `inbox`, `ticket`) finds that toolkit's tools,
+ * and among them the ones for that object (LINEAR_LIST_ISSUES for "list my tickets").
  */
 export type SearchField = (typeof SEARCH_FIELDS)[number];
 
@@ -88,6 +93,12 @@ export interface RankingParameters {
    * as any other word).
    */
   recencyWeight: number;
+  /**
+   * What a tool's score is multiplied by for each word of the query that is one of a toolkit's
+   * keywords (`mail`, `ticket`: the object the request is about) and that the tool does not hold,
+   * itself or by a synonym, in any field (1 turns this off).
+   */
+  withoutKeywordWeight: number;
 }
 
 /**
@@ -105,12 +116,22 @@ export interface RankingParameters {
  * message to a slack channel" ranked SLACK_DELETE_MESSAGE, whose description says "posted", first.
  * Recency words weigh half a word, chosen on the MetaTool training split (0.3 to 0.6 ranked all but
  * alike, 1 worse: "the most recent news" found the tools whose descriptions say "latest").
- * A toolkit's keywords weigh a description word, chosen on the labelled queries and on requests that
- * name a toolkit's objects by such a word (`packages/toolkits/test/noun-queries.json`): at half a
- * word 7 of those 42 still began with another toolkit's tool (at 0.75, 2), at 1.25 and 1.5 the
- * labelled queries' recall@1 fell from 0.82 to 0.81 (MetaTool tools have none). The toolkit's
- * description is not read as keywords: its verbs (`search`, `read`, `send`) drew every query of such a
- * verb to the toolkits that list it (labelled recall@1 0.81 to 0.67).
+ * A toolkit's keywords weigh 0.6 of a description word, held twice by the tools that act on the
+ * toolkit's main object, and a tool without a keyword word of the query counts half
+ * (`withoutKeywordWeight`), chosen on the labelled queries, the plain phrasings and the requests that
+ * name a toolkit's objects by such a word (`packages/toolkits/test/noun-queries.json`). Before, a
+ * keyword weighed a description word on every tool of its toolkit alike, and the request's verb
+ * decided between toolkits: "check my mail" ranked SLACK_ADD_REACTION first (its description's
+ * `white_check_mark` holds "check", a word two tools have, against `mail`, which fifteen Gmail tools
+ * have), and "list my tickets" LINEAR_LIST_WORKFLOW_STATES (every LINEAR_LIST_ tool held `list` and
+ * `ticket` alike). A keyword counted once, or missing keywords not weighed less, left one of the two
+ * wrong; keywords at a full word held twice took two labelled queries from the first place (GitHub's
+ * "tag the issue with the bug label", `bug` being Linear's keyword, and "find websites similar to
+ * stripe.com", `website` being Firecrawl's), a missing keyword at 0.4 the second; at 0.6 it left
+ * SLACK_ADD_REACTION first. Weighing toolkits' names so as well took MetaTool's
+ * recall@1 from 0.454 to 0.424 (its toolkit is the tool's own name); MetaTool tools have no keywords.
+ * The toolkit's description is not read as keywords: its verbs (`search`, `read`, `send`) drew every
+ * query of such a verb to the toolkits that list it (labelled recall@1 0.81 to 0.67).
  */
 export const DEFAULT_RANKING: Readonly<RankingParameters> = {
   k1: 3,
@@ -122,11 +143,12 @@ export const DEFAULT_RANKING: Readonly<RankingParameters> = {
     toolkit: { weight: 0.75, lengthNormalization: 0.25 },
     tags: { weight: 0.75, lengthNormalization: 0.25 },
     action: { weight: 1.5, lengthNormalization: 0 },
-    keywords: { weight: 1, lengthNormalization: 0.25 },
+    keywords: { weight: 0.6, lengthNormalization: 0.25 },
   },
   synonymWeight: 0.3,
   prefixWeight: 0.25,
   recencyWeight: 0.5,
+  withoutKeywordWeight: 0.5,
 };
 
 /** Options of {@link ToolIndex}. */
@@ -138,6 +160,7 @@ export interface ToolIndexOptions {
     synonymWeight?: number;
     prefixWeight?: number;
     recencyWeight?: number;
+    withoutKeywordWeight?: number;
   };
   /**
    * Groups of interchangeable words for query expansion; `[]` turns expansion off.
@@ -232,6 +255,10 @@ export class ToolIndex {
    */
   #byNameWords = new Map<string, readonly number[]>();
   #embeddings: DocumentEmbeddings | undefined;
+  /** The terms of the indexed toolkits' keywords: a query word among them names a toolkit's objects. */
+  #keywordTerms = new Set<string>();
+  /** Per document, how many of a query's keyword words it holds (scratch of {@link #score}, kept at 0). */
+  #keywordHits = new Uint16Array(0);
 
   constructor(documents: Iterable<SearchDocument> = [], options: ToolIndexOptions = {}) {
     this.#options = options;
@@ -262,15 +289,24 @@ export class ToolIndex {
   }
 
   /**
-   * @internal {@link add} as steps, one tool per step (a few thousand tools are tens of milliseconds
+   * @internal {@link add} as steps, one tool per step, twice (a few thousand tools are tens of milliseconds
    * of tokenizing): `Catalog.searchIndex()` runs them a slice at a time, on an index no search sees
    * before it is complete.
    */
   *addSteps(documents: readonly SearchDocument[]): Steps<void> {
     this.#assertNewSlugs(documents);
     const texts: string[] = [];
+    const objects: string[][] = [];
     for (const document of documents) {
-      const id = this.#index.add(fieldTerms(document));
+      objects.push(document.toolkitKeywords?.length ? objectTerms(document) : []);
+      yield;
+    }
+    const mainObjects = mainObjectsOf(documents, objects);
+    for (const [at, document] of documents.entries()) {
+      const mainObject = mainObjects.get(document.toolkit);
+      const terms = fieldTerms(document, mainObject !== undefined && objects[at]!.includes(mainObject));
+      const id = this.#index.add(terms);
+      for (const term of terms[KEYWORDS_FIELD]!) this.#keywordTerms.add(term);
       this.#documentIds.set(document.slug, id);
       this.#listUnder(this.#bySlug, exactKey(document.slug), id);
       this.#listUnder(this.#byName, exactKey(document.name), id);
@@ -281,6 +317,9 @@ export class ToolIndex {
     }
     this.#board.reserve(this.#slugs.length);
     this.#alternatives.reserve(this.#slugs.length);
+    if (this.#keywordHits.length < this.#slugs.length) {
+      this.#keywordHits = new Uint16Array(Math.max(this.#slugs.length, this.#keywordHits.length * 2));
+    }
     this.#embeddings?.add(texts);
   }
 
@@ -303,6 +342,7 @@ export class ToolIndex {
     copy.#byName = new Map(this.#byName);
     copy.#byNameWords = new Map(this.#byNameWords);
     copy.#embeddings = this.#embeddings?.fork();
+    copy.#keywordTerms = new Set(this.#keywordTerms);
     yield* copy.addSteps(documents);
     return copy;
   }
@@ -424,17 +464,33 @@ export class ToolIndex {
    * Scores the query's terms onto the board. The terms that stand in for one query word (its
    * synonyms, the completions of a partial word) are alternatives: a tool gets the best of them, not
    * their sum, so that a tool whose text holds three synonyms of `list` does not outrank one that says
-   * `list` itself.
+   * `list` itself. A query word that is a toolkit's keyword names what the request is about: the
+   * object decides the toolkit, the verb the tool within it, so a tool that holds neither the word
+   * nor a synonym of it has its score multiplied by {@link RankingParameters.withoutKeywordWeight}
+   * (for each such word it lacks), and a rare verb in another toolkit's description ("check" in
+   * SLACK_ADD_REACTION's `white_check_mark`) no longer outweighs the object ("check my mail").
    */
   #score(query: string): void {
-    for (const word of this.#queryWords(query)) {
-      if (word.size === 1) {
-        for (const [termId, weight] of word) this.#index.score(termId, weight, this.#board);
+    let keywordWords = 0;
+    const countHit = (document: number) => {
+      this.#keywordHits[document]!++;
+    };
+    for (const { terms, keyword } of this.#queryWords(query)) {
+      if (terms.size === 1 && !keyword) {
+        for (const [termId, weight] of terms) this.#index.score(termId, weight, this.#board);
         continue;
       }
-      for (const [termId, weight] of word) this.#index.score(termId, weight, this.#alternatives, true);
-      this.#alternatives.addTo(this.#board);
+      for (const [termId, weight] of terms) this.#index.score(termId, weight, this.#alternatives, true);
+      if (keyword) keywordWords++;
+      this.#alternatives.addTo(this.#board, keyword ? countHit : undefined);
     }
+    if (keywordWords === 0) return;
+    const { withoutKeywordWeight } = this.#ranking;
+    this.#board.rescale((document) => {
+      const missed = keywordWords - this.#keywordHits[document]!;
+      this.#keywordHits[document] = 0;
+      return withoutKeywordWeight ** missed;
+    });
   }
 
   /**
@@ -442,7 +498,7 @@ export class ToolIndex {
    * verbs of its action ({@link ToolIndexOptions.sameActions}), less for its synonyms and completions,
    * all of them less for a recency word. A term is searched once, for the word that weighs it most.
    */
-  #queryWords(query: string): Map<number, number>[] {
+  #queryWords(query: string): { terms: Map<number, number>; keyword: boolean }[] {
     const weights = new Map<number, { weight: number; word: number }>();
     const raise = (termId: number | undefined, weight: number, word: number) => {
       if (termId !== undefined && weight > (weights.get(termId)?.weight ?? 0)) {
@@ -469,7 +525,9 @@ export class ToolIndex {
     });
     const words = terms.map(() => new Map<number, number>());
     for (const [termId, { weight, word }] of weights) words[word]!.set(termId, weight);
-    return words.filter((word) => word.size > 0);
+    return words
+      .map((word, at) => ({ terms: word, keyword: this.#keywordTerms.has(terms[at]!) }))
+      .filter((word) => word.terms.size > 0);
   }
 
   #accept(filter: ((slug: string) => boolean) | undefined): ((document: number) => boolean) | undefined {
@@ -530,8 +588,52 @@ function slugWordKeys(document: SearchDocument): string[] {
   return keys;
 }
 
-/** The terms of each search field of a document, in {@link SEARCH_FIELDS} order. */
-function fieldTerms(document: SearchDocument): string[][] {
+const KEYWORDS_FIELD = SEARCH_FIELDS.indexOf('keywords');
+
+/**
+ * The object of a tool: the terms of its slug that are neither its toolkit's nor its action's
+ * (`issue` of `LINEAR_LIST_ISSUES`, `workflow` and `state` of `LINEAR_LIST_WORKFLOW_STATES`).
+ */
+function objectTerms(document: SearchDocument): string[] {
+  const toolkitTerms = tokenize(
+    `${leadingText(document.toolkit, MAX_FIELD_CHARS)} ${leadingText(document.toolkitName ?? '', MAX_FIELD_CHARS)}`,
+  );
+  const action = new Set(actionTerms(document, toolkitTerms));
+  return tokenize(spelledOut(leadingText(document.slug, MAX_FIELD_CHARS))).filter(
+    (term) => !toolkitTerms.includes(term) && !action.has(term),
+  );
+}
+
+/**
+ * Per toolkit of `documents` that has keywords, its main object: the object term ({@link objectTerms})
+ * that more of its tools among `documents` act on than any other, at least two (`issue` of Linear,
+ * `message` of Gmail, `page` of Notion); none when two terms tie or no term recurs.
+ */
+function mainObjectsOf(
+  documents: readonly SearchDocument[],
+  objects: readonly (readonly string[])[],
+): Map<string, string> {
+  const counts = new Map<string, Map<string, number>>();
+  for (const [at, document] of documents.entries()) {
+    if (!document.toolkitKeywords?.length) continue;
+    const toolkit = counts.get(document.toolkit) ?? new Map<string, number>();
+    counts.set(document.toolkit, toolkit);
+    for (const term of new Set(objects[at])) toolkit.set(term, (toolkit.get(term) ?? 0) + 1);
+  }
+  const main = new Map<string, string>();
+  for (const [toolkit, terms] of counts) {
+    const [first, second] = [...terms].sort((a, b) => b[1] - a[1]);
+    if (first && first[1] >= 2 && first[1] > (second?.[1] ?? 0)) main.set(toolkit, first[0]);
+  }
+  return main;
+}
+
+/**
+ * The terms of each search field of a document, in {@link SEARCH_FIELDS} order; its toolkit's keywords
+ * twice when it acts on the toolkit's main object ({@link mainObjectsOf}).
+ */
+function fieldTerms(document: SearchDocument, onMainObject: boolean): string[][] {
+  const keywords = termsWithin(document.toolkitKeywords ?? [], MAX_FIELD_CHARS);
   const toolkitTerms = tokenize(leadingText(document.toolkit, MAX_FIELD_CHARS));
   const toolkitNameTerms = tokenize(leadingText(document.toolkitName ?? '', MAX_FIELD_CHARS)).filter(
     (term) => !toolkitTerms.includes(term),
@@ -547,7 +649,7 @@ function fieldTerms(document: SearchDocument): string[][] {
     [...toolkitTerms, ...toolkitNameTerms],
     termsWithin(document.tags ?? [], MAX_FIELD_CHARS),
     actionTerms(document, [...toolkitTerms, ...toolkitNameTerms]),
-    termsWithin(document.toolkitKeywords ?? [], MAX_FIELD_CHARS),
+    onMainObject ? [...keywords, ...keywords] : keywords,
   ];
 }
 
@@ -593,5 +695,6 @@ function mergeRanking(overrides: ToolIndexOptions['ranking'] = {}): RankingParam
     synonymWeight: overrides.synonymWeight ?? DEFAULT_RANKING.synonymWeight,
     prefixWeight: overrides.prefixWeight ?? DEFAULT_RANKING.prefixWeight,
     recencyWeight: overrides.recencyWeight ?? DEFAULT_RANKING.recencyWeight,
+    withoutKeywordWeight: overrides.withoutKeywordWeight ?? DEFAULT_RANKING.withoutKeywordWeight,
   };
 }
