@@ -219,6 +219,7 @@ function toolkitInfo(toolkit: Toolkit): ToolkitInfo {
     noAuth: toolkit.noAuth,
     authSchemes: toolkit.auth.map((scheme) => scheme.type),
     categories: [...toolkit.categories],
+    keywords: [...toolkit.keywords],
     toolCount: toolkit.tools.length,
     tools: toolkit.tools.map((tool) => ({ slug: tool.slug, name: tool.name, description: tool.description })),
   };

@@ -375,6 +375,9 @@ describe('direct access', () => {
     expect(list.items.map((item) => item.slug)).toEqual(['notes']);
     const mail = await mux.toolkits.get('mail');
     expect(mail).toMatchObject({ slug: 'mail', noAuth: false, authSchemes: ['api_key'], toolCount: 1 });
+    // a toolkit's keywords, which search reads as words of its tools, are listed with it
+    expect(list.items[0]!.keywords).toEqual(['memo', 'jotting']);
+    expect(mail.keywords).toEqual([]);
     await expect(mux.toolkits.get('maill')).rejects.toMatchObject({ code: 'TOOLKIT_NOT_FOUND' });
   });
 

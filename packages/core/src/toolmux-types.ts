@@ -159,6 +159,11 @@ export interface ToolkitInfo {
   noAuth: boolean;
   authSchemes: string[];
   categories: string[];
+  /**
+   * Words a user says for what the toolkit handles that its tools' text may not say (`defineToolkit`'s
+   * `keywords`), which search reads as words of each of its tools: `['email', 'mail', 'inbox']`.
+   */
+  keywords: string[];
   toolCount: number;
   tools: Array<{ slug: string; name: string; description: string }>;
 }

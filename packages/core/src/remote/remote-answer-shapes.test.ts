@@ -61,6 +61,7 @@ const TOOLKIT = {
   no_auth: false,
   auth_schemes: ['oauth2'],
   categories: ['developer'],
+  keywords: ['git'],
   tool_count: 1,
   tools: [{ slug: 'GITHUB_STAR', name: 'Star', description: 'Stars a repository' }],
 };
@@ -186,9 +187,11 @@ const CASES: Case[] = [
     name: 'toolkits.list()',
     answer: countedPage(TOOLKIT),
     at: ['items', 0],
+    optional: ['keywords'],
     inner: [
       [['tools', 0, 'slug'], 1],
       [['auth_schemes', 0], null],
+      [['keywords', 0], 5],
     ],
     call: () => mux.toolkits.list(),
   },
@@ -201,6 +204,7 @@ const CASES: Case[] = [
   {
     name: 'toolkits.get()',
     answer: TOOLKIT,
+    optional: ['keywords'],
     inner: [[['tools', 0, 'description'], null]],
     call: () => mux.toolkits.get('github'),
   },
@@ -526,5 +530,13 @@ describe('remote client: every answer is checked before the SDK reads it', () =>
     expect((await rejection(mux.toolkits.get('github'), API_KEY)).message).toContain(
       'a toolkit without a string "tools[0].description"',
     );
+  });
+
+  it("reads a toolkit's keywords, and none from a server older than them", async () => {
+    server.answer(jsonAnswer(200, TOOLKIT));
+    expect((await mux.toolkits.get('github')).keywords).toEqual(['git']);
+    const { keywords: _, ...older } = TOOLKIT;
+    server.answer(jsonAnswer(200, older));
+    expect((await mux.toolkits.get('github')).keywords).toEqual([]);
   });
 });

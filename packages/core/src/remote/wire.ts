@@ -106,6 +106,8 @@ export interface ToolkitWire {
   no_auth: boolean;
   auth_schemes: string[];
   categories: string[];
+  /** Absent from servers older than toolkits' keywords in listings. */
+  keywords?: string[];
   tool_count: number;
   tools: Array<{ slug: string; name: string; description: string }>;
 }
@@ -735,6 +737,7 @@ const SHAPES = {
     no_auth: 'boolean',
     auth_schemes: listOf('string'),
     categories: listOf('string'),
+    keywords: optional(listOf('string')),
     tool_count: 'count',
     tools: listOf({ slug: 'string', name: 'string', description: 'string' }),
   },
@@ -1087,6 +1090,7 @@ export const toolkitInfoOf = reader(
     noAuth: wire.no_auth,
     authSchemes: wire.auth_schemes,
     categories: wire.categories,
+    keywords: wire.keywords ?? [],
     toolCount: wire.tool_count,
     tools: wire.tools.map(({ slug, name, description }) => ({ slug, name, description })),
   }),

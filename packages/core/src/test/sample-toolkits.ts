@@ -172,6 +172,7 @@ export function createSampleToolkits(options: { slowToolTimeoutMs?: number } = {
         slug: 'notes',
         name: 'Notes',
         description: 'Personal notes.',
+        keywords: ['memo', 'jotting'],
         tools: [searchNotes, createNote],
       }),
       defineToolkit({

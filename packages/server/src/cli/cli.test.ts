@@ -70,6 +70,10 @@ describe('toolmux toolkits', () => {
     const text = await toolmux(['toolkits', 'info', 'tasks', '--toolkits', FIXTURE]);
     expect(text.stdout).toContain('Tasks (tasks)');
     expect(text.stdout).toMatch(/^\s+TASKS_CREATE_TASK\s+Create a new task/m);
+    expect(text.stdout).toMatch(/^keywords:\s+-$/m);
+    // a toolkit's keywords, which search reads as words of its tools
+    const gmail = await toolmux(['toolkits', 'info', 'gmail']);
+    expect(gmail.stdout).toMatch(/^keywords:\s+email, mail, inbox, mailbox$/m);
   });
 
   it('an unknown toolkit slug is a usage error (exit 2) naming it and how to list the slugs, as a bad --cursor is', async () => {

@@ -1093,6 +1093,7 @@ async function toolkitInfo(args: readonly string[], io: CliIo): Promise<number> 
       '',
       `auth:       ${toolkit.noAuth ? 'none' : toolkit.authSchemes.join(', ')}`,
       `categories: ${toolkit.categories.join(', ') || '-'}`,
+      `keywords:   ${oneLine(toolkit.keywords.join(', ')) || '-'}`,
       '',
       `${toolkit.toolCount} tools:`,
       table(toolkit.tools.map((tool) => [`  ${tool.slug}`, oneLine(tool.description)])).trimEnd(),

@@ -309,6 +309,9 @@ describe('remote mode: the same API over REST', () => {
     const next = await remote.toolkits.list({ limit: 2, cursor: page.nextCursor });
     expect(next.items.map((toolkit) => toolkit.slug)).toEqual(['tasks']);
     expect((await remote.toolkits.get('mail')).authSchemes).toEqual(['api_key']);
+    // a toolkit's keywords, which search reads as words of its tools, reach the SDK
+    expect(page.items.map((toolkit) => toolkit.keywords)).toEqual([[], ['memo', 'jotting']]);
+    expect((await remote.toolkits.get('notes')).keywords).toEqual(['memo', 'jotting']);
   });
 
   it('connects an API-key account and runs an authenticated tool with it; the key never comes back', async () => {

@@ -100,6 +100,12 @@ describe('GET /api/v1/openapi.json', () => {
       required: ['user_id'],
       additionalProperties: false,
     });
+    // a toolkit's keywords are part of its listing
+    expect(document.components.schemas.Toolkit.required).toContain('keywords');
+    expect(document.components.schemas.Toolkit.properties.keywords).toMatchObject({
+      type: 'array',
+      items: { type: 'string' },
+    });
     expect(document.components.schemas.SessionConfig.properties.sessionPreset.enum).toEqual([
       'META_TOOLS',
       'DIRECT_TOOLS',

@@ -312,11 +312,15 @@ describe('toolkits and tools', () => {
       (await call('GET', '/api/v1/toolkits?search=to-do&limit=1')).json,
     );
     expect(found.items.map((toolkit) => toolkit.slug)).toEqual(['tasks']);
+    // a toolkit's keywords, which search reads as words of its tools, are listed with it
+    expect(all.items.map((toolkit) => toolkit.keywords)).toEqual([[], ['memo', 'jotting'], []]);
   });
 
   it('gets one toolkit, 404 for an unknown one', async () => {
     const tasks = documented(ToolkitSchema, (await call('GET', '/api/v1/toolkits/tasks')).json);
     expect(tasks.tools.map((tool) => tool.slug)).toContain('TASKS_CREATE_TASK');
+    const notes = documented(ToolkitSchema, (await call('GET', '/api/v1/toolkits/notes')).json);
+    expect(notes.keywords).toEqual(['memo', 'jotting']);
     expectError(await call('GET', '/api/v1/toolkits/nope'), 404, 'TOOLKIT_NOT_FOUND');
   });
 

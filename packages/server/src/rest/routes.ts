@@ -149,6 +149,7 @@ function toolkitJson(toolkit: ToolkitInfo): Wire<typeof ToolkitSchema> {
     no_auth: toolkit.noAuth,
     auth_schemes: toolkit.authSchemes,
     categories: toolkit.categories,
+    keywords: toolkit.keywords,
     tool_count: toolkit.toolCount,
     tools: toolkit.tools,
   };

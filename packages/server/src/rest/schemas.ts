@@ -605,6 +605,11 @@ export const ToolkitSchema = component(
     no_auth: z.boolean(),
     auth_schemes: z.array(z.string()),
     categories: z.array(z.string()),
+    keywords: z
+      .array(z.string())
+      .describe(
+        "Words a user says for what the toolkit handles that its tools' text may not say; search reads them as words of each of its tools.",
+      ),
     tool_count: z.number().int(),
     tools: z.array(z.object({ slug: z.string(), name: z.string(), description: z.string() })),
   }),
