@@ -145,7 +145,7 @@ describe('createServer() and serve() refuse what they do not take: CONFIG_INVALI
     const error = refusal(() => createServer({ toolmux: mux, apiKey: TEST_API_KEY, port: 0 } as never));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toBe(
-      'createServer() has no option "port". Its options: toolmux, apiKey, bodyLimit, sessionCacheTtlMs, logger, metrics, mcp, connections.',
+      'createServer() has no option "port". Its options: toolmux, apiKey, apiKeySource, bodyLimit, sessionCacheTtlMs, logger, metrics, mcp, connections.',
     );
     const misspelt = refusal(() => createServer({ mux, apiKey: TEST_API_KEY } as never));
     expect(misspelt.message).toMatch(/^createServer\(\) has no option "mux"\. Did you mean .*"toolmux"/);

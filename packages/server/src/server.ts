@@ -24,7 +24,14 @@ import {
   withDeadline,
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
-import { bearerCredentials, MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
+import {
+  type ApiKeySource,
+  bearerCredentials,
+  checkApiKeySource,
+  MIN_API_KEY_LENGTH,
+  secretMatcher,
+  whereTheApiKeyIs,
+} from './api-key.js';
 import {
   composioErrorBody,
   composioRouteNotFound,
@@ -68,6 +75,14 @@ export interface CreateServerOptions {
    * characters. @default process.env.TOOLMUX_API_KEY
    */
   apiKey?: string;
+  /**
+   * Where the key is kept, named by every 401 answer so that a refused caller finds it (the key is
+   * never shown): `{ file }` a key file's path, `{ variable }` an environment variable's name,
+   * `{ configFile }` the config file whose `apiKey` holds it. `toolmux serve` gives the place it
+   * read the key from.
+   * @default { variable: 'TOOLMUX_API_KEY' } when apiKey is left out; else the answer names the apiKey option
+   */
+  apiKeySource?: ApiKeySource;
   /** Largest request body in bytes; larger ones get 413. @default 1_048_576 (1 MiB) */
   bodyLimit?: number;
   /**
@@ -275,11 +290,6 @@ function jsonAnswer(body: unknown, status = 200, headers: Record<string, string>
   return responseWithRequestId(JSON.stringify(body), status, headers);
 }
 
-/** Where a caller finds the project API key (never the key itself). */
-const WHERE_THE_API_KEY_IS =
-  "The key is the server's TOOLMUX_API_KEY or, for `toolmux serve` started without it, the contents of " +
-  'api.key beside its SQLite database: ./.toolmux/api.key by default.';
-
 function packageVersion(): string {
   try {
     const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
@@ -317,6 +327,7 @@ function dotSegmentIn(target: string | undefined): string | undefined {
 const SERVER_OPTION_NAMES = everyKeyOf<CreateServerOptions>()([
   'toolmux',
   'apiKey',
+  'apiKeySource',
   'bodyLimit',
   'sessionCacheTtlMs',
   'logger',
@@ -372,6 +383,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       message: `The server needs a project API key of at least ${MIN_API_KEY_LENGTH} characters: pass apiKey or set TOOLMUX_API_KEY (e.g. \`openssl rand -base64 32\`).`,
     });
   }
+  checkApiKeySource(options.apiKeySource);
+  // where a refused caller finds the key (never the key itself)
+  const whereTheKeyIs = whereTheApiKeyIs(options.apiKeySource, options.apiKey !== undefined);
   // `Authorization: Bearer <key>` as sent: checked in time that does not depend on what was sent
   const authorizationMatches = secretMatcher(`Bearer ${apiKey}`);
   const apiKeyMatches = secretMatcher(apiKey);
@@ -519,7 +533,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           : '';
       throw new ToolMuxError({
         code: 'UNAUTHORIZED',
-        message: `Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>.${sentAsXApiKey} ${WHERE_THE_API_KEY_IS}`,
+        message: `Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>.${sentAsXApiKey} ${whereTheKeyIs}`,
       });
     }
     if (authorizationMatches(authorization)) return;
@@ -533,7 +547,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     const scheme = /^bearer +/i.test(authorization)
       ? 'The API key after "Bearer " is not this server\'s project API key.'
       : 'The Authorization header must be "Bearer " followed by the project API key; this one does not start with "Bearer ".';
-    throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${WHERE_THE_API_KEY_IS}` });
+    throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${whereTheKeyIs}` });
   };
 
   // Operations: liveness, readiness (the store answers), Prometheus metrics.
@@ -625,6 +639,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     bodyLimit,
     onServerError: recordFault,
     apiKeyMatches,
+    whereTheKeyIs,
   });
 
   // OAuth: the provider redirects here (core's `oauthRedirectUri`); then the hosted connect pages.

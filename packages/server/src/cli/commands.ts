@@ -32,7 +32,7 @@ import {
   withDeadline,
 } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
-import { MIN_API_KEY_LENGTH } from '../api-key.js';
+import { type ApiKeySource, MIN_API_KEY_LENGTH } from '../api-key.js';
 import {
   CONFIG_KEYS,
   findConfigFile,
@@ -433,12 +433,19 @@ function resolveApiKey(
   store: string,
   io: CliIo,
   fromConfig?: { apiKey: string; file: string },
-): { apiKey: string; source: string; keyFile?: string } {
+): { apiKey: string; source: string; keyFile?: string; origin: ApiKeySource } {
   const fromEnv = env(io, 'TOOLMUX_API_KEY');
-  if (fromEnv) return checkedApiKey({ apiKey: fromEnv, source: 'TOOLMUX_API_KEY' }, 'TOOLMUX_API_KEY');
+  if (fromEnv)
+    return checkedApiKey(
+      { apiKey: fromEnv, source: 'TOOLMUX_API_KEY', origin: { variable: 'TOOLMUX_API_KEY' } },
+      'TOOLMUX_API_KEY',
+    );
   if (fromConfig) {
     const source = `apiKey of ${fromConfig.file}`;
-    return checkedApiKey({ apiKey: fromConfig.apiKey, source }, source);
+    return checkedApiKey(
+      { apiKey: fromConfig.apiKey, source, origin: { configFile: fromConfig.file } },
+      source,
+    );
   }
   const databasePath = sqlitePathOf(store);
   if (!databasePath) {
@@ -455,10 +462,15 @@ function resolveApiKey(
   // there before, or another process that started at once created it first
   if (!file.created)
     return checkedApiKey(
-      { apiKey: file.contents.trim(), source: keyFile, keyFile },
+      { apiKey: file.contents.trim(), source: keyFile, keyFile, origin: { file: keyFile } },
       `the key file ${keyFile}`,
     );
-  return { apiKey: file.contents.trim(), source: `${keyFile} (created now)`, keyFile };
+  return {
+    apiKey: file.contents.trim(),
+    source: `${keyFile} (created now)`,
+    keyFile,
+    origin: { file: keyFile },
+  };
 }
 
 /** The key as is when it is long enough; else the one line naming where it came from (never the key). */
@@ -839,7 +851,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     releaseBound();
     throw error;
   }
-  const { apiKey, source, keyFile } = keys;
+  const { apiKey, source, keyFile, origin } = keys;
   let storeOpened = false;
   // the drain's time, once it ended: the calls still running then had it
   let drained: number | undefined;
@@ -889,6 +901,8 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     const server = createServer({
       toolmux,
       apiKey,
+      // a refused caller is told the file (or variable) this server read its key from
+      apiKeySource: origin,
       logger,
       bodyLimit: config.bodyLimit,
       sessionCacheTtlMs,

@@ -72,6 +72,8 @@ export interface ComposioApiContext {
   sessions: SessionCache;
   /** True when `key` is the project API key. */
   apiKeyMatches(key: string): boolean;
+  /** The sentence that says where the key is kept (never the key), ending a 401 answer. */
+  whereTheKeyIs: string;
   /** Where the real error of a 5xx goes (the server's log). */
   onServerError(error: unknown): void;
   bodyLimit: number;
@@ -326,11 +328,10 @@ export function composioRouteNotFound(
   };
 }
 
-function unauthorized(): ToolMuxError {
+function unauthorized(whereTheKeyIs: string): ToolMuxError {
   return new ToolMuxError({
     code: 'UNAUTHORIZED',
-    message:
-      "Send the project API key in the x-api-key header (new Composio({ apiKey })). The key is the server's TOOLMUX_API_KEY or, for `toolmux serve` started without it, the contents of api.key beside its SQLite database.",
+    message: `Send the project API key in the x-api-key header (new Composio({ apiKey })). ${whereTheKeyIs}`,
   });
 }
 
@@ -394,7 +395,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             sent === undefined
               ? undefined
               : repeatedCredentialHeader(apiKey === undefined ? 'Authorization' : 'x-api-key', sent);
-          throw repeated ?? unauthorized();
+          throw repeated ?? unauthorized(context.whereTheKeyIs);
         }
         // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
         // sessions carry their MCP URL, connections their link: no cache keeps them (as /api/v1's)

@@ -355,8 +355,8 @@ describe('REST body validation is as precise as the SDK', () => {
 });
 
 describe('the API key message says where the key is and that it goes after "Bearer "', () => {
-  const WHERE =
-    "The key is the server's TOOLMUX_API_KEY or, for `toolmux serve` started without it, the contents of api.key beside its SQLite database: ./.toolmux/api.key by default.";
+  // the test server is given its key as the apiKey option: the answer names that, no key file
+  const WHERE = 'The key is the apiKey this server was created with (createServer({ apiKey })).';
 
   it.each([
     [
