@@ -226,8 +226,11 @@ function servedPathOf(
   method: string,
   path: string,
 ): string | undefined {
-  // `/api/v1` twice: a base URL that ends in it already, to which a client added it
-  const once = path.startsWith(API_TWICE) ? path.slice('/api/v1'.length) : path;
+  // `/api/v1` twice: a base URL that ends in it already, to which a client added it; or after
+  // `/mcp/:sessionId` (or `/mcp`): a session's MCP URL given as the base URL
+  const once = path.startsWith(API_TWICE)
+    ? path.slice('/api/v1'.length)
+    : (MCP_BEFORE_API.exec(path)?.[1] ?? path);
   if (once === path && !path.endsWith('/') && !path.includes('//')) return undefined;
   const canonical = once.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
   if (canonical === path) return undefined;
@@ -235,13 +238,19 @@ function servedPathOf(
 }
 
 const API_TWICE = '/api/v1/api/v1/';
+/** `/mcp/:sessionId/api/v1/…` or `/mcp/api/v1/…`: the REST path after it. */
+const MCP_BEFORE_API = /^\/mcp(?:\/[^/]+)?(\/api\/v1\/.*)$/;
 
 /** The 404's hint for a path {@link servedPathOf} found the route of. */
 function servedPathHint(method: string, path: string, served: string): string {
+  const mcp = path.startsWith(API_TWICE) ? null : MCP_BEFORE_API.exec(path);
   const twice = path.startsWith(API_TWICE)
     ? "/api/v1 is in the path twice: the base URL it was added to ends in /api/v1 already, so give the server's address without it (the SDK's baseUrl too); "
-    : '';
-  const slashes = (twice ? path.slice('/api/v1'.length) : path) !== served;
+    : mcp
+      ? `the base URL /api/v1 was added to ends in ${shownPath(path.slice(0, -mcp[1]!.length))}, a session's MCP endpoint (or their path), which takes MCP messages only: the REST API's base URL is the server's root, without /mcp (the SDK's baseUrl too); `
+      : '';
+  const rest = twice ? (mcp ? mcp[1]! : path.slice('/api/v1'.length)) : path;
+  const slashes = rest !== served;
   return `${twice}send it${slashes ? ' without the trailing or doubled slashes,' : ''} as ${method} ${shownPath(served)}.`;
 }
 

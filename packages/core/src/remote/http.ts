@@ -271,11 +271,22 @@ export class RemoteApi {
   /**
    * A 404 ROUTE_NOT_FOUND, which no route of this SDK meets on a toolmux server of its version,
    * most often comes of a baseUrl that already ends in `/api/v1` (the SDK adds it: the server is
-   * asked for `/api/v1/api/v1/sessions`): the message then says to drop it. The baseUrl is taken as
+   * asked for `/api/v1/api/v1/sessions`), or of one that is a session's MCP URL (`…/mcp/ses_…`,
+   * pasted from `session.mcp.url`) or ends in `/mcp`: the message then says to drop it and names the
+   * server's root. The baseUrl is taken as
    * given, since a proxy may serve the server below a path of its own.
    */
   #routeNotFound(said: string): string {
     const base = new URL(this.#base);
+    // a session's MCP URL pasted as baseUrl (`…/mcp/ses_…`), or the MCP endpoints' path (`…/mcp`)
+    const mcp = /\/mcp(?:\/[^/]+)?\/api\/v1$/.exec(base.pathname);
+    if (mcp !== null) {
+      const root = `${base.origin}${base.pathname.slice(0, mcp.index)}`;
+      const suffix = mcp[0].slice(0, -'/api/v1'.length);
+      const what =
+        suffix === '/mcp' ? 'the path of the MCP endpoints' : "a session's MCP endpoint (its mcp.url)";
+      return `baseUrl ${this.#mask.text(root + suffix)} ends in ${this.#mask.text(suffix)}, ${what}: baseUrl is the toolmux server's root, to which the SDK adds /api/v1 itself, and the MCP URL is for MCP clients. Give new ToolMux({ baseUrl: "${this.#mask.text(root)}", apiKey }). The server said: ${said}`;
+    }
     if (!/\/api\/v1\/api\/v1$/.test(base.pathname)) return said;
     const address = `${base.origin}${base.pathname.slice(0, -'/api/v1/api/v1'.length)}`;
     return `baseUrl ${this.#mask.text(address)}/api/v1 ends in /api/v1, which the SDK adds to every request itself: give the server's address without it, new ToolMux({ baseUrl: "${this.#mask.text(address)}", apiKey }). The server said: ${said}`;
