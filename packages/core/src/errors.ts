@@ -182,6 +182,11 @@ export const TOOLMUX_ERROR_CODES = {
    * connections one client may (`connections.perClient`).
    */
   TOO_MANY_CONNECTIONS: 503,
+  /**
+   * The server's shutdown drain ran out before this request arrived (on a connection still open):
+   * it was not handled. Send it again on a new connection.
+   */
+  SERVER_SHUTTING_DOWN: 503,
   /** Remote mode: the toolmux server could not be reached or did not answer as a toolmux server. */
   SERVER_UNREACHABLE: 503,
 } as const;

@@ -119,7 +119,7 @@ describe('a server whose shutdown drain runs out with tool calls running', () =>
     ]);
     // one warning, from the server, counting them all and naming the setting to raise
     expect(warnings.filter((line) => line.includes('still running'))).toEqual([
-      'toolmux: the server stopped 6 tool calls still running when its shutdown drain ended (running.close({ timeoutMs }): 200 ms, after which connections still open were cut, unanswered): they are logged as TOOL_ABORTED. Give running.close({ timeoutMs }) more time if the tools should finish.',
+      'toolmux: the server stopped 6 tool calls still running when its shutdown drain ended (running.close({ timeoutMs }): 200 ms): they are answered, where their connections were still open, and logged as TOOL_ABORTED. Give running.close({ timeoutMs }) more time if the tools should finish.',
     ]);
   });
 

@@ -343,7 +343,44 @@ export function requestLog(options: RequestLogOptions): MiddlewareHandler {
         fault: context.fault,
         expected: context.expected,
       });
-    if (context.goesOn === undefined) answered();
-    else context.goesOn.then(answered, answered);
+    if (context.goesOn === undefined) {
+      answered();
+      return;
+    }
+    // an event stream: its line waits for its end, and for its connection's, which tells whether the
+    // stream's end reached the client or the server's drain cut it (logged as a 200 on the code before)
+    const streamEnded = () => {
+      const outgoing = nodeResponseOf(c);
+      if (outgoing === undefined || outgoing.writableFinished === true) answered();
+      else if (outgoing.closed === true) streamClosed(outgoing);
+      else outgoing.once('close', () => streamClosed(outgoing));
+    };
+    const streamClosed = (outgoing: NodeResponse) => {
+      const cut = outgoing.writableFinished === true ? undefined : options.cut?.();
+      if (cut === undefined) {
+        answered();
+        return;
+      }
+      const durationMs = millisecondsSince(started);
+      options.onResponse?.({ method, route, status, durationMs });
+      options.logger.warn(
+        `${method} ${route} ${status} event stream cut after ${durationMs}ms (request ${context.id}): the server shut down, and its drain (${cut.setting}: ${cut.ms} ms) ended before the stream's answer was sent, so the connection was closed mid-stream`,
+        { req_id: context.id, method, route, status, cut: true, duration_ms: durationMs },
+      );
+    };
+    context.goesOn.then(streamEnded, streamEnded);
   };
+}
+
+/** Node.js's response to a request (`c.env.outgoing`), as far as the line of an event stream reads it. */
+interface NodeResponse {
+  writableFinished?: unknown;
+  closed?: unknown;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** The response of a request served by Node.js; undefined for one the app was handed otherwise (`server.fetch`). */
+function nodeResponseOf(c: Context): NodeResponse | undefined {
+  const outgoing = (c.env as { outgoing?: Partial<NodeResponse> } | undefined)?.outgoing;
+  return typeof outgoing?.once === 'function' ? (outgoing as NodeResponse) : undefined;
 }

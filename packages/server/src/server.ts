@@ -134,9 +134,11 @@ export interface RunningServer {
   readonly hostname: string;
   /**
    * Stops accepting connections (`/readyz` answers 503 from now on) and resolves when open requests
-   * have finished; connections still open after `timeoutMs` are cut, the tool calls they wait for
-   * stopped first (`TOOL_ABORTED`, saying the server was shutting down and its drain time ran out,
-   * and one warning on the server's logger counting them). Connection waits
+   * have finished. After `timeoutMs`, the tool calls the requests still open wait for are stopped
+   * (`TOOL_ABORTED`, saying the server was shutting down and its drain time ran out, and one warning
+   * on the server's logger counting them), their answers and those being written get up to 1 s
+   * more, a request that arrives meanwhile is answered `503 SERVER_SHUTTING_DOWN` with
+   * `Connection: close`, and the connections still open then are cut. Connection waits
    * (`wait-for-connections`, TOOLMUX_WAIT_FOR_CONNECTIONS) answer at once with how the toolkits stand
    * (`timed_out` while one is PENDING), so that a long-poll does not hold the drain.
    */
@@ -172,6 +174,12 @@ export { MIN_API_KEY_LENGTH } from './api-key.js';
 /** How long `/readyz` waits for the store's answer. */
 const READY_TIMEOUT_MS = 2000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * How long the answers of the requests still open when a drain ends (those of the tool calls its
+ * end stopped, and those being written) have before their connections are cut: cut at once, a
+ * stopped call's TOOL_ABORTED answer, made a moment later, reached its client as a socket error.
+ */
+const DRAIN_END_ANSWERS_MS = 1000;
 
 /** A cheap read that fails when the store does not answer: `ping()`, else a session lookup. */
 async function pingStore(store: Store): Promise<void> {
@@ -435,6 +443,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   let draining = false;
   // the drain ended with connections still open and cut them: what set its time, and how long it was
   let cut: DrainCut | undefined;
+  // the drain's time ran out: a request that arrives now is refused (see DRAIN_END_ANSWERS_MS)
+  let drainEnded: DrainCut | undefined;
   // close({ delayMs }) has begun: readiness says draining while requests are still served as usual
   let leaving = false;
   // the connection waits of the server's requests: they answer at once when it begins to drain
@@ -748,6 +758,18 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             line: false,
           });
         }
+        if (drainEnded !== undefined) {
+          // a request that arrived after the drain's end, on a connection still open: not handled
+          closeAfterAnswer(env);
+          return answerEarly(
+            env,
+            started,
+            503,
+            'SERVER_SHUTTING_DOWN',
+            `The server is shutting down and its drain time (${drainEnded.setting}: ${drainEnded.ms} ms) has run out: this request was not handled. Send it again on a new connection (another instance of the server answers it).`,
+            { headers: { 'retry-after': '1' } },
+          );
+        }
         const dotted = dotSegmentIn(env.incoming.url);
         if (dotted !== undefined) {
           const message = `The request path holds the dot segment ${JSON.stringify(dotted)}: send the path as it resolves (without "." or ".." segments, encoded or not).`;
@@ -865,17 +887,24 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             lingering.closeAll();
             // keep-alive connections go as soon as their request is answered; after the timeout, all
             const idle = setInterval(() => server.closeIdleConnections(), 50);
-            const cutTimer = setTimeout(() => {
+            let cutTimer: NodeJS.Timeout | undefined;
+            const endTimer = setTimeout(() => {
               // the tool calls the requests still open wait for are stopped first, saying that the
               // drain ended: cut first, they read "aborted by the caller" (the cut aborts each
               // request's signal)
               drainStop.end(setting, timeoutMs);
-              // the requests still open are cut unanswered: their log lines say so (see requestLog)
-              cut = { setting, ms: timeoutMs };
-              server.closeAllConnections();
+              drainEnded = { setting, ms: timeoutMs };
+              // their answers, and those being written, go out (each connection closes after its
+              // answer: see `answering`); the requests still open after that are cut unanswered,
+              // and their log lines say so (see requestLog)
+              cutTimer = setTimeout(() => {
+                cut = drainEnded;
+                server.closeAllConnections();
+              }, DRAIN_END_ANSWERS_MS);
             }, timeoutMs);
             server.close((error) => {
               clearInterval(idle);
+              clearTimeout(endTimer);
               clearTimeout(cutTimer);
               // the calls the drain's end stopped: how many, and which setting gives them more time
               // (`toolmux serve`'s close of the ToolMux then has none left to stop and name)

@@ -162,7 +162,7 @@ export interface DrainTime {
  */
 export function drainStoppedWarning(stopped: number, drain: DrainTime): string {
   const one = stopped === 1;
-  return `toolmux: the server stopped ${stopped} tool call${one ? '' : 's'} still running when its shutdown drain ended (${drain.setting}: ${drain.ms} ms, after which connections still open were cut, unanswered): ${one ? 'it is' : 'they are'} logged as TOOL_ABORTED. Give ${drain.setting} more time if the tools should finish.`;
+  return `toolmux: the server stopped ${stopped} tool call${one ? '' : 's'} still running when its shutdown drain ended (${drain.setting}: ${drain.ms} ms): ${one ? 'it is' : 'they are'} answered, where ${one ? 'its connection was' : 'their connections were'} still open, and logged as TOOL_ABORTED. Give ${drain.setting} more time if the tools should finish.`;
 }
 
 /**
