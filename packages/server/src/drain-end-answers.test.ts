@@ -25,6 +25,9 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((mux) => mux.close({ timeoutMs: 0 })));
 });
 
+/** How many answers the bulky tool has made. */
+let bulkyAnswered = 0;
+
 /** A tool that waits, then answers `bytes` characters (an answer too large to be sent at once). */
 const bulky = defineToolkit({
   slug: 'bulky',
@@ -37,6 +40,7 @@ const bulky = defineToolkit({
       inputSchema: z.object({ ms: z.number(), bytes: z.number() }),
       execute: async ({ ms, bytes }) => {
         await new Promise((resolve) => setTimeout(resolve, ms));
+        bulkyAnswered += 1;
         return 'x'.repeat(bytes);
       },
     }),
@@ -202,7 +206,9 @@ describe("a server's drain that ends with requests open", () => {
     }
     // the client stops reading: the answer's 64 MB cannot all be sent
     stream.socket.pause();
-    await sleep(400);
+    // its answer is being written when the drain begins
+    while (bulkyAnswered === 0) await sleep(10);
+    await sleep(100);
     const started = Date.now();
     await running.close({ timeoutMs: 100 });
     const closedAfter = Date.now() - started;
