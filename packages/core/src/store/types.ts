@@ -651,9 +651,15 @@ export interface ExecutionLogRecord {
   errorCode: string | null;
   errorMessage: string | null;
   durationMs: number;
-  /** Redacted, truncated JSON of the arguments (≤ 4 KB). */
+  /**
+   * The arguments as a string of JSON text (`JSON.parse` it), redacted and cut to 4 KB: a cut one
+   * ends in `…[truncated]` and is no longer JSON.
+   */
   input: string;
-  /** Redacted, truncated JSON of the result (≤ 4 KB). */
+  /**
+   * The result as a string of JSON text (`JSON.parse` it), redacted and cut to 4 KB: a cut one ends
+   * in `…[truncated]` and is no longer JSON.
+   */
   output: string;
   /**
    * When the entry was written: as the call ended (it started `durationMs` earlier). Pages are

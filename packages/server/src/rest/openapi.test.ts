@@ -473,3 +473,40 @@ describe('what the document says a request needs, against what the server takes'
     expect((await new Validator().validate(document)).valid).toBe(true);
   });
 });
+
+describe("the execution log entries' input and output", () => {
+  // they are strings of JSON text, which a client reading the entries as JSON values did not expect:
+  // the document says so, and what it says holds for the entries the API answers
+  it('are strings of JSON text to parse, cut ones ending in "…[truncated]", as the document says', async () => {
+    const session = await mux.create('log_text_user', { toolkits: ['tasks'] });
+    await session.execute('TASKS_CREATE_TASK', { title: 'short' });
+    await session.execute('TASKS_CREATE_TASK', { title: 'x'.repeat(10_000) });
+    const response = await server.fetch(
+      new Request(`http://localhost/api/v1/logs?session_id=${session.sessionId}`, {
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      }),
+    );
+    const { items } = (await response.json()) as { items: Array<{ input: unknown; output: unknown }> };
+    expect(items).toHaveLength(2);
+    const [long, short] = items as Array<{ input: string; output: string }>;
+    expect(typeof short!.input).toBe('string');
+    expect(JSON.parse(short!.input)).toEqual({ title: 'short' });
+    expect(JSON.stringify(JSON.parse(short!.output))).toContain('"title":"short"');
+    expect(long!.input.endsWith('…[truncated]')).toBe(true);
+    expect(() => JSON.parse(long!.input)).toThrow();
+
+    const document = JSON.parse((await fetchDocument()).text) as {
+      components: {
+        schemas: Record<string, { properties: Record<string, { type?: string; description?: string }> }>;
+      };
+    };
+    const { input, output } = document.components.schemas.ExecutionLog!.properties;
+    for (const field of [input, output]) {
+      expect(field!.type).toBe('string');
+      expect(field!.description).toContain(
+        'as a string of JSON text, not a JSON value: parse it (JSON.parse)',
+      );
+      expect(field!.description).toContain('a cut one ends in "…[truncated]" and is no longer JSON');
+    }
+  });
+});

@@ -644,8 +644,16 @@ export const ExecutionLogSchema = component(
     error_code: z.string().nullable(),
     error_message: z.string().nullable(),
     duration_ms: z.number(),
-    input: z.string().describe('Redacted, truncated JSON of the arguments.'),
-    output: z.string().describe('Redacted, truncated JSON of the result.'),
+    input: z
+      .string()
+      .describe(
+        'The arguments of the call as a string of JSON text, not a JSON value: parse it (JSON.parse) to read it. Redacted (secret-looking keys and the credentials of the call are "[REDACTED]") and cut to 4 KB: a cut one ends in "…[truncated]" and is no longer JSON.',
+      ),
+    output: z
+      .string()
+      .describe(
+        'The result of the call as a string of JSON text, not a JSON value: parse it (JSON.parse) to read it. Redacted and cut to 4 KB as input is: a cut one ends in "…[truncated]" and is no longer JSON.',
+      ),
     created_at: timestamp,
     parent_id: z
       .string()
