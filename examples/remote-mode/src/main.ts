@@ -4,12 +4,16 @@
  * `toolmux serve` on another machine) owns the catalog, the store and the credentials; the
  * application's own custom tool runs in the application. Runs offline with a scripted model.
  *
+ * The in-process server listens on a port the system picks (REMOTE_EXAMPLE_PORT=<port> for one of
+ * your own), so that two runs at once, or another program on a port, do not collide.
+ *
  * Against a real server, from the repository root: serve it with this example's toolkit,
  *   pnpm toolmux serve --toolkits ./examples/remote-mode/src/acme.ts
  * then, in another shell (the key is in the server's ./.toolmux/api.key),
  *   TOOLMUX_URL=http://127.0.0.1:8787 TOOLMUX_API_KEY=$(cat .toolmux/api.key) pnpm --filter @example/remote-mode start
  */
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
 import { defineTool, ToolMux } from '@toolmux/core';
 import { createServer } from '@toolmux/server';
 import { VercelProvider } from '@toolmux/vercel';
@@ -25,16 +29,39 @@ async function startServer(): Promise<{ baseUrl: string; apiKey: string; stop: (
     return { baseUrl: process.env.TOOLMUX_URL, apiKey: process.env.TOOLMUX_API_KEY, stop: async () => {} };
   }
   const apiKey = randomBytes(24).toString('base64url');
-  const engine = new ToolMux({ toolkits: [acme], store: ':memory:', baseUrl: 'http://127.0.0.1:8788' });
-  const running = await createServer({ toolmux: engine, apiKey }).serve({ port: 8788 });
-  return {
-    baseUrl: running.url,
-    apiKey,
-    stop: async () => {
-      await running.close();
+  const chosen = process.env.REMOTE_EXAMPLE_PORT ? Number(process.env.REMOTE_EXAMPLE_PORT) : undefined;
+  // the engine's baseUrl names the port before the server listens: a free one, asked of the system
+  for (let attempt = 1; ; attempt++) {
+    const port = chosen ?? (await freePort());
+    const engine = new ToolMux({ toolkits: [acme], store: ':memory:', baseUrl: `http://127.0.0.1:${port}` });
+    try {
+      const running = await createServer({ toolmux: engine, apiKey }).serve({ port });
+      return {
+        baseUrl: running.url,
+        apiKey,
+        stop: async () => {
+          await running.close();
+          await engine.close();
+        },
+      };
+    } catch (error) {
       await engine.close();
-    },
-  };
+      // another program took the free port meanwhile: ask for another (a chosen one stays an error)
+      const taken = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (chosen !== undefined || !taken || attempt === 5) throw error;
+    }
+  }
+}
+
+/** A port no program listens on now, from the system. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 // ---- the application side ----

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +74,38 @@ describe('the examples', () => {
     expect(code, stderr).toBe(0);
     for (const pattern of EXPECTED[example]!) expect(stdout).toMatch(pattern);
   });
+});
+
+describe('the remote-mode example on its own', () => {
+  // its in-process server listened on 8788: a second run at once, or any program on 8788, failed it
+  // with EADDRINUSE
+  it('runs twice at once while 8788 is taken, and on REMOTE_EXAMPLE_PORT when given', async () => {
+    const busy = createNetServer();
+    await new Promise<void>((resolve) => {
+      // taken by another program already is as good
+      busy.once('error', () => resolve());
+      busy.listen(8788, '127.0.0.1', () => resolve());
+    });
+    try {
+      const runs = await Promise.all([run('remote-mode'), run('remote-mode')]);
+      for (const { code, stdout, stderr } of runs) {
+        expect(code, stderr).toBe(0);
+        expect(stdout).toMatch(/^log ACME_GET_ORDER success \(toolkit acme\)$/m);
+        expect(stdout).not.toContain('127.0.0.1:8788');
+      }
+      const port = await new Promise<number>((resolve) => {
+        const probe = createNetServer().listen(0, '127.0.0.1', () => {
+          const address = probe.address() as AddressInfo;
+          probe.close(() => resolve(address.port));
+        });
+      });
+      const given = await run('remote-mode', { REMOTE_EXAMPLE_PORT: String(port) });
+      expect(given.code, given.stderr).toBe(0);
+      expect(given.stdout).toContain(`remote ToolMux on http://127.0.0.1:${port} `);
+    } finally {
+      await new Promise((resolve) => (busy.listening ? busy.close(resolve) : resolve(null)));
+    }
+  }, 120_000);
 });
 
 describe('the remote-mode example against `toolmux serve`', () => {
