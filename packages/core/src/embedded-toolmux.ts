@@ -683,7 +683,12 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       endSessionConnectionWaits(engine.store, sessionId);
       endSessionWorkbench(engine.store, sessionId);
     },
-    /** Sessions, newest first, optionally of one user. */
+    /**
+     * Sessions, newest first, optionally of one user: `limit` per page (1 to 1000, 20 by default);
+     * `cursor` the `nextCursor` of the page before, for the sessions after it. `nextCursor` is the
+     * page's last session id, `undefined` when no session came after the page as it was read (the
+     * list is complete). A session created after the first page is read is on no later page.
+     */
     list: async (given?: {
       userId?: string;
       limit?: number;

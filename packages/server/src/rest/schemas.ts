@@ -324,11 +324,25 @@ export const SessionSummarySchema = component(
 
 export const SessionListSchema = component(
   'SessionList',
-  z.object({ items: z.array(SessionSummarySchema), next_cursor: nextCursor }),
+  z.object({
+    items: z.array(SessionSummarySchema).describe('Sessions, newest first.'),
+    next_cursor: z
+      .string()
+      .nullable()
+      .describe(
+        "The session_id of this page's last session: pass it as `cursor` to read the sessions after it (older ones). null when no session came after this page as it was read: the list is complete. A session created after the first page was read is newer than every page, so no later page has it (read from the first page again); one deleted meanwhile is on no later page, which may then be empty.",
+      ),
+  }),
 );
 
 export const SessionParams = z.object({ sessionId });
-export const ListSessionsQuery = z.strictObject({ user_id: userId.optional(), limit: limit(1000), cursor });
+export const ListSessionsQuery = z.strictObject({
+  user_id: userId.optional().describe("Only this user's sessions (your application's id for the user)."),
+  limit: limit(1000).describe('Sessions per page, 1 to 1000; 20 when left out.'),
+  cursor: cursor.describe(
+    'The `next_cursor` of the page before (a session id, `ses_…`): the page then holds the sessions after that one, older ones. Left out: the first page, the newest sessions.',
+  ),
+});
 
 // ---- tools and execution ----
 
