@@ -160,7 +160,7 @@ describe("a server's drain that ends with requests open", () => {
   });
 
   it('refuses a request that arrives after it ended with 503 SERVER_SHUTTING_DOWN and Connection: close', async () => {
-    const { running, sessionId, waiting } = await serving();
+    const { running, sessionId, waiting, lines } = await serving();
     // a connection opened before the close, whose request arrives after the drain ended
     const late = await rawConnection(running.url);
     late.socket.write(`GET /api/v1/toolkits HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
@@ -183,6 +183,10 @@ describe("a server's drain that ends with requests open", () => {
     expect(answer).toContain(
       'The server is shutting down and its drain time (running.close({ timeoutMs }): 100 ms) has run out: this request was not handled.',
     );
+    // logged as what it is, a warning saying why, not an error line without a cause
+    const refused = lines.filter((line) => line.data?.status === 503);
+    expect(refused.map((line) => line.level)).toEqual(['warn']);
+    expect(refused[0]!.message).toContain('the server is shutting down (its drain time ran out)');
   });
 
   it('logs an MCP progress stream it cut as cut, not as a 200', async () => {

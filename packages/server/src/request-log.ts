@@ -234,13 +234,14 @@ function millisecondsSince(started: number): number {
  * (not when `line` is false: refusals of connections are logged in a warning of their own, at most
  * so often).
  */
-export function earlyAnswerLog(
-  options: RequestLogOptions,
-): (
+export function earlyAnswerLog(options: RequestLogOptions): (
   method: string,
   sentId: string | undefined,
   started: number,
-) => { id: string; done(status: number, details?: { fault?: unknown; line?: boolean }): void } {
+) => {
+  id: string;
+  done(status: number, details?: { fault?: unknown; expected?: string; line?: boolean }): void;
+} {
   const info = (options.logger.info ?? options.logger.debug).bind(options.logger);
   return (method, sentId, started) => {
     const id = requestIdFrom(sentId);
@@ -257,6 +258,7 @@ export function earlyAnswerLog(
             status,
             durationMs: millisecondsSince(started),
             fault: details.fault,
+            expected: details.expected,
           },
           details.line ?? true,
         ),

@@ -722,7 +722,12 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         status: number,
         code: string,
         message: string,
-        details: { headers?: Record<string, string>; fault?: unknown; line?: boolean } = {},
+        details: {
+          headers?: Record<string, string>;
+          fault?: unknown;
+          expected?: string;
+          line?: boolean;
+        } = {},
       ): Response => {
         answering(env);
         const { incoming } = env;
@@ -767,7 +772,11 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             503,
             'SERVER_SHUTTING_DOWN',
             `The server is shutting down and its drain time (${drainEnded.setting}: ${drainEnded.ms} ms) has run out: this request was not handled. Send it again on a new connection (another instance of the server answers it).`,
-            { headers: { 'retry-after': '1' } },
+            // no fault: a warning that says why, not an error line without a cause
+            {
+              headers: { 'retry-after': '1' },
+              expected: 'the server is shutting down (its drain time ran out)',
+            },
           );
         }
         const dotted = dotSegmentIn(env.incoming.url);
