@@ -255,7 +255,7 @@ function servedPathHint(method: string, path: string, served: string): string {
   const twice = path.startsWith(API_TWICE)
     ? "/api/v1 is in the path twice: the base URL it was added to ends in /api/v1 already, so give the server's address without it (the SDK's baseUrl too); "
     : mcp
-      ? `the base URL /api/v1 was added to ends in ${shownPath(path.slice(0, -mcp[1]!.length))}, a session's MCP endpoint (or their path), which takes MCP messages only: the REST API's base URL is the server's root, without /mcp (the SDK's baseUrl too); `
+      ? `the base URL /api/v1 was added to ends in ${shownPath(path.slice(0, -mcp[1]!.length))}, ${path.startsWith('/mcp/api/v1/') ? 'the path of the MCP endpoints' : "a session's MCP endpoint"}, which takes MCP messages only: the REST API's base URL is the server's root, without /mcp (the SDK's baseUrl too); `
       : '';
   const rest = twice ? (mcp ? mcp[1]! : path.slice('/api/v1'.length)) : path;
   const slashes = rest !== served;

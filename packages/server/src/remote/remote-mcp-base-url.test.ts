@@ -51,6 +51,9 @@ describe('remote mode with a baseUrl of the MCP endpoint', () => {
       `baseUrl ${server.url}/mcp ends in /mcp, the path of the MCP endpoints: baseUrl is the toolmux server's root`,
     );
     expect(error.message).toContain(`Give new ToolMux({ baseUrl: "${server.url}", apiKey }).`);
+    expect(error.message).toContain(
+      'The server said: No route POST /mcp/api/v1/sessions: the base URL /api/v1 was added to ends in /mcp, the path of the MCP endpoints, which takes MCP messages only',
+    );
   });
 
   it('the server 404 of a REST path after /mcp/:sessionId names the path to send', async () => {
@@ -61,7 +64,7 @@ describe('remote mode with a baseUrl of the MCP endpoint', () => {
     expect(response.status).toBe(404);
     expect(error.code).toBe('ROUTE_NOT_FOUND');
     expect(error.message).toBe(
-      `No route GET ${new URL(mcpUrl).pathname}/api/v1/toolkits: the base URL /api/v1 was added to ends in ${new URL(mcpUrl).pathname}, a session's MCP endpoint (or their path), which takes MCP messages only: the REST API's base URL is the server's root, without /mcp (the SDK's baseUrl too); send it as GET /api/v1/toolkits.`,
+      `No route GET ${new URL(mcpUrl).pathname}/api/v1/toolkits: the base URL /api/v1 was added to ends in ${new URL(mcpUrl).pathname}, a session's MCP endpoint, which takes MCP messages only: the REST API's base URL is the server's root, without /mcp (the SDK's baseUrl too); send it as GET /api/v1/toolkits.`,
     );
   });
 
