@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { existsSync } from 'node:fs';
 import { createServer as createNetServer, isIP, type Server as NetServer } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
@@ -423,6 +423,24 @@ async function readConfig(
 function sqlitePathOf(store: string): string | undefined {
   const spec = parseStoreSpec(store);
   return spec.dialect === 'sqlite' && spec.path !== ':memory:' ? spec.path : undefined;
+}
+
+/**
+ * `source` as a caller the server refuses reads it (any caller, before it shows a key): a file inside
+ * the server's working directory by its path from there (`./.toolmux/api.key`); one elsewhere by its
+ * name and where to find the rest, as the machine's layout (a user's home directory) is not for
+ * every caller to read. The startup line names the whole path.
+ */
+function shownToCallers(source: ApiKeySource): ApiKeySource {
+  const shown = (path: string) => {
+    const inside = relative(process.cwd(), path);
+    return inside !== '' && !inside.startsWith('..') && !isAbsolute(inside)
+      ? `./${inside.split(sep).join('/')}`
+      : `${basename(path)} (the whole path is in the server's startup log)`;
+  };
+  if ('file' in source) return { file: shown(source.file) };
+  if ('configFile' in source) return { configFile: shown(source.configFile) };
+  return source;
 }
 
 /**
@@ -902,7 +920,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       toolmux,
       apiKey,
       // a refused caller is told the file (or variable) this server read its key from
-      apiKeySource: origin,
+      apiKeySource: shownToCallers(origin),
       logger,
       bodyLimit: config.bodyLimit,
       sessionCacheTtlMs,
