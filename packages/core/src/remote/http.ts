@@ -112,9 +112,16 @@ function retryDelayOf(response: Response): number | undefined {
 const MAX_REFUSAL_BYTES = 4096;
 
 /**
- * Whether `response` is the server's refusal of the connection the request came on (`503
- * TOO_MANY_CONNECTIONS`, answered before the request is handled): a short JSON body, read from a
- * copy of the response.
+ * The codes of a `503` that a toolmux server answers before it handles the request: the connection it
+ * came on was past its client's share (`TOO_MANY_CONNECTIONS`), or it arrived after the server's
+ * shutdown drain ran out (`SERVER_SHUTTING_DOWN`; another instance behind the same address takes the
+ * request sent again).
+ */
+const UNHANDLED_CODES: ReadonlySet<unknown> = new Set(['TOO_MANY_CONNECTIONS', 'SERVER_SHUTTING_DOWN']);
+
+/**
+ * Whether `response` is the server's refusal of a request it did not handle (`503` with one of
+ * {@link UNHANDLED_CODES}): a short JSON body, read from a copy of the response.
  */
 async function refusedUnhandled(response: Response): Promise<boolean> {
   if (response.status !== 503) return false;
@@ -122,7 +129,7 @@ async function refusedUnhandled(response: Response): Promise<boolean> {
   if (length === undefined || length > MAX_REFUSAL_BYTES) return false;
   try {
     const json = (await response.clone().json()) as { error?: { code?: unknown } } | null;
-    return json?.error?.code === 'TOO_MANY_CONNECTIONS';
+    return UNHANDLED_CODES.has(json?.error?.code);
   } catch {
     return false;
   }
@@ -450,9 +457,10 @@ export class RemoteApi {
         if (method !== 'GET' || signal.aborted) throw error;
         return send();
       });
-      // A write is sent again (once, after Retry-After) when the server refused the connection it
-      // came on, before handling it (TOO_MANY_CONNECTIONS): the SDK opens a connection per request
-      // in flight, and many calls at once can pass the share of one client.
+      // A write is sent again (once, after Retry-After) when the server refused it before handling
+      // it: the connection it came on (TOO_MANY_CONNECTIONS: the SDK opens a connection per request
+      // in flight, and many calls at once can pass the share of one client), or it came after the
+      // server's shutdown drain ran out (SERVER_SHUTTING_DOWN).
       const wait =
         method === 'GET' || (await refusedUnhandled(response)) ? retryDelayOf(response) : undefined;
       if (wait !== undefined) {

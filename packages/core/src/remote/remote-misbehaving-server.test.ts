@@ -565,6 +565,38 @@ describe('remote client: redirects, refused and reset connections', () => {
     expect(server.received).toHaveLength(1);
   });
 
+  it('a tool call the server turned away unhandled while it shut down (503 SERVER_SHUTTING_DOWN) is sent again after its Retry-After, once', async () => {
+    const refusal = (_request: unknown, response: import('node:http').ServerResponse) => {
+      const body = JSON.stringify({ error: { code: 'SERVER_SHUTTING_DOWN', message: 'shutting down' } });
+      response.writeHead(503, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'retry-after': '0',
+        connection: 'close',
+      });
+      response.end(body);
+    };
+    let refused = 0;
+    server.answer((request, response) => {
+      if (refused++ === 0) return refusal(request, response);
+      json(200, { successful: true, data: { starred: true }, error: null, log_id: 'log_1' })(
+        request,
+        response,
+      );
+    });
+    // (it was SERVER_UNREACHABLE: a write answered 503 is not sent again, unless the server says it was not handled)
+    expect(await mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })).toMatchObject({
+      successful: true,
+      data: { starred: true },
+    });
+    expect(server.received.filter((request) => request.url.endsWith('/tools/execute'))).toHaveLength(2);
+    // refused again when sent again: the caller is told the server's refusal, and it is sent no more
+    server.answer(refusal);
+    const error = await rejection(failedCall(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })));
+    expect(error.code).toBe('SERVER_SHUTTING_DOWN');
+    expect(server.received.filter((request) => request.url.endsWith('/tools/execute'))).toHaveLength(2);
+  });
+
   it("an abort while a refused write waits for its Retry-After rejects with the caller's reason, as any abort", async () => {
     const controller = new AbortController();
     const reason = new Error('the user closed the page');
