@@ -131,7 +131,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     ) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
-        message: `apiKey is ${options.apiKey === undefined || options.apiKey === null ? String(options.apiKey) : 'empty'}: remote mode needs the project API key of the toolmux server${options.baseUrl === undefined ? '' : ` at ${options.baseUrl}`}. Set TOOLMUX_API_KEY (\`toolmux serve\` writes the key to ./.toolmux/api.key unless TOOLMUX_API_KEY was set for it), or leave apiKey out and give toolkits to run embedded.`,
+        message: `apiKey is ${options.apiKey === undefined || options.apiKey === null ? String(options.apiKey) : 'empty'}: remote mode needs the project API key of the toolmux server${options.baseUrl === undefined ? '' : ` at ${options.baseUrl}`}. Set TOOLMUX_API_KEY (\`toolmux serve\` prints where its key is when it starts: the TOOLMUX_API_KEY it was given, or the file api.key beside its SQLite database, ./.toolmux/api.key by default), or leave apiKey out and give toolkits to run embedded.`,
       });
     }
     const given = EMBEDDED_ONLY.filter((key) => options[key] !== undefined);
