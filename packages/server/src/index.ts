@@ -1,4 +1,4 @@
-export type { ApiKeySource } from './api-key.js';
+export type { ApiKeySource } from './api-key-source.js';
 export type { LogFormat, LogLevel, ToolMuxConfig } from './config.js';
 export { defineConfig } from './config.js';
 export type { ConnectionOptions } from './connection-limit.js';

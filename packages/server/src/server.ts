@@ -24,14 +24,8 @@ import {
   withDeadline,
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
-import {
-  type ApiKeySource,
-  bearerCredentials,
-  checkApiKeySource,
-  MIN_API_KEY_LENGTH,
-  secretMatcher,
-  whereTheApiKeyIs,
-} from './api-key.js';
+import { bearerCredentials, MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
+import { type ApiKeySource, checkApiKeySource, whereTheApiKeyIs } from './api-key-source.js';
 import {
   composioErrorBody,
   composioRouteNotFound,

@@ -32,7 +32,8 @@ import {
   withDeadline,
 } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
-import { type ApiKeySource, MIN_API_KEY_LENGTH } from '../api-key.js';
+import { MIN_API_KEY_LENGTH } from '../api-key.js';
+import type { ApiKeySource } from '../api-key-source.js';
 import {
   CONFIG_KEYS,
   findConfigFile,
