@@ -192,7 +192,7 @@ describe('a tool’s argument refusals say what is wrong at which path and what 
     // before: 'labels.1: must be string; byId.0.1: must be integer', an object's key and an
     // array's index alike
     expect(result.error).toBe(
-      'Invalid arguments for WORDS_PLAIN: labels[1]: must be string; byId["0"][1]: must be integer',
+      'Invalid arguments for WORDS_PLAIN: labels[1]: is a number: send a string; byId["0"][1]: is a string: send an integer',
     );
   });
 

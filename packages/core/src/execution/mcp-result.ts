@@ -1,9 +1,10 @@
 import type { JSONSchema } from '../catalog/types.js';
-import { quotedMessage, ToolMuxError } from '../errors.js';
+import { quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import type { ToolSpec } from '../provider.js';
 import { forEachSubschema, transformSchemaTree } from '../schema/subschemas.js';
 import { compileJsonSchemaValidator, compileValidatorNow, slicedValidatorOf } from '../schema/validate.js';
 import { StringPieces } from '../util/json-slices.js';
+import { kindOf } from '../util/range-words.js';
 import { WorkSlice } from '../util/slices.js';
 import { isErrorForModel, type ToolResult } from './result.js';
 
@@ -29,6 +30,9 @@ const outputValidators = new WeakMap<object, Promise<OutputValidator | null>>();
  */
 const uncompilableTexts = new Set<string>();
 const MAX_UNCOMPILABLE_REMEMBERED = 1_000;
+
+/** The most characters of one issue a result's mismatch names (it names the first five). */
+const MAX_PROBLEM_CHARS = 1_000;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -139,15 +143,16 @@ async function outputValidatorOf(
     const sliced = slicedValidatorOf(validate)!;
     return async (data) => {
       if (!isPlainObject(data)) {
-        return {
-          success: false,
-          problem: `it is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : `a ${typeof data}`}, not an object`,
-        };
+        return { success: false, problem: `(root): is ${kindOf(data)}: send an object` };
       }
       // the same answer as `validate(data)`, without holding the event loop for a large result
       const result = await sliced(data, new WorkSlice());
       if (result.success) return { success: true };
-      const issues = result.issues.slice(0, 5).map(({ path, message }) => `${path || '(root)'}: ${message}`);
+      // worded as a tool's argument refusals are (`rows[0].n: is a string: send an integer`), each
+      // cut: a path holds the result's keys, which may be megabytes long
+      const issues = result.issues
+        .slice(0, 5)
+        .map(({ path, message }) => quotedText(`${path || '(root)'}: ${message}`, [], MAX_PROBLEM_CHARS));
       if (result.issues.length > 5) issues.push(`${result.issues.length - 5} more`);
       return { success: false, problem: issues.join('; ') };
     };

@@ -142,12 +142,12 @@ describe('a tool defined with an older draft schema', () => {
       const result = pay!.validate(input);
       return result.success ? [] : result.issues.map(({ path, message }) => `${path}: ${message}`);
     };
-    expect(issues({ amount: 0 })).toEqual(['amount: must be > 0']);
-    expect(issues({ amount: 0.01, percent: 100 })).toEqual(['percent: must be < 100']);
-    expect(issues({ amount: 0.01, percent: 99.9, tip: 0 })).toEqual([]);
-    expect(issues({ amount: 1, card: '4242' })).toEqual([
-      '(root): must have property cvc when property card is present',
+    expect(issues({ amount: 0 })).toEqual(['amount: is too small: send a number greater than 0']);
+    expect(issues({ amount: 0.01, percent: 100 })).toEqual([
+      'percent: is too large: send a number less than 100',
     ]);
+    expect(issues({ amount: 0.01, percent: 99.9, tip: 0 })).toEqual([]);
+    expect(issues({ amount: 1, card: '4242' })).toEqual(['cvc: is required when "card" is given: a string']);
     expect(pair!.inputSchema.properties).toEqual({
       pair: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'number' }], items: false },
     });
@@ -185,7 +185,7 @@ describe('a tool defined with an older draft schema', () => {
       const refused = await session.execute('LEGACY_PAY', { amount: 0 });
       expect([refused.code, refused.error]).toEqual([
         'TOOL_ARGUMENTS_INVALID',
-        'Invalid arguments for LEGACY_PAY: amount: must be > 0',
+        'Invalid arguments for LEGACY_PAY: amount: is too small: send a number greater than 0',
       ]);
       expect((await session.execute('LEGACY_PAY', { amount: 0.5 })).successful).toBe(true);
       expect(received.LEGACY_PAY).toEqual([{ amount: 0.5 }]);
@@ -294,7 +294,7 @@ describe('patterns', () => {
       const mismatch = await session.execute('CODES_DASH', { code: '555_1234' });
       expect([mismatch.code, mismatch.error]).toEqual([
         'TOOL_ARGUMENTS_INVALID',
-        'Invalid arguments for CODES_DASH: code: must match pattern "^\\d{3}-\\d{4}$"',
+        'Invalid arguments for CODES_DASH: code: does not match the pattern ^\\d{3}-\\d{4}$: send text that matches it',
       ]);
       expect((await session.execute('CODES_BROKEN', { code: '555' })).code).toBe('TOOL_DEFINITION_INVALID');
       const specs = new Map(

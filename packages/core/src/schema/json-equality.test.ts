@@ -240,7 +240,9 @@ describe('uniqueItems over objects and an enum of objects, checked in one pass o
     const invalid = await longestTurn(async () => document.check(duplicated), CHECK_BOUND_MS, 1);
     expect(invalid.value).toEqual({
       success: false,
-      issues: [{ path: '(root)', message: 'must NOT have duplicate items (items ## 0 and 1 are identical)' }],
+      issues: [
+        { path: '(root)', message: 'has the same item at [0] and [1]: send an array whose items all differ' },
+      ],
     });
     expect(invalid.turnMs, turnReport(invalid)).toBeLessThanOrEqual(CHECK_BOUND_MS);
   });

@@ -103,7 +103,7 @@ describe('schemaRegExp (the regular expressions of tool schemas)', () => {
     );
     expect(validate({ word: `${'a'.repeat(100_000)}!` })).toMatchObject({
       success: false,
-      issues: [{ path: 'word', message: 'must match pattern "^(a+)+$"' }],
+      issues: [{ path: 'word', message: 'does not match the pattern ^(a+)+$: send text that matches it' }],
     });
     expect(validate({ word: 'a'.repeat(100_000) })).toMatchObject({ success: true });
     expect(validate({ [`${'x'.repeat(50_000)}y`]: 'not a number' })).toMatchObject({ success: false });

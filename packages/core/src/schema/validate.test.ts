@@ -57,18 +57,18 @@ describe('compileJsonSchemaValidator', () => {
       assignee: {},
     });
     expect(issuesOf(result)).toEqual([
-      { path: 'repo', message: 'is required' },
-      { path: 'title', message: 'must NOT have fewer than 1 characters' },
-      { path: 'labels[1]', message: 'must be string' },
-      { path: 'state', message: 'must be one of: open, closed' },
-      { path: 'milestone', message: 'must be integer' },
-      { path: 'assignee.login', message: 'is required' },
+      { path: 'repo', message: 'is required: a string' },
+      { path: 'title', message: 'is empty: send a string of at least 1 character' },
+      { path: 'labels[1]', message: 'is a number: send a string' },
+      { path: 'state', message: 'unknown value "merged"; use one of open, closed' },
+      { path: 'milestone', message: 'is a string: send an integer' },
+      { path: 'assignee.login', message: 'is required: a string' },
     ]);
   });
 
   it('explains a value that fits neither an enum nor null in one issue', () => {
     expect(issuesOf(createIssue({ owner: 'o', repo: 'r', title: 't', priority: 'urgent' }))).toEqual([
-      { path: 'priority', message: 'must be one of: low, high or null' },
+      { path: 'priority', message: 'is a string: send one of low, high or null' },
     ]);
   });
 
@@ -89,12 +89,12 @@ describe('compileJsonSchemaValidator', () => {
     const issues = result.success ? [] : result.issues;
     expect(issues.map((each) => each.path)).toEqual(['pick', 'either', 'short']);
     expect(issues[0]!.message).toMatch(
-      /^must be one of the 5000 values the tool's schema lists, such as: value_number_0, value_number_1, .*, …$/,
+      /^unknown value "nope"; use one of the 5,000 values the schema lists, such as value_number_0, value_number_1, .*, …$/,
     );
     expect(issues[1]!.message).toMatch(
-      /^must be one of the 3000 values the tool's schema lists, such as: .*, … or null$/,
+      /^is a string: send one of the 3,000 values the schema lists, such as .*, … or null$/,
     );
-    expect(issues[2]!.message).toBe('must be one of: a, b');
+    expect(issues[2]!.message).toBe('unknown value "c"; use one of a, b. Did you mean "a" or "b"?');
     for (const each of issues) expect(each.message.length).toBeLessThan(800);
   });
 
@@ -104,10 +104,10 @@ describe('compileJsonSchemaValidator', () => {
       'ACME_RUN',
     );
     expect(issuesOf(validate({ mode: 'slow', extra: 1 }))).toEqual([
-      { path: 'extra', message: 'is not an allowed property' },
-      { path: 'mode', message: 'must be "fast"' },
+      { path: '(root)', message: 'unknown key "extra". Known keys: mode' },
+      { path: 'mode', message: 'unknown value "slow"; use "fast"' },
     ]);
-    expect(issuesOf(validate('nope'))).toEqual([{ path: '(root)', message: 'must be object' }]);
+    expect(issuesOf(validate('nope'))).toEqual([{ path: '(root)', message: 'is a string: send an object' }]);
   });
 
   describe('unions', () => {
@@ -136,20 +136,20 @@ describe('compileJsonSchemaValidator', () => {
 
     it('reports the errors of the variant the discriminator picks, also through $ref', () => {
       expect(issuesOf(validate({ target: { kind: 'repo', repo: 5, branch: 1 } }))).toEqual([
-        { path: 'target.repo', message: 'must be string' },
-        { path: 'target.branch', message: 'must be string' },
+        { path: 'target.repo', message: 'is a number: send a string' },
+        { path: 'target.branch', message: 'is a number: send a string' },
       ]);
     });
 
     it('lists the allowed discriminator values when none matches', () => {
       expect(issuesOf(validate({ target: { kind: 'team' } }))).toEqual([
-        { path: 'target.kind', message: 'must be one of: repo, org' },
+        { path: 'target.kind', message: 'unknown value "team"; use one of repo, org' },
       ]);
     });
 
     it('lists the allowed types when the value has none of them', () => {
       expect(issuesOf(validate({ target: { kind: 'org', org: 'o' }, id: true }))).toEqual([
-        { path: 'id', message: 'must be string or number' },
+        { path: 'id', message: 'is a boolean: send a string or a number' },
       ]);
     });
 
@@ -158,11 +158,11 @@ describe('compileJsonSchemaValidator', () => {
       expect(
         issuesOf(validate({ target, filters: [{ field: 'a', value: 'b' }, { field: 'a' }, { all: false }] })),
       ).toEqual([
-        { path: 'filters[1].value', message: 'is required' },
-        { path: 'filters[2].all', message: 'must be true' },
+        { path: 'filters[1].value', message: 'is required: a string' },
+        { path: 'filters[2].all', message: 'unknown value false; use true' },
       ]);
       expect(issuesOf(validate({ target: { kind: 'team', org: 'o' } }))).toEqual([
-        { path: 'target.kind', message: 'must be "org"' },
+        { path: 'target.kind', message: 'unknown value "team"; use "org"' },
       ]);
     });
 
@@ -178,15 +178,15 @@ describe('compileJsonSchemaValidator', () => {
         expect(issues.slice(0, MAX_EXPLAINED_UNIONS)).toEqual(
           Array.from({ length: MAX_EXPLAINED_UNIONS }, (_, index) => ({
             path: `items[${index}].a`,
-            message: 'must be string',
+            message: 'is a number: send a string',
           })),
         );
         expect(issues[MAX_EXPLAINED_UNIONS]).toEqual({
           path: `items[${MAX_EXPLAINED_UNIONS}]`,
-          message: 'does not match any of the allowed variants',
+          message: 'matches none of the forms this field takes: send one of them (see the schema)',
         });
         expect(formatValidationIssues('ACME_ITEMS', issues)).toMatch(
-          /^Invalid arguments for ACME_ITEMS: items\[0\]\.a: must be string; .*; and 980 more$/,
+          /^Invalid arguments for ACME_ITEMS: items\[0\]\.a: is a number: send a string; .*; and 980 more$/,
         );
       } finally {
         copies.mockRestore();
@@ -199,7 +199,11 @@ describe('compileJsonSchemaValidator', () => {
         'ACME_AMBIGUOUS',
       );
       expect(issuesOf(ambiguous({ n: 3 }))).toEqual([
-        { path: 'n', message: 'matches more than one allowed variant (1 and 2); make it match exactly one' },
+        {
+          path: 'n',
+          message:
+            'matches more than one of the forms this field takes (1 and 2): send a value that matches exactly one',
+        },
       ]);
     });
   });
@@ -222,7 +226,10 @@ describe('compileJsonSchemaValidator', () => {
       ],
     };
     expect(issuesOf(validate({ tree }))).toEqual([
-      { path: 'tree.children[0].children[0].children[0].children[0].name', message: 'must be string' },
+      {
+        path: 'tree.children[0].children[0].children[0].children[0].name',
+        message: 'is a number: send a string',
+      },
     ]);
   });
 
@@ -244,8 +251,8 @@ describe('compileJsonSchemaValidator', () => {
     expect(compileJsonSchemaValidator(draft07, 'ACME_DRAFT07')).toBeTypeOf('function'); // same $id twice
     expect(validate({ user: { id: 1 }, point: [1, 2], note: null, email: 'not checked' }).success).toBe(true);
     expect(issuesOf(validate({ user: { id: 'x' }, point: [1, 2, 3] }))).toEqual([
-      { path: 'user.id', message: 'must be integer' },
-      { path: 'point', message: 'must NOT have more than 2 items' },
+      { path: 'user.id', message: 'is a string: send an integer' },
+      { path: 'point', message: 'has 3 items: send an array of at most 2 items' },
     ]);
   });
 
@@ -255,8 +262,8 @@ describe('compileJsonSchemaValidator', () => {
       'ACME_COUNT',
     );
     expect(issuesOf(validate({ count: '5', on: 'true' }))).toEqual([
-      { path: 'count', message: 'must be number' },
-      { path: 'on', message: 'must be boolean' },
+      { path: 'count', message: 'is a string: send a number' },
+      { path: 'on', message: 'is a string: send a boolean' },
     ]);
   });
 
@@ -269,7 +276,7 @@ describe('compileJsonSchemaValidator', () => {
     expect(issues).toHaveLength(MAX_LISTED_ISSUES + 1);
     expect(issues[MAX_LISTED_ISSUES - 1]).toEqual({
       path: `items[${MAX_LISTED_ISSUES - 1}]`,
-      message: 'must be string',
+      message: 'is a number: send a string',
     });
     expect(issues[MAX_LISTED_ISSUES]).toEqual({
       path: '(root)',
@@ -304,9 +311,11 @@ describe('formatValidationIssues', () => {
     expect(
       formatValidationIssues('GITHUB_CREATE_ISSUE', [
         { path: 'title', message: 'is required' },
-        { path: 'labels[0]', message: 'must be string' },
+        { path: 'labels[0]', message: 'is a number: send a string' },
       ]),
-    ).toBe('Invalid arguments for GITHUB_CREATE_ISSUE: title: is required; labels[0]: must be string');
+    ).toBe(
+      'Invalid arguments for GITHUB_CREATE_ISSUE: title: is required; labels[0]: is a number: send a string',
+    );
   });
 });
 

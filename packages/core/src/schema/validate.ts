@@ -8,8 +8,19 @@ import { argumentPath } from '../util/argument-path.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { workerThreadsPermitted } from '../util/module-thread.js';
+import { noFormWords } from '../util/refusal-words.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
 import { leadingText } from '../util/stored-text.js';
+import {
+  ajvErrorWords,
+  escapePointer,
+  MAX_HINTS,
+  manyFormsWords,
+  noFormTakesWords,
+  typeList,
+  unknownAmong,
+  type WordBudget,
+} from './ajv-words.js';
 import { compoundsWithDepth } from './compounding-recursion.js';
 import { invalidPatternProblem, modernKeywords } from './draft-2020.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
@@ -171,8 +182,9 @@ function documentAjv(): Ajv2020 {
  * Compile a validator for a tool's input schema (draft 2020-12; older drafts' forms, such as draft-07
  * `definitions`, tuple `items` and draft-04's boolean `exclusiveMinimum`, and OpenAPI `nullable` are
  * accepted too: see `draft2020Keywords`). The validator works on a copy of the input, fills in
- * defaults and returns issues a model can act on: `{ path: 'labels[0]', message: 'must be string' }`,
- * `{ path: 'title', message: 'is required' }`, `{ path: 'state', message: 'must be one of: open, closed' }`.
+ * defaults and returns issues a model can act on, worded as a zod tool's (see `ajvErrorWords`):
+ * `{ path: 'labels[0]', message: 'is a number: send a string' }`, `{ path: 'title', message: 'is
+ * required: a string' }`, `{ path: 'state', message: 'unknown value "merged"; use one of open, closed' }`.
  * For a value that matches no variant of an `anyOf`/`oneOf`, the issues of the variant it was most
  * likely meant to be are reported (judged by its type, the keys it has and the number of errors).
  *
@@ -602,7 +614,7 @@ const UNION_KEYWORDS = new Set(['anyOf', 'oneOf']);
 
 /**
  * The most failed unions one validation explains by trying each variant on its own (nested ones
- * included); the rest are {@link NO_VARIANT_MATCHES}. More than {@link MAX_SHOWN_ISSUES}, the issues
+ * included); the rest are one issue each, that the value matches none of the forms. More than {@link MAX_SHOWN_ISSUES}, the issues
  * a message names: a value with thousands of failing union items (a few bytes each) had each one
  * validated again against every variant, in the one turn of Ajv's check (64,000 items: 0.65 s).
  */
@@ -622,11 +634,8 @@ const ERRORS_PER_STEP = 256;
 /** The last issue of a list cut at {@link MAX_LISTED_ISSUES}. */
 export const MORE_ISSUES = `has more issues than the ${MAX_LISTED_ISSUES.toLocaleString('en')} listed; fix these first`;
 
-/** The issue of a failed union whose variants were not tried one by one, or of which none stands out. */
-const NO_VARIANT_MATCHES = 'does not match any of the allowed variants';
-
 /** What one explanation may still do: try unions' variants, list issues; whether it left errors out. */
-interface Budget {
+interface Budget extends WordBudget {
   unions: number;
   issues: number;
   cut: boolean;
@@ -684,6 +693,7 @@ class IssueExplainer {
     const budget: Budget = {
       unions: MAX_EXPLAINED_UNIONS,
       issues: MAX_LISTED_ISSUES,
+      hints: MAX_HINTS,
       cut: false,
       checks,
       unchecked: new Set(),
@@ -732,9 +742,46 @@ class IssueExplainer {
     // the last union error at each path, unless a union failed above it: by sets of paths, since a
     // schema of many unions can fail thousands of them at once (comparing each with each was seconds)
     const lastUnionAt = new Map<string, ErrorObject>();
+    // a key's own errors (its `minLength`, `pattern`), which Ajv reports before the `propertyNames`
+    // error that names the key: told as that one's words (`has a key that is too short: …`); with
+    // the errors {@link toldElsewhere} leaves out
+    const keyErrors = new Map<ErrorObject, ErrorObject>();
+    const toldElsewhere = new Set<ErrorObject>();
     for (let index = 0; index < errors.length; index++) {
       const error = errors[index]!;
       if (UNION_KEYWORDS.has(error.keyword)) lastUnionAt.set(error.instancePath, error);
+      // the errors of the items a `contains` was tried on (none is meant to match it all), and an
+      // `if` whose `then` (or `else`) has its own errors just before it: nothing more to say
+      if (error.keyword === 'contains') {
+        const under = `${error.schemaPath}/`;
+        for (let before = index - 1; before >= 0; before--) {
+          const own = errors[before]!;
+          if (!own.schemaPath.startsWith(under) || !own.instancePath.startsWith(`${error.instancePath}/`))
+            break;
+          toldElsewhere.add(own);
+        }
+      }
+      if (
+        error.keyword === 'if' &&
+        errors[index - 1]?.schemaPath.startsWith(
+          `${error.schemaPath.slice(0, -'if'.length)}${String(error.params.failingKeyword)}/`,
+        )
+      )
+        toldElsewhere.add(error);
+      if (error.keyword === 'propertyNames') {
+        for (let before = index - 1; before >= 0; before--) {
+          const own = errors[before]!;
+          if (
+            own.keyword === 'propertyNames' ||
+            own.instancePath !== error.instancePath ||
+            own.data !== error.params.propertyName ||
+            !own.schemaPath.includes('/propertyNames/')
+          )
+            break;
+          toldElsewhere.add(own);
+          keyErrors.set(error, own);
+        }
+      }
       if (index % ERRORS_PER_STEP === 0) yield;
     }
     const outermost = new Set<ErrorObject>();
@@ -762,8 +809,9 @@ class IssueExplainer {
         continue;
       }
       const path = error.instancePath;
-      if (outermostPaths.has(path) || hasAncestorIn(path, outermostPaths)) continue;
-      issues.push(issueFor(error, base, budget));
+      if (toldElsewhere.has(error) || outermostPaths.has(path) || hasAncestorIn(path, outermostPaths))
+        continue;
+      issues.push(issueFor(error, base, budget, keyErrors.get(error)));
       budget.issues--;
     }
     return issues;
@@ -779,11 +827,11 @@ class IssueExplainer {
     const passing = union.params.passingSchemas;
     if (Array.isArray(passing)) {
       const variants = passing.map((index: number) => index + 1).join(' and ');
-      return [issue(path, `matches more than one allowed variant (${variants}); make it match exactly one`)];
+      return [issue(path, manyFormsWords(variants))];
     }
     // past the budget, a failed union is one issue without trying its variants: each try validates
     // the value again against every variant, tens of times Ajv's own check when thousands fail
-    if (budget.unions <= 0) return [issue(path, NO_VARIANT_MATCHES)];
+    if (budget.unions <= 0) return [issue(path, noFormWords(union.data, undefined))];
     budget.unions--;
     const outcomes = yield* this.variantOutcomes(union);
     const likeliest = likeliestVariant(outcomes);
@@ -792,6 +840,8 @@ class IssueExplainer {
       summarizeVariants(
         outcomes.map((outcome) => outcome.errors),
         path,
+        union.data,
+        budget,
       ),
     ];
   }
@@ -883,24 +933,30 @@ function isDiscriminatorError(error: ErrorObject): boolean {
 
 /**
  * One issue for a value that fits no variant: the types and values the variants allow
- * (`must be one of: low, high or null`), the allowed values of a shared discriminator
- * (`kind: must be one of: a, b`), or, failing both, that no variant matches.
+ * (`is a boolean: send one of low, high or null`, `unknown value "mid"; use one of low, high`), the
+ * allowed values of a shared discriminator (`kind: unknown value "c"; use one of a, b`), or, failing
+ * both, that no variant matches.
  */
-function summarizeVariants(variantErrors: readonly ErrorObject[][], path: string): ValidationIssue {
+function summarizeVariants(
+  variantErrors: readonly ErrorObject[][],
+  path: string,
+  got: unknown,
+  budget: Budget,
+): ValidationIssue {
   const allowed = variantErrors.map(allowedAtTop);
   if (variantErrors.length > 0 && allowed.every((entry) => entry !== undefined)) {
     const types = [...new Set(allowed.flatMap((entry) => entry!.types))];
     const values = [...new Set(allowed.flatMap((entry) => entry!.values))];
-    const choices = [...(values.length > 0 ? [allowedValues(values)] : []), ...types];
-    return issue(path, `must be ${choices.join(' or ')}`);
+    if (types.length === 0) return issue(path, unknownAmong(got, values, budget));
+    return issue(path, noFormTakesWords(got, values, types));
   }
   const discriminators = variantErrors.map((errors) => errors.find(isDiscriminatorError));
   const [first] = discriminators;
   if (first && discriminators.every((error) => error?.instancePath === first.instancePath)) {
     const values = discriminators.map((error) => error!.params.allowedValue);
-    return issue(path + first.instancePath, `must be ${allowedValues(values)}`);
+    return issue(path + first.instancePath, unknownAmong(first.data, values, budget));
   }
-  return issue(path, NO_VARIANT_MATCHES);
+  return issue(path, noFormWords(got, undefined));
 }
 
 /**
@@ -916,40 +972,21 @@ function allowedAtTop(errors: readonly ErrorObject[]): { types: string[]; values
   });
   if (values.length > 0) return { types: [], values };
   return {
-    types: top.filter((error) => error.keyword === 'type').flatMap((error) => typeNames(error.params.type)),
+    types: top.filter((error) => error.keyword === 'type').flatMap((error) => typeList(error.params.type)),
     values: [],
   };
 }
 
-function issueFor(error: ErrorObject, base: string, budget: Budget): ValidationIssue {
-  const path = base + error.instancePath;
-  const params = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case 'pattern': {
-      const pattern = String(params.pattern);
-      if (typeof error.data !== 'string' || !budget.checks.unfinished(pattern, error.data))
-        return issue(path, error.message ?? `must match pattern "${pattern}"`);
+function issueFor(error: ErrorObject, base: string, budget: Budget, keyError?: ErrorObject): ValidationIssue {
+  if (error.keyword === 'pattern') {
+    const pattern = String(error.params.pattern);
+    if (typeof error.data === 'string' && budget.checks.unfinished(pattern, error.data)) {
       budget.unchecked.add(error.data);
-      return issue(path, notCheckedIn(pattern));
+      return issue(base + error.instancePath, notCheckedIn(pattern));
     }
-    case 'required':
-      return issue(`${path}/${escapePointer(String(params.missingProperty))}`, 'is required');
-    case 'additionalProperties':
-    case 'unevaluatedProperties': {
-      const name = String(params.additionalProperty ?? params.unevaluatedProperty);
-      return issue(`${path}/${escapePointer(name)}`, 'is not an allowed property');
-    }
-    case 'type':
-      return issue(path, `must be ${typeNames(params.type).join(' or ')}`);
-    case 'enum':
-      return issue(path, enumMessage(params.allowedValues as unknown[]));
-    case 'const':
-      return issue(path, `must be ${JSON.stringify(params.allowedValue)}`);
-    case 'false schema':
-      return issue(path, 'is not allowed');
-    default:
-      return issue(path, error.message ?? `fails "${error.keyword}"`);
   }
+  const { pointer, message } = ajvErrorWords(error, budget, keyError);
+  return issue(base + pointer, message);
 }
 
 /** An issue at a JSON Pointer, made a path the model reads once explained (see {@link readablePath}). */
@@ -976,57 +1013,6 @@ function readablePath(pointer: string, value: unknown): string {
         : undefined;
   }
   return argumentPath(keys);
-}
-
-function escapePointer(segment: string): string {
-  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
-}
-
-function typeNames(type: unknown): string[] {
-  if (Array.isArray(type)) return type.map(String);
-  return String(type).split(',');
-}
-
-/**
- * The issue of a value not in an `enum`, by its members (the schema's own list, the same for each of
- * a check's errors): written once per list. 4,000 values not in an enum of 5,000 wrote it 4,000
- * times, and their explanation held the event loop 119 ms in one turn (24 ms now, with the issues
- * told apart by path, then message, in `explain`).
- */
-function enumMessage(members: readonly unknown[]): string {
-  let message = enumMessages.get(members);
-  if (message === undefined) {
-    message = `must be ${allowedValues(members)}`;
-    enumMessages.set(members, message);
-  }
-  return message;
-}
-
-/** Past this many characters, a list of allowed values is shown by its first values and its count. */
-const ALLOWED_VALUES_CHARS = 600;
-
-/**
- * `one of: a, b, c`, or for a long list (an enum of thousands of ids: its whole list was 30 KB in
- * every such message, cut where the message's length cap fell), its first values and how many there
- * are: `one of the 5000 values the tool's schema lists, such as: a, b, c, …`.
- */
-function allowedValues(members: readonly unknown[]): string {
-  const shown: string[] = [];
-  let length = 0;
-  for (const member of members) {
-    const text = formatValue(member);
-    length += text.length + 2;
-    if (length > ALLOWED_VALUES_CHARS) break;
-    shown.push(text);
-  }
-  if (shown.length === members.length) return `one of: ${shown.join(', ')}`;
-  return `one of the ${members.length} values the tool's schema lists, such as: ${shown.join(', ')}, …`;
-}
-
-const enumMessages = new WeakMap<readonly unknown[], string>();
-
-function formatValue(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /** Whether a path above `path` (a JSON Pointer: `/a/b` is below `/a` and ``) is in `paths`. */

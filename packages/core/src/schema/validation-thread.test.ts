@@ -178,8 +178,8 @@ describe('large tool schemas in the validation thread', () => {
       expect((seen[0] as Record<string, unknown>).p596).toBe(596);
       const bad = await session.execute('ACME_WIDE', { p0: 'ABC', p2: 'merged' });
       expect(bad).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
-      expect(bad.error).toContain('p0: must match pattern "^[a-z]+$"');
-      expect(bad.error).toContain('p2: must be one of: open, closed');
+      expect(bad.error).toContain('p0: does not match the pattern ^[a-z]+$: send text that matches it');
+      expect(bad.error).toContain('p2: unknown value "merged"; use one of open, closed');
       expect(seen).toHaveLength(1);
     });
   });

@@ -281,7 +281,7 @@ describe('GitHub tools in a session', () => {
     const missing = await session.execute('GITHUB_ISSUES_CREATE', { owner: 'octocat' });
     expect(missing).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
     expect(missing.error).toBe(
-      'Invalid arguments for GITHUB_ISSUES_CREATE: repo: is required; title: is required',
+      'Invalid arguments for GITHUB_ISSUES_CREATE: repo: is required: a string; title: is required',
     );
     const state = await session.execute('GITHUB_ISSUES_LIST_FOR_REPO', {
       owner: 'octocat',
@@ -289,14 +289,16 @@ describe('GitHub tools in a session', () => {
       state: 'done',
     });
     expect(state.error).toBe(
-      'Invalid arguments for GITHUB_ISSUES_LIST_FOR_REPO: state: must be one of: open, closed, all',
+      'Invalid arguments for GITHUB_ISSUES_LIST_FOR_REPO: state: unknown value "done"; use one of open, closed, all',
     );
     const number = await session.execute('GITHUB_PULLS_MERGE', {
       owner: 'octocat',
       repo: 'hello-world',
       pull_number: '7',
     });
-    expect(number.error).toBe('Invalid arguments for GITHUB_PULLS_MERGE: pull_number: must be integer');
+    expect(number.error).toBe(
+      'Invalid arguments for GITHUB_PULLS_MERGE: pull_number: is a string: send an integer',
+    );
   });
 
   it('compiles a validator for every tool: no schema is rejected as invalid', () => {

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
-import { type Bound, FORMAT_NOUNS, formatMismatch, kindOf, rangeWords } from './range-words.js';
+import { type Bound, FORMAT_NOUNS, formatMismatch, rangeWords } from './range-words.js';
+import {
+  multipleOfWords,
+  NOT_VALID_WORDS,
+  noFormWords,
+  patternWords,
+  typeMismatchWords,
+} from './refusal-words.js';
 
 type Issue = z.core.$ZodIssue;
 type Schema = z.core.$ZodType;
@@ -83,7 +90,7 @@ function formatWords(issue: Extract<Issue, { code: 'invalid_format' }>): string 
     case 'includes':
       return `does not include ${JSON.stringify(detail.includes)}: send text that includes it`;
     case 'regex':
-      return `does not match the pattern ${detail.pattern}: send text that matches it`;
+      return patternWords(String(detail.pattern));
     default: {
       const noun = FORMAT_NOUNS[issue.format] ?? `text in the ${issue.format} format`;
       return formatMismatch(noun);
@@ -110,19 +117,15 @@ export function wordZodDefault(
     case 'invalid_type': {
       const expected =
         options.expected ?? (issue.expected === 'int' ? 'an integer' : `a ${String(issue.expected)}`);
-      // NaN and ±Infinity are numbers to typeof, and JSON has none of them: "is a number: send a
-      // number" said nothing
-      if (typeof got === 'number' && !Number.isFinite(got))
-        return `is not a finite number${options.showNumbers ? ` (got ${got})` : ''}: send ${expected}`;
-      if (issue.expected === 'int' && typeof got === 'number')
-        return `is not a whole number${options.showNumbers ? ` (got ${got})` : ''}: send an integer`;
-      return `is ${kindOf(got)}: send ${expected}`;
+      return typeMismatchWords(got, expected, {
+        wantsInteger: issue.expected === 'int',
+        showNumbers: options.showNumbers,
+      });
     }
     case 'invalid_format':
       return formatWords(issue);
     case 'not_multiple_of': {
-      const divisor = String(issue.divisor);
-      return `is not a multiple of ${divisor}: send a multiple of ${divisor}`;
+      return multipleOfWords(String(issue.divisor));
     }
     case 'invalid_key':
     case 'invalid_element': {
@@ -134,10 +137,8 @@ export function wordZodDefault(
       return `has ${where} that ${innerWords ?? `is not valid (${inner?.message ?? 'see the schema'})`}`;
     }
     case 'invalid_union':
-      return options.expected === undefined
-        ? 'matches none of the forms this field takes: send one of them (see the schema)'
-        : `is ${kindOf(got)} that matches none of the forms this field takes: send ${options.expected}`;
+      return noFormWords(got, options.expected);
     default:
-      return 'is not valid: send a value this field accepts (see the schema)';
+      return NOT_VALID_WORDS;
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { didYouMean } from './closest-names.js';
 import { kindOf } from './range-words.js';
+import { shownValue, unknownValueWords } from './refusal-words.js';
 import { hasZodDefaultMessage, wordZodDefault } from './zod-issue-words.js';
 
 type Issue = z.core.$ZodIssue;
@@ -45,9 +46,6 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   }
   return current;
 }
-
-const shown = (value: unknown) =>
-  JSON.stringify(typeof value === 'string' ? value.slice(0, 100) : value) ?? String(value);
 
 /**
  * The failing branch of a union that came closest: the one whose first issue lies deepest in the
@@ -98,7 +96,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const quotedKey = (key: string) => `"${key.slice(0, 100)}"`;
+const quotedKey = (key: string) => shownValue(key);
 
 /**
  * `items` (each as `show` writes it) joined with `word` before the last ("a, b or c"; "a, b, c" with
@@ -230,11 +228,23 @@ function ownerIssue(
   return undefined;
 }
 
-/** "unknown key …", with the closest known key and the known keys. */
-function unknownKeysMessage(unknown: readonly string[], known: readonly string[]): string {
+/**
+ * "unknown key …", with the closest known key (unless `hint` is false) and the known keys (of many,
+ * the first `maxKnown` and how many more).
+ */
+export function unknownKeysMessage(
+  unknown: readonly string[],
+  known: readonly string[],
+  options: { hint?: boolean; maxKnown?: number } = {},
+): string {
   const keys = listOf(unknown, ',', quotedKey);
-  const hint = unknown.length === 1 ? didYouMean(unknown[0]!, known) : '';
-  return `unknown key${unknown.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`;
+  const hint = unknown.length === 1 && options.hint !== false ? didYouMean(unknown[0]!, known) : '';
+  const maxKnown = options.maxKnown ?? known.length;
+  const listed =
+    known.length > maxKnown
+      ? `${known.slice(0, maxKnown).join(', ')} and ${(known.length - maxKnown).toLocaleString('en')} more`
+      : known.join(', ');
+  return `unknown key${unknown.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${listed}.` : ''}`;
 }
 
 /**
@@ -254,14 +264,14 @@ function expectationOf(issue: Issue, depth = 0): string | undefined {
     }
     case 'invalid_value':
       return issue.values.length === 1
-        ? shown(issue.values[0])
+        ? shownValue(issue.values[0])
         : `one of ${issue.values.map((value) => String(value)).join(', ')}`;
     case 'invalid_union': {
       if (depth > 10) return undefined;
       // a discriminated union's discriminator: the values it takes
       const options = (issue as { options?: unknown[] }).options;
       if (issue.errors.length === 0 && options !== undefined && options.length > 0)
-        return options.length === 1 ? shown(options[0]) : `one of ${options.map(String).join(', ')}`;
+        return options.length === 1 ? shownValue(options[0]) : `one of ${options.map(String).join(', ')}`;
       // what each branch expected of the value itself
       const each = flatBranches(issue.errors).map((branch) => {
         const root = branch.find((candidate) => candidate.path.length === 0);
@@ -349,9 +359,7 @@ export function describeZodIssue(
       const discriminators = (issue as { options?: unknown[] }).options;
       if (branches.length === 0 && discriminators !== undefined && discriminators.length > 0) {
         // a discriminated union's discriminator of no branch: as an unknown enum value
-        const values = discriminators.map(String);
-        const hint = typeof got === 'string' ? didYouMean(got, values) : '';
-        return { path, message: `unknown value ${shown(got)}; use one of ${values.join(', ')}.${hint}` };
+        return { path, message: unknownValueWords(got, discriminators, discriminators.map(String)) };
       }
       const fitting = isPlainObject(got)
         ? objectFits(branches, got, unionKeys(schemaAt(schema, path)))
@@ -378,16 +386,9 @@ export function describeZodIssue(
       );
     }
     case 'invalid_value': {
-      const got = valueAt(input, path);
-      const values = issue.values.map((value) => String(value));
-      const hint = typeof got === 'string' ? didYouMean(got, values) : '';
-      const use = values.length === 1 ? shown(issue.values[0]) : `one of ${values.join(', ')}`;
       // left out where no object holds it (a hole of an array): a missing value, not an unknown one
-      if (got === undefined) return { path, message: `is required: ${use}.` };
-      // an object or array is not shown: it may hold anything, credentials too
-      if (typeof got === 'object' && got !== null)
-        return { path, message: `is ${Array.isArray(got) ? 'an array' : 'an object'}: use ${use}.` };
-      return { path, message: `unknown value ${shown(got)}; use ${use}.${hint}` };
+      const values = issue.values.map((value) => String(value));
+      return { path, message: unknownValueWords(valueAt(input, path), issue.values, values) };
     }
     case 'unrecognized_keys': {
       const object = schemaAt(schema, path);
