@@ -126,7 +126,7 @@ describe('tools whose schemas are written in older JSON Schema drafts, with the 
       );
       expect(results.toolu_zero).toEqual({
         error: true,
-        text: 'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for LEGACY_PAY: amount: must be > 0',
+        text: 'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for LEGACY_PAY: amount: is too small: send a number greater than 0',
       });
       expect(results.toolu_broken!.error).toBe(true);
       expect(results.toolu_broken!.text).toMatch(

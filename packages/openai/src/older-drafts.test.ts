@@ -108,7 +108,7 @@ describe('tools whose schemas are written in older JSON Schema drafts, with the 
 
       const results = openaiToolResults(model.requests[1]!);
       expect(results.call_zero).toBe(
-        'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for LEGACY_PAY: amount: must be > 0',
+        'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for LEGACY_PAY: amount: is too small: send a number greater than 0',
       );
       expect(results.call_broken).toMatch(/^Error \(TOOL_DEFINITION_INVALID\): .*minimum must be number/);
       expect(received).toEqual({

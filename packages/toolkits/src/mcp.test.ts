@@ -952,7 +952,7 @@ describe('a server that offers tools toolmux refuses to define', () => {
     expect(await session.execute('ODD_OLDER_DRAFT', { n: 0 })).toMatchObject({
       successful: false,
       code: 'TOOL_ARGUMENTS_INVALID',
-      error: 'Invalid arguments for ODD_OLDER_DRAFT: n: must be > 0',
+      error: 'Invalid arguments for ODD_OLDER_DRAFT: n: is too small: send a number greater than 0',
     });
     expect(await session.execute('ODD_OLDER_DRAFT', { n: 0.5, pair: ['a', 1] })).toMatchObject({
       successful: true,
@@ -965,7 +965,7 @@ describe('a server that offers tools toolmux refuses to define', () => {
     expect(await session.execute('ODD_WIDE', { f1: 2 })).toMatchObject({
       successful: false,
       code: 'TOOL_ARGUMENTS_INVALID',
-      error: 'Invalid arguments for ODD_WIDE: f1: must be string',
+      error: 'Invalid arguments for ODD_WIDE: f1: is a number: send a string',
     });
     await mux.close();
   });
@@ -1209,7 +1209,7 @@ describe('an MCP server whose tools have large output schemas', () => {
     // the answer of the check as before: the result breaks the schema, the call fails saying how
     expect(bad).toMatchObject({ successful: false });
     expect(bad!.error).toContain("does not match the tool's output schema");
-    expect(bad!.error).toContain(`l${listings - 1}_1: must be >= 0`);
+    expect(bad!.error).toContain(`l${listings - 1}_1: is too small: send an integer of at least 0`);
     // compiled on the main thread at the first call: one turn of 0.3 s
     expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(60);
   }, 60_000);
@@ -1248,7 +1248,7 @@ describe('an MCP server whose tools have large output schemas', () => {
       report.execute({ count: -1 }, toolContext({ accessToken: 'alice-token' })),
     );
     expect((refused as Error).message).toBe(
-      `The MCP server "wide" answered report with structured content that does not match the tool's output schema: l${listings - 1}_1: must be >= 0.`,
+      `The MCP server "wide" answered report with structured content that does not match the tool's output schema: l${listings - 1}_1: is too small: send an integer of at least 0.`,
     );
   });
 });

@@ -7,7 +7,7 @@ import {
   NOT_VALID_WORDS,
   noFormWords,
   patternWords,
-  shownValue,
+  refusedValue,
   typeMismatchWords,
   unknownValueWords,
 } from '../util/refusal-words.js';
@@ -56,7 +56,7 @@ function typeWords(got: unknown, types: readonly string[]): string {
 /** What a schema takes, in words, for a field left out (`a string`, `one of a, b`); undefined when it does not say. */
 function expectationOf(schema: unknown): string | undefined {
   if (!isSchema(schema)) return undefined;
-  if ('const' in schema) return shownValue(schema.const);
+  if ('const' in schema) return refusedValue(schema.const);
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return choiceWords(schema.enum);
   const types = typeList(schema.type);
   return types.length > 0 ? typesInWords(types) : undefined;
@@ -242,7 +242,7 @@ export function ajvErrorWords(
       const missing = String(params.missingProperty);
       const expectation = isSchema(schema.properties) ? expectationOf(schema.properties[missing]) : undefined;
       const when =
-        error.keyword === 'required' ? '' : ` when ${shownValue(String(params.property))} is given`;
+        error.keyword === 'required' ? '' : ` when ${refusedValue(String(params.property))} is given`;
       return {
         pointer: `${pointer}/${escapePointer(missing)}`,
         message: `is required${when}${expectation === undefined ? '' : `: ${expectation}`}`,
@@ -258,7 +258,7 @@ export function ajvErrorWords(
       const inner = keyError && ajvErrorWords({ ...keyError, data: name }, { hints: 0 }).message;
       // the object's path, and the key named in the words, cut: a key may be a megabyte long
       return at(
-        `has a key ${shownValue(name)} that ${inner ?? 'is not valid: send a key this object takes (see the schema)'}`,
+        `has a key ${refusedValue(name)} that ${inner ?? 'is not valid: send a key this object takes (see the schema)'}`,
       );
     }
     case 'not':

@@ -1,5 +1,6 @@
 import { didYouMean, type NameMatcher } from './closest-names.js';
 import { kindOf } from './range-words.js';
+import { leadingText, quotedString } from './stored-text.js';
 
 /**
  * The words of a refused value that both a zod schema's issues and a JSON Schema's (Ajv's errors)
@@ -11,10 +12,14 @@ import { kindOf } from './range-words.js';
 /** The most characters of a value from outside that a refusal quotes. */
 export const MAX_SHOWN_CHARS = 100;
 
-/** A value as a refusal shows it: JSON, a string cut to {@link MAX_SHOWN_CHARS} first. */
-export function shownValue(value: unknown): string {
+/**
+ * A value as a refusal shows it: JSON, a string cut to {@link MAX_SHOWN_CHARS} first (never inside a
+ * surrogate pair) and quoted with its control characters escaped.
+ */
+export function refusedValue(value: unknown): string {
+  if (typeof value === 'string') return quotedString(leadingText(value, MAX_SHOWN_CHARS));
   if (typeof value === 'bigint') return String(value);
-  return JSON.stringify(typeof value === 'string' ? value.slice(0, MAX_SHOWN_CHARS) : value) ?? String(value);
+  return JSON.stringify(value) ?? String(value);
 }
 
 /** One allowed value as a list names it: a string as it is, anything else as JSON. */
@@ -36,7 +41,7 @@ const choices = new WeakMap<readonly unknown[], string>();
  * for each of a check's issues).
  */
 export function choiceWords(values: readonly unknown[]): string {
-  if (values.length === 1) return shownValue(values[0]);
+  if (values.length === 1) return refusedValue(values[0]);
   let words = choices.get(values);
   if (words !== undefined) return words;
   const shown: string[] = [];
@@ -71,7 +76,7 @@ export function unknownValueWords(
   if (typeof got === 'object' && got !== null)
     return `is ${Array.isArray(got) ? 'an array' : 'an object'}: use ${use}.`;
   const hint = typeof got === 'string' && names !== undefined ? didYouMean(got, names) : '';
-  return `unknown value ${shownValue(got)}; use ${use}.${hint}`;
+  return `unknown value ${refusedValue(got)}; use ${use}.${hint}`;
 }
 
 /**

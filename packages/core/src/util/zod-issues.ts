@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { didYouMean } from './closest-names.js';
 import { kindOf } from './range-words.js';
-import { shownValue, unknownValueWords } from './refusal-words.js';
+import { refusedValue, unknownValueWords } from './refusal-words.js';
 import { hasZodDefaultMessage, wordZodDefault } from './zod-issue-words.js';
 
 type Issue = z.core.$ZodIssue;
@@ -96,7 +96,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const quotedKey = (key: string) => shownValue(key);
+const quotedKey = (key: string) => refusedValue(key);
 
 /**
  * `items` (each as `show` writes it) joined with `word` before the last ("a, b or c"; "a, b, c" with
@@ -264,14 +264,14 @@ function expectationOf(issue: Issue, depth = 0): string | undefined {
     }
     case 'invalid_value':
       return issue.values.length === 1
-        ? shownValue(issue.values[0])
+        ? refusedValue(issue.values[0])
         : `one of ${issue.values.map((value) => String(value)).join(', ')}`;
     case 'invalid_union': {
       if (depth > 10) return undefined;
       // a discriminated union's discriminator: the values it takes
       const options = (issue as { options?: unknown[] }).options;
       if (issue.errors.length === 0 && options !== undefined && options.length > 0)
-        return options.length === 1 ? shownValue(options[0]) : `one of ${options.map(String).join(', ')}`;
+        return options.length === 1 ? refusedValue(options[0]) : `one of ${options.map(String).join(', ')}`;
       // what each branch expected of the value itself
       const each = flatBranches(issue.errors).map((branch) => {
         const root = branch.find((candidate) => candidate.path.length === 0);

@@ -1703,7 +1703,7 @@ describe('MCP results and output schemas (official client)', () => {
     expect(result.isError).toBe(true);
     expect(result.structuredContent).toBeUndefined();
     expect(text(result)).toContain("does not match the tool's declared output schema");
-    expect(text(result)).toContain('count: must be number');
+    expect(text(result)).toContain('count: is a string: send a number');
     expect(text(result)).toContain('label: is required');
     expect(text(result)).toContain('"count":"one"');
     expect(logger.warnings).toContainEqual(
@@ -1719,15 +1719,17 @@ describe('MCP results and output schemas (official client)', () => {
     const wrong = await callTool('SHAPES_LARGE', { wrong: true });
     expect(wrong.isError).toBe(true);
     expect(wrong.structuredContent).toBeUndefined();
-    expect(text(wrong)).toMatch(/^SHAPES_LARGE ran, but its result does not match .*count: must be number/);
+    expect(text(wrong)).toMatch(
+      /^SHAPES_LARGE ran, but its result does not match .*count: is a string: send a number/,
+    );
     expect(text(wrong).endsWith(`The result:\n${JSON.stringify(largeShape(true))}`)).toBe(true);
   });
 
   it('sends a result that is not an object the same way', async () => {
     for (const [kind, shown, problem] of [
-      ['string', 'seven', 'it is a string, not an object'],
-      ['array', '[7]', 'it is an array, not an object'],
-      ['null', 'null', 'it is null, not an object'],
+      ['string', 'seven', '(root): is a string: send an object'],
+      ['array', '[7]', '(root): is an array: send an object'],
+      ['null', 'null', '(root): is null: send an object'],
     ] as const) {
       const result = await callTool('SHAPES_NOT_OBJECT', { kind });
       expect(result.isError).toBe(true);
