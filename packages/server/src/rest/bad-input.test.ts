@@ -320,7 +320,7 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
         });
         expect(result.status, JSON.stringify(result.json)).toBe(400);
         expect(result.json.error.code).toBe('INVALID_REQUEST');
-        expect(result.json.error.message).toContain('body.queries.1.use_case');
+        expect(result.json.error.message).toContain('body.queries[1].use_case');
       }
     });
 

@@ -252,15 +252,15 @@ for (const backend of backends) {
       try {
         const sessionId = await session('user_1');
         const cases: Array<[Record<string, unknown>, string]> = [
-          [{ call_id: 'call_\0' }, 'items.0.call_id'],
-          [{ tool_slug: `${stock.slug}\u0007` }, 'items.0.tool_slug'],
-          [{ toolkit: 'shop\u001b[31m' }, 'items.0.toolkit'],
-          [{ error_code: 'E\0' }, 'items.0.error_code'],
-          [{ error_message: 'broken \0 here' }, 'items.0.error_message'],
-          [{ input: '{"a":"\0"}' }, 'items.0.input'],
-          [{ output: '\ud800' }, 'items.0.output'],
-          [{ call_id: 'c'.repeat(257) }, 'items.0.call_id'],
-          [{ output: 'o'.repeat(8193) }, 'items.0.output'],
+          [{ call_id: 'call_\0' }, 'items[0].call_id'],
+          [{ tool_slug: `${stock.slug}\u0007` }, 'items[0].tool_slug'],
+          [{ toolkit: 'shop\u001b[31m' }, 'items[0].toolkit'],
+          [{ error_code: 'E\0' }, 'items[0].error_code'],
+          [{ error_message: 'broken \0 here' }, 'items[0].error_message'],
+          [{ input: '{"a":"\0"}' }, 'items[0].input'],
+          [{ output: '\ud800' }, 'items[0].output'],
+          [{ call_id: 'c'.repeat(257) }, 'items[0].call_id'],
+          [{ output: 'o'.repeat(8193) }, 'items[0].output'],
         ];
         for (const [changes, field] of cases) {
           const answer = await call('POST', `/sessions/${sessionId}/logs`, { items: [item(changes)] });

@@ -230,7 +230,7 @@ describe('REST body validation is as precise as the SDK', () => {
     expect(answered.status).toBe(400);
     expect(answered.code).toBe('INVALID_REQUEST');
     expect(answered.message).toBe(
-      'Invalid request body: body.config.tags.0: unknown value "destructive"; use one of readOnlyHint, destructiveHint, idempotentHint, openWorldHint. Did you mean "destructiveHint"?',
+      'Invalid request body: body.config.tags[0]: unknown value "destructive"; use one of readOnlyHint, destructiveHint, idempotentHint, openWorldHint. Did you mean "destructiveHint"?',
     );
     // the same mistake through the SDK
     const error = await rejection(server.remote().create('user_lang', { tags: ['destructive' as never] }));
@@ -281,7 +281,7 @@ describe('REST body validation is as precise as the SDK', () => {
 
   it('inside { disable } the path goes down to the bad entry, not "Invalid input" at the union', async () => {
     const answered = await createSession({ tags: { disable: ['readOnly'] } });
-    expect(answered.message).toContain('body.config.tags.disable.0: unknown value "readOnly";');
+    expect(answered.message).toContain('body.config.tags.disable[0]: unknown value "readOnly";');
     expect(answered.message).toContain('Did you mean "readOnlyHint"?');
     expect(answered.message).not.toContain('Invalid input');
   });

@@ -103,7 +103,7 @@ describe('query parameters', () => {
     const answer = await get('/api/v1/connected-accounts?statuses=ACTIVE,ACTVE');
     expect(answer.status).toBe(400);
     expect(answer.json.error.message).toBe(
-      'Invalid request query: query.statuses.1: unknown value "ACTVE"; use one of INITIATED, ACTIVE, FAILED, EXPIRED, INACTIVE, REVOKED. Did you mean "ACTIVE"?',
+      'Invalid request query: query.statuses[1]: unknown value "ACTVE"; use one of INITIATED, ACTIVE, FAILED, EXPIRED, INACTIVE, REVOKED. Did you mean "ACTIVE"?',
     );
   });
 

@@ -1,5 +1,6 @@
 import type { ToolMuxError } from '@toolmux/core';
 import {
+  argumentPath,
   checkText,
   checkUserId,
   describeZodIssue,
@@ -72,7 +73,7 @@ export function route<
 
 /**
  * Parses one part of a request; a mismatch is a 400 that names every bad field (up to five) by its
- * REST path (`body.config.tags.0`), with the precise message of core's `describeZodIssue` (the value
+ * REST path (`body.config.tags[0]`), with the precise message of core's `describeZodIssue` (the value
  * a union came closest to, "did you mean", the known keys) rather than zod's "Invalid input".
  */
 export function parseRequestPart(
@@ -111,6 +112,17 @@ export async function parseLargeRequestPart(
   throw requestPartError(schema, value, 'body', result.issues, result.more);
 }
 
+/**
+ * A field's path in a part of the request, as a tool's argument refusals name one (see
+ * `argumentPath`): `body.config.tags[0]`, `body.headers["x.y"]`, `query.statuses[1]`; the part
+ * itself for the whole of it.
+ */
+export function requestPath(part: 'path' | 'query' | 'body', path: readonly PropertyKey[]): string {
+  if (path.length === 0) return part;
+  const rest = argumentPath(path);
+  return rest.startsWith('[') ? `${part}${rest}` : `${part}.${rest}`;
+}
+
 /** The 400 of a part: its first five issues, by REST path, and how many more there are. */
 function requestPartError(
   schema: z.ZodType,
@@ -126,7 +138,7 @@ function requestPartError(
   for (const issue of found) {
     if (issues.length === 5) break;
     const { path, message } = describeZodIssue(schema, value, issue);
-    const where = path.length > 0 ? `${part}.${path.join('.')}` : part;
+    const where = requestPath(part, path);
     const line = `${where}: ${message.replace(/\.$/, '')}`;
     if (issues.includes(line)) repeated++;
     else issues.push(line);
