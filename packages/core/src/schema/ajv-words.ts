@@ -45,13 +45,28 @@ export function typesInWords(types: readonly string[]): string {
   return listOf(types.map(typeNoun), 'or');
 }
 
-/** What a value of `type` is wrong as, and what to send. */
-function typeWords(got: unknown, types: readonly string[]): string {
-  return typeMismatchWords(got, typesInWords(types), {
+/**
+ * What a value of `type` is wrong as, and what to send; for a value not a number, by its kind and the
+ * types, written once ({@link typeWordsByKind}): 1,000 wrong items are one string, not 1,000 alike.
+ */
+function typeWords(got: unknown, type: unknown): string {
+  const key = typeof got === 'number' ? undefined : `${kindOf(got)}\u0000${String(type)}`;
+  let words = key === undefined ? undefined : typeWordsByKind.get(key);
+  if (words !== undefined) return words;
+  const types = typeList(type);
+  words = typeMismatchWords(got, typesInWords(types), {
     wantsInteger: types.includes('integer') && !types.includes('number'),
     showNumbers: false,
   });
+  if (key !== undefined) {
+    if (typeWordsByKind.size >= 1_024) typeWordsByKind.clear();
+    typeWordsByKind.set(key, words);
+  }
+  return words;
 }
+
+/** {@link typeWords} by the value's kind and the keyword's types, forgotten past 1,024. */
+const typeWordsByKind = new Map<string, string>();
 
 /** What a schema takes, in words, for a field left out (`a string`, `one of a, b`); undefined when it does not say. */
 function expectationOf(schema: unknown): string | undefined {
@@ -152,8 +167,11 @@ export interface WordBudget {
   hints: number;
 }
 
-/** The most "did you mean" hints one explanation gives (a message names the first 20 issues). */
-export const MAX_HINTS = 20;
+/**
+ * The most "did you mean" hints one explanation gives: each walks the allowed names (an enum of 5,000
+ * strings: 0.1 ms a hint; 20 of them more than doubled the check of 4,000 values not in it, 1.7 ms).
+ */
+export const MAX_HINTS = 5;
 
 /** A value not among `values` (an `enum`, a `const`, the values of a union's forms). */
 export function unknownAmong(got: unknown, values: readonly unknown[], budget: WordBudget): string {
@@ -192,7 +210,7 @@ export function ajvErrorWords(
   const at = (message: string) => ({ pointer, message });
   switch (error.keyword) {
     case 'type':
-      return at(typeWords(got, typeList(params.type)));
+      return at(typeWords(got, params.type));
     case 'enum':
       return at(unknownAmong(got, params.allowedValues as unknown[], budget));
     case 'const':
