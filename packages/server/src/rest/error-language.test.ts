@@ -237,6 +237,19 @@ describe('REST body validation is as precise as the SDK', () => {
     expect(error.message).toContain('Did you mean "destructiveHint"?');
   });
 
+  it('names an index in brackets and quotes a key that holds a dot, as a tool’s argument refusals do', async () => {
+    // before: 'body.config.tags.0: …' and 'body.config.authConfigs.my.kit: …', an index, a key and
+    // two keys alike
+    const tagged = await createSession({ tags: ['readOnlyHint', 5] });
+    expect(tagged.message).toBe(
+      'Invalid request body: body.config.tags[1]: unknown value 5; use one of readOnlyHint, destructiveHint, idempotentHint, openWorldHint.',
+    );
+    const keyed = await createSession({ authConfigs: { 'my.kit': 5 } });
+    expect(keyed.message).toBe(
+      'Invalid request body: body.config.authConfigs["my.kit"]: is a number: send a string.',
+    );
+  });
+
   it('a bad tag filter is refused alike in both modes, with the same code and words, before the remote SDK sends anything', async () => {
     const sent: string[] = [];
     const remote = new ToolMux({
