@@ -202,6 +202,12 @@ const CASES: Case[] = [
     names: /^has a key "x" that is too short: send a string of at least 2 characters$/,
   },
   {
+    keyword: 'propertyNames',
+    schema: { type: 'object', propertyNames: { enum: ['low', 'high'] } },
+    bad: { mid: 1 },
+    names: /^has an unknown key "mid"; use one of low, high$/,
+  },
+  {
     keyword: 'minProperties',
     schema: { type: 'object', minProperties: 1, maxProperties: 2 },
     bad: {},

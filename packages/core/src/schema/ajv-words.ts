@@ -231,8 +231,6 @@ export function ajvErrorWords(
       return at(sizeRangeWords(error, schema));
     case 'pattern':
       return at(patternWords(String(params.pattern)));
-    case 'format':
-      return at(`is not text in the ${String(params.format)} format: send text in that format`);
     case 'items':
     case 'additionalItems':
     case 'unevaluatedItems':
@@ -274,6 +272,9 @@ export function ajvErrorWords(
     case 'propertyNames': {
       const name = String(params.propertyName);
       const inner = keyError && ajvErrorWords({ ...keyError, data: name }, { hints: 0 }).message;
+      // a key not among the ones an `enum` or `const` lists: `has an unknown key "x"; use one of a, b`
+      if (inner?.startsWith('unknown value '))
+        return at(inner.replace('unknown value ', 'has an unknown key '));
       // the object's path, and the key named in the words, cut: a key may be a megabyte long
       return at(
         `has a key ${refusedValue(name)} that ${inner ?? 'is not valid: send a key this object takes (see the schema)'}`,
