@@ -41,7 +41,7 @@ export function typeList(type: unknown): string[] {
 }
 
 /** What the types take, in words: `a string or null`. */
-export function typesInWords(types: readonly string[]): string {
+function typesInWords(types: readonly string[]): string {
   return listOf(types.map(typeNoun), 'or');
 }
 
@@ -194,8 +194,9 @@ export function escapePointer(segment: string): string {
 }
 
 /**
- * One of Ajv's errors in words: the JSON Pointer of the value it is about (a key left out or not
- * taken: the key's own) and what is wrong there and what to send. `keyError`: for a `propertyNames`
+ * One of Ajv's errors in words: the JSON Pointer of the value it is about (a key left out: the key's
+ * own; a key not taken: its object's, the key named in the words) and what is wrong there and what
+ * to send. `keyError`: for a `propertyNames`
  * error, the error of the key itself (its `minLength`, `pattern`…), which Ajv reports before it.
  */
 export function ajvErrorWords(
