@@ -921,7 +921,7 @@ export class PostgresStore implements Store {
     const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
       client.query<R>({ text, values, query_timeout: this.timeouts.migrationTimeoutMs } as QueryConfig);
     try {
-      await this.#lockMigrations(query);
+      await this.lockMigrations(query);
       await query('BEGIN');
       if (this.schema !== undefined) {
         const existing = await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
@@ -956,7 +956,7 @@ export class PostgresStore implements Store {
         await query('BEGIN');
       }
       await query('COMMIT');
-      await query('SELECT pg_advisory_unlock(hashtext($1))', [this.#migrationLockKey()]);
+      await query('SELECT pg_advisory_unlock(hashtext($1))', [this.migrationLockKey()]);
       client.release();
     } catch (error) {
       // the connection is discarded, which ends the transaction and lets go of the lock: no ROLLBACK,
@@ -969,7 +969,9 @@ export class PostgresStore implements Store {
     }
   }
 
-  #migrationLockKey(): string {
+  // `private`, not `#`: tests call the store through a Proxy (a store without some methods), which
+  // `#` members refuse as a receiver
+  private migrationLockKey(): string {
     return `toolmux_migrations:${this.schema ?? ''}`;
   }
 
@@ -980,12 +982,14 @@ export class PostgresStore implements Store {
    * CONCURRENTLY` of the instance holding the lock would wait for in turn. Gives up after
    * migrationTimeoutMs.
    */
-  async #lockMigrations(query: (text: string, values?: unknown[]) => Promise<QueryResult>): Promise<void> {
+  private async lockMigrations(
+    query: (text: string, values?: unknown[]) => Promise<QueryResult>,
+  ): Promise<void> {
     const timeoutMs = this.timeouts.migrationTimeoutMs;
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const { rows } = await query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
-        this.#migrationLockKey(),
+        this.migrationLockKey(),
       ]);
       if (rows[0]?.locked === true) return;
       if (performance.now() >= deadline) {
