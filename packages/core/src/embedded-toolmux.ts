@@ -18,7 +18,7 @@ import type {
   CreateAuthConfigOptions,
   UpdateAuthConfigOptions,
 } from './auth/types.js';
-import { Catalog } from './catalog/catalog.js';
+import { Catalog, toolkitMatchesSearch } from './catalog/catalog.js';
 import { declaredToolkitsSliced, declaredToolsSliced, isDeclaredTool } from './catalog/declarations.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
@@ -761,13 +761,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       const offset = decodeOffsetCursor(query.cursor);
       const needle = query.search?.trim().toLowerCase();
       const all = [...this.catalog.toolkits.values()]
-        .filter(
-          (toolkit) =>
-            !needle ||
-            toolkit.slug.includes(needle) ||
-            toolkit.name.toLowerCase().includes(needle) ||
-            toolkit.description.toLowerCase().includes(needle),
-        )
+        .filter((toolkit) => !needle || toolkitMatchesSearch(toolkit, needle))
         .sort((a, b) => a.slug.localeCompare(b.slug));
       return {
         items: all.slice(offset, offset + limit).map(toolkitInfo),

@@ -195,6 +195,8 @@ describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => 
         (await rejection(session.toolkits({ toolkits: ['notes', 'github'] }), 'INVALID_REQUEST')).message,
       ).toContain('"github"');
       expect(await slugs({ search: 'NOTE' })).toEqual(['notes']);
+      // by a keyword of the toolkit (a noun of its objects its name does not say)
+      expect(await slugs({ search: 'memo' })).toEqual(['notes']);
       expect(await slugs({ search: 'note', toolkits: ['mail'] })).toEqual([]);
       expect(await slugs({ connected: false })).toEqual(['mail']);
       const first = await session.toolkits({ limit: 2 });

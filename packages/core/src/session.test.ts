@@ -377,6 +377,10 @@ describe('direct access', () => {
     expect(mail).toMatchObject({ slug: 'mail', noAuth: false, authSchemes: ['api_key'], toolCount: 1 });
     // a toolkit's keywords, which search reads as words of its tools, are listed with it
     expect(list.items[0]!.keywords).toEqual(['memo', 'jotting']);
+    // and a search finds a toolkit by them (it matched slug, name and description only)
+    expect((await mux.toolkits.list({ search: 'Jotting' })).items.map((item) => item.slug)).toEqual([
+      'notes',
+    ]);
     expect(mail.keywords).toEqual([]);
     await expect(mux.toolkits.get('maill')).rejects.toMatchObject({ code: 'TOOLKIT_NOT_FOUND' });
   });

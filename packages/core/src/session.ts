@@ -16,7 +16,7 @@ import {
 } from './auth/connection-waiter.js';
 import { proxyExecute } from './auth/proxy.js';
 import type { ConnectionResult, ProxyExecuteRequest, ProxyExecuteResponse } from './auth/types.js';
-import type { Catalog } from './catalog/catalog.js';
+import { type Catalog, toolkitMatchesSearch } from './catalog/catalog.js';
 import { lowerCaseSlug } from './catalog/define.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
@@ -175,7 +175,7 @@ export interface AuthorizeOptions {
 export interface SessionToolkitsOptions {
   /** Only these toolkits (of the session's). */
   toolkits?: string[];
-  /** Only toolkits whose slug, name or description contains this text (any case). */
+  /** Only toolkits whose slug, name, description or one of whose keywords contains this text (any case). */
   search?: string;
   /** Only connected (`true`) or unconnected (`false`) toolkits. */
   connected?: boolean;
@@ -1348,10 +1348,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       .filter((slug) => !only || only.has(slug))
       .filter((slug) => {
         if (!needle) return true;
-        const toolkit = this.#runtime.catalog.getToolkit(slug);
-        return [toolkit.slug, toolkit.name, toolkit.description].some((text) =>
-          text.toLowerCase().includes(needle),
-        );
+        return toolkitMatchesSearch(this.#runtime.catalog.getToolkit(slug), needle);
       });
     let items = await Promise.all(toolkitSlugs.sort().map((slug) => this.#toolkitInfo(slug)));
     if (options.connected !== undefined)

@@ -26,6 +26,17 @@ function customToolkit(slug: string): Toolkit {
   };
 }
 
+/**
+ * Whether `toolkit` is one a toolkits listing's `search` text names (`needle`: trimmed, lower case):
+ * its slug, name or description contains it, or one of its keywords does (nouns of its objects that
+ * its name may not say: "memo" for a notes toolkit).
+ */
+export function toolkitMatchesSearch(toolkit: Toolkit, needle: string): boolean {
+  return [toolkit.slug, toolkit.name, toolkit.description, ...toolkit.keywords].some((text) =>
+    text.toLowerCase().includes(needle),
+  );
+}
+
 /** The search document of a tool: what the index ranks on. */
 export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): SearchDocument {
   const properties = (tool.inputSchema.properties ?? {}) as Record<string, { description?: unknown }>;

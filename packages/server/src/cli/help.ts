@@ -69,7 +69,7 @@ Lists the catalog the server would serve: the config file's toolkits (else the b
 
 Options:
   --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
-  --search <text>        Only toolkits whose slug, name or description contains the text
+  --search <text>        Only toolkits whose slug, name, description or keywords contain the text
   --toolkits <module>    Add the toolkits a module exports
   --json                 Print JSON
   -h, --help             Show this help`,

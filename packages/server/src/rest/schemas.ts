@@ -607,7 +607,9 @@ export const SessionToolkitsQuery = z.strictObject({
     .string()
     .max(256)
     .optional()
-    .describe('Only toolkits whose slug, name or description contains this text (any case).'),
+    .describe(
+      'Only toolkits whose slug, name, description or one of whose keywords contains this text (any case).',
+    ),
 });
 
 export const ToolkitSchema = component(
@@ -635,7 +637,11 @@ export const ToolkitListSchema = component(
 );
 
 export const ListToolkitsQuery = z.strictObject({
-  search: z.string().max(200).optional().describe('Text in the slug, name or description.'),
+  search: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('Text in the slug, name, description or one of the keywords.'),
   limit: limit(500),
   cursor,
 });
