@@ -11,7 +11,7 @@ import {
   typeMismatchWords,
   unknownValueWords,
 } from '../util/refusal-words.js';
-import { listOf, MAX_LISTED_KEYS, unknownKeysMessage } from '../util/zod-issues.js';
+import { listOf, unknownKeysMessage } from '../util/zod-issues.js';
 
 /**
  * Ajv's errors of a JSON Schema tool's value in the words a zod tool's issues are told in (see
@@ -185,7 +185,7 @@ function unknownKeyWords(key: string, schema: Schema, budget: WordBudget): strin
   const known = isSchema(schema.properties) ? Object.keys(schema.properties) : [];
   const hint = budget.hints > 0;
   if (hint) budget.hints--;
-  return unknownKeysMessage([key], known, { hint, maxKnown: MAX_LISTED_KEYS }).replace(/\.$/, '');
+  return unknownKeysMessage([key], known, { hint }).replace(/\.$/, '');
 }
 
 /** The JSON Pointer segment of a key. */

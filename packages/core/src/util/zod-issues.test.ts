@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { describeZodIssue, MAX_LISTED_KEYS } from './zod-issues.js';
+import { describeZodIssue, MAX_KNOWN_KEYS, MAX_LISTED_KEYS } from './zod-issues.js';
 
 /** The message for the first issue of `input` against `schema`. */
 function messageOf(schema: z.ZodType, input: unknown): string {
@@ -27,6 +27,19 @@ describe('describeZodIssue: unknown keys', () => {
       `unknown keys ${Array.from({ length: MAX_LISTED_KEYS }, (_, n) => `"k${n}"`).join(', ')} and 29,990 more. Known keys: user_id, config.`,
     );
     expect(messageOf(body, unknown(300_000)).length).toBe(message.length + 1);
+  });
+
+  it(`names the first ${MAX_KNOWN_KEYS} known keys of many, then how many more, however the unknown key is refused`, () => {
+    const wide = z.strictObject(
+      Object.fromEntries(Array.from({ length: 300 }, (_, n) => [`p${n}`, z.number().optional()])),
+    );
+    const first = Array.from({ length: MAX_KNOWN_KEYS }, (_, n) => `p${n}`).join(', ');
+    // (every one of the 300 was listed, for each object with an unknown key)
+    expect(messageOf(wide, { p1: 1, extra: 1 })).toBe(
+      `unknown key "extra". Known keys: ${first} and 280 more.`,
+    );
+    const union = z.union([wide, z.strictObject({ q: z.string() })]);
+    expect(messageOf(union, { p1: 1, q: 'a' })).toContain(`Known keys: ${first} and 281 more.`);
   });
 });
 

@@ -181,7 +181,7 @@ function objectFits(
     return { branches: closest.map((fit) => fit.issues), message: unknownKeysMessage(refusedByAll, known) };
   return {
     branches: closest.map((fit) => fit.issues),
-    message: `the keys ${listOf(given, 'and', quotedKey)} do not go together: give ${given.length === 2 ? 'one of them' : 'the keys of one form'}.${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
+    message: `the keys ${listOf(given, 'and', quotedKey)} do not go together: give ${given.length === 2 ? 'one of them' : 'the keys of one form'}.${known.length > 0 ? ` Known keys: ${knownKeysText(known, MAX_KNOWN_KEYS)}.` : ''}`,
   };
 }
 
@@ -228,9 +228,18 @@ function ownerIssue(
   return undefined;
 }
 
+/** `known` joined, of many the first `max` and how many more. */
+function knownKeysText(known: readonly string[], max: number): string {
+  return known.length > max
+    ? `${known.slice(0, max).join(', ')} and ${(known.length - max).toLocaleString('en')} more`
+    : known.join(', ');
+}
+
 /**
  * "unknown key …", with the closest known key (unless `hint` is false) and the known keys (of many,
- * the first `maxKnown` and how many more).
+ * the first `maxKnown`, {@link MAX_KNOWN_KEYS} by default, and how many more: a tool of hundreds of
+ * properties, with an unknown key in each of a thousand items, was answered with every known key
+ * for each of them).
  */
 export function unknownKeysMessage(
   unknown: readonly string[],
@@ -239,11 +248,8 @@ export function unknownKeysMessage(
 ): string {
   const keys = listOf(unknown, ',', quotedKey);
   const hint = unknown.length === 1 && options.hint !== false ? didYouMean(unknown[0]!, known) : '';
-  const maxKnown = options.maxKnown ?? known.length;
-  const listed =
-    known.length > maxKnown
-      ? `${known.slice(0, maxKnown).join(', ')} and ${(known.length - maxKnown).toLocaleString('en')} more`
-      : known.join(', ');
+  const maxKnown = options.maxKnown ?? MAX_KNOWN_KEYS;
+  const listed = knownKeysText(known, maxKnown);
   return `unknown key${unknown.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${listed}.` : ''}`;
 }
 
@@ -253,6 +259,12 @@ export function unknownKeysMessage(
  * say it twice).
  */
 export const MAX_LISTED_KEYS = 10;
+
+/**
+ * The known keys an unknown key's message names, of more: a config's or a tool's usual dozen or so
+ * are all named, a schema of hundreds of properties is not written out for every refused object.
+ */
+export const MAX_KNOWN_KEYS = 20;
 
 /** What a zod issue expected, in words (`a string`, `one of low, high`); undefined when it does not say. */
 function expectationOf(issue: Issue, depth = 0): string | undefined {
