@@ -121,6 +121,45 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
     }
   });
 
+  it('let an instance of the previous release start meanwhile: it takes the migration lock at once, finds them recorded, and no one deadlocks', {
+    timeout: 60_000,
+  }, async () => {
+    const database = await createTestPostgresStore();
+    let reader: OpenLogReader | undefined;
+    try {
+      await buildAt(database, 19);
+      reader = await openLogReader(database.schema);
+      const migrating = database.store.migrate().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await migrationWaiting(database, reader);
+      // the previous release's start: its migration lock, waited for inside a transaction (a
+      // snapshot, which the concurrent build waits for: held by the build's instance, the two deadlocked)
+      await database.withClient(async (client) => {
+        await client.query("SET lock_timeout = '2s'");
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+          `toolmux_migrations:${database.schema}`,
+        ]);
+        const { rows } = await client.query<{ version: number }>(
+          'SELECT max(version) AS version FROM toolmux_migrations',
+        );
+        expect(rows[0]!.version).toBe(ALL_VERSIONS.at(-1));
+        await client.query('COMMIT');
+      });
+      await reader.commit();
+      expect(await migrating).toBeUndefined();
+      expect(await indexValidity(database, NEW_INDEXES)).toEqual({
+        toolmux_execution_logs_tool_slug_id: true,
+        toolmux_execution_logs_parent_id: true,
+      });
+    } finally {
+      await reader?.end().catch(() => {});
+      await database.cleanup();
+    }
+  });
+
   it('build again an index whose concurrent build was cut off (left invalid), on the next start', {
     timeout: 60_000,
   }, async () => {

@@ -8,6 +8,7 @@ import {
   ATTEMPT_CONDITION,
   type IndexChange,
   indexStatements,
+  MIGRATIONS,
   MIGRATIONS_TABLE_SQL,
   type Migration,
   NEVER_CONNECTED_CONDITION,
@@ -214,7 +215,7 @@ function timeoutsOf(options: PostgresStoreOptions): PostgresTimeouts {
  */
 export const ONLINE_INDEX_FROM_BYTES = 8 * 1024 * 1024;
 
-/** How often {@link PostgresStore.migrate} asks again for the migration lock another instance holds. */
+/** How often a migration asks again for the index-build lock another instance holds (see `ensureIndexes`). */
 const MIGRATION_LOCK_POLL_MS = 100;
 
 type MigrationQuery = <R extends QueryResultRow = QueryResultRow>(
@@ -228,6 +229,27 @@ async function largeTable(query: MigrationQuery, table: string): Promise<boolean
     table,
   ]);
   return Number(rows[0]?.bytes ?? 0) >= ONLINE_INDEX_FROM_BYTES;
+}
+
+/**
+ * The index migrations of `migrations` whose indexes the database lacks, holds invalid (a concurrent
+ * build cut off), or that still hold an index they drop: one catalog read.
+ */
+async function unbuilt(query: MigrationQuery, migrations: readonly Migration[]): Promise<Migration[]> {
+  const names = migrations.flatMap(({ indexes }) => [
+    ...indexes!.create.map((index) => index.name),
+    ...(indexes!.drop ?? []),
+  ]);
+  const { rows } = await query<{ name: string; valid: boolean | null }>(
+    'SELECT name, (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(name)) AS valid FROM unnest($1::text[]) AS name',
+    [names],
+  );
+  const validity = new Map(rows.map((row) => [row.name, row.valid]));
+  return migrations.filter(
+    ({ indexes }) =>
+      indexes!.create.some((index) => validity.get(index.name) !== true) ||
+      (indexes!.drop ?? []).some((name) => validity.get(name) !== null),
+  );
 }
 
 /**
@@ -908,32 +930,28 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Runs pending migrations in one transaction, under an advisory lock that the connection holds
-   * until they are all applied, so server processes starting at once apply each migration exactly
-   * once. A migration that only makes indexes, on a table of {@link ONLINE_INDEX_FROM_BYTES} or more,
-   * is the exception: the transaction so far commits, its indexes are built `CONCURRENTLY` (see
-   * `IndexChange`: the instances still serving go on writing the table meanwhile), it is recorded,
-   * and the rest run in a new transaction.
+   * Runs pending migrations in one transaction that holds an advisory lock, so server processes
+   * starting at once apply each migration exactly once. A migration that only makes indexes, on a
+   * table of {@link ONLINE_INDEX_FROM_BYTES} or more, is recorded there and its indexes are built
+   * after it, `CONCURRENTLY` (see `IndexChange`: the instances still serving go on writing the
+   * table), by {@link ensureIndexes}.
    */
   async migrate(): Promise<void> {
     const client = await this.connect('connect to run migrations');
-    // each statement may wait for another instance's migrations (the lock) or rewrite a large table
+    // each statement may wait for another instance's migrations (the lock) or build a large index
     const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
       client.query<R>({ text, values, query_timeout: this.timeouts.migrationTimeoutMs } as QueryConfig);
     try {
-      await this.lockMigrations(query);
       await query('BEGIN');
+      await query('SELECT pg_advisory_xact_lock(hashtext($1))', [`toolmux_migrations:${this.schema ?? ''}`]);
       if (this.schema !== undefined) {
         const existing = await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
         if (existing.rowCount === 0) await query(`CREATE SCHEMA "${this.schema}"`);
       }
       await query(MIGRATIONS_TABLE_SQL.postgres);
       const applied = await query<AppliedMigration>('SELECT version, name FROM toolmux_migrations');
-      const record = (migration: Migration) =>
-        query('INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())', [
-          migration.version,
-          migration.name,
-        ]);
+      // the migrations announced here whose indexes ensureIndexes builds (not announced again)
+      const deferred = new Set<number>();
       for (const migration of pendingMigrations(applied.rows)) {
         const { indexes } = migration;
         const concurrently = indexes !== undefined && (await largeTable(query, indexes.table));
@@ -944,60 +962,79 @@ export class PostgresStore implements Store {
           concurrently,
           fresh: applied.rows.length === 0,
         });
-        if (!concurrently) {
-          await query(migration.sql.postgres);
-          await record(migration);
-          continue;
-        }
-        await query('COMMIT');
-        await buildIndexesConcurrently(query, indexes!);
-        if (migration.postgresAfter !== undefined) await query(migration.postgresAfter);
-        await record(migration);
-        await query('BEGIN');
+        // one of a large table's indexes: built after this transaction (ensureIndexes)
+        if (concurrently) deferred.add(migration.version);
+        else await query(migration.sql.postgres);
+        await query('INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())', [
+          migration.version,
+          migration.name,
+        ]);
       }
       await query('COMMIT');
-      await query('SELECT pg_advisory_unlock(hashtext($1))', [this.migrationLockKey()]);
+      await this.ensureIndexes(query, deferred);
       client.release();
     } catch (error) {
-      // the connection is discarded, which ends the transaction and lets go of the lock: no ROLLBACK,
-      // which a connection that went silent would not answer either
+      // the connection is discarded, which ends the transaction and lets go of the locks: no
+      // ROLLBACK, which a connection that went silent would not answer either
       client.release(true);
-      // a database migrated by a newer toolmux (pendingMigrations), the lock held too long by another
-      // instance: said as they are, not as a failure of the database
+      // a database migrated by a newer toolmux (pendingMigrations), the index lock held too long by
+      // another instance: said as they are, not as a failure of the database
       if (ToolMuxError.isInstance(error)) throw error;
       throw this.failure('run migrations', error, 'migration');
     }
   }
 
+  /**
+   * Builds the indexes of the recorded index migrations that the database lacks (or holds invalid,
+   * or still holds an index they drop), `CONCURRENTLY`, each migration's `postgresAfter` after them:
+   * those of a large table that {@link migrate} recorded just now, or that an instance cut off while
+   * building left. One catalog read when there are none (every start). Under an advisory lock of its
+   * own, not the migration lock: the previous release waits for the migration lock inside a
+   * transaction, which keeps a snapshot, which a concurrent build waits for (the two would deadlock);
+   * this lock is asked for again every {@link MIGRATION_LOCK_POLL_MS}, so that no one waits for it
+   * holding a snapshot either.
+   */
   // `private`, not `#`: tests call the store through a Proxy (a store without some methods), which
   // `#` members refuse as a receiver
-  private migrationLockKey(): string {
-    return `toolmux_migrations:${this.schema ?? ''}`;
+  private async ensureIndexes(query: MigrationQuery, announced: ReadonlySet<number>): Promise<void> {
+    const changes = MIGRATIONS.filter((migration) => migration.indexes !== undefined);
+    if ((await unbuilt(query, changes)).length === 0) return;
+    const key = `toolmux_migration_indexes:${this.schema ?? ''}`;
+    await this.lockIndexBuilds(query, key);
+    // another instance may have built them while this one waited
+    for (const migration of await unbuilt(query, changes)) {
+      // one an instance cut off while building left, or that another instance recorded just now
+      if (!announced.has(migration.version)) {
+        announceMigration({
+          dialect: 'postgres',
+          version: migration.version,
+          name: migration.name,
+          concurrently: true,
+          fresh: false,
+        });
+      }
+      await buildIndexesConcurrently(query, migration.indexes!);
+      if (migration.postgresAfter !== undefined) await query(migration.postgresAfter);
+    }
+    await query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
   }
 
-  /**
-   * Takes the migration lock of this schema for the connection (not for a transaction: a migration
-   * of indexes commits part way). Asked for again every {@link MIGRATION_LOCK_POLL_MS} rather than
-   * waited for in one statement: a waiting statement keeps a snapshot, which a `CREATE INDEX
-   * CONCURRENTLY` of the instance holding the lock would wait for in turn. Gives up after
-   * migrationTimeoutMs.
-   */
-  private async lockMigrations(
-    query: (text: string, values?: unknown[]) => Promise<QueryResult>,
-  ): Promise<void> {
+  /** Takes the index-build lock `key` for the connection, asked for every {@link MIGRATION_LOCK_POLL_MS}; gives up after migrationTimeoutMs. */
+  private async lockIndexBuilds(query: MigrationQuery, key: string): Promise<void> {
     const timeoutMs = this.timeouts.migrationTimeoutMs;
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const { rows } = await query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
-        this.migrationLockKey(),
-      ]);
+      const { rows } = await query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+        [key],
+      );
       if (rows[0]?.locked === true) return;
       if (performance.now() >= deadline) {
         throw new ToolMuxError({
           code: 'STORE_ERROR',
           message:
-            `The postgres store failed to run migrations: another toolmux instance has been migrating this database for more than ${timeoutMs} ms (it holds the migration lock). ` +
-            'Wait for it to finish; if it only needs longer (indexes of a large table), raise migration_timeout in the store URL (migrationTimeoutMs of PostgresStore.create).',
+            `The postgres store failed to run migrations: another toolmux instance has been building indexes of a large table for more than ${timeoutMs} ms. ` +
+            'Wait for it to finish; if it only needs longer, raise migration_timeout in the store URL (migrationTimeoutMs of PostgresStore.create).',
           details: { operation: 'run migrations', timeout: 'migration_timeout', timeoutMs },
         });
       }
