@@ -1,4 +1,5 @@
 import { ToolSchema } from '@modelcontextprotocol/sdk/types.js';
+import { argumentPath, describeZodIssue } from '@toolmux/core/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mcpListedTool, mcpToolIssue } from './listed-tool.js';
@@ -63,8 +64,8 @@ const tool = fc.record(
 function wholeIssue(value: unknown): string | undefined {
   const checked = ToolSchema.safeParse(value);
   if (checked.success) return undefined;
-  const [first] = checked.error.issues;
-  return `${first!.path.map(String).join('.') || 'the tool'}: ${first!.message}`;
+  const { path, message } = describeZodIssue(ToolSchema, value, checked.error.issues[0]!);
+  return `${path.length === 0 ? 'the tool' : argumentPath(path)}: ${message.replace(/\.$/, '')}`;
 }
 
 /** What a boolean property schema is listed as: the object schema it equals. */
@@ -95,7 +96,14 @@ describe("a listed tool is checked with the SDK's ToolSchema", () => {
   it('gives its verdict and first issue on any tool as listed, though it does not walk the schemas whole', () => {
     fc.assert(
       fc.property(tool, (value) => {
-        expect(mcpToolIssue(value as never)).toBe(wholeIssue(rewrittenTool(value)));
+        const issue = mcpToolIssue(value as never);
+        expect(issue).toBe(wholeIssue(rewrittenTool(value)));
+        // in a refused argument's words and paths, not zod's ("Invalid input: expected array",
+        // `required.0`)
+        if (issue === undefined) return;
+        const [where, ...words] = issue.split(': ');
+        expect(where).not.toMatch(/\.\d/);
+        expect(words.join(': ')).not.toMatch(/Invalid input|expected .*received/);
       }),
       { numRuns: 2_000 },
     );
@@ -137,7 +145,7 @@ describe("a listed tool is checked with the SDK's ToolSchema", () => {
     );
     expect(withoutOutput).toEqual({ tool: { name: 'A_TOOL', inputSchema }, withOutputSchema: false });
     expect(problems).toEqual([
-      "toolmux server: A_TOOL is listed over MCP without its output schema, which MCP's Tool shape does not take (outputSchema.required: Invalid input: expected array, received string).",
+      "toolmux server: A_TOOL is listed over MCP without its output schema, which MCP's Tool shape does not take (outputSchema.required: is a string: send an array).",
     ]);
     const left = mcpListedTool(
       { name: 'B_TOOL', inputSchema: { type: 'object', properties: { a: null } } as never },
@@ -154,5 +162,11 @@ describe("a listed tool is checked with the SDK's ToolSchema", () => {
     );
     expect(problems[2]).toContain('(inputSchema.properties.ppp');
     expect(problems[2]!.length).toBeLessThan(600);
+    // an index in brackets, as a tool's refused arguments name one
+    mcpListedTool(
+      { name: 'D_TOOL', inputSchema, outputSchema: { type: 'object', required: ['a', 1] } as never },
+      (problem) => problems.push(problem),
+    );
+    expect(problems[3]).toContain('(outputSchema.required[1]: is a number: send a string).');
   });
 });

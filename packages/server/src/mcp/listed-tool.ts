@@ -1,5 +1,5 @@
 import { type Tool as McpTool, ToolSchema } from '@modelcontextprotocol/sdk/types.js';
-import { isPlainObject, setOwn } from '@toolmux/core/internal';
+import { argumentPath, describeZodIssue, isPlainObject, setOwn } from '@toolmux/core/internal';
 
 /**
  * What `tools/list` may show of a tool: what MCP's `Tool` shape (the SDK's `ToolSchema`) takes. The
@@ -61,14 +61,20 @@ const MAX_ISSUE_LENGTH = 300;
 
 /** `ToolSchema`'s first issue with a tool of these parts, or undefined when it takes the tool. */
 function toolIssue(tool: McpTool, inputStandIn: unknown, outputStandIn?: unknown): string | undefined {
-  const checked = ToolSchema.safeParse({
+  const checkedTool = {
     ...tool,
     inputSchema: inputStandIn,
     ...(outputStandIn === undefined ? {} : { outputSchema: outputStandIn }),
-  });
+  };
+  const checked = ToolSchema.safeParse(checkedTool);
   if (checked.success) return undefined;
   const [first] = checked.error.issues;
-  const issue = `${first?.path.map(String).join('.') || 'the tool'}: ${first?.message ?? 'not an MCP tool'}`;
+  if (first === undefined) return 'the tool: is not an MCP tool';
+  // in the words and paths of a tool's refused arguments (`outputSchema.required: is a string: send
+  // an array`), not zod's ("outputSchema.required: Invalid input: expected array, received string")
+  const { path, message } = describeZodIssue(ToolSchema, checkedTool, first);
+  const where = path.length === 0 ? 'the tool' : argumentPath(path);
+  const issue = `${where}: ${message.replace(/\.$/, '')}`;
   // a path names a property of the schema, whose name may be of any length: the log line is not
   return issue.length > MAX_ISSUE_LENGTH ? `${issue.slice(0, MAX_ISSUE_LENGTH)}…` : issue;
 }

@@ -1048,6 +1048,16 @@ describe('MCP protocol edges', () => {
     expect(unnamed.error.message).toContain('it is missing');
     const task = await call({ name: 'TASKS_LIST_TASKS', task: { ttl: 'soon' } });
     expect(task.error).toMatchObject({ code: -32602, message: expect.stringContaining('params.task.ttl') });
+    // in a refused argument's words and paths, not zod's ("Invalid input: expected number")
+    expect(task.error.message).toBe(
+      'tools/call params.task.ttl: is a string: send a number (see the tools/call request of the MCP specification).',
+    );
+    const listed = await call({ name: 'TASKS_LIST_TASKS', task: [1] });
+    expect(listed.error).toEqual({
+      code: -32602,
+      message:
+        'tools/call params.task: is an array: send an object (see the tools/call request of the MCP specification).',
+    });
   });
 
   it('repeats a value of the request in an error quoted and cut to 200 characters, whichever it is', async () => {

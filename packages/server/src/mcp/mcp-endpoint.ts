@@ -39,7 +39,13 @@ import type { CachedSession, SessionCache } from '../session-cache.js';
 import { acceptsEventStream, acceptsJson } from './accept.js';
 import { type EarlyCancelLimits, EarlyCancels } from './early-cancels.js';
 import { mcpListedTool } from './listed-tool.js';
-import { cancellationOf, isJsonRpcMessage, progressTokenOf, toolCallOf } from './message-check.js';
+import {
+  cancellationOf,
+  isJsonRpcMessage,
+  paramsPath,
+  progressTokenOf,
+  toolCallOf,
+} from './message-check.js';
 
 /**
  * Limits and browser access of the MCP endpoint (`createServer({ mcp })`). Every limit answers with a
@@ -995,7 +1001,7 @@ export class McpEndpoint {
         case 'tools/call': {
           const call = toolCallOf(message);
           if (!call.success) {
-            return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, call.path));
+            return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, call));
           }
           const { name } = call;
           const spec = (await this.#view(entry)).specs.get(name);
@@ -1070,7 +1076,7 @@ function typeOfValue(value: unknown): string {
 /** What is wrong with the params of a tools/call request its schema refused, and how to send them. */
 function badToolCallParams(
   params: Record<string, unknown> | undefined,
-  issuePath: readonly PropertyKey[],
+  issue: { readonly path: readonly PropertyKey[]; readonly message: string },
 ): string {
   if (typeof params?.name !== 'string') {
     return `tools/call needs params.name, the name of a tool from tools/list (it is ${typeOfValue(params?.name)}).`;
@@ -1078,7 +1084,9 @@ function badToolCallParams(
   if (!isPlainObject(params.arguments) && params.arguments !== undefined) {
     return `tools/call params.arguments is ${typeOfValue(params.arguments)}: send the tool's arguments as an object (its inputSchema), or leave it out for none.`;
   }
-  return `tools/call params.${issuePath.slice(1).map(String).join('.') || '(params)'} is not valid: see the tools/call request of the MCP specification.`;
+  // the path and words of a refused argument (`params.task.ttl: is a string: send a number`), not a
+  // dotted path (`params.a.0`) with zod's words
+  return `tools/call ${paramsPath(issue.path)}: ${issue.message.replace(/\.$/, '')} (see the tools/call request of the MCP specification).`;
 }
 
 /** What {@link McpEndpoint}'s `#answer` gives for a request the client cancelled: no response. */

@@ -6,7 +6,7 @@ import {
   type JSONRPCRequest,
   ProgressTokenSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { isPlainObject, type ZodInternals } from '@toolmux/core/internal';
+import { argumentPath, describeZodIssue, isPlainObject, type ZodInternals } from '@toolmux/core/internal';
 
 /**
  * The MCP SDK's verdicts on incoming messages, without zod walking what they accept whatever it is.
@@ -101,21 +101,29 @@ export function isJsonRpcMessage(
 }
 
 /**
- * A tools/call request's name and arguments (`CallToolRequestSchema`'s verdict), or the path of the
- * first issue of its params. The arguments are the parsed object itself, not zod's copy.
+ * A tools/call request's name and arguments (`CallToolRequestSchema`'s verdict), or the first issue
+ * of its params: its path (deeper than zod's where a union's closest form is named) and its words,
+ * as a tool's refused arguments are worded (core's `describeZodIssue`: `is a string: send a
+ * number`, not zod's "Invalid input: expected number, received string"). The arguments are the
+ * parsed object itself, not zod's copy.
  */
 export function toolCallOf(
   message: JSONRPCRequest,
 ):
   | { success: true; name: string; arguments: Record<string, unknown> | undefined }
-  | { success: false; path: PropertyKey[] } {
+  | { success: false; path: PropertyKey[]; message: string } {
   const { params } = message;
   const checkedParams = standIn(CallToolRequestSchema.shape.params as unknown as Internals, params);
   // `arguments: null` is no arguments (as a null tools/list cursor is no cursor): clients send null
   // for a tool without parameters
   if (isPlainObject(checkedParams) && checkedParams.arguments === null) delete checkedParams.arguments;
-  const checked = CallToolRequestSchema.safeParse({ method: message.method, params: checkedParams });
-  if (!checked.success) return { success: false, path: checked.error.issues[0]?.path ?? [] };
+  const checkedRequest = { method: message.method, params: checkedParams };
+  const checked = CallToolRequestSchema.safeParse(checkedRequest);
+  if (!checked.success) {
+    const [first] = checked.error.issues;
+    if (first === undefined) return { success: false, path: [], message: 'is not valid.' };
+    return { success: false, ...describeZodIssue(CallToolRequestSchema, checkedRequest, first) };
+  }
   const { name, arguments: args } = params as { name: string; arguments?: Record<string, unknown> | null };
   return { success: true, name, arguments: args ?? undefined };
 }
@@ -144,4 +152,16 @@ export function progressTokenOf(message: JSONRPCRequest): string | number | unde
   if (!isPlainObject(meta) || !Object.hasOwn(meta, 'progressToken')) return undefined;
   const checked = ProgressTokenSchema.safeParse(meta.progressToken);
   return checked.success ? checked.data : undefined;
+}
+
+/**
+ * A path in a request's `params` as a tool's refused arguments name one (see `argumentPath`):
+ * `params.task.ttl`, `params._meta.progressToken`, `params.arguments.tags[0]`; `params` itself for
+ * an empty path. `path` starts at the request (its first key is `params`).
+ */
+export function paramsPath(path: readonly PropertyKey[]): string {
+  const rest = path[0] === 'params' ? path.slice(1) : path;
+  if (rest.length === 0) return 'params';
+  const words = argumentPath(rest);
+  return words.startsWith('[') ? `params${words}` : `params.${words}`;
 }
