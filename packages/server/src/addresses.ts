@@ -5,11 +5,11 @@ import ipaddr from 'ipaddr.js';
 /**
  * The addresses and CIDR ranges of an option (`metrics.allowFrom`, `connections.unlimited`), as a
  * list to check client addresses against; an entry that is neither is refused with `code`, naming
- * the option.
+ * it by its path in the config as a refused value is named (`connections.unlimited[1]`).
  */
 export function addressListOf(entries: readonly string[], option: string, code: ToolMuxErrorCode): BlockList {
   const list = new BlockList();
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     const [address = '', prefixText] = entry.split('/');
     const family = isIP(address);
     const prefix = prefixText === undefined ? undefined : Number(prefixText);
@@ -20,7 +20,7 @@ export function addressListOf(entries: readonly string[], option: string, code: 
     ) {
       throw new ToolMuxError({
         code,
-        message: `${option}: "${entry}" is not an IP address or CIDR range; write e.g. "10.0.0.5" or "10.0.0.0/8".`,
+        message: `${option}[${index}]: "${entry}" is not an IP address or CIDR range; write e.g. "10.0.0.5" or "10.0.0.0/8".`,
       });
     }
     const type = family === 6 ? 'ipv6' : 'ipv4';

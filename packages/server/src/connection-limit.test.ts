@@ -402,8 +402,10 @@ describe('connections options', () => {
     expect(make({ headersTimeoutMs: 400_000 })).toThrow(
       /connections\.headersTimeoutMs must be .* from 1 to 300000/,
     );
-    expect(make({ unlimited: ['10.0.0.0/40'] })).toThrow(
-      /connections\.unlimited: "10.0.0.0\/40" is not an IP address or CIDR range/,
+    // the entry named by its index, as a config file's refused values are (`connections.unlimited`
+    // alone named no entry of a long list)
+    expect(make({ unlimited: ['10.0.0.1', '10.0.0.0/40'] })).toThrow(
+      /connections\.unlimited\[1\]: "10.0.0.0\/40" is not an IP address or CIDR range/,
     );
     try {
       make({ perClient: 1.5 })();

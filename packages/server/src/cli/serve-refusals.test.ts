@@ -331,17 +331,17 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       const entries = [
         [
           { metrics: { allowFrom: ['10.0.0.0/33'] } },
-          'metrics.allowFrom: "10.0.0.0/33" is not an IP address or CIDR range',
+          'metrics.allowFrom[0]: "10.0.0.0/33" is not an IP address or CIDR range',
         ],
         [
           { connections: { unlimited: ['proxy.internal'] } },
-          'connections.unlimited: "proxy.internal" is not an IP address or CIDR range',
+          'connections.unlimited[0]: "proxy.internal" is not an IP address or CIDR range',
         ],
         // on the old code found once the store was open (key files and database created), as
         // INVALID_REQUEST, and without the file's name
         [
           { mcp: { allowedOrigins: ['app.example.com'] } },
-          'mcp.allowedOrigins: "app.example.com" is not an origin',
+          'mcp.allowedOrigins[0]: "app.example.com" is not an origin',
         ],
         // found in time, but without the file's name
         [

@@ -1372,9 +1372,9 @@ describe('MCP Origin check', () => {
   });
 
   it('refuses unusable options when the server is created', () => {
-    expect(() => createTestServer({ mcp: { allowedOrigins: ['app.example.com'] } })).toThrow(
-      /mcp\.allowedOrigins: "app\.example\.com" is not an origin/,
-    );
+    expect(() =>
+      createTestServer({ mcp: { allowedOrigins: ['https://ok.example.com', 'app.example.com'] } }),
+    ).toThrow(/mcp\.allowedOrigins\[1\]: "app\.example\.com" is not an origin/);
     expect(() => createTestServer({ mcp: { toolsPageSize: 0 } })).toThrow(
       /^mcp\.toolsPageSize must be a whole number of tools, 1 or more \(.*\); got number 0\. Leave it out for 100\.$/,
     );

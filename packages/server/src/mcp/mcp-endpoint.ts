@@ -305,7 +305,7 @@ function propertyKeysOf(value: unknown): PropertyKeysMode {
 function originsOf(allowed: readonly string[]): { any: boolean; origins: Set<string> } {
   const origins = new Set<string>();
   let any = false;
-  for (const entry of allowed) {
+  for (const [index, entry] of allowed.entries()) {
     if (entry === '*') {
       any = true;
       continue;
@@ -319,7 +319,7 @@ function originsOf(allowed: readonly string[]): { any: boolean; origins: Set<str
     if (!origin || origin === 'null') {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
-        message: `mcp.allowedOrigins: "${entry}" is not an origin; write scheme://host[:port], e.g. "https://app.example.com", or "*" for any.`,
+        message: `mcp.allowedOrigins[${index}]: "${entry}" is not an origin; write scheme://host[:port], e.g. "https://app.example.com", or "*" for any.`,
       });
     }
     origins.add(origin);
