@@ -108,6 +108,15 @@ describe('validateConfig', () => {
       /^c\.json: log\.format: unknown value "xml"; use one of json, pretty \(got "xml"\)\.$/,
     );
     expect(failure(() => validateConfig({ toolkits: [42] }, 'c.json')).message).toContain('toolkits[0]');
+    // a record's key that holds a dot or is only digits is quoted in brackets, as a REST body path
+    // names it (`managedAuth.my.kit.clientId` read as four keys, `managedAuth.0` as an index)
+    expect(
+      failure(() => validateConfig({ managedAuth: { 'my.kit': { clientId: 5 } } }, 'c.json')).message,
+    ).toBe('c.json: managedAuth["my.kit"].clientId: is a number: send a string (got number).');
+    expect(
+      failure(() => validateConfig({ managedAuth: { '0': { clientId: 'id', scopes: ['a', ''] } } }, 'c.json'))
+        .message,
+    ).toMatch(/^c\.json: managedAuth\["0"\]\.scopes\[1\]: /);
     expect(failure(() => validateConfig([], 'c.json')).message).toContain('export the config object');
   });
 });

@@ -4,6 +4,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
 import {
+  argumentPath,
   describeZodIssue,
   MAX_LOG_RETENTION_DAYS,
   MAX_OAUTH_REQUEST_TIMEOUT_MS,
@@ -249,12 +250,14 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
+/**
+ * A path in the config as a refused argument's is named (core's `argumentPath`, as REST's body
+ * paths): `toolkits[0]`, `managedAuth.github.clientId`, `managedAuth["my.kit"].clientId` (a key with
+ * a dot, a space or only digits quoted in brackets: `managedAuth.my.kit` read as three keys); `''`
+ * for the config itself.
+ */
 function pathText(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (text, key) =>
-      typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key),
-    '',
-  );
+  return path.length === 0 ? '' : argumentPath(path);
 }
 
 function configError(source: string, message: string): ToolMuxError {
