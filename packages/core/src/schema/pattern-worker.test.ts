@@ -97,6 +97,24 @@ function wordsToolkit(patterns: readonly string[]) {
 }
 
 describe('tool schema patterns RE2 cannot run', () => {
+  it('a key (propertyNames) whose pattern test was given up is one issue, "could not be checked", as a value is', async () => {
+    const pattern = HOSTILE_PATTERNS[0]!;
+    const hostile = `${'a'.repeat(40)}!`;
+    const keys = compileJsonSchemaValidator({ type: 'object', propertyNames: { pattern } }, 'T_KEYS');
+    const values = compileJsonSchemaValidator(
+      { type: 'object', properties: { s: { type: 'string', pattern } } },
+      'T_VALUES',
+    );
+    const byKey = await keys({ [hostile]: 1 });
+    const byValue = await values({ s: hostile });
+    // (the key was also said not to match the pattern, which nothing had found out)
+    for (const result of [byKey, byValue]) {
+      expect(result.success).toBe(false);
+      expect(notCheckedInTime(result), JSON.stringify(result)).toBe(true);
+      expect(result.success ? [] : result.issues).toHaveLength(1);
+    }
+  });
+
   it('a call whose pattern backtracks for ever answers TOOL_ARGUMENTS_INVALID ("could not be checked in time") within the budget, and the next call works', async () => {
     const mux = new ToolMux({ toolkits: [wordsToolkit(HOSTILE_PATTERNS)], store: ':memory:', logger: quiet });
     try {

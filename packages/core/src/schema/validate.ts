@@ -985,10 +985,13 @@ function allowedAtTop(errors: readonly ErrorObject[]): { types: string[]; values
 }
 
 function issueFor(error: ErrorObject, base: string, budget: Budget, keyError?: ErrorObject): ValidationIssue {
-  if (error.keyword === 'pattern') {
-    const pattern = String(error.params.pattern);
-    if (typeof error.data === 'string' && budget.checks.unfinished(pattern, error.data)) {
-      budget.unchecked.add(error.data);
+  // a value's pattern, or a key's (`propertyNames`), whose test was given up: not known to fail
+  const patternError =
+    error.keyword === 'pattern' ? error : keyError?.keyword === 'pattern' ? keyError : undefined;
+  if (patternError !== undefined) {
+    const pattern = String(patternError.params.pattern);
+    if (typeof patternError.data === 'string' && budget.checks.unfinished(pattern, patternError.data)) {
+      budget.unchecked.add(patternError.data);
       return issue(base + error.instancePath, notCheckedIn(pattern));
     }
   }
