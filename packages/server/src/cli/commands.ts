@@ -909,7 +909,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
         startupTimeoutMs,
         () =>
           new StartupError(
-            `The store ${shownStore} did not answer within ${startupTimeoutMs} ms (connecting and reading its migrations): check that its host and port are those of the database and that nothing drops the traffic, or raise startupTimeoutMs in the config file.`,
+            `The store ${shownStore} did not answer within ${startupTimeoutMs} ms (connecting and reading its migrations): check that its host and port are those of the database and that nothing drops the traffic; if another instance is migrating it (upgrading), start this one once that one is done, or raise startupTimeoutMs in the config file.`,
           ),
         () => migrating,
       );
