@@ -358,9 +358,24 @@ export function requestLog(options: RequestLogOptions): MiddlewareHandler {
       else outgoing.once('close', () => streamClosed(outgoing));
     };
     const streamClosed = (outgoing: NodeResponse) => {
-      const cut = outgoing.writableFinished === true ? undefined : options.cut?.();
-      if (cut === undefined) {
+      if (outgoing.writableFinished === true) {
         answered();
+        return;
+      }
+      const cut = options.cut?.();
+      if (cut === undefined) {
+        if (context.fault !== undefined) {
+          answered();
+          return;
+        }
+        // the client closed the stream before its end (it stopped waiting, or went away): its status
+        // was sent, its answer was not (logged as an answered 200 on the code before)
+        const durationMs = millisecondsSince(started);
+        options.onResponse?.({ method, route, status, durationMs });
+        info(
+          `${method} ${route} ${status} event stream closed by the client after ${durationMs}ms (request ${context.id}), before its answer was sent`,
+          { req_id: context.id, method, route, status, closed_by_client: true, duration_ms: durationMs },
+        );
         return;
       }
       const durationMs = millisecondsSince(started);

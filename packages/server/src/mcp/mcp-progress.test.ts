@@ -281,6 +281,24 @@ describe('a tools/call that asks for progress, with the official client', () => 
 });
 
 describe('the event stream on the wire', () => {
+  it('a stream its client closes before the response is logged as closed by the client, not as an answered 200', async () => {
+    const stop = new AbortController();
+    const response = await post(toolCall(8, { ms: 60_000, label: 'closed-by-client' }, 'token-2'), {
+      origin: BASE_URL,
+      signal: stop.signal,
+    });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const requestId = response.headers.get('x-request-id')!;
+    for await (const _event of sseEvents(response)) break; // the first progress notification
+    stop.abort();
+    await expect.poll(() => aborted.has('closed-by-client'), untilTestTimeout()).toBe(true);
+    await expect
+      .poll(() => lines.find((line) => line.data?.req_id === requestId)?.data, untilTestTimeout())
+      .toMatchObject({ status: 200, closed_by_client: true });
+    const logged = lines.find((line) => line.data?.req_id === requestId)!;
+    expect(logged.message).toContain('event stream closed by the client');
+  });
+
   it('progress notifications with the token, then the response as the last event; no event ids', async () => {
     const response = await post(toolCall(7, { ms: 300, label: 'wire' }, 'token-1'), { origin: BASE_URL });
     expect(response.status).toBe(200);
