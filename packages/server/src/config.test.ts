@@ -58,7 +58,10 @@ describe('validateConfig', () => {
     expect(messages.filter((message) => !/send |use one of|unknown key|is required: /.test(message))).toEqual(
       [],
     );
-    expect(messages.filter((message) => !/unknown key|\(got .+\)\.$/.test(message))).toEqual([]);
+    // and the value given: at the end, or in the words that quote it (an unknown value)
+    expect(
+      messages.filter((message) => !/unknown key|\(got .+\)\.$|unknown value ".+"/.test(message)),
+    ).toEqual([]);
     expect(failure(() => validateConfig({ port: 'eighty' }, 'toolmux.config.json')).message).toContain(
       'toolmux.config.json: port: is a string: send a number (got "eighty").',
     );
@@ -105,7 +108,8 @@ describe('validateConfig', () => {
     const error = failure(() => validateConfig({ log: { format: 'xml' } }, 'c.json'));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toMatch(
-      /^c\.json: log\.format: unknown value "xml"; use one of json, pretty \(got "xml"\)\.$/,
+      // the value once: the words quote it ('(got "xml")' followed them)
+      /^c\.json: log\.format: unknown value "xml"; use one of json, pretty\.$/,
     );
     expect(failure(() => validateConfig({ toolkits: [42] }, 'c.json')).message).toContain('toolkits[0]');
     // a record's key that holds a dot or is only digits is quoted in brackets, as a REST body path

@@ -353,7 +353,9 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
   // worded as the REST API words a refused field (what is wrong, what to write), without the value:
   // the line ends with it, shown as above (a number may be a secret written without quotes)
   const text = describeZodIssue(configSchema, value, issue).message.replace(/\.$/, '');
-  throw configError(source, `${where}: ${text} (got ${shown}).`);
+  // a value the words already quote (`unknown value "xml"; use one of …`) is not said twice
+  const told = typeof received === 'string' && text.includes(shown);
+  throw configError(source, `${where}: ${text}${told ? '' : ` (got ${shown})`}.`);
 }
 
 /** The file types a module of settings or toolkits may be: what Node.js imports (TypeScript by type stripping). */

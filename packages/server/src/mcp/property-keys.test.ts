@@ -97,7 +97,7 @@ describe('MCP endpoint property keys', () => {
       `mcp.propertyKeys must be 'portable' (rename keys a major model API refuses) or 'unchanged'; got "keep". Leave it out for 'portable'.`,
     );
     expect(() => validateConfig({ mcp: { propertyKeys: 'keep' } }, 'c.json')).toThrow(
-      /^c\.json: mcp\.propertyKeys: .*portable.*unchanged.*\(got "keep"\)\.$/,
+      /^c\.json: mcp\.propertyKeys: unknown value "keep"; .*portable.*unchanged\.$/,
     );
     expect(validateConfig({ mcp: { propertyKeys: 'unchanged' } }, 'c.json')).toEqual({
       mcp: { propertyKeys: 'unchanged' },
