@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ToolMuxError, type ToolMuxErrorCode } from '@toolmux/core';
+import { shownValue } from '@toolmux/core/internal';
 import ipaddr from 'ipaddr.js';
 
 /**
@@ -20,7 +21,7 @@ export function addressListOf(entries: readonly string[], option: string, code: 
     ) {
       throw new ToolMuxError({
         code,
-        message: `${option}[${index}]: "${entry}" is not an IP address or CIDR range; write e.g. "10.0.0.5" or "10.0.0.0/8".`,
+        message: `${option}[${index}]: ${shownValue(entry)} is not an IP address or CIDR range; write e.g. "10.0.0.5" or "10.0.0.0/8".`,
       });
     }
     const type = family === 6 ? 'ipv6' : 'ipv4';

@@ -407,6 +407,18 @@ describe('connections options', () => {
     expect(make({ unlimited: ['10.0.0.1', '10.0.0.0/40'] })).toThrow(
       /connections\.unlimited\[1\]: "10.0.0.0\/40" is not an IP address or CIDR range/,
     );
+    // an entry quoted as every refused value is: control characters escaped, a long one cut (it was
+    // put between quotes as it was, a newline and a megabyte included)
+    const long = `10.0.0.1\n${'x'.repeat(100_000)}`;
+    let refused = '';
+    try {
+      make({ unlimited: [long] })();
+    } catch (error) {
+      refused = (error as Error).message;
+    }
+    expect(refused).toContain('connections.unlimited[0]: "10.0.0.1\\nxxx');
+    expect(refused).not.toContain('\n');
+    expect(refused.length).toBeLessThan(300);
     try {
       make({ perClient: 1.5 })();
       expect.fail('accepted');

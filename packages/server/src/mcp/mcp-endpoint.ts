@@ -319,7 +319,7 @@ function originsOf(allowed: readonly string[]): { any: boolean; origins: Set<str
     if (!origin || origin === 'null') {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
-        message: `mcp.allowedOrigins[${index}]: "${entry}" is not an origin; write scheme://host[:port], e.g. "https://app.example.com", or "*" for any.`,
+        message: `mcp.allowedOrigins[${index}]: ${shownValue(entry)} is not an origin; write scheme://host[:port], e.g. "https://app.example.com", or "*" for any.`,
       });
     }
     origins.add(origin);
