@@ -335,6 +335,37 @@ describe('remote client: a server that stalls', () => {
     }
   });
 
+  it('an upload the server turned away unhandled while shutting down is sent again whole after a pause, not entry by entry', async () => {
+    const logger = recordingLogger();
+    const uploading = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger });
+    server.answer(json(200, { ...SESSION, config: { customTools: ['LOCAL_ECHO'], customToolkits: [] } }));
+    const session = await uploading.use(SESSION.session_id, { customTools: [echo] });
+    let refusals = 0;
+    server.answer((request, response) => {
+      // the first upload and the request's own resend: both turned away by a server shutting down
+      if (request.url?.endsWith('/logs') && refusals++ < 2) {
+        const body = JSON.stringify({ error: { code: 'SERVER_SHUTTING_DOWN', message: 'shutting down' } });
+        response.writeHead(503, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'retry-after': '0',
+          connection: 'close',
+        });
+        response.end(body);
+        return;
+      }
+      json(200, { items: [] })(request, response);
+    });
+    await Promise.all(
+      Array.from({ length: 20 }, (_, index) => session.execute('LOCAL_ECHO', { text: `t${index}` })),
+    );
+    await uploading.close();
+    // (the upload was then sent again entry by entry, a few at a time, to a server shutting down)
+    const uploads = server.received.filter((request) => request.url.endsWith('/logs'));
+    expect(uploads).toHaveLength(3);
+    expect(logger.errors).toEqual([]);
+  });
+
   it('close() does not wait for ever on log uploads the server does not take: they are reported lost', async () => {
     const logger = recordingLogger();
     const uploading = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger });

@@ -102,6 +102,13 @@ const account = (value: string) => id(lookupId('connectedAccount', value));
  * declarations (name, description, schemas) so search and tool lists include them, and their calls
  * run here.
  */
+/**
+ * The refusals of a request the server did not handle (`503` before reading it: past the client's
+ * connections, or after the server's shutdown drain ran out): an upload so refused is sent again
+ * whole, after a pause, never entry by entry.
+ */
+const UNHANDLED_REFUSALS: ReadonlySet<string> = new Set(['TOO_MANY_CONNECTIONS', 'SERVER_SHUTTING_DOWN']);
+
 export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P> {
   readonly provider: P;
   readonly baseUrl: string;
@@ -189,7 +196,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       flushBeforeExit: true,
       // An upload whose connection failed before any answer came (a keep-alive socket the server
       // just closed, a server restarting) or that the server turned away unread (past its
-      // connections per client) is sent again whole, after 1, 2 and 4 s (the server keeps one copy of
+      // connections per client, or after its shutdown drain ran out) is sent again whole, after 1, 2 and 4 s (the server keeps one copy of
       // an entry sent again that had landed), never as one request per entry, which would only pile
       // up connections. One the server refused may hold one bad entry (an older server refuses a
       // whole upload for it): tried again entry by entry, a few at a time. One whose status arrived
@@ -200,13 +207,13 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       retryBatch: (error, attempt) =>
         attempt <= UPLOAD_RETRY_DELAYS_MS.length &&
         ToolMuxError.isInstance(error) &&
-        (answerNeverCame(error) || error.code === 'TOO_MANY_CONNECTIONS')
+        (answerNeverCame(error) || UNHANDLED_REFUSALS.has(error.code))
           ? this.#uploadPause(UPLOAD_RETRY_DELAYS_MS[attempt - 1]!)
           : Promise.resolve(false),
       retryRefused: (error) =>
         ToolMuxError.isInstance(error) &&
         error.code !== 'TOOLMUX_CLOSED' &&
-        error.code !== 'TOO_MANY_CONNECTIONS' &&
+        !UNHANDLED_REFUSALS.has(error.code) &&
         error.code !== 'SERVER_UNREACHABLE',
     });
     this.#env = {
