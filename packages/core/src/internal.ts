@@ -91,7 +91,7 @@ export { DEFAULT_STORE_SPEC, openStore, openStoreToRead, parseStoreSpec } from '
 export { assertPageQuery, MAX_PAGE_LIMIT } from './store/pagination.js';
 export { postgresSpecProblem, shownStoreSpec } from './store/store-spec-text.js';
 export { stoppedByToolmux, withDeadline } from './util/abort.js';
-export { argumentPath } from './util/argument-path.js';
+export { argumentPath, pathUnder } from './util/argument-path.js';
 export { editDistance, editDistanceWithin } from './util/edit-distance.js';
 export { idBefore, newId } from './util/ids.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';

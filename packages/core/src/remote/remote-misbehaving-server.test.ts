@@ -49,6 +49,17 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+/** A server's refusal of a request it did not handle because its shutdown drain had run out. */
+function shuttingDown(_request: IncomingMessage, response: ServerResponse): void {
+  const body = JSON.stringify({ error: { code: 'SERVER_SHUTTING_DOWN', message: 'shutting down' } });
+  response.writeHead(503, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'retry-after': '0',
+    connection: 'close',
+  });
+  response.end(body);
+}
 describe('remote client: answers that are not the toolmux API', () => {
   it('a proxy error page, an empty or cut answer is SERVER_UNREACHABLE naming the server', async () => {
     const answers: Handler[] = [
@@ -343,17 +354,7 @@ describe('remote client: a server that stalls', () => {
     let refusals = 0;
     server.answer((request, response) => {
       // the first upload and the request's own resend: both turned away by a server shutting down
-      if (request.url?.endsWith('/logs') && refusals++ < 2) {
-        const body = JSON.stringify({ error: { code: 'SERVER_SHUTTING_DOWN', message: 'shutting down' } });
-        response.writeHead(503, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'retry-after': '0',
-          connection: 'close',
-        });
-        response.end(body);
-        return;
-      }
+      if (request.url?.endsWith('/logs') && refusals++ < 2) return shuttingDown(request, response);
       json(200, { items: [] })(request, response);
     });
     await Promise.all(
@@ -597,19 +598,9 @@ describe('remote client: redirects, refused and reset connections', () => {
   });
 
   it('a tool call the server turned away unhandled while it shut down (503 SERVER_SHUTTING_DOWN) is sent again after its Retry-After, once', async () => {
-    const refusal = (_request: unknown, response: import('node:http').ServerResponse) => {
-      const body = JSON.stringify({ error: { code: 'SERVER_SHUTTING_DOWN', message: 'shutting down' } });
-      response.writeHead(503, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        'retry-after': '0',
-        connection: 'close',
-      });
-      response.end(body);
-    };
     let refused = 0;
     server.answer((request, response) => {
-      if (refused++ === 0) return refusal(request, response);
+      if (refused++ === 0) return shuttingDown(request, response);
       json(200, { successful: true, data: { starred: true }, error: null, log_id: 'log_1' })(
         request,
         response,
@@ -622,7 +613,7 @@ describe('remote client: redirects, refused and reset connections', () => {
     });
     expect(server.received.filter((request) => request.url.endsWith('/tools/execute'))).toHaveLength(2);
     // refused again when sent again: the caller is told the server's refusal, and it is sent no more
-    server.answer(refusal);
+    server.answer(shuttingDown);
     const error = await rejection(failedCall(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })));
     expect(error.code).toBe('SERVER_SHUTTING_DOWN');
     expect(server.received.filter((request) => request.url.endsWith('/tools/execute'))).toHaveLength(2);

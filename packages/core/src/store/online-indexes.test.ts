@@ -65,21 +65,43 @@ async function indexValidity(
   );
 }
 
+/** What {@link whileBuildWaits} hands its test. */
+interface BuildWaiting {
+  database: TestPostgresStore;
+  reader: OpenLogReader;
+  /** `migrate()`'s outcome: undefined, or what it threw. */
+  migrated: Promise<unknown>;
+  /** The migrating backend, waiting for the reader. */
+  waiting: { pid: number; query: string };
+}
+
+/**
+ * A database at `version` with a large log, a reader of another instance holding its snapshot, and
+ * `migrate()` started and waiting for that reader: `test` runs then; the database is dropped after.
+ */
+async function whileBuildWaits(version: number, test: (held: BuildWaiting) => Promise<void>): Promise<void> {
+  const database = await createTestPostgresStore();
+  let reader: OpenLogReader | undefined;
+  try {
+    await buildAt(database, version);
+    reader = await openLogReader(database.schema);
+    const migrated = database.store.migrate().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const waiting = await migrationWaiting(database, reader);
+    await test({ database, reader, migrated, waiting });
+  } finally {
+    await reader?.end().catch(() => {});
+    await database.cleanup();
+  }
+}
+
 describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log ${skip ?? ''}`, () => {
   it('let another instance insert and read log entries while they are built, and end with valid indexes', {
     timeout: 60_000,
   }, async () => {
-    const database = await createTestPostgresStore();
-    let reader: OpenLogReader | undefined;
-    try {
-      await buildAt(database, 19);
-      reader = await openLogReader(database.schema);
-      const migrating = database.store.migrate();
-      const failed = migrating.then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      const waiting = await migrationWaiting(database, reader);
+    await whileBuildWaits(19, async ({ database, reader, migrated, waiting }) => {
       // the previous release writes and reads the log meanwhile (a call's log commit, a page)
       await database.withClient(async (client) => {
         await client.query("SET lock_timeout = '2s'");
@@ -95,7 +117,7 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
       // (in one transaction, the write waited for the migration, which waited for the reader)
       expect(waiting.query).toMatch(/CONCURRENTLY/);
       await reader.commit();
-      expect(await failed).toBeUndefined();
+      expect(await migrated).toBeUndefined();
       const versions = await database.query<{ version: number }>(
         'SELECT version FROM toolmux_migrations ORDER BY version',
       );
@@ -115,25 +137,13 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
       ).toHaveLength(1);
       const page = await database.store.listLogs({ sessionId: `ses_${'0'.repeat(38)}`, limit: 5 });
       expect(page.items).toHaveLength(5);
-    } finally {
-      await reader?.end().catch(() => {});
-      await database.cleanup();
-    }
+    });
   });
 
   it('let an instance of the previous release start meanwhile: it takes the migration lock at once, finds them recorded, and no one deadlocks', {
     timeout: 60_000,
   }, async () => {
-    const database = await createTestPostgresStore();
-    let reader: OpenLogReader | undefined;
-    try {
-      await buildAt(database, 19);
-      reader = await openLogReader(database.schema);
-      const migrating = database.store.migrate().then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      await migrationWaiting(database, reader);
+    await whileBuildWaits(19, async ({ database, reader, migrated }) => {
       // the previous release's start: its migration lock, waited for inside a transaction (a
       // snapshot, which the concurrent build waits for: held by the build's instance, the two deadlocked)
       await database.withClient(async (client) => {
@@ -149,33 +159,21 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
         await client.query('COMMIT');
       });
       await reader.commit();
-      expect(await migrating).toBeUndefined();
+      expect(await migrated).toBeUndefined();
       expect(await indexValidity(database, NEW_INDEXES)).toEqual({
         toolmux_execution_logs_tool_slug_id: true,
         toolmux_execution_logs_parent_id: true,
       });
-    } finally {
-      await reader?.end().catch(() => {});
-      await database.cleanup();
-    }
+    });
   });
 
   it('build again an index whose concurrent build was cut off (left invalid), on the next start', {
     timeout: 60_000,
   }, async () => {
-    const database = await createTestPostgresStore();
-    let reader: OpenLogReader | undefined;
-    try {
-      await buildAt(database, 20);
-      reader = await openLogReader(database.schema);
-      const migrating = database.store.migrate().then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      const waiting = await migrationWaiting(database, reader);
+    await whileBuildWaits(20, async ({ database, reader, migrated, waiting }) => {
       // an operator cancels it (or the process dies) while the build waits
       await database.query('SELECT pg_cancel_backend($1)', [waiting.pid]);
-      expect(await migrating).toMatchObject({ code: 'STORE_ERROR' });
+      expect(await migrated).toMatchObject({ code: 'STORE_ERROR' });
       await reader.commit();
       expect(await indexValidity(database, ['toolmux_execution_logs_parent_id'])).toEqual({
         toolmux_execution_logs_parent_id: false,
@@ -195,9 +193,6 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
         'SELECT version FROM toolmux_migrations ORDER BY version',
       );
       expect(versions.map((row) => row.version)).toEqual(ALL_VERSIONS);
-    } finally {
-      await reader?.end().catch(() => {});
-      await database.cleanup();
-    }
+    });
   });
 });

@@ -19,3 +19,13 @@ export function argumentPath(path: readonly (Key | { readonly key: Key })[] | un
   }
   return text;
 }
+
+/**
+ * `path` under `root` (`body`, `params`): `body.config.tags[0]`, `body["a.b"]`, `root` alone for an
+ * empty path.
+ */
+export function pathUnder(root: string, path: readonly (Key | { readonly key: Key })[]): string {
+  if (path.length === 0) return root;
+  const rest = argumentPath(path);
+  return rest.startsWith('[') ? `${root}${rest}` : `${root}.${rest}`;
+}

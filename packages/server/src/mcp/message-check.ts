@@ -6,7 +6,7 @@ import {
   type JSONRPCRequest,
   ProgressTokenSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { argumentPath, describeZodIssue, isPlainObject, type ZodInternals } from '@toolmux/core/internal';
+import { describeZodIssue, isPlainObject, pathUnder, type ZodInternals } from '@toolmux/core/internal';
 
 /**
  * The MCP SDK's verdicts on incoming messages, without zod walking what they accept whatever it is.
@@ -160,8 +160,5 @@ export function progressTokenOf(message: JSONRPCRequest): string | number | unde
  * an empty path. `path` starts at the request (its first key is `params`).
  */
 export function paramsPath(path: readonly PropertyKey[]): string {
-  const rest = path[0] === 'params' ? path.slice(1) : path;
-  if (rest.length === 0) return 'params';
-  const words = argumentPath(rest);
-  return words.startsWith('[') ? `params${words}` : `params.${words}`;
+  return pathUnder('params', path[0] === 'params' ? path.slice(1) : path);
 }

@@ -1,11 +1,11 @@
 import type { ToolMuxError } from '@toolmux/core';
 import {
-  argumentPath,
   checkText,
   checkUserId,
   describeZodIssue,
   type ErrorAudience,
   isPlainObject,
+  pathUnder,
   safeParseKeepingProtoKeys,
   shownValue,
   type TextRule,
@@ -118,9 +118,7 @@ export async function parseLargeRequestPart(
  * itself for the whole of it.
  */
 export function requestPath(part: 'path' | 'query' | 'body', path: readonly PropertyKey[]): string {
-  if (path.length === 0) return part;
-  const rest = argumentPath(path);
-  return rest.startsWith('[') ? `${part}${rest}` : `${part}.${rest}`;
+  return pathUnder(part, path);
 }
 
 /** The 400 of a part: its first five issues, by REST path, and how many more there are. */
