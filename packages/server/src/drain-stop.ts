@@ -1,18 +1,22 @@
 import { drainStoppedWarning, stoppedByToolmux } from '@toolmux/core/internal';
 
 /**
- * Per request a running server serves, its drain's end (see {@link DrainStop}). A request the app is
+ * Per request a running server serves, its drain's end (see {@link DrainStop}), its response, and
+ * once its signal was asked for (see {@link requestSignal}) what aborts that. A request the app is
  * handed otherwise (`server.fetch`, `server.app` mounted elsewhere) has none.
  */
-const drainStops = new WeakMap<Request, { drain: DrainStop; response: ClosingResponse }>();
+const drainStops = new WeakMap<Request, Served>();
+
+interface Served {
+  drain: DrainStop;
+  response: ClosingResponse;
+  abort?: AbortController;
+}
 
 /** Node.js's response to a request (`ServerResponse`, `Http2ServerResponse`): 'close' once it is sent or cut. */
 interface ClosingResponse {
   once(event: 'close', listener: () => void): unknown;
 }
-
-/** Per request whose signal was asked for (see {@link requestSignal}), what aborts it. */
-const requestAborts = new WeakMap<Request, AbortController>();
 
 /**
  * The end of one running server's shutdown drain, as the work its requests still do sees it: once the
@@ -43,11 +47,11 @@ export class DrainStop {
   }
 
   /** The signal of `request`, one of this server's: aborted by its client's abort or by the drain's end. */
-  signalOf(request: Request, response: ClosingResponse): AbortSignal {
-    const made = requestAborts.get(request);
-    if (made !== undefined) return made.signal;
+  signalOf(request: Request, served: Served): AbortSignal {
+    if (served.abort !== undefined) return served.abort.signal;
     const abort = new AbortController();
-    requestAborts.set(request, abort);
+    served.abort = abort;
+    const { response } = served;
     const own = request.signal;
     if (own.aborted) abort.abort(own.reason);
     else if (this.#ended !== undefined) abort.abort(this.#ended.reason);
@@ -96,5 +100,5 @@ export class DrainStop {
  */
 export function requestSignal(request: Request): AbortSignal {
   const served = drainStops.get(request);
-  return served === undefined ? request.signal : served.drain.signalOf(request, served.response);
+  return served === undefined ? request.signal : served.drain.signalOf(request, served);
 }

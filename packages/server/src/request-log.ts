@@ -358,32 +358,28 @@ export function requestLog(options: RequestLogOptions): MiddlewareHandler {
       else outgoing.once('close', () => streamClosed(outgoing));
     };
     const streamClosed = (outgoing: NodeResponse) => {
-      if (outgoing.writableFinished === true) {
+      const cut = outgoing.writableFinished === true ? undefined : options.cut?.();
+      if (outgoing.writableFinished === true || (cut === undefined && context.fault !== undefined)) {
         answered();
         return;
       }
-      const cut = options.cut?.();
-      if (cut === undefined) {
-        if (context.fault !== undefined) {
-          answered();
-          return;
-        }
-        // the client closed the stream before its end (it stopped waiting, or went away): its status
-        // was sent, its answer was not (logged as an answered 200 on the code before)
-        const durationMs = millisecondsSince(started);
-        options.onResponse?.({ method, route, status, durationMs });
-        info(
-          `${method} ${route} ${status} event stream closed by the client after ${durationMs}ms (request ${context.id}), before its answer was sent`,
-          { req_id: context.id, method, route, status, closed_by_client: true, duration_ms: durationMs },
-        );
-        return;
-      }
+      // closed before its answer was sent: its status was. By the server's drain (logged as a 200 on
+      // the code before), or by its client, which stopped waiting or went away
       const durationMs = millisecondsSince(started);
       options.onResponse?.({ method, route, status, durationMs });
-      options.logger.warn(
-        `${method} ${route} ${status} event stream cut after ${durationMs}ms (request ${context.id}): the server shut down, and its drain (${cut.setting}: ${cut.ms} ms) ended before the stream's answer was sent, so the connection was closed mid-stream`,
-        { req_id: context.id, method, route, status, cut: true, duration_ms: durationMs },
-      );
+      const line = `${method} ${route} ${status} event stream`;
+      const fields = { req_id: context.id, method, route, status, duration_ms: durationMs };
+      if (cut === undefined) {
+        info(
+          `${line} closed by the client after ${durationMs}ms (request ${context.id}), before its answer was sent`,
+          { ...fields, closed_by_client: true },
+        );
+      } else {
+        options.logger.warn(
+          `${line} cut after ${durationMs}ms (request ${context.id}): the server shut down, and its drain (${cut.setting}: ${cut.ms} ms) ended before the stream's answer was sent, so the connection was closed mid-stream`,
+          { ...fields, cut: true },
+        );
+      }
     };
     context.goesOn.then(streamEnded, streamEnded);
   };

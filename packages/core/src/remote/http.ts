@@ -117,7 +117,10 @@ const MAX_REFUSAL_BYTES = 4096;
  * shutdown drain ran out (`SERVER_SHUTTING_DOWN`; another instance behind the same address takes the
  * request sent again).
  */
-const UNHANDLED_CODES: ReadonlySet<unknown> = new Set(['TOO_MANY_CONNECTIONS', 'SERVER_SHUTTING_DOWN']);
+export const UNHANDLED_CODES: ReadonlySet<unknown> = new Set([
+  'TOO_MANY_CONNECTIONS',
+  'SERVER_SHUTTING_DOWN',
+]);
 
 /**
  * Whether `response` is the server's refusal of a request it did not handle (`503` with one of

@@ -44,7 +44,14 @@ import { checkOptionKinds } from '../util/option-kinds.js';
 import { checkedOptions, checkedRequest, credentialsObject } from '../util/options-object.js';
 import { checkUserId, shownValue, urlWithoutCredentials } from '../util/stored-text.js';
 import { FETCH_BAD_PORTS } from './bad-ports.js';
-import { answerNeverCame, maxResponseBytesOf, RemoteApi, requestTimeoutOf, succeededUnread } from './http.js';
+import {
+  answerNeverCame,
+  maxResponseBytesOf,
+  RemoteApi,
+  requestTimeoutOf,
+  succeededUnread,
+  UNHANDLED_CODES,
+} from './http.js';
 import { callOnServer, RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
   authConfigOf,
@@ -102,13 +109,6 @@ const account = (value: string) => id(lookupId('connectedAccount', value));
  * declarations (name, description, schemas) so search and tool lists include them, and their calls
  * run here.
  */
-/**
- * The refusals of a request the server did not handle (`503` before reading it: past the client's
- * connections, or after the server's shutdown drain ran out): an upload so refused is sent again
- * whole, after a pause, never entry by entry.
- */
-const UNHANDLED_REFUSALS: ReadonlySet<string> = new Set(['TOO_MANY_CONNECTIONS', 'SERVER_SHUTTING_DOWN']);
-
 export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P> {
   readonly provider: P;
   readonly baseUrl: string;
@@ -207,13 +207,13 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       retryBatch: (error, attempt) =>
         attempt <= UPLOAD_RETRY_DELAYS_MS.length &&
         ToolMuxError.isInstance(error) &&
-        (answerNeverCame(error) || UNHANDLED_REFUSALS.has(error.code))
+        (answerNeverCame(error) || UNHANDLED_CODES.has(error.code))
           ? this.#uploadPause(UPLOAD_RETRY_DELAYS_MS[attempt - 1]!)
           : Promise.resolve(false),
       retryRefused: (error) =>
         ToolMuxError.isInstance(error) &&
         error.code !== 'TOOLMUX_CLOSED' &&
-        !UNHANDLED_REFUSALS.has(error.code) &&
+        !UNHANDLED_CODES.has(error.code) &&
         error.code !== 'SERVER_UNREACHABLE',
     });
     this.#env = {

@@ -233,9 +233,13 @@ async function largeTable(query: MigrationQuery, table: string): Promise<boolean
 
 /**
  * The index migrations of `migrations` whose indexes the database lacks, holds invalid (a concurrent
- * build cut off), or that still hold an index they drop: one catalog read.
+ * build cut off), or that still hold an index they drop, and the validity of each index they name
+ * (`true`, `false` invalid, `null` absent): one catalog read.
  */
-async function unbuilt(query: MigrationQuery, migrations: readonly Migration[]): Promise<Migration[]> {
+async function unbuilt(
+  query: MigrationQuery,
+  migrations: readonly Migration[],
+): Promise<{ migrations: Migration[]; validity: ReadonlyMap<string, boolean | null> }> {
   const names = migrations.flatMap(({ indexes }) => [
     ...indexes!.create.map((index) => index.name),
     ...(indexes!.drop ?? []),
@@ -245,26 +249,29 @@ async function unbuilt(query: MigrationQuery, migrations: readonly Migration[]):
     [names],
   );
   const validity = new Map(rows.map((row) => [row.name, row.valid]));
-  return migrations.filter(
-    ({ indexes }) =>
-      indexes!.create.some((index) => validity.get(index.name) !== true) ||
-      (indexes!.drop ?? []).some((name) => validity.get(name) !== null),
-  );
+  return {
+    migrations: migrations.filter(
+      ({ indexes }) =>
+        indexes!.create.some((index) => validity.get(index.name) !== true) ||
+        (indexes!.drop ?? []).some((name) => validity.get(name) !== null),
+    ),
+    validity,
+  };
 }
 
 /**
  * Builds `change`'s indexes with `CREATE INDEX CONCURRENTLY`, outside a transaction, then drops
  * what it drops likewise. A concurrent build cut off part way (a killed process, a timeout) leaves
- * its index behind marked invalid, which `IF NOT EXISTS` would keep: such an index is dropped and
- * built again.
+ * its index behind marked invalid (`validity`, as {@link unbuilt} read it), which `IF NOT EXISTS`
+ * would keep: such an index is dropped and built again.
  */
-async function buildIndexesConcurrently(query: MigrationQuery, change: IndexChange): Promise<void> {
+async function buildIndexesConcurrently(
+  query: MigrationQuery,
+  change: IndexChange,
+  validity: ReadonlyMap<string, boolean | null>,
+): Promise<void> {
   for (const { name } of change.create) {
-    const { rows } = await query<{ valid: boolean }>(
-      'SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)',
-      [name],
-    );
-    if (rows[0]?.valid === false) await query(`DROP INDEX CONCURRENTLY ${name}`);
+    if (validity.get(name) === false) await query(`DROP INDEX CONCURRENTLY ${name}`);
   }
   for (const statement of indexStatements(change, true)) await query(statement);
 }
@@ -998,11 +1005,12 @@ export class PostgresStore implements Store {
   // `#` members refuse as a receiver
   private async ensureIndexes(query: MigrationQuery, announced: ReadonlySet<number>): Promise<void> {
     const changes = MIGRATIONS.filter((migration) => migration.indexes !== undefined);
-    if ((await unbuilt(query, changes)).length === 0) return;
+    if ((await unbuilt(query, changes)).migrations.length === 0) return;
     const key = `toolmux_migration_indexes:${this.schema ?? ''}`;
     await this.lockIndexBuilds(query, key);
     // another instance may have built them while this one waited
-    for (const migration of await unbuilt(query, changes)) {
+    const { migrations, validity } = await unbuilt(query, changes);
+    for (const migration of migrations) {
       // one an instance cut off while building left, or that another instance recorded just now
       if (!announced.has(migration.version)) {
         announceMigration({
@@ -1013,7 +1021,7 @@ export class PostgresStore implements Store {
           fresh: false,
         });
       }
-      await buildIndexesConcurrently(query, migration.indexes!);
+      await buildIndexesConcurrently(query, migration.indexes!, validity);
       if (migration.postgresAfter !== undefined) await query(migration.postgresAfter);
     }
     await query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
