@@ -43,12 +43,14 @@
  * grow with the slowdown.
  */
 import { execFileSync, fork } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector/promises';
 import { connect, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DatabaseSync } from 'node:sqlite';
 import { ToolMux } from '@toolmux/core';
 import { createTestPostgresStore, postgresProcessesCpu } from '@toolmux/core/test';
@@ -100,12 +102,35 @@ async function serve(store: string, root: string): Promise<void> {
   const running = await server
     .createServer({ toolmux: mux, apiKey: API_KEY, logger: silent, sessionCacheTtlMs: SESSION_CACHE_TTL_MS })
     .serve({ port: 0 });
+  // the server's own view of each request: from its headers parsed to its answer's last byte handed
+  // to the socket (the rest of what a client sees is the wait for the event loop to read the request,
+  // and the sockets), and the event loop's delay meanwhile
+  const requestStarts = new WeakMap<object, bigint>();
+  let requestMs: number[] = [];
+  subscribe('http.server.request.start', (message) => {
+    requestStarts.set((message as { response: object }).response, process.hrtime.bigint());
+  });
+  subscribe('http.server.response.finish', (message) => {
+    const started = requestStarts.get((message as { response: object }).response);
+    if (started !== undefined) requestMs.push(Number(process.hrtime.bigint() - started) / 1e6);
+  });
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   process.send!({ url: running.url, sessionIds });
   let profiler: InspectorSession | undefined;
   process.on('message', async (message: string | { profile: string }) => {
     if (message === 'cpu') {
-      // the server's CPU time so far (µs), for CPU per request
-      process.send!({ cpu: process.cpuUsage() });
+      // the server's CPU time so far (µs), for CPU per request; and its request times and event-loop
+      // delay since the last ask
+      const sorted = requestMs.sort((a, b) => a - b);
+      process.send!({
+        cpu: process.cpuUsage(),
+        requestP50: sorted.length > 0 ? percentile(sorted, 50) : 0,
+        requestP99: sorted.length > 0 ? percentile(sorted, 99) : 0,
+        loopP99: loopDelay.percentile(99) / 1e6,
+      });
+      requestMs = [];
+      loopDelay.reset();
     } else if (message === 'profile') {
       // BENCH_PROF: a CPU profile of one measurement (not of the start and the filling)
       profiler ??= new InspectorSession();
@@ -126,12 +151,21 @@ async function serve(store: string, root: string): Promise<void> {
   });
 }
 
+interface ServerTimes {
+  cpu: NodeJS.CpuUsage;
+  /** Of the requests the server answered since the last ask (the tool callers' too): from headers parsed to answer written (ms). */
+  requestP50: number;
+  requestP99: number;
+  /** The server's event-loop delay since the last ask, p99 (ms). */
+  loopP99: number;
+}
+
 interface Server {
   url: string;
   sessionIds: string[];
   stop(): void;
-  /** The server process's CPU time so far (µs). */
-  cpu(): Promise<NodeJS.CpuUsage>;
+  /** The server process's CPU time so far (µs), and its request times (ms) and event-loop delay since the last ask. */
+  cpu(): Promise<ServerTimes>;
   /** Starts a CPU profile of the server, or stops it and writes it to `file`. */
   profile(file?: string): Promise<void>;
   /** BENCH_CALLGRIND: starts counting the server's instructions, or stops and answers the count. */
@@ -191,7 +225,7 @@ async function startServer(store: string, root = '', flags = ''): Promise<Server
       return Number(totals?.[1] ?? Number.NaN);
     },
     stop: () => child.send('stop'),
-    cpu: async () => (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu,
+    cpu: () => ask<ServerTimes>('cpu'),
     profile: async (file) => {
       await ask(file === undefined ? 'profile' : { profile: file });
     },
@@ -626,6 +660,9 @@ async function bench(backend: Backend): Promise<void> {
             instructions: number;
             clientCpu: number;
             clientSystem: number;
+            requestP50: number;
+            requestP99: number;
+            loopP99: number;
           }>
         >();
         // the contenders (and client kinds) take turns, so that a burst of load on the shared machine
@@ -635,6 +672,7 @@ async function bench(backend: Backend): Promise<void> {
           for (const { name, server, kind } of round % 2 === 0 ? turns : [...turns].reverse()) {
             const key = `${name} ${kind}`;
             let cpuBefore = { user: 0, system: 0 };
+            let serverSide = { requestP50: 0, requestP99: 0, loopP99: 0 };
             let databaseBefore = 0;
             let database = 0;
             let cpu = 0;
@@ -643,13 +681,14 @@ async function bench(backend: Backend): Promise<void> {
             const result = await load(clients.get(key)!, server.sessionIds, callers, async (measuring) => {
               if (measuring) {
                 if (process.env.BENCH_PROF) await server.profile();
-                cpuBefore = await server.cpu();
+                cpuBefore = (await server.cpu()).cpu;
                 databaseBefore = postgresProcessesCpu();
                 if (CALLGRIND) await server.instructions(true);
               } else {
                 if (CALLGRIND) instructions = (await server.instructions(false)) / REQUESTS;
                 // the server's CPU per measured request (µs): independent of the machine's load
-                const cpuAfter = await server.cpu();
+                const { cpu: cpuAfter, ...times } = await server.cpu();
+                serverSide = times;
                 cpu = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / REQUESTS;
                 system = (cpuAfter.system - cpuBefore.system) / REQUESTS;
                 database = (postgresProcessesCpu() - databaseBefore) / REQUESTS;
@@ -661,7 +700,7 @@ async function bench(backend: Backend): Promise<void> {
             });
             results.set(key, [
               ...(results.get(key) ?? []),
-              { ...result, cpu, system, database, instructions },
+              { ...result, cpu, system, database, instructions, ...serverSide },
             ]);
           }
         }
@@ -678,12 +717,15 @@ async function bench(backend: Backend): Promise<void> {
               instructions: median(runs.map((run) => run.instructions)),
               clientCpu: median(runs.map((run) => run.clientCpu)),
               clientSystem: median(runs.map((run) => run.clientSystem)),
+              requestP50: median(runs.map((run) => run.requestP50)),
+              requestP99: median(runs.map((run) => run.requestP99)),
+              loopP99: median(runs.map((run) => run.loopP99)),
             },
           ]),
         );
         for (const [key, result] of summary) {
           console.log(
-            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${key.padEnd(11)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu).toString().padStart(4)} µs/request (system ${Math.round(result.system).toString().padStart(3)})  clients ${Math.round(result.clientCpu).toString().padStart(4)} µs (system ${Math.round(result.clientSystem).toString().padStart(3)})${backend.dialect === 'postgres' ? `  postgres ${Math.round(result.database).toString().padStart(4)} µs` : ''}${CALLGRIND ? `  ${Math.round(result.instructions / 1000)}k instructions/request` : ''}  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
+            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${key.padEnd(11)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu).toString().padStart(4)} µs/request (system ${Math.round(result.system).toString().padStart(3)})  clients ${Math.round(result.clientCpu).toString().padStart(4)} µs (system ${Math.round(result.clientSystem).toString().padStart(3)})${backend.dialect === 'postgres' ? `  postgres ${Math.round(result.database).toString().padStart(4)} µs` : ''}${CALLGRIND ? `  ${Math.round(result.instructions / 1000)}k instructions/request` : ''}  in the server p50 ${ms(result.requestP50)} p99 ${ms(result.requestP99)} (event-loop delay p99 ${ms(result.loopP99)})  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
           );
           const bySize = flatness.get(`${key} ${callers}`) ?? [];
           bySize.push({ size, p50: result.p50, p99: result.p99 });
