@@ -50,7 +50,7 @@ import { Session as InspectorSession } from 'node:inspector/promises';
 import { connect, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as gcKinds, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { DatabaseSync } from 'node:sqlite';
 import { ToolMux } from '@toolmux/core';
 import { createTestPostgresStore, postgresProcessesCpu } from '@toolmux/core/test';
@@ -116,6 +116,21 @@ async function serve(store: string, root: string): Promise<void> {
   });
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
+  // the garbage collector's pauses meanwhile: a pause holds every request in flight
+  let gc = { minor: 0, minorMs: 0, major: 0, majorMs: 0, longestMs: 0 };
+  new PerformanceObserver((entries) => {
+    for (const entry of entries.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === gcKinds.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.major++;
+        gc.majorMs += entry.duration;
+      } else {
+        gc.minor++;
+        gc.minorMs += entry.duration;
+      }
+      gc.longestMs = Math.max(gc.longestMs, entry.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.send!({ url: running.url, sessionIds });
   let profiler: InspectorSession | undefined;
   process.on('message', async (message: string | { profile: string }) => {
@@ -128,9 +143,11 @@ async function serve(store: string, root: string): Promise<void> {
         requestP50: sorted.length > 0 ? percentile(sorted, 50) : 0,
         requestP99: sorted.length > 0 ? percentile(sorted, 99) : 0,
         loopP99: loopDelay.percentile(99) / 1e6,
+        gc,
       });
       requestMs = [];
       loopDelay.reset();
+      gc = { minor: 0, minorMs: 0, major: 0, majorMs: 0, longestMs: 0 };
     } else if (message === 'profile') {
       // BENCH_PROF: a CPU profile of one measurement (not of the start and the filling)
       profiler ??= new InspectorSession();
@@ -158,6 +175,8 @@ interface ServerTimes {
   requestP99: number;
   /** The server's event-loop delay since the last ask, p99 (ms). */
   loopP99: number;
+  /** Its garbage collections since the last ask: minor and major, how many and their pauses (ms). */
+  gc: { minor: number; minorMs: number; major: number; majorMs: number; longestMs: number };
 }
 
 interface Server {
@@ -663,6 +682,7 @@ async function bench(backend: Backend): Promise<void> {
             requestP50: number;
             requestP99: number;
             loopP99: number;
+            gc: ServerTimes['gc'];
           }>
         >();
         // the contenders (and client kinds) take turns, so that a burst of load on the shared machine
@@ -672,7 +692,12 @@ async function bench(backend: Backend): Promise<void> {
           for (const { name, server, kind } of round % 2 === 0 ? turns : [...turns].reverse()) {
             const key = `${name} ${kind}`;
             let cpuBefore = { user: 0, system: 0 };
-            let serverSide = { requestP50: 0, requestP99: 0, loopP99: 0 };
+            let serverSide: Omit<ServerTimes, 'cpu'> = {
+              requestP50: 0,
+              requestP99: 0,
+              loopP99: 0,
+              gc: { minor: 0, minorMs: 0, major: 0, majorMs: 0, longestMs: 0 },
+            };
             let databaseBefore = 0;
             let database = 0;
             let cpu = 0;
@@ -720,12 +745,14 @@ async function bench(backend: Backend): Promise<void> {
               requestP50: median(runs.map((run) => run.requestP50)),
               requestP99: median(runs.map((run) => run.requestP99)),
               loopP99: median(runs.map((run) => run.loopP99)),
+              // the GC of the run with the median p99
+              gc: [...runs].sort((x, y) => x.p99 - y.p99)[Math.floor(runs.length / 2)]!.gc,
             },
           ]),
         );
         for (const [key, result] of summary) {
           console.log(
-            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${key.padEnd(11)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu).toString().padStart(4)} µs/request (system ${Math.round(result.system).toString().padStart(3)})  clients ${Math.round(result.clientCpu).toString().padStart(4)} µs (system ${Math.round(result.clientSystem).toString().padStart(3)})${backend.dialect === 'postgres' ? `  postgres ${Math.round(result.database).toString().padStart(4)} µs` : ''}${CALLGRIND ? `  ${Math.round(result.instructions / 1000)}k instructions/request` : ''}  in the server p50 ${ms(result.requestP50)} p99 ${ms(result.requestP99)} (event-loop delay p99 ${ms(result.loopP99)})  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
+            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${key.padEnd(11)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu).toString().padStart(4)} µs/request (system ${Math.round(result.system).toString().padStart(3)})  clients ${Math.round(result.clientCpu).toString().padStart(4)} µs (system ${Math.round(result.clientSystem).toString().padStart(3)})${backend.dialect === 'postgres' ? `  postgres ${Math.round(result.database).toString().padStart(4)} µs` : ''}${CALLGRIND ? `  ${Math.round(result.instructions / 1000)}k instructions/request` : ''}  in the server p50 ${ms(result.requestP50)} p99 ${ms(result.requestP99)} (event-loop delay p99 ${ms(result.loopP99)}; GC ${result.gc.minor} minor ${result.gc.minorMs.toFixed(1)} ms, ${result.gc.major} major ${result.gc.majorMs.toFixed(1)} ms, longest ${result.gc.longestMs.toFixed(1)} ms)  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
           );
           const bySize = flatness.get(`${key} ${callers}`) ?? [];
           bySize.push({ size, p50: result.p50, p99: result.p99 });
