@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generatedLogInsert } from '../test/log-records.js';
 import {
@@ -8,8 +11,8 @@ import {
   postgresSkipReason,
   type TestPostgresStore,
 } from '../test/postgres.js';
-import { MIGRATIONS } from './migrations.js';
-import { ONLINE_INDEX_FROM_BYTES } from './postgres.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+import { ONLINE_INDEX_FROM_BYTES, PostgresStore } from './postgres.js';
 
 /**
  * Migrations 20 and 21 only make (and drop) indexes of the execution log. On a large log they are
@@ -79,13 +82,17 @@ interface BuildWaiting {
  * A database at `version` with a large log, a reader of another instance holding its snapshot, and
  * `migrate()` started and waiting for that reader: `test` runs then; the database is dropped after.
  */
-async function whileBuildWaits(version: number, test: (held: BuildWaiting) => Promise<void>): Promise<void> {
+async function whileBuildWaits(
+  version: number,
+  test: (held: BuildWaiting) => Promise<void>,
+  migrate: (database: TestPostgresStore) => Promise<unknown> = (database) => database.store.migrate(),
+): Promise<void> {
   const database = await createTestPostgresStore();
   let reader: OpenLogReader | undefined;
   try {
     await buildAt(database, version);
     reader = await openLogReader(database.schema);
-    const migrated = database.store.migrate().then(
+    const migrated = migrate(database).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -96,6 +103,36 @@ async function whileBuildWaits(version: number, test: (held: BuildWaiting) => Pr
     await database.cleanup();
   }
 }
+
+/** A connection URL of the test server with `parameters` and an application name no other test uses. */
+function urlWith(database: TestPostgresStore, parameters: Record<string, string> = {}): string {
+  const url = new URL(database.connectionString);
+  url.searchParams.set('application_name', `toolmux_test_${randomBytes(6).toString('hex')}`);
+  for (const [name, value] of Object.entries(parameters)) url.searchParams.set(name, value);
+  return url.toString();
+}
+
+/** The statement backend `pid` runs, or `undefined` once it ran none (idle) or is gone. */
+async function runningStatement(database: TestPostgresStore, pid: number): Promise<string | undefined> {
+  const rows = await database.query<{ query: string }>(
+    "SELECT query FROM pg_stat_activity WHERE pid = $1 AND state <> 'idle'",
+    [pid],
+  );
+  return rows[0]?.query;
+}
+
+/** The reader ends, and the next start builds the indexes: both valid. */
+async function nextStartBuilds(database: TestPostgresStore, reader: OpenLogReader): Promise<void> {
+  await reader.commit();
+  await (await database.openAnotherStore()).migrate();
+  expect(await indexValidity(database, NEW_INDEXES)).toEqual({
+    toolmux_execution_logs_tool_slug_id: true,
+    toolmux_execution_logs_parent_id: true,
+  });
+}
+
+/** Built package's store, for a child process to migrate with and be killed in. */
+const builtStore = resolve(import.meta.dirname, '../../dist/store/postgres.js');
 
 describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log ${skip ?? ''}`, () => {
   it('let another instance insert and read log entries while they are built, and end with valid indexes', {
@@ -193,6 +230,166 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
         'SELECT version FROM toolmux_migrations ORDER BY version',
       );
       expect(versions.map((row) => row.version)).toEqual(ALL_VERSIONS);
+    });
+  });
+
+  it('end the build on the server when migration_timeout cuts it off, so that no build runs on holding its lock for no one', {
+    timeout: 60_000,
+  }, async () => {
+    let store: PostgresStore | undefined;
+    await whileBuildWaits(
+      19,
+      async ({ database, reader, migrated, waiting }) => {
+        expect(await migrated).toMatchObject({
+          code: 'STORE_ERROR',
+          details: { operation: 'run migrations', timeout: 'migration_timeout', timeoutMs: 3_000 },
+        });
+        // the server's statement ended with the client's wait (it ran on, holding the table and the
+        // index-build lock, until the reader ended: the next start waited for it, then timed out)
+        await expect.poll(() => runningStatement(database, waiting.pid), { timeout: 5_000 }).toBeUndefined();
+        await nextStartBuilds(database, reader);
+      },
+      async (database) => {
+        store = await PostgresStore.create({
+          connectionString: urlWith(database, { migration_timeout: '3000' }),
+          schema: database.schema,
+        });
+        return store.migrate();
+      },
+    ).finally(() => store?.close());
+  });
+
+  it('end the build on the server when the migrating process dies, within seconds', {
+    timeout: 60_000,
+  }, async () => {
+    let child: ReturnType<typeof spawn> | undefined;
+    await whileBuildWaits(
+      19,
+      async ({ database, reader, waiting }) => {
+        child!.kill('SIGKILL');
+        // the server noticed the connection gone while the build waited (it waited for the reader
+        // to end, the index-build lock held, and then built the index for a process long gone)
+        await expect.poll(() => runningStatement(database, waiting.pid), { timeout: 5_000 }).toBeUndefined();
+        expect(await indexValidity(database, ['toolmux_execution_logs_tool_slug_id'])).toEqual({
+          toolmux_execution_logs_tool_slug_id: false,
+        });
+        await nextStartBuilds(database, reader);
+      },
+      async (database) => {
+        const source = `
+          const { PostgresStore } = await import(${JSON.stringify(builtStore)});
+          const store = await PostgresStore.create({ connectionString: ${JSON.stringify(urlWith(database))}, schema: ${JSON.stringify(database.schema)} });
+          await store.migrate();`;
+        child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: 'inherit' });
+        return new Promise((done) => child!.on('exit', done));
+      },
+    );
+  });
+
+  it('let a store whose schema search_path names build its indexes while one of another such schema builds', {
+    timeout: 60_000,
+  }, async () => {
+    const other = await createTestPostgresStore();
+    let store: PostgresStore | undefined;
+    try {
+      // the other schema, migrated, but for an index (its build cut off, say)
+      await other.store.migrate();
+      await other.query('DROP INDEX toolmux_execution_logs_tool_slug_id');
+      await whileBuildWaits(
+        19,
+        async ({ database, reader, migrated }) => {
+          store = await PostgresStore.create({
+            connectionString: urlWith(other, {
+              options: `-c search_path=${other.schema}`,
+              migration_timeout: '20000',
+            }),
+          });
+          const otherMigrated = store.migrate().then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          // its build starts, and waits for the reader as well (it waited for the first build's lock)
+          await expect
+            .poll(
+              async () =>
+                (
+                  await database.query<{ query: string }>(
+                    'SELECT query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+                    [reader.pid],
+                  )
+                ).filter((row) => /CONCURRENTLY/.test(row.query)).length,
+              { timeout: 10_000 },
+            )
+            .toBe(2);
+          await reader.commit();
+          expect(await migrated).toBeUndefined();
+          expect(await otherMigrated).toBeUndefined();
+          expect(await indexValidity(other, ['toolmux_execution_logs_tool_slug_id'])).toEqual({
+            toolmux_execution_logs_tool_slug_id: true,
+          });
+        },
+        async (database) => {
+          const first = await PostgresStore.create({
+            connectionString: urlWith(database, { options: `-c search_path=${database.schema}` }),
+          });
+          return first.migrate().finally(() => first.close());
+        },
+      );
+    } finally {
+      await store?.close();
+      await other.cleanup();
+    }
+  });
+
+  it('apply a migration that alters the table after another instance’s build of it, not against it: the log stays writable', {
+    timeout: 60_000,
+  }, async () => {
+    const next = MIGRATIONS.length + 1;
+    const altering: Migration = {
+      version: next,
+      name: 'test_log_note',
+      sql: { sqlite: '', postgres: 'ALTER TABLE toolmux_execution_logs ADD COLUMN test_note text' },
+    };
+    await whileBuildWaits(19, async ({ database, reader, migrated }) => {
+      (MIGRATIONS as Migration[]).push(altering);
+      try {
+        const second = await PostgresStore.create({
+          connectionString: urlWith(database),
+          schema: database.schema,
+        });
+        const secondMigrated = second.migrate().then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        try {
+          // the second instance waits for the build before its ALTER TABLE: an ALTER TABLE waiting
+          // for the build's table lock would queue every write of the log behind it
+          await new Promise((done) => setTimeout(done, 1_000));
+          await database.withClient(async (client) => {
+            await client.query("SET lock_timeout = '2s'");
+            await client.query(
+              generatedLogInsert('postgres', { rows: 1, sessions: 1 }).replace("'log_'", "'log_z'"),
+            );
+          });
+          await reader.commit();
+          expect(await migrated).toBeUndefined();
+          expect(await secondMigrated).toBeUndefined();
+        } finally {
+          await second.close();
+        }
+        expect(
+          await database.query(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND column_name = 'test_note'",
+            [database.schema],
+          ),
+        ).toHaveLength(1);
+        expect(await indexValidity(database, NEW_INDEXES)).toEqual({
+          toolmux_execution_logs_tool_slug_id: true,
+          toolmux_execution_logs_parent_id: true,
+        });
+      } finally {
+        (MIGRATIONS as Migration[]).splice(MIGRATIONS.indexOf(altering), 1);
+      }
     });
   });
 });

@@ -215,8 +215,23 @@ function timeoutsOf(options: PostgresStoreOptions): PostgresTimeouts {
  */
 export const ONLINE_INDEX_FROM_BYTES = 8 * 1024 * 1024;
 
-/** How often a migration asks again for the index-build lock another instance holds (see `ensureIndexes`). */
+/** How often a migration asks again for the index-build lock another instance holds (see `lockIndexBuilds`). */
 const MIGRATION_LOCK_POLL_MS = 100;
+
+/** How much longer than the server (statement_timeout) a migration's connection waits for a statement. */
+const SERVER_TIMEOUT_LEAD_MS = 2_000;
+
+/**
+ * Sets up the connection that migrates, and answers the schema migrated (`$2`, else the first existing
+ * schema of its search_path). The server ends each statement at migrationTimeoutMs (`$1`) itself, and
+ * (PostgreSQL 14 and later) a statement of a client gone, checked every second: a `CREATE INDEX
+ * CONCURRENTLY` otherwise runs on when the process that sent it gave up or died, holding the table
+ * and the index-build lock, until it has waited for every older transaction and built its index.
+ */
+const MIGRATION_SESSION_SQL = `SELECT set_config('statement_timeout', $1, false),
+  CASE WHEN current_setting('server_version_num')::int >= 140000
+    THEN set_config('client_connection_check_interval', '1000', false) END,
+  coalesce($2::text, current_schema()) AS schema`;
 
 type MigrationQuery = <R extends QueryResultRow = QueryResultRow>(
   text: string,
@@ -287,6 +302,15 @@ const TIMEOUT_MESSAGES = new Map<string, 'connect' | 'pool' | 'query'>([
   // pg: no answer to a statement within query_timeout (pg-pool then closes its connection)
   ['Query read timeout', 'query'],
 ]);
+
+/** The server ended the statement at its statement_timeout (a migration's, see `MIGRATION_SESSION_SQL`). */
+function statementTimedOut(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error as { code?: unknown }).code === '57014' &&
+    error.message.includes('statement timeout')
+  );
+}
 
 /**
  * SQLSTATEs of a connection the server ended: an administrator (`pg_terminate_backend`, a pooler
@@ -941,16 +965,37 @@ export class PostgresStore implements Store {
    * starting at once apply each migration exactly once. A migration that only makes indexes, on a
    * table of {@link ONLINE_INDEX_FROM_BYTES} or more, is recorded there and its indexes are built
    * after it, `CONCURRENTLY` (see `IndexChange`: the instances still serving go on writing the
-   * table), by {@link ensureIndexes}.
+   * table), by {@link ensureIndexes}. The whole run holds the index-build lock of the schema it
+   * migrates (taken before the transaction, see {@link lockIndexBuilds}): a migration that alters a
+   * table is not applied while another instance builds an index of it (its `ALTER TABLE` would wait
+   * for the build's lock, every write of the table queued behind it, and the build for its snapshot).
    */
   async migrate(): Promise<void> {
     const client = await this.connect('connect to run migrations');
-    // each statement may wait for another instance's migrations (the lock) or build a large index
+    const timeoutMs = this.timeouts.migrationTimeoutMs;
+    // each statement may wait for another instance's migrations (the lock) or build a large index;
+    // the server ends it at migrationTimeoutMs (statement_timeout, below), this side waits a little
+    // longer for the server's answer, so that a build never runs on after this side gave up on it
     const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
-      client.query<R>({ text, values, query_timeout: this.timeouts.migrationTimeoutMs } as QueryConfig);
+      client.query<R>({
+        text,
+        values,
+        query_timeout: timeoutMs + SERVER_TIMEOUT_LEAD_MS,
+      } as QueryConfig);
     try {
+      const { rows } = await query<{ schema: string | null }>(MIGRATION_SESSION_SQL, [
+        String(timeoutMs),
+        this.schema ?? null,
+      ]);
+      // the schema the migrations go to: a search_path's first existing schema when none is given
+      const schema = rows[0]?.schema ?? '';
+      const indexLock = `toolmux_migration_indexes:${schema}`;
+      await this.lockIndexBuilds(query, indexLock);
       await query('BEGIN');
-      await query('SELECT pg_advisory_xact_lock(hashtext($1))', [`toolmux_migrations:${this.schema ?? ''}`]);
+      // a store of the search_path: the key of earlier releases ('' for every such schema) as well
+      if (this.schema === undefined)
+        await query('SELECT pg_advisory_xact_lock(hashtext($1))', ['toolmux_migrations:']);
+      await query('SELECT pg_advisory_xact_lock(hashtext($1))', [`toolmux_migrations:${schema}`]);
       if (this.schema !== undefined) {
         const existing = await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
         if (existing.rowCount === 0) await query(`CREATE SCHEMA "${this.schema}"`);
@@ -979,7 +1024,9 @@ export class PostgresStore implements Store {
       }
       await query('COMMIT');
       await this.ensureIndexes(query, deferred);
-      client.release();
+      await query('SELECT pg_advisory_unlock(hashtext($1))', [indexLock]);
+      // not back to the pool: its statement_timeout would bound the store's own statements
+      client.release(true);
     } catch (error) {
       // the connection is discarded, which ends the transaction and lets go of the locks: no
       // ROLLBACK, which a connection that went silent would not answer either
@@ -995,20 +1042,15 @@ export class PostgresStore implements Store {
    * Builds the indexes of the recorded index migrations that the database lacks (or holds invalid,
    * or still holds an index they drop), `CONCURRENTLY`, each migration's `postgresAfter` after them:
    * those of a large table that {@link migrate} recorded just now, or that an instance cut off while
-   * building left. One catalog read when there are none (every start). Under an advisory lock of its
-   * own, not the migration lock: the previous release waits for the migration lock inside a
-   * transaction, which keeps a snapshot, which a concurrent build waits for (the two would deadlock);
-   * this lock is asked for again every {@link MIGRATION_LOCK_POLL_MS}, so that no one waits for it
-   * holding a snapshot either.
+   * building left. One catalog read when there are none (every start). Under the index-build lock
+   * {@link migrate} holds, not the migration lock: the previous release waits for the migration lock
+   * inside a transaction, which keeps a snapshot, which a concurrent build waits for (the two would
+   * deadlock).
    */
   // `private`, not `#`: tests call the store through a Proxy (a store without some methods), which
   // `#` members refuse as a receiver
   private async ensureIndexes(query: MigrationQuery, announced: ReadonlySet<number>): Promise<void> {
     const changes = MIGRATIONS.filter((migration) => migration.indexes !== undefined);
-    if ((await unbuilt(query, changes)).migrations.length === 0) return;
-    const key = `toolmux_migration_indexes:${this.schema ?? ''}`;
-    await this.lockIndexBuilds(query, key);
-    // another instance may have built them while this one waited
     const { migrations, validity } = await unbuilt(query, changes);
     for (const migration of migrations) {
       // one an instance cut off while building left, or that another instance recorded just now
@@ -1024,10 +1066,13 @@ export class PostgresStore implements Store {
       await buildIndexesConcurrently(query, migration.indexes!, validity);
       if (migration.postgresAfter !== undefined) await query(migration.postgresAfter);
     }
-    await query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
   }
 
-  /** Takes the index-build lock `key` for the connection, asked for every {@link MIGRATION_LOCK_POLL_MS}; gives up after migrationTimeoutMs. */
+  /**
+   * Takes the index-build lock `key` (of the schema migrated) for the connection, asked for every
+   * {@link MIGRATION_LOCK_POLL_MS}, so that no one waits for it holding a snapshot (which another
+   * instance's concurrent build would wait for); gives up after migrationTimeoutMs.
+   */
   private async lockIndexBuilds(query: MigrationQuery, key: string): Promise<void> {
     const timeoutMs = this.timeouts.migrationTimeoutMs;
     const deadline = performance.now() + timeoutMs;
@@ -1041,7 +1086,7 @@ export class PostgresStore implements Store {
         throw new ToolMuxError({
           code: 'STORE_ERROR',
           message:
-            `The postgres store failed to run migrations: another toolmux instance has been building indexes of a large table for more than ${timeoutMs} ms. ` +
+            `The postgres store failed to run migrations: another toolmux instance has been migrating or building indexes of a large table for more than ${timeoutMs} ms. ` +
             'Wait for it to finish; if it only needs longer, raise migration_timeout in the store URL (migrationTimeoutMs of PostgresStore.create).',
           details: { operation: 'run migrations', timeout: 'migration_timeout', timeoutMs },
         });
@@ -2354,7 +2399,12 @@ export class PostgresStore implements Store {
     statement: 'query' | 'migration' = 'query',
   ): ToolMuxError {
     if (this.ending) return storeClosedError('postgres', operation);
-    const wait = error instanceof Error ? TIMEOUT_MESSAGES.get(error.message) : undefined;
+    const wait =
+      statement === 'migration' && statementTimedOut(error)
+        ? 'query'
+        : error instanceof Error
+          ? TIMEOUT_MESSAGES.get(error.message)
+          : undefined;
     if (wait === undefined) {
       // a connection the server ended (a failover, an administrator, a restart): the idle ones were
       // most likely ended with it, so the next statements, a retry of this one included, get new ones
