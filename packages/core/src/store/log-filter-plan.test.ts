@@ -39,7 +39,8 @@ const TOOL_SLUG = "CASE WHEN g % 2000 = 7 THEN 'RARE_TOOL' ELSE 'ECHO_ECHO' END"
 const PARENT_CALLS = ROWS / SESSIONS - 1;
 
 /**
- * Each filter shape, the indexes a plan may walk for it (the narrowest that serve it), and the most
+ * Each filter shape, the indexes a plan may walk for it (the narrowest that serve it; `user_tool_id`
+ * is SQLite's only, see log-user-tool-plan.test.ts), and the most
  * entries the walk may read on PostgreSQL (by default {@link MOST_READ}).
  */
 const SHAPES: Array<{ name: string; query: Omit<ListLogsQuery, 'limit'>; walks: string[]; most?: number }> = [
@@ -65,17 +66,17 @@ const SHAPES: Array<{ name: string; query: Omit<ListLogsQuery, 'limit'>; walks: 
   {
     name: 'a user and a rare tool',
     query: { userId: 'user_7', toolSlug: 'RARE_TOOL' },
-    walks: ['tool_slug_id'],
+    walks: ['tool_slug_id', 'user_tool_id'],
   },
   {
     name: 'a user and a tool never called',
     query: { userId: USER, toolSlug: 'NEVER_CALLED' },
-    walks: ['tool_slug_id'],
+    walks: ['tool_slug_id', 'user_tool_id'],
   },
   {
     name: 'a user and a common tool',
     query: { userId: USER, toolSlug: 'ECHO_ECHO' },
-    walks: ['tool_slug_id', 'user_id_id', 'pkey'],
+    walks: ['tool_slug_id', 'user_id_id', 'pkey', 'user_tool_id'],
   },
   {
     name: 'a session, its user and a rare tool',

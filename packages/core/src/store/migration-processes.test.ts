@@ -347,6 +347,7 @@ describe('SQLite: a process killed with SIGKILL in the middle of migrating', () 
         { name: 'toolmux_execution_logs_session_id_id' },
         { name: 'toolmux_execution_logs_tool_slug_id' },
         { name: 'toolmux_execution_logs_user_id_id' },
+        { name: 'toolmux_execution_logs_user_tool_id' },
         { name: 'toolmux_execution_logs_workbench_cells' },
       ]);
       const page = await store.listLogs({ sessionId: `ses_${'0'.repeat(35)}299`, limit: 2 });

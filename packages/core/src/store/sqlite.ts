@@ -630,13 +630,15 @@ type LogFilters = Record<'session_id' | 'user_id' | 'tool_slug' | 'parent_id', s
 const LOG_WALKS: ReadonlyArray<ReadonlyArray<keyof LogFilters>> = [
   ['parent_id'],
   ['session_id'],
+  ['user_id', 'tool_slug'],
   ['tool_slug'],
   ['user_id'],
 ];
 
 /**
  * Splits a log query's filters into `walk`, the columns of the one index it reads (the parent's,
- * else the session's, else the tool's, else the user's), and `check`, the others, compared behind
+ * else the session's, else the user's and the tool's (migration 22), else the tool's, else the
+ * user's), and `check`, the others, compared behind
  * SQLite's unary `+`, which no index serves. The store runs no ANALYZE, so SQLite knows nothing of
  * how many entries a value has, and left to itself walked the index it met last: a page of a session
  * and its user read the user's whole log, a tool's entries of a session the tool's. A parent's calls

@@ -49,6 +49,7 @@ describe.skipIf(skip !== undefined)(`toolmux serve and a long migration ${skip ?
           expect(applying.map((line) => [line.migration, line.concurrently])).toEqual([
             [20, true],
             [21, true],
+            [22, false],
           ]);
           expect(String(applying[0]!.msg)).toContain('CONCURRENTLY');
           const ready = await fetch(`${served.url}/readyz`);
