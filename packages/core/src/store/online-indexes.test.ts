@@ -89,10 +89,11 @@ async function whileBuildWaits(
 ): Promise<void> {
   const database = await createTestPostgresStore();
   let reader: OpenLogReader | undefined;
+  let migrated: Promise<unknown> | undefined;
   try {
     await buildAt(database, version);
     reader = await openLogReader(database.schema);
-    const migrated = migrate(database).then(
+    migrated = migrate(database).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -100,6 +101,8 @@ async function whileBuildWaits(
     await test({ database, reader, migrated, waiting });
   } finally {
     await reader?.end().catch(() => {});
+    // (a test that failed: the build ends before its schema is dropped, which would deadlock with it)
+    await migrated;
     await database.cleanup();
   }
 }
@@ -365,13 +368,16 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
           // the second instance waits for the build before its ALTER TABLE: an ALTER TABLE waiting
           // for the build's table lock would queue every write of the log behind it
           await new Promise((done) => setTimeout(done, 1_000));
-          await database.withClient(async (client) => {
-            await client.query("SET lock_timeout = '2s'");
-            await client.query(
-              generatedLogInsert('postgres', { rows: 1, sessions: 1 }).replace("'log_'", "'log_z'"),
-            );
-          });
+          const written = await database
+            .withClient(async (client) => {
+              await client.query("SET lock_timeout = '2s'");
+              await client.query(
+                generatedLogInsert('postgres', { rows: 1, sessions: 1 }).replace("'log_'", "'log_z'"),
+              );
+            })
+            .catch((error: unknown) => error);
           await reader.commit();
+          expect(written).toBeUndefined();
           expect(await migrated).toBeUndefined();
           expect(await secondMigrated).toBeUndefined();
         } finally {
