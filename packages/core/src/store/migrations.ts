@@ -793,8 +793,8 @@ export const MIGRATIONS: readonly Migration[] = [
     // index and checked each entry's user, so a user who rarely or never calls a common tool had a
     // page read all that tool's entries (bench/log-user-tool.bench.ts: 22 ms at 10,000 entries, 690
     // ms at 200,000). This index reads the user's entries of the tool alone, newest first. PostgreSQL
-    // has no such index: it picks the user's or the tool's by its statistics (log-filter-plan.test.ts),
-    // and an index more costs every call's log commit; it records the version only.
+    // records the version only: its planner, which takes user and tool as independent, did not pick
+    // such an index over the primary key for a page (an index more costs every call's log commit).
     sql: {
       sqlite:
         'CREATE INDEX toolmux_execution_logs_user_tool_id ON toolmux_execution_logs (user_id, tool_slug, id);',
