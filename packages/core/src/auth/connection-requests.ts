@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { apiRef } from '../api-refs.js';
+import { apiRef, configField } from '../api-refs.js';
 import type { FieldAuthScheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
@@ -688,8 +688,8 @@ export class ConnectionRequests {
       kind: 'unconfigured',
       message:
         `${toolkit.name} (${toolkit.slug}) has no OAuth app configured: create one with ` +
-        `${apiRef('authConfigs.createOAuth', { toolkit: toolkit.slug })} and pass it in the session's ` +
-        `authConfigs, or set managedAuth.${toolkit.slug} on ToolMux (in toolmux.config for \`toolmux serve\`).`,
+        `${apiRef('authConfigs.createOAuth', { toolkit: toolkit.slug })} and pass its id as the session's ` +
+        `${configField(`authConfigs.${toolkit.slug}`)}, or set managedAuth.${toolkit.slug} on ToolMux (in toolmux.config for \`toolmux serve\`).`,
     };
   }
 
@@ -730,7 +730,7 @@ export class ConnectionRequests {
           code: 'AUTH_CONFIG_NOT_FOUND',
           message:
             `${toolkit.name} (${toolkit.slug}) connects with ${plan.type} credentials, and the session names no auth config for it: ` +
-            `create one with ${apiRef('authConfigs.create', { toolkit: toolkit.slug, type: plan.type })} and pass it in the session's authConfigs ` +
+            `create one with ${apiRef('authConfigs.create', { toolkit: toolkit.slug, type: plan.type })} and pass its id as the session's ${configField(`authConfigs.${toolkit.slug}`)} ` +
             `(or store credentials directly with ${apiRef('connectedAccounts.create')}).`,
         });
       case 'unconfigured':

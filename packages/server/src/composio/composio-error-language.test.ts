@@ -1,3 +1,4 @@
+import { defineTool, defineToolkit } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composioClientOf } from '../test-composio.js';
@@ -11,8 +12,40 @@ import { startTestServer, type TestServer } from '../testing/index.js';
 
 let server: TestServer;
 
+/** A toolkit connected through `auth`, which toolmux makes no auth config of its own for. */
+const unconfigured = (slug: string, auth: Parameters<typeof defineToolkit>[0]['auth']) =>
+  defineToolkit({
+    slug,
+    name: slug,
+    description: 'Needs an auth config of the developer.',
+    baseUrl: `https://${slug}.example.com`,
+    auth,
+    tools: [
+      defineTool({
+        slug: `${slug.toUpperCase()}_PING`,
+        description: 'Ping.',
+        inputSchema: { type: 'object', properties: {} },
+        execute: () => 'pong',
+      }),
+    ],
+  });
+const oauth = {
+  type: 'oauth2',
+  authorizationUrl: 'https://oauth.example.com/authorize',
+  tokenUrl: 'https://oauth.example.com/token',
+} as const;
+
 beforeAll(async () => {
-  server = await startTestServer({ toolkits: createSampleToolkits().toolkits });
+  server = await startTestServer({
+    toolkits: [
+      ...createSampleToolkits().toolkits,
+      unconfigured('calendar', oauth),
+      unconfigured('hybrid', [
+        { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
+        oauth,
+      ]),
+    ],
+  });
 });
 afterAll(() => server.close());
 
@@ -151,6 +184,23 @@ describe("errors on Composio's routes are in a Composio client's words", () => {
       expectComposioWords(guidance);
     });
   }
+
+  it.each([
+    { toolkit: 'calendar', what: 'an OAuth toolkit without an OAuth app' },
+    { toolkit: 'hybrid', what: 'a credentials toolkit without an auth config' },
+  ])('link of $what names the auth_configs field to fill', async ({ toolkit }) => {
+    const session = await composio().create('user_words', { toolkits: [toolkit] });
+    const response = await fetch(`${server.url}/api/v3.1/tool_router/session/${session.sessionId}/link`, {
+      method: 'POST',
+      headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ toolkit }),
+    });
+    expect(response.status).toBe(404);
+    const { code, message } = (await response.json()) as { code: string; message: string };
+    expect(code).toBe('AUTH_CONFIG_NOT_FOUND');
+    expect(message).toContain(`pass its id as the session's auth_configs.${toolkit}`);
+    expectComposioWords(message);
+  });
 
   it('a toolkit the session lacks is named as the client sent it, under its field, by link and proxy_execute', async () => {
     const session = await composio().create('user_words', { toolkits: ['mail'] });
