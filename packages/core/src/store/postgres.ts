@@ -358,6 +358,9 @@ function connectionEnded(error: unknown): boolean {
   return CONNECTION_ENDED_MESSAGES.has(error.message);
 }
 
+/** SQLSTATE insufficient_privilege: a statement the database role may not run. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const SESSION_COLUMNS =
@@ -2393,6 +2396,26 @@ export class PostgresStore implements Store {
    * A failure of `operation`: TOOLMUX_CLOSED after `close()`; a wait past its bound as STORE_ERROR
    * that names the wait and the setting that bounds it; else {@link storeError}.
    */
+  /**
+   * Migrations refused a privilege (PostgreSQL 15 and later give a new role no CREATE on `public`):
+   * STORE_ERROR whose message, and `details.fix` for the CLI, say what to grant.
+   */
+  private privilegeFailure(operation: string, error: Error): ToolMuxError {
+    // the schema the refusal names (a URL's search_path, or the `schema` option), else the option's
+    const schema = /\bfor schema (\S+)/.exec(error.message)?.[1] ?? this.schema ?? 'public';
+    const fix =
+      `Connect as a role that owns the database (CREATE DATABASE toolmux OWNER <role>) or holds CREATE on its schema ` +
+      `(GRANT CREATE ON SCHEMA ${schema} TO <role>` +
+      `${this.schema === undefined ? '' : `; GRANT CREATE ON DATABASE for a schema that does not exist yet`}): ` +
+      `toolmux creates and alters its tables when a store is opened`;
+    return new ToolMuxError({
+      code: 'STORE_ERROR',
+      message: `The postgres store failed to ${operation}: ${error.message} (PostgreSQL error ${INSUFFICIENT_PRIVILEGE}). ${fix}.`,
+      cause: error,
+      details: { operation, fix },
+    });
+  }
+
   private failure(
     operation: string,
     error: unknown,
@@ -2406,6 +2429,12 @@ export class PostgresStore implements Store {
           ? TIMEOUT_MESSAGES.get(error.message)
           : undefined;
     if (wait === undefined) {
+      if (
+        statement === 'migration' &&
+        (error as { code?: unknown } | null)?.code === INSUFFICIENT_PRIVILEGE
+      ) {
+        return this.privilegeFailure(operation, error as Error);
+      }
       // a connection the server ended (a failover, an administrator, a restart): the idle ones were
       // most likely ended with it, so the next statements, a retry of this one included, get new ones
       if (connectionEnded(error)) this.closeIdleConnections();

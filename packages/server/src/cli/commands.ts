@@ -271,9 +271,13 @@ function describeFailure(error: ToolMuxError): string {
   const operation = (error.details as { operation?: string } | undefined)?.operation ?? 'answer';
   const store = (error.details as { store?: string } | undefined)?.store;
   const cause = causeText(error.cause);
-  const check = /^postgres(?:ql)?:/i.test(store ?? '')
-    ? 'Check that the database is running and reachable at this address with these credentials'
-    : 'Check that the file is an SQLite database (or does not exist yet) and that this process may read and write it and its directory';
+  const fix = (error.details as { fix?: unknown } | undefined)?.fix;
+  const check =
+    typeof fix === 'string'
+      ? fix
+      : /^postgres(?:ql)?:/i.test(store ?? '')
+        ? 'Check that the database is running and reachable at this address with these credentials'
+        : 'Check that the file is an SQLite database (or does not exist yet) and that this process may read and write it and its directory';
   return `The store${store ? ` ${store}` : ''} failed to ${operation}: ${cause}. ${check}, or set another with --store / TOOLMUX_STORE.`;
 }
 

@@ -4,7 +4,12 @@ import { createServer as createNetServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { defineToolkit, ToolMux } from '@toolmux/core';
-import { createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import {
+  createTestPostgresStore,
+  createTestPostgresUrl,
+  postgresSkipReason,
+  testPostgresUrl,
+} from '@toolmux/core/test';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../test-oauth.js';
 import {
@@ -254,6 +259,41 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       await database.cleanup();
     }
   });
+
+  it.skipIf(skipPostgres !== undefined)(
+    'a PostgreSQL role that may not create tables: what to grant, not a check of the network',
+    async () => {
+      // PostgreSQL 15 and later give a new role no CREATE on `public`: here a schema it may only use
+      const database = await createTestPostgresStore();
+      const role = `toolmux_test_role_${randomBytes(6).toString('hex')}`;
+      const password = randomBytes(12).toString('hex');
+      try {
+        await database.query(`CREATE SCHEMA "${database.schema}"`);
+        await database.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+        await database.query(`GRANT USAGE ON SCHEMA "${database.schema}" TO ${role}`);
+        const url = new URL(testPostgresUrl());
+        url.username = role;
+        url.password = password;
+        url.searchParams.set('options', `-c search_path=${database.schema}`);
+        const result = await failingServe(['serve', '--store', url.toString()], {
+          env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY },
+        });
+        expect(result.code).toBe(1);
+        const line = expectOneLine(result);
+        expect(line).toContain(`failed to run migrations: permission denied for schema ${database.schema}.`);
+        expect(line).toContain(`(GRANT CREATE ON SCHEMA ${database.schema} TO <role>)`);
+        expect(line).toContain('owns the database');
+        expect(line).not.toContain('reachable');
+        expect(line).not.toContain(password);
+      } finally {
+        await database.cleanup();
+        await createTestPostgresStore().then(async (admin) => {
+          await admin.query(`DROP ROLE IF EXISTS ${role}`);
+          await admin.cleanup();
+        });
+      }
+    },
+  );
 
   it('PostgreSQL without TOOLMUX_API_KEY', async () => {
     const result = await failingServe(['serve', '--store', 'postgres://postgres@127.0.0.1:1/x'], {
