@@ -58,6 +58,18 @@ describe('Vault', () => {
     expect(error.message).toContain('previousSecretKeys');
   });
 
+  it('says a record under a newer key (another instance rotated first) needs that key here, not an old one', () => {
+    // an instance still on keyA meets a record another instance wrote under keyB
+    const sealed = new Vault(keyB, [keyA]).seal('ca_1', 'token');
+    const error = thrown(() => new Vault(keyA).open('ca_1', sealed));
+    expect(error.code).toBe('SECRET_KEY_MISSING');
+    expect(error.message).toContain(`secret key ${keyIdOf(keyB)}`);
+    expect(error.message).toContain(
+      'a newer key, which another instance already encrypts with, as secretKey',
+    );
+    expect(error.message).toContain('`toolmux keys rotate`');
+  });
+
   it('never shows a key in JSON or inspect()', () => {
     const vault = new Vault(keyA, [keyB]);
     const shown = `${JSON.stringify(vault)} ${inspect(vault, { showHidden: true, depth: 10 })}`;

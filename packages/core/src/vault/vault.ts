@@ -106,8 +106,11 @@ export class Vault {
         code: 'SECRET_KEY_MISSING',
         message:
           `The credentials of ${recordId} were encrypted with secret key ${sealed.keyId}, which is neither the ` +
-          `current secret key (${this.keyId}) nor one of previousSecretKeys. Pass the old key in ` +
-          'previousSecretKeys (or TOOLMUX_PREVIOUS_SECRET_KEYS) until vault.rotate() has re-encrypted every record.',
+          `current secret key (${this.keyId}) nor one of previousSecretKeys. Give this instance that key: an older ` +
+          'key in previousSecretKeys (or TOOLMUX_PREVIOUS_SECRET_KEYS) until a rotation (mux.vault.rotate(), ' +
+          '`toolmux keys rotate`) has re-encrypted every record; a newer key, which another instance already ' +
+          'encrypts with, as secretKey (TOOLMUX_SECRET_KEY) or in previousSecretKeys. Every instance on one store ' +
+          'needs every key its records are under.',
         details: { recordId, keyId: sealed.keyId },
       });
     }
