@@ -1,6 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ToolMux } from '@toolmux/core';
+import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createServer } from '../server.js';
 import { createTestServer, mcpRequest, TEST_API_KEY } from '../test-helpers.js';
 
 // What an operator reads when the MCP endpoint refuses a request: each refusal names what to send.
@@ -49,6 +56,30 @@ describe('the MCP endpoint says how to authenticate when it refuses', () => {
     const unknown = await post('ses_doesnotexist', { authorization: `Bearer ${TEST_API_KEY}` });
     expect(unknown.status).toBe(401);
     expect(unknown.message).toBe(refused.message);
+  });
+
+  it('a token another instance made under another secret key: says every instance needs the same key', async () => {
+    // two instances on one store, started with different TOOLMUX_SECRET_KEYs
+    const directory = mkdtempSync(join(tmpdir(), 'toolmux-mcp-key-'));
+    const store = `sqlite:${join(directory, 'toolmux.db')}`;
+    const instance = (secretKey: string) =>
+      new ToolMux({ toolkits: createSampleToolkits().toolkits, store, secretKey });
+    const first = instance(randomBytes(32).toString('base64'));
+    const second = instance(randomBytes(32).toString('base64'));
+    try {
+      const session = await first.create('user_mcp_messages_keys', { toolkits: ['tasks'] });
+      const response = await createServer({ toolmux: second, apiKey: TEST_API_KEY }).fetch(
+        mcpRequest(session.sessionId, session.mcp.headers, { jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      );
+      expect(response.status).toBe(401);
+      const { error } = (await response.json()) as { error: { message: string } };
+      expect(error.message).toContain(
+        'one made under a secret key this server does not have: every instance on one store needs the same secret key, TOOLMUX_SECRET_KEY or secretKey',
+      );
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('a wrong, rotated or other session token: which token to send and where to read it', async () => {

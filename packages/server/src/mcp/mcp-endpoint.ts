@@ -606,7 +606,7 @@ export class McpEndpoint {
         );
       }
       return unauthorized(
-        `The token is not this session's current token (another session's, or one a rotation replaced): send ${SESSION_TOKEN_HOWTO}, or the project API key in an x-api-key header.`,
+        `The token is not this session's current token (another session's, one a rotation replaced, or one made under a secret key this server does not have: every instance on one store needs the same secret key, TOOLMUX_SECRET_KEY or secretKey): send ${SESSION_TOKEN_HOWTO}, or the project API key in an x-api-key header.`,
         true,
       );
     }
