@@ -679,7 +679,7 @@ export class ConnectionRequests {
     if (!scheme) return { kind: 'none' };
     const chosen = selection.authConfigs?.[toolkit.slug];
     const config = chosen
-      ? await this.#records.authConfig(chosen)
+      ? await this.#sessionAuthConfig(toolkit, chosen)
       : await this.#configs.managed(toolkit, options);
     if (config?.type === 'oauth2') return { kind: 'oauth2', authConfig: config };
     if (config) return { kind: 'fields', type: config.type, authConfigId: config.id };
@@ -691,6 +691,21 @@ export class ConnectionRequests {
         `${apiRef('authConfigs.createOAuth', { toolkit: toolkit.slug })} and pass its id as the session's ` +
         `${configField(`authConfigs.${toolkit.slug}`)}, or set managedAuth.${toolkit.slug} on ToolMux (in toolmux.config for \`toolmux serve\`).`,
     };
+  }
+
+  /** The auth config a session names for `toolkit`; one deleted since is refused saying how to replace it. */
+  async #sessionAuthConfig(toolkit: Toolkit, id: string): Promise<AuthConfigRecord> {
+    const record = await this.#records.store.getAuthConfig(lookupId('authConfig', id));
+    if (record) return record;
+    throw new ToolMuxError({
+      code: 'AUTH_CONFIG_NOT_FOUND',
+      message:
+        `This session connects ${toolkit.name} (${toolkit.slug}) through auth config "${id}" (its ` +
+        `${configField(`authConfigs.${toolkit.slug}`)}), which does not exist: it was deleted, and its accounts with it. ` +
+        `Create another with ${apiRef('authConfigs.create', { toolkit: toolkit.slug })} and give it to the session with ` +
+        `${apiRef('session.update.authConfigs', { toolkit: toolkit.slug })}.`,
+      details: { authConfigId: id },
+    });
   }
 
   /** `session.authorize()`: a connection request through the auth config the session would use. */

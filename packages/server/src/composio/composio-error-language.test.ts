@@ -202,6 +202,37 @@ describe("errors on Composio's routes are in a Composio client's words", () => {
     expectComposioWords(message);
   });
 
+  it("link through the session's auth config after it was deleted: which field to give another one", async () => {
+    const created = await fetch(`${server.url}/api/v1/auth-configs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ toolkit: 'hybrid', type: 'api_key' }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const session = await composio().create('user_words', {
+      toolkits: ['hybrid'],
+      authConfigs: { hybrid: id },
+    });
+    const deleted = await fetch(`${server.url}/api/v1/auth-configs/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${server.apiKey}` },
+    });
+    expect(deleted.status).toBe(200);
+    const response = await fetch(`${server.url}/api/v3.1/tool_router/session/${session.sessionId}/link`, {
+      method: 'POST',
+      headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ toolkit: 'hybrid' }),
+    });
+    expect(response.status).toBe(404);
+    const { code, message } = (await response.json()) as { code: string; message: string };
+    expect(code).toBe('AUTH_CONFIG_NOT_FOUND');
+    expect(message).toContain(`through auth config "${id}" (its auth_configs.hybrid), which does not exist`);
+    expect(message).toContain(
+      'PATCH /api/v3.1/tool_router/session/:sessionId with { "auth_configs": { "hybrid": "…" } }',
+    );
+    expectComposioWords(message);
+  });
+
   it('a toolkit the session lacks is named as the client sent it, under its field, by link and proxy_execute', async () => {
     const session = await composio().create('user_words', { toolkits: ['mail'] });
     const post = async (route: string, body: unknown) => {
