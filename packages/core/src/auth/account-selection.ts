@@ -115,6 +115,40 @@ function pinnedAccountsError(
  * An attempt to connect, not a connection: INITIATED or FAILED, or EXPIRED without ever having been
  * connected (an OAuth attempt whose request expired: connection-state-pruning.ts).
  */
+/**
+ * CONNECTION_REQUIRED when the user has ACTIVE accounts of the toolkit that the precedence rules do
+ * not reach (on an auth config the session does not use): the application is told how to let the
+ * session use one, the model only to ask for a connection (it cannot change the session).
+ */
+function notDrawnFromError(
+  toolkit: Toolkit,
+  userId: string,
+  chosen: string | undefined,
+  elsewhere: readonly ConnectedAccountRecord[],
+): ToolMuxError {
+  const label = `${toolkit.name} (${toolkit.slug})`;
+  const one = elsewhere.length === 1;
+  return readerError(
+    (reader) =>
+      new ToolMuxError({
+        code: 'CONNECTION_REQUIRED',
+        message:
+          reader.metaTools.size > 0
+            ? `${label} needs a connected account for user ${shownValue(userId)} that this session may use, and none is connected: ` +
+              `the user's ${toolkit.name} ${one ? 'account is' : 'accounts are'} connected for another use, which this session does not draw from. ` +
+              `Ask the user to connect ${toolkit.name} (${connectWay(toolkit.slug, reader)}), then retry.`
+            : `${label} needs a connected account for user ${shownValue(userId)}, and none is connected through ` +
+              `${chosen === undefined ? 'the auth config toolmux manages for it' : `the session's ${configField(`authConfigs.${toolkit.slug}`)} ("${chosen}")`}, ` +
+              `which is what this session draws from. The user's ACTIVE ${one ? 'account' : 'accounts'} ` +
+              `${elsewhere.map((account) => `${accountName(account)} (on auth config ${account.authConfigId})`).join(', ')} ` +
+              `${one ? 'is' : 'are'} on another auth config: to use ${one ? 'it' : 'one'}, name it with ${apiRef('session.update.connectedAccounts', { toolkit: toolkit.slug })} ` +
+              `or its auth config with ${apiRef('session.update.authConfigs', { toolkit: toolkit.slug })}; ` +
+              `or connect the user through the session (${connectWay(toolkit.slug, reader)}), then retry.`,
+        details: { toolkit: toolkit.slug },
+      }),
+  );
+}
+
 function isAttempt(account: ConnectedAccountRecord): boolean {
   return (
     account.status === 'INITIATED' ||
@@ -302,6 +336,18 @@ export class AccountSelector {
         toolkit,
         pinned.map((id) => seen.find((account) => account.id === id) ?? id),
       );
+    }
+    if (seen.length === 0 && !request.peek) {
+      // none on what the session draws from: the user may have one on another auth config, which
+      // "none is connected" denied (an application then connected the user again for nothing)
+      const { items } = await this.#records.store.listConnectedAccounts({
+        userIds: [request.userId],
+        toolkits: [toolkit.slug],
+        statuses: ['ACTIVE'],
+        limit: 5,
+      });
+      const elsewhere = items.filter((account) => !isAttempt(account));
+      if (elsewhere.length > 0) return notDrawnFromError(toolkit, request.userId, chosen, elsewhere);
     }
     return this.#notUsable(toolkit, request.userId, seen);
   }

@@ -363,3 +363,61 @@ describe('TOOLMUX_MANAGE_CONNECTIONS', () => {
     );
   });
 });
+
+describe('an account the precedence rules do not reach', () => {
+  it("is named, with how to let the session use it, instead of 'none is connected'", async () => {
+    const { mux, mailKey } = setup();
+    const own = await mux.authConfigs.create('mail', { type: 'api_key', name: 'own' });
+    const account = await mux.connectedAccounts.create('user_1', own.id, { apiKey: 'key-own' });
+    // another user's account on the same config is not this user's to name
+    const foreign = await mux.connectedAccounts.create('user_2', own.id, { apiKey: 'key-other-user' });
+    // the model reads that it should ask for a connection; it cannot change the session
+    const session = await mux.create('user_1');
+    const result = await session.execute('MAIL_SEND_EMAIL', sendMail);
+    expect(result).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+    expect(result.error).toContain(
+      "the user's Mail account is connected for another use, which this session does not draw from",
+    );
+    expect(result.error).toContain('Ask the user to connect Mail');
+    expect(result.error).not.toContain(own.id);
+    // the application reads which account, and how to let the session use it
+    const direct = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    const own1 = await direct.execute('MAIL_SEND_EMAIL', sendMail);
+    expect(own1).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+    expect(own1.error).toContain('none is connected through the auth config toolmux manages for it');
+    expect(own1.error).toContain(`${account.id} (on auth config ${own.id}) is on another auth config`);
+    expect(own1.error).toContain('session.update({ connectedAccounts: { mail: [accountId] } })');
+    expect(own1.error).toContain('session.update({ authConfigs: { mail: authConfigId } })');
+    expect(own1.error).not.toContain(foreign.id);
+    expect(own1.error).not.toContain('none is connected.');
+    // what it says works
+    await direct.update({ authConfigs: { mail: own.id } });
+    expect((await direct.execute('MAIL_SEND_EMAIL', sendMail)).successful).toBe(true);
+    expect(mailKey()).toBe('key-own');
+  });
+
+  it("names the session's own auth config when that is what it draws from", async () => {
+    const { mux } = setup();
+    const chosen = await mux.authConfigs.create('mail', { type: 'api_key', name: 'chosen' });
+    const other = await mux.authConfigs.create('mail', { type: 'api_key', name: 'other' });
+    await mux.connectedAccounts.create('user_1', other.id, { apiKey: 'key-other' });
+    const session = await mux.create('user_1', {
+      authConfigs: { mail: chosen.id },
+      sessionPreset: 'DIRECT_TOOLS',
+    });
+    const result = await session.execute('MAIL_SEND_EMAIL', sendMail);
+    expect(result).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+    expect(result.error).toContain(
+      `none is connected through the session's authConfigs.mail ("${chosen.id}")`,
+    );
+    expect(result.error).toContain(`(on auth config ${other.id})`);
+  });
+
+  it('a user with no account anywhere is still told none is connected', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    const result = await session.execute('MAIL_SEND_EMAIL', sendMail);
+    expect(result).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+    expect(result.error).toContain('none is connected');
+  });
+});
