@@ -46,6 +46,8 @@ export class InvertedIndex {
   #fieldFactors: Float64Array | undefined;
   /** Every term in code-unit order, for prefix lookups; rebuilt after new terms arrive. */
   #sortedTerms: string[] | undefined;
+  /** A field whose terms count twice, and its length too, in the documents marked 1 (see {@link repeatField}). */
+  #repeated: { field: number; documents: Uint8Array } | undefined;
 
   constructor(fields: readonly FieldScoring[], k1: number) {
     if (fields.length > MAX_FIELDS) {
@@ -100,6 +102,16 @@ export class InvertedIndex {
     return copy;
   }
 
+  /**
+   * Makes field `field` of each document that `documents` marks 1 count as if its terms were there
+   * twice (its length too), as `add` with them twice would, but changeable after the documents are
+   * added; replaces the previous call's.
+   */
+  repeatField(field: number, documents: Uint8Array): void {
+    this.#repeated = { field, documents };
+    this.#fieldFactors = undefined;
+  }
+
   /** The id of an indexed term, `undefined` when no document contains it. */
   termId(term: string): number | undefined {
     return this.#termIds.get(term);
@@ -129,12 +141,17 @@ export class InvertedIndex {
     const fieldCount = this.#fields.length;
     const k1 = this.#k1;
     const scale = weight * this.#idf(documents.length) * (k1 + 1);
+    const repeated = this.#repeated;
     for (let index = 0; index < documents.length; index++) {
       const document = documents[index]!;
       const offset = document * fieldCount;
       let frequency = 0;
       for (let packed = counts[index]!, field = 0; packed !== 0; packed >>>= COUNT_BITS, field++) {
         frequency += (packed & MAX_COUNT) * factors[offset + field]!;
+      }
+      if (repeated !== undefined && repeated.documents[document] === 1) {
+        const field = repeated.field;
+        frequency += ((counts[index]! >>> (field * COUNT_BITS)) & MAX_COUNT) * factors[offset + field]!;
       }
       if (best) board.raise(document, (scale * frequency) / (k1 + frequency));
       else board.add(document, (scale * frequency) / (k1 + frequency));
@@ -165,13 +182,25 @@ export class InvertedIndex {
 
   #computeFieldFactors(): Float64Array {
     const fieldCount = this.#fields.length;
-    const averages = this.#fieldLengthTotals.map((total) => total / Math.max(1, this.#documentCount));
+    const totals = [...this.#fieldLengthTotals];
+    const repeated = this.#repeated;
+    const times = (index: number) => {
+      const field = index % fieldCount;
+      const twice = field === repeated?.field && repeated.documents[(index - field) / fieldCount] === 1;
+      return twice ? 2 : 1;
+    };
+    if (repeated !== undefined) {
+      for (let index = repeated.field; index < this.#fieldLengths.length; index += fieldCount) {
+        if (times(index) === 2) totals[repeated.field]! += this.#fieldLengths[index]!;
+      }
+    }
+    const averages = totals.map((total) => total / Math.max(1, this.#documentCount));
     const factors = new Float64Array(this.#fieldLengths.length);
     for (let index = 0; index < factors.length; index++) {
       const field = index % fieldCount;
       const { weight, lengthNormalization } = this.#fields[field]!;
       const average = averages[field]!;
-      const length = this.#fieldLengths[index]!;
+      const length = this.#fieldLengths[index]! * times(index);
       // An empty field holds no term; a factor of 0 also avoids dividing by 0 when b is 1.
       factors[index] =
         length === 0 ? 0 : weight / (1 - lengthNormalization + (lengthNormalization * length) / average);

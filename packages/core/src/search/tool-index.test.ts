@@ -412,6 +412,45 @@ describe("ToolIndex: a request's object decides the toolkit, its verb the tool",
   });
 });
 
+describe("ToolIndex: a toolkit's main object is the toolkit's, whatever batches its tools came in", () => {
+  const keywords = { tracker: ['ticket', 'bug'], mailer: ['mail', 'inbox'] };
+  const catalog = keyedCatalog(
+    {
+      TRACKER_LIST_STATES: 'List the workflow states of a team.',
+      TRACKER_GET_STATE: 'Get one workflow state by its id.',
+      MAILER_LIST_MESSAGES: 'List the newest messages of the mailbox.',
+      MAILER_GET_MESSAGE: 'Read one message by id: headers and body.',
+      TRACKER_LIST_ISSUES: 'List the issues of a team, newest first.',
+      TRACKER_GET_ISSUE: 'Get one issue by its identifier.',
+      TRACKER_CREATE_ISSUE: 'Create an issue in a team.',
+    },
+    keywords,
+  );
+  const queries = ['list my tickets', 'get a ticket', 'ticket', 'check my inbox', 'bug'];
+  const whole = new ToolIndex(catalog);
+  const rankings = (index: ToolIndex) => queries.map((query) => index.search(query, { limit: 10 }));
+
+  it('ranks and scores alike when the tools come one add() at a time', () => {
+    const oneByOne = new ToolIndex();
+    for (const document of catalog) oneByOne.add([document]);
+    // before, each add() read a main object from its own tools: one tool is none, so no tool's keywords counted twice
+    expect(rankings(oneByOne)).toEqual(rankings(whole));
+    expect(slugs(oneByOne.search('list my tickets'))[0]).toBe('TRACKER_LIST_ISSUES');
+  });
+
+  it("ranks and scores alike when a later extend() changes the toolkit's main object", () => {
+    // the first batch's tracker tools act on states (two of them), the whole toolkit's on issues (three)
+    const states = new ToolIndex(catalog.slice(0, 4));
+    expect(slugs(states.search('list my tickets'))[0]).toBe('TRACKER_LIST_STATES');
+    const before = rankings(states);
+    const extended = states.extend(catalog.slice(4));
+    // before, the states kept their keywords twice from the first batch and the issues got them twice from the second
+    expect(rankings(extended)).toEqual(rankings(whole));
+    // the base index is left as it was
+    expect(rankings(states)).toEqual(before);
+  });
+});
+
 describe('ToolIndex: text from outside is read up to a bound, whatever its size', () => {
   // the words past the bound are never read: a megabyte of query or description costs no more than the bound
   const filler = (chars: number) => 'lorem '.repeat(Math.ceil(chars / 6)).slice(0, chars);

@@ -31,8 +31,9 @@ export interface SearchDocument {
   /**
    * Words for what the tool's toolkit handles that its tools' text may not say (`Toolkit.keywords`),
    * e.g. `email`, `mail`, `inbox` for each Gmail tool. They name the toolkit's main object: the tools
-   * that act on it (those whose slug names the object that most of the toolkit's tools added with
-   * them name, `message` of GMAIL_LIST_MESSAGES) hold them twice. A query word among them is the
+   * that act on it (those whose slug names the object that most of the toolkit's tools in the index
+   * name, `message` of GMAIL_LIST_MESSAGES, however many `add()` or `extend()` calls brought them) hold
+   * them twice. A query word among them is the
    * object of the request: a tool that does not hold it weighs less (see
    * {@link RankingParameters.withoutKeywordWeight}).
    */
@@ -259,6 +260,20 @@ export class ToolIndex {
   #keywordTerms = new Set<string>();
   /** Per document, how many of a query's keyword words it holds (scratch of {@link #score}, kept at 0). */
   #keywordHits = new Uint16Array(0);
+  /** Per document, its toolkit and the terms of its object ({@link objectTerms}; none without keywords). */
+  #toolkitOf: string[] = [];
+  #objectsOf: (readonly string[])[] = [];
+  /**
+   * Per toolkit whose tools have keywords, how many of its indexed tools act on each object term:
+   * its main object ({@link mainObjectOf}) is read from all of them, whichever batch each came in.
+   */
+  #objectCounts = new Map<string, Map<string, number>>();
+  /**
+   * Per document, 1 when it acts on its toolkit's main object (its keywords then count twice, see
+   * {@link InvertedIndex.repeatField}); made on the first search after tools are added, since a later
+   * batch can change a toolkit's main object.
+   */
+  #onMainObject: Uint8Array | undefined;
 
   constructor(documents: Iterable<SearchDocument> = [], options: ToolIndexOptions = {}) {
     this.#options = options;
@@ -296,17 +311,11 @@ export class ToolIndex {
   *addSteps(documents: readonly SearchDocument[]): Steps<void> {
     this.#assertNewSlugs(documents);
     const texts: string[] = [];
-    const objects: string[][] = [];
     for (const document of documents) {
-      objects.push(document.toolkitKeywords?.length ? objectTerms(document) : []);
-      yield;
-    }
-    const mainObjects = mainObjectsOf(documents, objects);
-    for (const [at, document] of documents.entries()) {
-      const mainObject = mainObjects.get(document.toolkit);
-      const terms = fieldTerms(document, mainObject !== undefined && objects[at]!.includes(mainObject));
+      const terms = fieldTerms(document);
       const id = this.#index.add(terms);
       for (const term of terms[KEYWORDS_FIELD]!) this.#keywordTerms.add(term);
+      this.#countObjects(document);
       this.#documentIds.set(document.slug, id);
       this.#listUnder(this.#bySlug, exactKey(document.slug), id);
       this.#listUnder(this.#byName, exactKey(document.name), id);
@@ -321,6 +330,38 @@ export class ToolIndex {
       this.#keywordHits = new Uint16Array(Math.max(this.#slugs.length, this.#keywordHits.length * 2));
     }
     this.#embeddings?.add(texts);
+    this.#onMainObject = undefined;
+  }
+
+  /** Records the toolkit and object of a new document (the next one), and counts its object. */
+  #countObjects(document: SearchDocument): void {
+    const objects = document.toolkitKeywords?.length ? objectTerms(document) : [];
+    this.#toolkitOf.push(document.toolkit);
+    this.#objectsOf.push(objects);
+    if (objects.length === 0) return;
+    const counts = this.#objectCounts.get(document.toolkit) ?? new Map<string, number>();
+    this.#objectCounts.set(document.toolkit, counts);
+    for (const term of new Set(objects)) counts.set(term, (counts.get(term) ?? 0) + 1);
+  }
+
+  /**
+   * Marks the documents that act on their toolkit's main object, their keywords to count twice, when
+   * tools were added since the last search (linear in the number of tools).
+   */
+  #markMainObjects(): void {
+    if (this.#onMainObject) return;
+    const main = new Map<string, string>();
+    for (const [toolkit, counts] of this.#objectCounts) {
+      const object = mainObjectOf(counts);
+      if (object !== undefined) main.set(toolkit, object);
+    }
+    const flags = new Uint8Array(this.#slugs.length);
+    this.#objectsOf.forEach((objects, document) => {
+      const object = main.get(this.#toolkitOf[document]!);
+      if (object !== undefined && objects.includes(object)) flags[document] = 1;
+    });
+    this.#onMainObject = flags;
+    this.#index.repeatField(KEYWORDS_FIELD, flags);
   }
 
   /**
@@ -343,6 +384,11 @@ export class ToolIndex {
     copy.#byNameWords = new Map(this.#byNameWords);
     copy.#embeddings = this.#embeddings?.fork();
     copy.#keywordTerms = new Set(this.#keywordTerms);
+    copy.#toolkitOf = [...this.#toolkitOf];
+    copy.#objectsOf = [...this.#objectsOf];
+    copy.#objectCounts = new Map(
+      [...this.#objectCounts].map(([toolkit, counts]) => [toolkit, new Map(counts)]),
+    );
     yield* copy.addSteps(documents);
     return copy;
   }
@@ -475,6 +521,7 @@ export class ToolIndex {
     const countHit = (document: number) => {
       this.#keywordHits[document]!++;
     };
+    this.#markMainObjects();
     for (const { terms, keyword } of this.#queryWords(query)) {
       if (terms.size === 1 && !keyword) {
         for (const [termId, weight] of terms) this.#index.score(termId, weight, this.#board);
@@ -605,34 +652,27 @@ function objectTerms(document: SearchDocument): string[] {
 }
 
 /**
- * Per toolkit of `documents` that has keywords, its main object: the object term ({@link objectTerms})
- * that more of its tools among `documents` act on than any other, at least two (`issue` of Linear,
- * `message` of Gmail, `page` of Notion); none when two terms tie or no term recurs.
+ * A toolkit's main object, from how many of its tools act on each object term ({@link objectTerms}):
+ * the term more of them act on than on any other, at least two (`issue` of Linear, `message` of
+ * Gmail, `page` of Notion); none when two terms tie or no term recurs. It depends on the counts only,
+ * not on the order or the batches the tools came in.
  */
-function mainObjectsOf(
-  documents: readonly SearchDocument[],
-  objects: readonly (readonly string[])[],
-): Map<string, string> {
-  const counts = new Map<string, Map<string, number>>();
-  for (const [at, document] of documents.entries()) {
-    if (!document.toolkitKeywords?.length) continue;
-    const toolkit = counts.get(document.toolkit) ?? new Map<string, number>();
-    counts.set(document.toolkit, toolkit);
-    for (const term of new Set(objects[at])) toolkit.set(term, (toolkit.get(term) ?? 0) + 1);
+function mainObjectOf(counts: ReadonlyMap<string, number>): string | undefined {
+  let best: string | undefined;
+  let bestCount = 0;
+  let secondCount = 0;
+  for (const [term, count] of counts) {
+    if (count > bestCount) [best, bestCount, secondCount] = [term, count, bestCount];
+    else if (count > secondCount) secondCount = count;
   }
-  const main = new Map<string, string>();
-  for (const [toolkit, terms] of counts) {
-    const [first, second] = [...terms].sort((a, b) => b[1] - a[1]);
-    if (first && first[1] >= 2 && first[1] > (second?.[1] ?? 0)) main.set(toolkit, first[0]);
-  }
-  return main;
+  return bestCount >= 2 && bestCount > secondCount ? best : undefined;
 }
 
 /**
- * The terms of each search field of a document, in {@link SEARCH_FIELDS} order; its toolkit's keywords
- * twice when it acts on the toolkit's main object ({@link mainObjectsOf}).
+ * The terms of each search field of a document, in {@link SEARCH_FIELDS} order (its toolkit's keywords
+ * count twice at search time when it acts on the toolkit's main object, see {@link mainObjectOf}).
  */
-function fieldTerms(document: SearchDocument, onMainObject: boolean): string[][] {
+function fieldTerms(document: SearchDocument): string[][] {
   const keywords = termsWithin(document.toolkitKeywords ?? [], MAX_FIELD_CHARS);
   const toolkitTerms = tokenize(leadingText(document.toolkit, MAX_FIELD_CHARS));
   const toolkitNameTerms = tokenize(leadingText(document.toolkitName ?? '', MAX_FIELD_CHARS)).filter(
@@ -649,7 +689,7 @@ function fieldTerms(document: SearchDocument, onMainObject: boolean): string[][]
     [...toolkitTerms, ...toolkitNameTerms],
     termsWithin(document.tags ?? [], MAX_FIELD_CHARS),
     actionTerms(document, [...toolkitTerms, ...toolkitNameTerms]),
-    onMainObject ? [...keywords, ...keywords] : keywords,
+    keywords,
   ];
 }
 
