@@ -40,6 +40,7 @@ export function toolkitMatchesSearch(toolkit: Toolkit, needle: string): boolean 
 /** The search document of a tool: what the index ranks on. */
 export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): SearchDocument {
   const properties = (tool.inputSchema.properties ?? {}) as Record<string, { description?: unknown }>;
+  const required = new Set(Array.isArray(tool.inputSchema.required) ? tool.inputSchema.required : []);
   return {
     slug: tool.slug,
     name: tool.name,
@@ -49,7 +50,10 @@ export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): Sear
     parameters: Object.entries(properties).map(([name, schema]) => ({
       name,
       description: typeof schema?.description === 'string' ? schema.description : undefined,
+      required: required.has(name),
     })),
+    readOnly: tool.annotations.readOnlyHint === true,
+    destructive: tool.annotations.destructiveHint === true,
     tags: [...tool.tags],
     toolkitKeywords: toolkit?.keywords ?? [],
   };

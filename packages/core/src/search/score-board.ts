@@ -59,42 +59,46 @@ export class ScoreBoard {
   }
 
   /**
-   * The `limit` best documents that `accept` lets through, best first (ties: lower id first), and
-   * clears the board (also when `accept` throws). `accept` is only asked about documents that would
-   * make the list.
+   * The `limit` best documents that `accept` lets through, best first, and clears the board (also
+   * when `accept` throws). Documents of one score come in `tieOrder` (negative when `document` comes
+   * first), by default lower id first. `accept` is only asked about documents that would make the list.
    */
-  takeTop(limit: number, accept?: (document: number) => boolean): ScoredDocument[] {
+  takeTop(
+    limit: number,
+    accept?: (document: number) => boolean,
+    tieOrder?: (document: number, other: number) => number,
+  ): ScoredDocument[] {
     try {
-      const best = limit > 0 ? this.#best(limit, accept) : [];
+      const best = limit > 0 ? this.#best(limit, accept, tieOrder) : [];
       return best.map((document) => ({ document, score: this.#scores[document]! }));
     } finally {
       this.#clear();
     }
   }
 
-  #best(limit: number, accept: ((document: number) => boolean) | undefined): number[] {
+  #best(
+    limit: number,
+    accept: ((document: number) => boolean) | undefined,
+    tieOrder: ((document: number, other: number) => number) | undefined,
+  ): number[] {
     const best: number[] = [];
+    const outranks = (document: number, other: number) => {
+      const score = this.#scores[document]!;
+      const otherScore = this.#scores[other]!;
+      if (score !== otherScore) return score > otherScore;
+      return tieOrder ? tieOrder(document, other) < 0 : document < other;
+    };
     for (let index = 0; index < this.#scoredCount; index++) {
       const document = this.#scored[index]!;
-      if (best.length === limit && !this.#outranks(document, best[limit - 1]!)) continue;
+      if (best.length === limit && !outranks(document, best[limit - 1]!)) continue;
       if (accept && !accept(document)) continue;
-      this.#insert(best, document, limit);
+      // inserted where it belongs in `best` (best first), which keeps at most `limit` entries
+      let position = best.length;
+      while (position > 0 && outranks(document, best[position - 1]!)) position--;
+      best.splice(position, 0, document);
+      if (best.length > limit) best.pop();
     }
     return best;
-  }
-
-  /** Inserts `document` into `best` (sorted best first), keeping at most `limit` entries. */
-  #insert(best: number[], document: number, limit: number): void {
-    let position = best.length;
-    while (position > 0 && this.#outranks(document, best[position - 1]!)) position--;
-    best.splice(position, 0, document);
-    if (best.length > limit) best.pop();
-  }
-
-  #outranks(document: number, other: number): boolean {
-    const score = this.#scores[document]!;
-    const otherScore = this.#scores[other]!;
-    return score > otherScore || (score === otherScore && document < other);
   }
 
   #clear(): void {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { searchDocumentOf } from '../catalog/catalog.js';
+import type { Tool } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { SearchDocument } from './tool-index.js';
 import { MAX_FIELD_CHARS, MAX_QUERY_CHARS, ToolIndex } from './tool-index.js';
@@ -263,10 +265,10 @@ describe('ToolIndex: the verbs of one action, and recency words', () => {
     for (const word of ['latest', 'newest', 'most recent', 'last', 'current', "today's"]) {
       // before, the chat's history and the news, whose descriptions say latest, current and today, came
       // before tools of emails
-      expect(firstThree(index, `my ${word} emails`), word).toEqual([
+      expect(firstThree(index, `my ${word} emails`).sort(), word).toEqual([
+        'MAIL_LIST_MESSAGES',
         'MAIL_SEND_EMAIL',
         'MAIL_TRASH_MESSAGE',
-        'MAIL_LIST_MESSAGES',
       ]);
     }
     expect(slugs(index.search('the latest stories'))[0]).toBe('NEWS_GET_STORIES');
@@ -361,7 +363,13 @@ describe("ToolIndex: a request's object decides the toolkit, its verb the tool",
     TRACKER_CREATE_ISSUE: 'Create an issue in a team.',
     TRACKER_UPDATE_ISSUE: 'Change the title, state or assignee of an issue.',
   };
-  const catalog = keyedCatalog(descriptions, { mailer: ['mail', 'inbox'], tracker: ['ticket', 'bug'] });
+  const catalog = keyedCatalog(descriptions, { mailer: ['mail', 'inbox'], tracker: ['ticket', 'bug'] }).map(
+    // of the mailer's tools "check my inbox" scores alike, the one that asks for nothing comes first
+    (document) =>
+      document.slug === 'MAILER_GET_MESSAGE'
+        ? { ...document, parameters: [{ name: 'id', required: true }] }
+        : document,
+  );
 
   it("ranks the toolkit a keyword names before another toolkit's tool whose description holds the request's verb", () => {
     const index = new ToolIndex(catalog);
@@ -448,6 +456,79 @@ describe("ToolIndex: a toolkit's main object is the toolkit's, whatever batches 
     expect(rankings(extended)).toEqual(rankings(whole));
     // the base index is left as it was
     expect(rankings(states)).toEqual(before);
+  });
+});
+
+describe('ToolIndex: tools the words score alike', () => {
+  /** Mailer tools that "mail", a keyword of the mailer, alone finds: each scores the same for it. */
+  const mailer = (
+    slug: string,
+    effect: { readOnly?: boolean; destructive?: boolean },
+    required: string[],
+    optional: string[] = [],
+  ): SearchDocument => ({
+    ...tool(slug, slug.split('_').slice(1).join(' ').toLowerCase(), 'Acts on one or more messages.', [
+      ...required.map((name) => ({ name, required: true })),
+      ...optional.map((name) => ({ name })),
+    ]),
+    ...effect,
+    toolkitKeywords: ['mail'],
+  });
+  // in the order a toolkit might list them: the first added came first among tools of one score
+  const tools = [
+    mailer('MAILER_TRASH_MESSAGE', { destructive: true }, ['id']),
+    mailer('MAILER_SEND_MESSAGE', {}, ['to', 'body']),
+    mailer('MAILER_FORWARD_MESSAGE', {}, ['id']),
+    mailer('MAILER_ARCHIVE_MESSAGE', {}, ['id']),
+    mailer('MAILER_GET_MESSAGE', { readOnly: true }, ['id']),
+    mailer('MAILER_LIST_MESSAGES', { readOnly: true }, [], ['label', 'page']),
+  ];
+  const expected = [
+    'MAILER_LIST_MESSAGES',
+    'MAILER_GET_MESSAGE',
+    'MAILER_ARCHIVE_MESSAGE',
+    'MAILER_FORWARD_MESSAGE',
+    'MAILER_SEND_MESSAGE',
+    'MAILER_TRASH_MESSAGE',
+  ];
+
+  it('come read-only first and destructive last, then by fewer required parameters, then by slug, in any order added', () => {
+    for (const documents of [tools, [...tools].reverse()]) {
+      const found = new ToolIndex(documents).search('check my mail', { limit: 10 });
+      expect(new Set(found.map(({ score }) => score)).size).toBe(1);
+      expect(slugs(found)).toEqual(expected);
+    }
+    // extended and filtered alike
+    const extended = new ToolIndex(tools.slice(3)).extend(tools.slice(0, 3));
+    expect(slugs(extended.search('check my mail', { limit: 10 }))).toEqual(expected);
+    const filtered = extended.search('check my mail', { limit: 2, filter: (slug) => !slug.includes('GET') });
+    expect(slugs(filtered)).toEqual(['MAILER_LIST_MESSAGES', 'MAILER_ARCHIVE_MESSAGE']);
+  });
+
+  it("reads a catalog tool's annotations and required parameters into its search document", () => {
+    const trash = {
+      slug: 'MAILER_TRASH_MESSAGE',
+      name: 'Trash message',
+      description: 'Move a message to the trash.',
+      toolkit: 'mailer',
+      tags: [],
+      inputSchema: {
+        type: 'object',
+        properties: { id: { type: 'string', description: 'The message id' }, note: { type: 'string' } },
+        required: ['id'],
+      },
+      annotations: { destructiveHint: true },
+    } as unknown as Tool;
+    expect(searchDocumentOf(trash, undefined)).toMatchObject({
+      parameters: [
+        { name: 'id', description: 'The message id', required: true },
+        { name: 'note', required: false },
+      ],
+      readOnly: false,
+      destructive: true,
+    });
+    const list = { ...trash, annotations: { readOnlyHint: true } } as Tool;
+    expect(searchDocumentOf(list, undefined)).toMatchObject({ readOnly: true, destructive: false });
   });
 });
 

@@ -25,8 +25,18 @@ export interface SearchDocument {
   toolkit: string;
   /** The toolkit's display name, e.g. `GitHub`. */
   toolkitName?: string;
-  /** The tool's input parameters (top-level properties of its input schema). */
-  parameters: readonly { name: string; description?: string }[];
+  /**
+   * The tool's input parameters (top-level properties of its input schema); `required` when the
+   * schema requires it.
+   */
+  parameters: readonly { name: string; description?: string; required?: boolean }[];
+  /**
+   * The tool changes nothing (its `readOnlyHint`), or it may delete or overwrite data (its
+   * `destructiveHint`): of tools a query's words score alike, those that change nothing come first and
+   * those that may destroy last (see {@link ToolIndex.search}).
+   */
+  readOnly?: boolean;
+  destructive?: boolean;
   tags?: readonly string[];
   /**
    * Words for what the tool's toolkit handles that its tools' text may not say (`Toolkit.keywords`),
@@ -260,6 +270,13 @@ export class ToolIndex {
   #keywordTerms = new Set<string>();
   /** Per document, how many of a query's keyword words it holds (scratch of {@link #score}, kept at 0). */
   #keywordHits = new Uint16Array(0);
+  /**
+   * Per document, what it does to the world (0 changes nothing, 1 may change something, 2 may delete
+   * or overwrite) and how many parameters it requires: of tools of one score, the first is the one
+   * that does least and asks least (see {@link #tieOrder}).
+   */
+  #effects: number[] = [];
+  #requiredCounts: number[] = [];
   /** Per document, its toolkit and the terms of its object ({@link objectTerms}; none without keywords). */
   #toolkitOf: string[] = [];
   #objectsOf: (readonly string[])[] = [];
@@ -316,6 +333,8 @@ export class ToolIndex {
       const id = this.#index.add(terms);
       for (const term of terms[KEYWORDS_FIELD]!) this.#keywordTerms.add(term);
       this.#countObjects(document);
+      this.#effects.push(document.readOnly ? 0 : document.destructive ? 2 : 1);
+      this.#requiredCounts.push(document.parameters.filter((parameter) => parameter.required).length);
       this.#documentIds.set(document.slug, id);
       this.#listUnder(this.#bySlug, exactKey(document.slug), id);
       this.#listUnder(this.#byName, exactKey(document.name), id);
@@ -384,6 +403,8 @@ export class ToolIndex {
     copy.#byNameWords = new Map(this.#byNameWords);
     copy.#embeddings = this.#embeddings?.fork();
     copy.#keywordTerms = new Set(this.#keywordTerms);
+    copy.#effects = [...this.#effects];
+    copy.#requiredCounts = [...this.#requiredCounts];
     copy.#toolkitOf = [...this.#toolkitOf];
     copy.#objectsOf = [...this.#objectsOf];
     copy.#objectCounts = new Map(
@@ -405,13 +426,18 @@ export class ToolIndex {
    * without its toolkit's, in any order and form (`create a pull request`, `create a PR`, `pull
    * requests: create` for GITHUB_CREATE_PULL_REQUEST), ranks it first too, right after those: by
    * words alone, a tool whose description says them more (GITHUB_CREATE_PULL_REQUEST_REVIEW) came first.
+   *
+   * Tools the query's words score alike (those matched by a toolkit's keyword alone, "check my mail")
+   * come in an order that means something for the request, not the order they were added in: first
+   * those that change nothing ({@link SearchDocument.readOnly}), last those that may delete or
+   * overwrite, then those that require fewer parameters (what the query did not give), then by slug.
    */
   search(query: string, options: ToolSearchOptions = {}): ToolSearchResult[] {
     const limit = Math.floor(options.limit ?? 10);
     if (!(limit > 0)) return [];
     const text = leadingText(query, MAX_QUERY_CHARS);
     this.#score(text);
-    const ranked = this.#results(this.#board.takeTop(limit, this.#accept(options.filter)));
+    const ranked = this.#results(this.#board.takeTop(limit, this.#accept(options.filter), this.#tieOrder));
     return this.#exactFirst(ranked, this.#exactMatches(text, options, limit), limit);
   }
 
@@ -576,6 +602,12 @@ export class ToolIndex {
       .map((word, at) => ({ terms: word, keyword: this.#keywordTerms.has(terms[at]!) }))
       .filter((word) => word.terms.size > 0);
   }
+
+  /** The order of tools of one score (see {@link search}): a total order, slugs being unique. */
+  readonly #tieOrder = (document: number, other: number): number =>
+    this.#effects[document]! - this.#effects[other]! ||
+    this.#requiredCounts[document]! - this.#requiredCounts[other]! ||
+    (this.#slugs[document]! < this.#slugs[other]! ? -1 : 1);
 
   #accept(filter: ((slug: string) => boolean) | undefined): ((document: number) => boolean) | undefined {
     return filter && ((document) => filter(this.#slugs[document]!));
