@@ -112,6 +112,16 @@ export class InvertedIndex {
     this.#fieldFactors = undefined;
   }
 
+  /** The documents that contain a term in one of `fields` (indexes of the index's fields), in the order they were added. */
+  *documentsWith(termId: number, fields: readonly number[]): Generator<number> {
+    const mask = fields.reduce((bits, field) => bits | (MAX_COUNT << (field * COUNT_BITS)), 0);
+    const documents = this.#postingDocuments[termId]!;
+    const counts = this.#postingCounts[termId]!;
+    for (let index = 0; index < documents.length; index++) {
+      if ((counts[index]! & mask) !== 0) yield documents[index]!;
+    }
+  }
+
   /** The id of an indexed term, `undefined` when no document contains it. */
   termId(term: string): number | undefined {
     return this.#termIds.get(term);

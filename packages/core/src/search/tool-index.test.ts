@@ -532,6 +532,51 @@ describe('ToolIndex: tools the words score alike', () => {
   });
 });
 
+describe("ToolIndex: another toolkit's tools that say a keyword handle what it names", () => {
+  // `bug` is the tracker's keyword, but the code host's issues are bugs too: REPO_CREATE_ISSUE says so
+  const catalog = [
+    ...keyedCatalog(
+      {
+        TRACKER_LIST_ISSUES: 'List the issues of a team, newest first.',
+        TRACKER_UPDATE_ISSUE: 'Change the title, state or assignee of an issue.',
+        TRACKER_CREATE_COMMENT: 'Comment on an issue.',
+        REPO_CREATE_ISSUE: 'Open a new issue in a repository. Use it to report a bug.',
+        REPO_CLOSE_ISSUE: 'Close an issue of a repository.',
+        REPO_COMMENT_ON_ISSUE: 'Comment on an issue of a repository.',
+        REPO_CLOSE_MILESTONE: 'Close a milestone of a repository.',
+        CHAT_SEARCH_MESSAGES: 'Search the messages of the workspace.',
+      },
+      { tracker: ['ticket', 'bug'] },
+    ),
+    // a parameter's example is not what a tool is about
+    tool('CHAT_POST_MESSAGE', 'post message', 'Post a message to a channel.', [
+      { name: 'text', description: 'The text, e.g. "found a bug"' },
+    ]),
+  ];
+  const index = new ToolIndex(catalog);
+  const unweighed = new ToolIndex(catalog, { ranking: { withoutKeywordWeight: 1 } });
+  const scoreOf = (ranker: ToolIndex, query: string, slug: string) =>
+    ranker.search(query, { limit: 20 }).find((result) => result.slug === slug)?.score;
+
+  it('ranks the tools of that object by their own words, not weighed down for lacking the keyword; the others are', () => {
+    // before, REPO_CLOSE_ISSUE and REPO_COMMENT_ON_ISSUE counted half: the tracker's tools came first
+    expect(slugs(index.search('close the bug in the repository'))[0]).toBe('REPO_CLOSE_ISSUE');
+    expect(slugs(index.search('comment on the bug in the repository'))[0]).toBe('REPO_COMMENT_ON_ISSUE');
+    for (const slug of ['REPO_CLOSE_ISSUE', 'REPO_COMMENT_ON_ISSUE']) {
+      expect(scoreOf(index, 'close the bug', slug), slug).toBe(scoreOf(unweighed, 'close the bug', slug));
+    }
+    // the keyword still decides where the request names nothing else
+    expect(slugs(index.search('list the bugs'))[0]).toBe('TRACKER_LIST_ISSUES');
+    // the toolkit's tools on other objects, and tools that say it in a parameter only, still count half
+    // (CHAT_POST_MESSAGE itself holds it, so counts fully; the other tool on messages does not)
+    for (const slug of ['REPO_CLOSE_MILESTONE', 'CHAT_SEARCH_MESSAGES']) {
+      const query =
+        slug === 'REPO_CLOSE_MILESTONE' ? 'close the bug' : 'post or search messages about the bug';
+      expect(scoreOf(index, query, slug), slug).toBeCloseTo(scoreOf(unweighed, query, slug)! / 2, 10);
+    }
+  });
+});
+
 describe('ToolIndex: text from outside is read up to a bound, whatever its size', () => {
   // the words past the bound are never read: a megabyte of query or description costs no more than the bound
   const filler = (chars: number) => 'lorem '.repeat(Math.ceil(chars / 6)).slice(0, chars);

@@ -277,6 +277,21 @@ export class ToolIndex {
    */
   #effects: number[] = [];
   #requiredCounts: number[] = [];
+  /**
+   * The tools by what they act on, their toolkit and an object term ({@link objectKey}): a toolkit's
+   * tools on the object one of them names by a word handle that word too. Lists this index made are in
+   * {@link #ownObjectLists}; others are its base's, copied before this index adds to them.
+   */
+  #byObject = new Map<string, number[]>();
+  #ownObjectLists = new Set<string>();
+  /** Per document, its keys in {@link #byObject}. */
+  #objectKeysOf: (readonly string[])[] = [];
+  /**
+   * Per document, the number of the last keyword word of a query it holds or handles (scratch of
+   * {@link #score}; query words are numbered on from one search to the next).
+   */
+  #heldWord = new Float64Array(0);
+  #wordNumber = 0;
   /** Per document, its toolkit and the terms of its object ({@link objectTerms}; none without keywords). */
   #toolkitOf: string[] = [];
   #objectsOf: (readonly string[])[] = [];
@@ -347,6 +362,7 @@ export class ToolIndex {
     this.#alternatives.reserve(this.#slugs.length);
     if (this.#keywordHits.length < this.#slugs.length) {
       this.#keywordHits = new Uint16Array(Math.max(this.#slugs.length, this.#keywordHits.length * 2));
+      this.#heldWord = new Float64Array(this.#keywordHits.length);
     }
     this.#embeddings?.add(texts);
     this.#onMainObject = undefined;
@@ -356,6 +372,16 @@ export class ToolIndex {
   #countObjects(document: SearchDocument): void {
     const objects = document.toolkitKeywords?.length ? objectTerms(document) : [];
     this.#toolkitOf.push(document.toolkit);
+    const keys = [...new Set(objectTerms(document))].map((term) => objectKey(document.toolkit, term));
+    const id = this.#objectKeysOf.length;
+    this.#objectKeysOf.push(keys);
+    for (const key of keys) {
+      const own = this.#ownObjectLists.has(key);
+      const list = own ? this.#byObject.get(key)! : [...(this.#byObject.get(key) ?? [])];
+      list.push(id);
+      this.#byObject.set(key, list);
+      this.#ownObjectLists.add(key);
+    }
     this.#objectsOf.push(objects);
     if (objects.length === 0) return;
     const counts = this.#objectCounts.get(document.toolkit) ?? new Map<string, number>();
@@ -406,6 +432,8 @@ export class ToolIndex {
     copy.#effects = [...this.#effects];
     copy.#requiredCounts = [...this.#requiredCounts];
     copy.#toolkitOf = [...this.#toolkitOf];
+    copy.#byObject = new Map(this.#byObject);
+    copy.#objectKeysOf = [...this.#objectKeysOf];
     copy.#objectsOf = [...this.#objectsOf];
     copy.#objectCounts = new Map(
       [...this.#objectCounts].map(([toolkit, counts]) => [toolkit, new Map(counts)]),
@@ -540,21 +568,35 @@ export class ToolIndex {
    * object decides the toolkit, the verb the tool within it, so a tool that holds neither the word
    * nor a synonym of it has its score multiplied by {@link RankingParameters.withoutKeywordWeight}
    * (for each such word it lacks), and a rare verb in another toolkit's description ("check" in
-   * SLACK_ADD_REACTION's `white_check_mark`) no longer outweighs the object ("check my mail").
+   * SLACK_ADD_REACTION's `white_check_mark`) no longer outweighs the object ("check my mail"). The
+   * tools of a toolkit that act on what one of its tools names by the word itself handle it too, and
+   * are not weighed down: GitHub's issues are bugs (GITHUB_CREATE_ISSUE says "report a bug", and `bug`
+   * is Linear's keyword), so "close the bug in the github repo" weighs GITHUB_CLOSE_ISSUE fully.
    */
   #score(query: string): void {
     let keywordWords = 0;
+    /** The tools that handle a keyword word: their hits are reset also when the board holds none of them. */
+    const handling: number[] = [];
     const countHit = (document: number) => {
+      if (this.#heldWord[document] === this.#wordNumber) return;
+      this.#heldWord[document] = this.#wordNumber;
       this.#keywordHits[document]!++;
     };
     this.#markMainObjects();
-    for (const { terms, keyword } of this.#queryWords(query)) {
+    for (const { terms, keyword, own } of this.#queryWords(query)) {
       if (terms.size === 1 && !keyword) {
         for (const [termId, weight] of terms) this.#index.score(termId, weight, this.#board);
         continue;
       }
       for (const [termId, weight] of terms) this.#index.score(termId, weight, this.#alternatives, true);
-      if (keyword) keywordWords++;
+      if (keyword) {
+        keywordWords++;
+        this.#wordNumber++;
+        for (const document of this.#handlers(own!)) {
+          countHit(document);
+          handling.push(document);
+        }
+      }
       this.#alternatives.addTo(this.#board, keyword ? countHit : undefined);
     }
     if (keywordWords === 0) return;
@@ -564,6 +606,24 @@ export class ToolIndex {
       this.#keywordHits[document] = 0;
       return withoutKeywordWeight ** missed;
     });
+    for (const document of handling) this.#keywordHits[document] = 0;
+  }
+
+  /**
+   * The tools that act on an object that a tool whose slug, name or description holds `termId` acts
+   * on, of that tool's toolkit: those that handle what the word names, whether or not their own text
+   * says it. A word in a parameter's description only (an `email` parameter of a chat tool) is not
+   * what the tool is about.
+   */
+  *#handlers(termId: number): Generator<number> {
+    const keys = new Set<string>();
+    for (const holder of this.#index.documentsWith(termId, ABOUT_FIELDS)) {
+      for (const key of this.#objectKeysOf[holder]!) {
+        if (keys.has(key)) continue;
+        keys.add(key);
+        yield* this.#byObject.get(key)!;
+      }
+    }
   }
 
   /**
@@ -571,7 +631,7 @@ export class ToolIndex {
    * verbs of its action ({@link ToolIndexOptions.sameActions}), less for its synonyms and completions,
    * all of them less for a recency word. A term is searched once, for the word that weighs it most.
    */
-  #queryWords(query: string): { terms: Map<number, number>; keyword: boolean }[] {
+  #queryWords(query: string): { terms: Map<number, number>; keyword: boolean; own: number | undefined }[] {
     const weights = new Map<number, { weight: number; word: number }>();
     const raise = (termId: number | undefined, weight: number, word: number) => {
       if (termId !== undefined && weight > (weights.get(termId)?.weight ?? 0)) {
@@ -599,7 +659,11 @@ export class ToolIndex {
     const words = terms.map(() => new Map<number, number>());
     for (const [termId, { weight, word }] of weights) words[word]!.set(termId, weight);
     return words
-      .map((word, at) => ({ terms: word, keyword: this.#keywordTerms.has(terms[at]!) }))
+      .map((word, at) => ({
+        terms: word,
+        keyword: this.#keywordTerms.has(terms[at]!),
+        own: this.#index.termId(terms[at]!),
+      }))
       .filter((word) => word.terms.size > 0);
   }
 
@@ -668,6 +732,8 @@ function slugWordKeys(document: SearchDocument): string[] {
 }
 
 const KEYWORDS_FIELD = SEARCH_FIELDS.indexOf('keywords');
+/** The fields that say what a tool is about (see {@link ToolIndex.#handlers}). */
+const ABOUT_FIELDS = (['slug', 'name', 'description'] as const).map((field) => SEARCH_FIELDS.indexOf(field));
 
 /**
  * The object of a tool: the terms of its slug that are neither its toolkit's nor its action's
@@ -681,6 +747,11 @@ function objectTerms(document: SearchDocument): string[] {
   return tokenize(spelledOut(leadingText(document.slug, MAX_FIELD_CHARS))).filter(
     (term) => !toolkitTerms.includes(term) && !action.has(term),
   );
+}
+
+/** The key of a toolkit's object term in {@link ToolIndex}'s tools by object. */
+function objectKey(toolkit: string, term: string): string {
+  return `${toolkit}\n${term}`;
 }
 
 /**
