@@ -68,9 +68,11 @@ const RECALL_AT_1_FLOOR = 0.7;
 const PLAIN_RECALL_AT_1_FLOOR = 0.85;
 const PLAIN_RECALL_AT_3_FLOOR = 0.97;
 /**
- * The held-out verb and object requests (see `verbObjectQueries`): recall@1 0.67, recall@3 0.82,
- * nDCG@10 0.82 (45 queries); 0.64, 0.82 and 0.79 when they were written, before a request's keyword
- * word weighed down the tools without it and named the toolkit's main object.
+ * The held-out verb and object requests (see `verbObjectQueries`): recall@1 0.69, recall@3 0.87,
+ * nDCG@10 0.83 (45 queries; one of them, "react to the chat message with a thumbs up", was reported
+ * as a regression and its cause fixed: 0.67, 0.82 and 0.82 before); 0.64, 0.82 and 0.79 when they were
+ * written, before a request's keyword word weighed down the tools without it and named the toolkit's
+ * main object.
  */
 const VERB_OBJECT_RECALL_AT_1_FLOOR = 0.55;
 const VERB_OBJECT_RECALL_AT_3_FLOOR = 0.75;
@@ -81,7 +83,9 @@ const VERB_OBJECT_RECALL_AT_3_FLOOR = 0.75;
  * was in a verb's synonym group; PR, which was no abbreviation of pull request; a verb of the action
  * whose slug says another, trash for delete; a query of a slug's words, which a tool whose description
  * repeats them outranked; a toolkit's keyword that counted alike on each of its tools, so that "list
- * my tickets" ranked LINEAR_LIST_WORKFLOW_STATES first).
+ * my tickets" ranked LINEAR_LIST_WORKFLOW_STATES first; a toolkit's keyword that stood for the main
+ * object the request names itself, so "put a thumbs up on that chat message" ranked SLACK_DELETE_MESSAGE
+ * first).
  */
 const FIRST_FOR: Record<string, string> = {
   'post a message to a slack channel': 'SLACK_POST_MESSAGE',
@@ -97,6 +101,9 @@ const FIRST_FOR: Record<string, string> = {
   'create a PR': 'GITHUB_CREATE_PULL_REQUEST',
   'create a pull request': 'GITHUB_CREATE_PULL_REQUEST',
   'list my tickets': 'LINEAR_LIST_ISSUES',
+  // `chat` (Slack's keyword) stood for the message its tools act on although the request says
+  // "message" itself: the message tools counted it twice over and outweighed the reaction
+  'put a thumbs up on that chat message': 'SLACK_ADD_REACTION',
 };
 
 let mux: ToolMux;

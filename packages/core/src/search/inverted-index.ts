@@ -105,7 +105,8 @@ export class InvertedIndex {
   /**
    * Makes field `field` of each document that `documents` marks 1 count as if its terms were there
    * twice (its length too), as `add` with them twice would, but changeable after the documents are
-   * added; replaces the previous call's.
+   * added; replaces the previous call's. A document marked 2 has the length but counts its terms once
+   * (`documents` may change between 1 and 2 from one search to the next).
    */
   repeatField(field: number, documents: Uint8Array): void {
     this.#repeated = { field, documents };
@@ -196,7 +197,7 @@ export class InvertedIndex {
     const repeated = this.#repeated;
     const times = (index: number) => {
       const field = index % fieldCount;
-      const twice = field === repeated?.field && repeated.documents[(index - field) / fieldCount] === 1;
+      const twice = field === repeated?.field && repeated.documents[(index - field) / fieldCount] !== 0;
       return twice ? 2 : 1;
     };
     if (repeated !== undefined) {

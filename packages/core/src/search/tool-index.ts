@@ -306,6 +306,8 @@ export class ToolIndex {
    * batch can change a toolkit's main object.
    */
   #onMainObject: Uint8Array | undefined;
+  /** The toolkits by their main object (made with {@link #onMainObject}). */
+  #byMainObject = new Map<string, string[]>();
 
   constructor(documents: Iterable<SearchDocument> = [], options: ToolIndexOptions = {}) {
     this.#options = options;
@@ -400,6 +402,9 @@ export class ToolIndex {
       const object = mainObjectOf(counts);
       if (object !== undefined) main.set(toolkit, object);
     }
+    this.#byMainObject = new Map();
+    for (const [toolkit, object] of main)
+      this.#byMainObject.set(object, [...(this.#byMainObject.get(object) ?? []), toolkit]);
     const flags = new Uint8Array(this.#slugs.length);
     this.#objectsOf.forEach((objects, document) => {
       const object = main.get(this.#toolkitOf[document]!);
@@ -574,6 +579,39 @@ export class ToolIndex {
    * is Linear's keyword), so "close the bug in the github repo" weighs GITHUB_CLOSE_ISSUE fully.
    */
   #score(query: string): void {
+    this.#markMainObjects();
+    const named = this.#standInsNotNeeded(query);
+    try {
+      this.#scoreWords(query);
+    } finally {
+      for (const document of named) this.#onMainObject![document] = 1;
+    }
+  }
+
+  /**
+   * Where the query names a toolkit's main object by the tools' own word (`message` of Slack's
+   * SLACK_*_MESSAGE tools in "react to the chat message"), its keywords need not stand for it: the
+   * tools on it hold their keywords once for this query (marked 2, see
+   * {@link InvertedIndex.repeatField}), so that the object is not counted again through a keyword
+   * word (`chat`) and outweighs the request's other words. Returns those tools, to mark 1 again after.
+   */
+  #standInsNotNeeded(query: string): number[] {
+    const tools: number[] = [];
+    if (this.#byMainObject.size === 0) return tools;
+    for (const term of new Set(tokenize(query))) {
+      for (const toolkit of this.#byMainObject.get(term) ?? []) {
+        for (const document of this.#byObject.get(objectKey(toolkit, term)) ?? []) {
+          if (this.#onMainObject![document] !== 1) continue;
+          this.#onMainObject![document] = 2;
+          tools.push(document);
+        }
+      }
+    }
+    return tools;
+  }
+
+  /** {@link #score} once the tools on a main object are marked. */
+  #scoreWords(query: string): void {
     let keywordWords = 0;
     /** The tools that handle a keyword word: their hits are reset also when the board holds none of them. */
     const handling: number[] = [];
@@ -582,7 +620,6 @@ export class ToolIndex {
       this.#heldWord[document] = this.#wordNumber;
       this.#keywordHits[document]!++;
     };
-    this.#markMainObjects();
     for (const { terms, keyword, own } of this.#queryWords(query)) {
       if (terms.size === 1 && !keyword) {
         for (const [termId, weight] of terms) this.#index.score(termId, weight, this.#board);
