@@ -579,10 +579,11 @@ export class ToolIndex {
    * is Linear's keyword), so "close the bug in the github repo" weighs GITHUB_CLOSE_ISSUE fully.
    */
   #score(query: string): void {
+    const terms = tokenize(query);
     this.#markMainObjects();
-    const named = this.#standInsNotNeeded(query);
+    const named = this.#standInsNotNeeded(terms);
     try {
-      this.#scoreWords(query);
+      this.#scoreWords(terms);
     } finally {
       for (const document of named) this.#onMainObject![document] = 1;
     }
@@ -595,10 +596,10 @@ export class ToolIndex {
    * {@link InvertedIndex.repeatField}), so that the object is not counted again through a keyword
    * word (`chat`) and outweighs the request's other words. Returns those tools, to mark 1 again after.
    */
-  #standInsNotNeeded(query: string): number[] {
+  #standInsNotNeeded(terms: readonly string[]): number[] {
     const tools: number[] = [];
     if (this.#byMainObject.size === 0) return tools;
-    for (const term of new Set(tokenize(query))) {
+    for (const term of new Set(terms)) {
       for (const toolkit of this.#byMainObject.get(term) ?? []) {
         for (const document of this.#byObject.get(objectKey(toolkit, term)) ?? []) {
           if (this.#onMainObject![document] !== 1) continue;
@@ -611,7 +612,7 @@ export class ToolIndex {
   }
 
   /** {@link #score} once the tools on a main object are marked. */
-  #scoreWords(query: string): void {
+  #scoreWords(terms: readonly string[]): void {
     let keywordWords = 0;
     /** The tools that handle a keyword word: their hits are reset also when the board holds none of them. */
     const handling: number[] = [];
@@ -620,12 +621,12 @@ export class ToolIndex {
       this.#heldWord[document] = this.#wordNumber;
       this.#keywordHits[document]!++;
     };
-    for (const { terms, keyword, own } of this.#queryWords(query)) {
-      if (terms.size === 1 && !keyword) {
-        for (const [termId, weight] of terms) this.#index.score(termId, weight, this.#board);
+    for (const { termIds, keyword, own } of this.#queryWords(terms)) {
+      if (termIds.size === 1 && !keyword) {
+        for (const [termId, weight] of termIds) this.#index.score(termId, weight, this.#board);
         continue;
       }
-      for (const [termId, weight] of terms) this.#index.score(termId, weight, this.#alternatives, true);
+      for (const [termId, weight] of termIds) this.#index.score(termId, weight, this.#alternatives, true);
       if (keyword) {
         keywordWords++;
         this.#wordNumber++;
@@ -664,11 +665,13 @@ export class ToolIndex {
   }
 
   /**
-   * The index's term ids for each word of a query, each with its weight: 1 for the word itself and the
+   * The index's term ids for each word of a query (its terms, `tokenize`d once for the whole search), each with its weight: 1 for the word itself and the
    * verbs of its action ({@link ToolIndexOptions.sameActions}), less for its synonyms and completions,
    * all of them less for a recency word. A term is searched once, for the word that weighs it most.
    */
-  #queryWords(query: string): { terms: Map<number, number>; keyword: boolean; own: number | undefined }[] {
+  #queryWords(
+    terms: readonly string[],
+  ): { termIds: Map<number, number>; keyword: boolean; own: number | undefined }[] {
     const weights = new Map<number, { weight: number; word: number }>();
     const raise = (termId: number | undefined, weight: number, word: number) => {
       if (termId !== undefined && weight > (weights.get(termId)?.weight ?? 0)) {
@@ -676,7 +679,6 @@ export class ToolIndex {
       }
     };
     const { synonymWeight, prefixWeight, recencyWeight } = this.#ranking;
-    const terms = tokenize(query);
     terms.forEach((term, word) => {
       const termId = this.#index.termId(term);
       const own = RECENCY_TERMS.has(term) ? recencyWeight : 1;
@@ -697,11 +699,11 @@ export class ToolIndex {
     for (const [termId, { weight, word }] of weights) words[word]!.set(termId, weight);
     return words
       .map((word, at) => ({
-        terms: word,
+        termIds: word,
         keyword: this.#keywordTerms.has(terms[at]!),
         own: this.#index.termId(terms[at]!),
       }))
-      .filter((word) => word.terms.size > 0);
+      .filter((word) => word.termIds.size > 0);
   }
 
   /** The order of tools of one score (see {@link search}): a total order, slugs being unique. */
