@@ -396,7 +396,7 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
     const [miscounted] = toolResultsOf(modelRequests(model)[2]);
     expect(miscounted).toMatchObject({ tool_use_id: 'toolu_count', is_error: true });
     expect(textOf(miscounted)).toBe(
-      `TASKS_COUNT_TASKS ran, but its result does not match the tool's declared output schema (label: is required: a string; count: is a string: send a number), so it is given as text. Do not run it again just because of this. The result:\n{"count":"many"}`,
+      `TASKS_COUNT_TASKS ran, but its result does not match the tool's declared output schema (label: is missing where the output schema requires a string; count: is a string where the output schema asks for a number), so it is given as text. Do not run it again just because of this. The result:\n{"count":"many"}`,
     );
     expect(logger.warnings).toEqual([
       expect.stringContaining('TASKS_COUNT_TASKS returned a result that does not match its output schema'),
@@ -739,7 +739,9 @@ describe('output schemas off the event loop', () => {
     // the result breaks the schema: it goes as text marked as an error
     const called = measured.value.get(3)!.result as { isError?: boolean; content: unknown };
     expect(called.isError).toBe(true);
-    expect(JSON.stringify(called.content)).toContain('is too small: send an integer of at least 0');
+    expect(JSON.stringify(called.content)).toContain(
+      'is too small where the output schema asks for an integer of at least 0',
+    );
     // compiled on the main thread in wrapTools: one turn of 0.3 s
     expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(60);
   }, 60_000);

@@ -1209,7 +1209,9 @@ describe('an MCP server whose tools have large output schemas', () => {
     // the answer of the check as before: the result breaks the schema, the call fails saying how
     expect(bad).toMatchObject({ successful: false });
     expect(bad!.error).toContain("does not match the tool's output schema");
-    expect(bad!.error).toContain(`l${listings - 1}_1: is too small: send an integer of at least 0`);
+    expect(bad!.error).toContain(
+      `l${listings - 1}_1: is too small where the output schema asks for an integer of at least 0`,
+    );
     // compiled on the main thread at the first call: one turn of 0.3 s
     expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(60);
   }, 60_000);
@@ -1248,7 +1250,7 @@ describe('an MCP server whose tools have large output schemas', () => {
       report.execute({ count: -1 }, toolContext({ accessToken: 'alice-token' })),
     );
     expect((refused as Error).message).toBe(
-      `The MCP server "wide" answered report with structured content that does not match the tool's output schema: l${listings - 1}_1: is too small: send an integer of at least 0.`,
+      `The MCP server "wide" answered report with structured content that does not match the tool's output schema: l${listings - 1}_1: is too small where the output schema asks for an integer of at least 0.`,
     );
   });
 });

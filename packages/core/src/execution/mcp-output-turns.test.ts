@@ -59,7 +59,9 @@ describe('MCP output schemas and results off the event loop', () => {
       if (good) expect(answer.structuredContent).toBe(data);
       else {
         expect(answer.isError).toBe(true);
-        expect(problems[0]).toMatch(/^rows\[0\]\.n: is a string: send an integer; .*; \d+ more$/);
+        expect(problems[0]).toMatch(
+          /^rows\[0\]\.n: is a string where the output schema asks for an integer; .*; \d+ more$/,
+        );
       }
       // checked in one turn: 90 ms (matching), 150 ms (not)
       expect(
@@ -117,7 +119,10 @@ describe('MCP output schemas and results off the event loop', () => {
             const shown = expected.issues.slice(0, 5).map(({ path, message }) => `${path}: ${message}`);
             if (expected.issues.length > 5) shown.push(`${expected.issues.length - 5} more`);
             expect(problems).toEqual([shown.join('; ')]);
-          } else expect(problems[0]).toMatch(/^\(root\): is (an array|null): send an object$/);
+          } else
+            expect(problems[0]).toMatch(
+              /^\(root\): is (an array|null) where the output schema asks for an object$/,
+            );
         }
       }
     }

@@ -6,6 +6,7 @@ import { compileJsonSchemaValidator, compileValidatorNow, slicedValidatorOf } fr
 import { StringPieces } from '../util/json-slices.js';
 import { kindOf } from '../util/range-words.js';
 import { WorkSlice } from '../util/slices.js';
+import { wantedWords } from '../util/voice.js';
 import { isErrorForModel, type ToolResult } from './result.js';
 
 /**
@@ -143,13 +144,17 @@ async function outputValidatorOf(
     const sliced = slicedValidatorOf(validate)!;
     return async (data) => {
       if (!isPlainObject(data)) {
-        return { success: false, problem: `(root): is ${kindOf(data)}: send an object` };
+        return {
+          success: false,
+          problem: `(root): ${wantedWords(`is ${kindOf(data)}`, 'an object', 'output')}`,
+        };
       }
       // the same answer as `validate(data)`, without holding the event loop for a large result
       const result = await sliced(data, new WorkSlice());
       if (result.success) return { success: true };
-      // worded as a tool's argument refusals are (`rows[0].n: is a string: send an integer`), each
-      // cut: a path holds the result's keys, which may be megabytes long
+      // in the output voice (`rows[0].n: is a string where the output schema asks for an integer`):
+      // the tool returned the value, no one is to send another; each cut: a path holds the result's
+      // keys, which may be megabytes long
       const issues = result.issues
         .slice(0, 5)
         .map(({ path, message }) => quotedText(`${path || '(root)'}: ${message}`, [], MAX_PROBLEM_CHARS));

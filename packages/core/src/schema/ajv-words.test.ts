@@ -4,6 +4,8 @@ import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { JSONSchema } from '../catalog/types.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { ToolMux } from '../toolmux.js';
+import { WorkSlice } from '../util/slices.js';
+import { compileJsonSchemaValidator, slicedValidatorOf } from './validate.js';
 
 /**
  * A tool declared with plain JSON Schema (a custom tool's, an MCP server's, an HTTP toolkit's, a
@@ -462,6 +464,56 @@ describe('a JSON Schema tool’s argument refusals are worded as a zod tool’s'
     const result = await session.execute('AJV_KEYS', { headers: { 'x.y': [1, 'a'], '0': ['b'] } });
     expect(result.error).toBe(
       'Invalid arguments for AJV_KEYS: headers["0"][0]: is a string: send an integer; headers["x.y"][1]: is a string: send an integer',
+    );
+  });
+});
+
+describe('a tool’s result that breaks its output schema is told what the tool returned, not what to send', () => {
+  // before: a result's mismatch was told in the arguments' words (`count: is a string: send a
+  // number`), as if the model had sent it; the tool produced it, and no one can send it again
+  const output = compileJsonSchemaValidator(schema, 'AJV_WORDS', 'output');
+  /** Words of the arguments' voice: what to send or use, a hint, what is required. */
+  const ARGUMENT_VOICE = /\bsend\b|\buse\b|leave it out|Did you mean|is required|Known keys|fix these/;
+
+  it('walks every keyword: each issue says what the output schema asks for, none what to send', async () => {
+    const bad: string[] = [];
+    for (const [index, each] of CASES.entries()) {
+      const value = { [`f${index}`]: each.bad };
+      for (const result of [output(value), await slicedValidatorOf(output)!(value, new WorkSlice())]) {
+        const issues = result.success ? [] : result.issues;
+        const words = issues.map(({ path, message }) => `${path}: ${message}`).join('; ');
+        if (
+          issues.length === 0 ||
+          !issues.every(({ path }) => path.startsWith(`f${index}`)) ||
+          !issues.every(({ message }) =>
+            / where the output schema (asks for|requires|takes|allows)\b/.test(message),
+          ) ||
+          ARGUMENT_VOICE.test(words) ||
+          AJV_PHRASES.test(words)
+        )
+          bad.push(`${each.keyword} ${JSON.stringify(each.bad)} -> ${words}`);
+      }
+    }
+    expect(bad.join('\n')).toBe('');
+  });
+
+  it('words the task’s example with the schema’s own bounds and options, and the arguments’ check stays as it was', async () => {
+    const demo = {
+      type: 'object',
+      properties: demoTool.inputSchema.properties,
+      required: ['label'],
+    } as JSONSchema;
+    const result = compileJsonSchemaValidator(demo, 'AJV_DEMO', 'output')({ n: 9, tags: [], kind: 'c' });
+    expect(result.success ? [] : result.issues).toEqual([
+      { path: 'label', message: 'is missing where the output schema requires it' },
+      { path: 'n', message: 'is too large where the output schema asks for an integer from 1 to 5' },
+      { path: 'tags', message: 'has 0 items where the output schema asks for an array of at least 1 item' },
+      { path: 'kind', message: 'unknown value "c" where the output schema asks for one of a, b' },
+    ]);
+    // the same schema as an input schema (one document per voice, though their texts are alike)
+    const input = compileJsonSchemaValidator(demo, 'AJV_DEMO', 'input')({ n: 9, tags: [], kind: 'c' });
+    expect(input.success ? [] : input.issues.map(({ message }) => message)).toContain(
+      'is too large: send an integer from 1 to 5',
     );
   });
 });

@@ -4,13 +4,14 @@ import { type Bound, kindOf, rangeWords } from '../util/range-words.js';
 import {
   choiceWords,
   multipleOfWords,
-  NOT_VALID_WORDS,
   noFormWords,
+  notValidWords,
   patternWords,
   refusedValue,
   typeMismatchWords,
   unknownValueWords,
 } from '../util/refusal-words.js';
+import { type Voice, wantedWords } from '../util/voice.js';
 import { listOf, unknownKeysMessage } from '../util/zod-issues.js';
 
 /**
@@ -20,7 +21,9 @@ import { listOf, unknownKeysMessage } from '../util/zod-issues.js';
  * `unknown value "c"; use one of a, b`) where Ajv said `must be <= 5`, `must NOT have fewer than 1
  * items`, `must be equal to one of the allowed values`. The schema's words come from the error's
  * `parentSchema` (Ajv's `verbose`), the value's from its `data`; a value from outside is shown only
- * as an unknown value or key, quoted and cut.
+ * as an unknown value or key, quoted and cut. A tool's result checked against its output schema is
+ * told in the output voice (see `Voice`): what the tool returned where the schema asks for what, never
+ * what to send (`rows[0].n: is a string where the output schema asks for an integer`).
  */
 
 type Schema = Record<string, unknown>;
@@ -49,14 +52,15 @@ function typesInWords(types: readonly string[]): string {
  * What a value of `type` is wrong as, and what to send; for a value not a number, by its kind and the
  * types, written once ({@link typeWordsByKind}): 1,000 wrong items are one string, not 1,000 alike.
  */
-function typeWords(got: unknown, type: unknown): string {
-  const key = typeof got === 'number' ? undefined : `${kindOf(got)}\u0000${String(type)}`;
+function typeWords(got: unknown, type: unknown, voice: Voice): string {
+  const key = typeof got === 'number' ? undefined : `${voice}\u0000${kindOf(got)}\u0000${String(type)}`;
   let words = key === undefined ? undefined : typeWordsByKind.get(key);
   if (words !== undefined) return words;
   const types = typeList(type);
   words = typeMismatchWords(got, typesInWords(types), {
     wantsInteger: types.includes('integer') && !types.includes('number'),
     showNumbers: false,
+    voice,
   });
   if (key !== undefined) {
     if (typeWordsByKind.size >= 1_024) typeWordsByKind.clear();
@@ -65,7 +69,7 @@ function typeWords(got: unknown, type: unknown): string {
   return words;
 }
 
-/** {@link typeWords} by the value's kind and the keyword's types, forgotten past 1,024. */
+/** {@link typeWords} by the voice, the value's kind and the keyword's types, forgotten past 1,024. */
 const typeWordsByKind = new Map<string, string>();
 
 /** What a schema takes, in words, for a field left out (`a string`, `one of a, b`); undefined when it does not say. */
@@ -106,7 +110,7 @@ const SIZE_KEYWORDS: Record<string, { origin: string; min: string; max: string }
 };
 
 /** A number past its `minimum`, `maximum`, `exclusiveMinimum` or `exclusiveMaximum`, with both of the schema's bounds. */
-function numberRangeWords(error: ErrorObject, schema: Schema): string {
+function numberRangeWords(error: ErrorObject, schema: Schema, voice: Voice): string {
   const small = error.keyword === 'minimum' || error.keyword === 'exclusiveMinimum';
   const types = typeList(schema.type);
   return rangeWords({
@@ -118,11 +122,12 @@ function numberRangeWords(error: ErrorObject, schema: Schema): string {
     got: error.data,
     integer: types.includes('integer') && !types.includes('number'),
     showNumbers: false,
+    voice,
   });
 }
 
 /** A string, an array or an object past a size its schema sets, with both of the schema's bounds. */
-function sizeRangeWords(error: ErrorObject, schema: Schema): string {
+function sizeRangeWords(error: ErrorObject, schema: Schema, voice: Voice): string {
   const { origin, min, max } = SIZE_KEYWORDS[error.keyword]!;
   return rangeWords({
     origin,
@@ -133,11 +138,12 @@ function sizeRangeWords(error: ErrorObject, schema: Schema): string {
     got: error.data,
     integer: true,
     showNumbers: false,
+    voice,
   });
 }
 
 /** An array with more items than its `prefixItems` and `items: false` (or `unevaluatedItems: false`) allow. */
-function tooManyItemsWords(got: unknown, limit: number, schema: Schema): string {
+function tooManyItemsWords(got: unknown, limit: number, schema: Schema, voice: Voice): string {
   return rangeWords({
     origin: 'array',
     small: false,
@@ -147,6 +153,7 @@ function tooManyItemsWords(got: unknown, limit: number, schema: Schema): string 
     got,
     integer: true,
     showNumbers: false,
+    voice,
   });
 }
 
@@ -162,9 +169,13 @@ function enumMatcher(values: readonly unknown[]): NameMatcher {
   return matcher;
 }
 
-/** What the words of one explanation may still do: "did you mean" hints cost a walk of the names each. */
+/**
+ * What the words of one explanation may still do: "did you mean" hints cost a walk of the names
+ * each; and whose value they tell of (the caller's arguments, or a tool's result).
+ */
 export interface WordBudget {
   hints: number;
+  readonly voice: Voice;
 }
 
 /**
@@ -175,17 +186,21 @@ export const MAX_HINTS = 5;
 
 /** A value not among `values` (an `enum`, a `const`, the values of a union's forms). */
 export function unknownAmong(got: unknown, values: readonly unknown[], budget: WordBudget): string {
-  const hinted = typeof got === 'string' && budget.hints > 0;
+  // a tool's result gets no hint: the tool, not the model, wrote the value
+  const hinted = typeof got === 'string' && budget.hints > 0 && budget.voice === 'arguments';
   if (hinted) budget.hints--;
-  return unknownValueWords(got, values, hinted ? enumMatcher(values) : undefined).replace(/\.$/, '');
+  return unknownValueWords(got, values, hinted ? enumMatcher(values) : undefined, budget.voice).replace(
+    /\.$/,
+    '',
+  );
 }
 
 /** A key of an object its schema does not take, with the keys it takes (of many, the first ones). */
 function unknownKeyWords(key: string, schema: Schema, budget: WordBudget): string {
   const known = isSchema(schema.properties) ? Object.keys(schema.properties) : [];
-  const hint = budget.hints > 0;
+  const hint = budget.hints > 0 && budget.voice === 'arguments';
   if (hint) budget.hints--;
-  return unknownKeysMessage([key], known, { hint }).replace(/\.$/, '');
+  return unknownKeysMessage([key], known, { hint, voice: budget.voice }).replace(/\.$/, '');
 }
 
 /** The JSON Pointer segment of a key. */
@@ -208,10 +223,11 @@ export function ajvErrorWords(
   const params = error.params as Record<string, unknown>;
   const schema = isSchema(error.parentSchema) ? error.parentSchema : {};
   const got = error.data;
+  const voice = budget.voice;
   const at = (message: string) => ({ pointer, message });
   switch (error.keyword) {
     case 'type':
-      return at(typeWords(got, params.type));
+      return at(typeWords(got, params.type, voice));
     case 'enum':
       return at(unknownAmong(got, params.allowedValues as unknown[], budget));
     case 'const':
@@ -220,25 +236,29 @@ export function ajvErrorWords(
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return at(numberRangeWords(error, schema));
+      return at(numberRangeWords(error, schema, voice));
     case 'multipleOf':
-      return at(multipleOfWords(String(params.multipleOf)));
+      return at(multipleOfWords(String(params.multipleOf), voice));
     case 'minLength':
     case 'maxLength':
     case 'minItems':
     case 'maxItems':
     case 'minProperties':
     case 'maxProperties':
-      return at(sizeRangeWords(error, schema));
+      return at(sizeRangeWords(error, schema, voice));
     case 'pattern':
-      return at(patternWords(String(params.pattern)));
+      return at(patternWords(String(params.pattern), voice));
     case 'items':
     case 'additionalItems':
     case 'unevaluatedItems':
-      return at(tooManyItemsWords(got, Number(params.limit ?? params.len), schema));
+      return at(tooManyItemsWords(got, Number(params.limit ?? params.len), schema, voice));
     case 'uniqueItems':
       return at(
-        `has the same item at [${String(params.j)}] and [${String(params.i)}]: send an array whose items all differ`,
+        wantedWords(
+          `has the same item at [${String(params.j)}] and [${String(params.i)}]`,
+          'an array whose items all differ',
+          voice,
+        ),
       );
     case 'contains': {
       const least = number(params.minContains) ?? 1;
@@ -250,7 +270,11 @@ export function ajvErrorWords(
             ? `${least === 0 ? 'at most' : 'exactly'} ${most.toLocaleString('en')}`
             : `${least.toLocaleString('en')} to ${most.toLocaleString('en')}`;
       return at(
-        `${most === undefined ? 'has too few' : 'has too few or too many'} items of the kind its "contains" describes: send an array with ${size} of them (see the schema)`,
+        wantedWords(
+          `${most === undefined ? 'has too few' : 'has too few or too many'} items of the kind its "contains" describes`,
+          `an array with ${size} of them (see the schema)`,
+          voice,
+        ),
       );
     }
     case 'required':
@@ -262,7 +286,10 @@ export function ajvErrorWords(
         error.keyword === 'required' ? '' : ` when ${refusedValue(String(params.property))} is given`;
       return {
         pointer: `${pointer}/${escapePointer(missing)}`,
-        message: `is required${when}${expectation === undefined ? '' : `: ${expectation}`}`,
+        message:
+          voice === 'output'
+            ? `is missing${when} where the output schema requires ${expectation ?? 'it'}`
+            : `is required${when}${expectation === undefined ? '' : `: ${expectation}`}`,
       };
     }
     case 'additionalProperties':
@@ -272,38 +299,57 @@ export function ajvErrorWords(
       );
     case 'propertyNames': {
       const name = String(params.propertyName);
-      const inner = keyError && ajvErrorWords({ ...keyError, data: name }, { hints: 0 }).message;
+      const inner = keyError && ajvErrorWords({ ...keyError, data: name }, { hints: 0, voice }).message;
       // a key not among the ones an `enum` or `const` lists: `has an unknown key "x"; use one of a, b`
       if (inner?.startsWith('unknown value '))
         return at(inner.replace('unknown value ', 'has an unknown key '));
       // the object's path, and the key named in the words, cut: a key may be a megabyte long
       return at(
-        `has a key ${refusedValue(name)} that ${inner ?? 'is not valid: send a key this object takes (see the schema)'}`,
+        `has a key ${refusedValue(name)} that ${inner ?? wantedWords('is not valid', 'a key this object takes (see the schema)', voice)}`,
       );
     }
     case 'not':
-      return at('matches a form this field must not take: send a value outside it (see the schema)');
+      return at(
+        wantedWords('matches a form this field must not take', 'a value outside it (see the schema)', voice),
+      );
     case 'if':
       return at(
-        `does not match the schema's "${String(params.failingKeyword)}" for such a value: send a value that does (see the schema)`,
+        wantedWords(
+          `does not match the schema's "${String(params.failingKeyword)}" for such a value`,
+          'a value that does (see the schema)',
+          voice,
+        ),
       );
     case 'anyOf':
     case 'oneOf':
-      return at(noFormWords(got, undefined));
+      return at(noFormWords(got, undefined, voice));
     case 'false schema':
-      return at('is not allowed here: leave it out');
+      return at(
+        voice === 'output'
+          ? 'is there where the output schema allows no value'
+          : 'is not allowed here: leave it out',
+      );
     default:
-      return at(NOT_VALID_WORDS);
+      return at(notValidWords(voice));
   }
 }
 
 /** A value of a kind none of a union's forms takes: `is a boolean: send one of low, high or null`. */
-export function noFormTakesWords(got: unknown, values: readonly unknown[], types: readonly string[]): string {
+export function noFormTakesWords(
+  got: unknown,
+  values: readonly unknown[],
+  types: readonly string[],
+  voice: Voice,
+): string {
   const expected = [...(values.length > 0 ? [choiceWords(values)] : []), ...types.map(typeNoun)];
-  return `is ${kindOf(got)}: send ${listOf(expected, 'or')}`;
+  return wantedWords(`is ${kindOf(got)}`, listOf(expected, 'or'), voice);
 }
 
 /** A value that matches more than one form of a `oneOf` (their numbers). */
-export function manyFormsWords(forms: string): string {
-  return `matches more than one of the forms this field takes (${forms}): send a value that matches exactly one`;
+export function manyFormsWords(forms: string, voice: Voice): string {
+  return wantedWords(
+    `matches more than one of the forms this field takes (${forms})`,
+    'a value that matches exactly one',
+    voice,
+  );
 }

@@ -11,6 +11,7 @@ import { workerThreadsPermitted } from '../util/module-thread.js';
 import { noFormWords } from '../util/refusal-words.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
 import { leadingText } from '../util/stored-text.js';
+import type { Voice } from '../util/voice.js';
 import {
   ajvErrorWords,
   escapePointer,
@@ -270,8 +271,9 @@ interface Compiled extends CompiledDocument {
 }
 
 /**
- * The compiled documents still in use, by their JSON text: tools of the same schema share one (each
- * session of a remote client declares its custom tools anew, and each compiled them again).
+ * The compiled documents still in use, by whose values they check (`input`, `output`: their issues
+ * are worded apart) and their JSON text: tools of the same schema share one (each session of a
+ * remote client declares its custom tools anew, and each compiled them again).
  */
 const compiledByText = new Map<string, WeakRef<Compiled>>();
 
@@ -421,7 +423,9 @@ let offThreadKeys = 0;
 /** The compiled form of a tool schema (without `$id`), shared by the tools of the same schema. */
 function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'): Compiled {
   const text = JSON.stringify(schema);
-  const shared = compiledByText.get(text)?.deref();
+  // an input and an output schema of the same text are two documents: their issues are worded apart
+  const known = `${which}\0${text}`;
+  const shared = compiledByText.get(known)?.deref();
   if (shared) return shared;
   const key = ++offThreadKeys;
   const inThread = (value: unknown, slice: Slice) =>
@@ -461,8 +465,8 @@ function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'
   } else compiled = { ...compileDocument(schema, slug, which), offThread: false, writesDefaults, inThread };
   // the thread keeps the document it compiled (if it did) until it is no longer used
   forgetOffThread.register(compiled, key);
-  compiledByText.set(text, new WeakRef(compiled));
-  forgetCompiled.register(compiled, text);
+  compiledByText.set(known, new WeakRef(compiled));
+  forgetCompiled.register(compiled, known);
   return compiled;
 }
 
@@ -479,7 +483,8 @@ export function compileDocument(
 ): CompiledDocument {
   const document = transformSchemaTree(schema, modernKeywords);
   const { ajv, validate } = compile(document, slug, which);
-  const explainer = new IssueExplainer(ajv, document);
+  // a result's issues tell what the tool returned, an argument's what to send
+  const explainer = new IssueExplainer(ajv, document, which === 'output' ? 'output' : 'arguments');
   // the patterns run on a worker thread have one time budget for the check and its explanation,
   // which validates parts of the value again (a failed union's variants)
   return {
@@ -654,8 +659,8 @@ const MAX_UNCHECKED_CHARS = 100;
 const NO_THREAD_FOR_COMPOUNDING =
   "could not be checked against this schema: its check can grow faster than the value (a recursive anyOf or oneOf whose variants recurse into the same items), which only the validation thread bounds in time, and this process may not start it (Node.js's permission model: start it with --allow-worker)";
 
-/** The issue of a value whose test against `pattern` did not finish in time. */
-function notCheckedIn(pattern: string): string {
+/** The issue of a value whose test against `pattern` did not finish in time (a result's: not what to send). */
+function notCheckedIn(pattern: string, voice: Voice): string {
   if (!workerThreadsPermitted()) {
     return `could not be checked against pattern "${pattern}": RE2 cannot run it (lookaround, a backreference), and this process may not start the worker thread that runs such patterns (Node.js's permission model: start it with --allow-worker)`;
   }
@@ -663,7 +668,8 @@ function notCheckedIn(pattern: string): string {
   if (cannotStart !== undefined) {
     return `could not be checked against pattern "${pattern}": RE2 cannot run it (lookaround, a backreference), and the worker thread that runs such patterns could not start (${cannotStart}); this is the server's trouble, not the value's: try again later`;
   }
-  return `could not be checked against pattern "${pattern}" in time (its regular expression takes too long on this text); send a shorter value that plainly matches it`;
+  const timedOut = `could not be checked against pattern "${pattern}" in time (its regular expression takes too long on this text)`;
+  return voice === 'output' ? timedOut : `${timedOut}; send a shorter value that plainly matches it`;
 }
 
 /** Turns Ajv errors into issues; JSON Pointer paths (`/labels/0`) until the end, then `labels[0]`. */
@@ -674,10 +680,12 @@ class IssueExplainer {
   /** The document's own instance, where each variant of a failed union is compiled to be tried alone. */
   private readonly ajv: Ajv2020;
   private readonly document: JSONSchema;
+  private readonly voice: Voice;
 
-  constructor(ajv: Ajv2020, document: JSONSchema) {
+  constructor(ajv: Ajv2020, document: JSONSchema, voice: Voice) {
     this.ajv = ajv;
     this.document = document;
+    this.voice = voice;
   }
 
   /**
@@ -694,6 +702,7 @@ class IssueExplainer {
       unions: MAX_EXPLAINED_UNIONS,
       issues: MAX_LISTED_ISSUES,
       hints: MAX_HINTS,
+      voice: this.voice,
       cut: false,
       checks,
       unchecked: new Set(),
@@ -731,7 +740,7 @@ class IssueExplainer {
       issues.push(
         issue(
           '',
-          `the text ${JSON.stringify(quotedText(text, [], MAX_UNCHECKED_CHARS))} ${notCheckedIn(pattern)}`,
+          `the text ${JSON.stringify(quotedText(text, [], MAX_UNCHECKED_CHARS))} ${notCheckedIn(pattern, this.voice)}`,
         ),
       );
     }
@@ -834,11 +843,11 @@ class IssueExplainer {
     const passing = union.params.passingSchemas;
     if (Array.isArray(passing)) {
       const variants = passing.map((index: number) => index + 1).join(' and ');
-      return [issue(path, manyFormsWords(variants))];
+      return [issue(path, manyFormsWords(variants, budget.voice))];
     }
     // past the budget, a failed union is one issue without trying its variants: each try validates
     // the value again against every variant, tens of times Ajv's own check when thousands fail
-    if (budget.unions <= 0) return [issue(path, noFormWords(union.data, undefined))];
+    if (budget.unions <= 0) return [issue(path, noFormWords(union.data, undefined, budget.voice))];
     budget.unions--;
     const outcomes = yield* this.variantOutcomes(union);
     const likeliest = likeliestVariant(outcomes);
@@ -955,7 +964,7 @@ function summarizeVariants(
     const types = [...new Set(allowed.flatMap((entry) => entry!.types))];
     const values = [...new Set(allowed.flatMap((entry) => entry!.values))];
     if (types.length === 0) return issue(path, unknownAmong(got, values, budget));
-    return issue(path, noFormTakesWords(got, values, types));
+    return issue(path, noFormTakesWords(got, values, types, budget.voice));
   }
   const discriminators = variantErrors.map((errors) => errors.find(isDiscriminatorError));
   const [first] = discriminators;
@@ -963,7 +972,7 @@ function summarizeVariants(
     const values = discriminators.map((error) => error!.params.allowedValue);
     return issue(path + first.instancePath, unknownAmong(first.data, values, budget));
   }
-  return issue(path, noFormWords(got, undefined));
+  return issue(path, noFormWords(got, undefined, budget.voice));
 }
 
 /**
@@ -992,7 +1001,7 @@ function issueFor(error: ErrorObject, base: string, budget: Budget, keyError?: E
     const pattern = String(patternError.params.pattern);
     if (typeof patternError.data === 'string' && budget.checks.unfinished(pattern, patternError.data)) {
       budget.unchecked.add(patternError.data);
-      return issue(base + error.instancePath, notCheckedIn(pattern));
+      return issue(base + error.instancePath, notCheckedIn(pattern, budget.voice));
     }
   }
   const { pointer, message } = ajvErrorWords(error, budget, keyError);

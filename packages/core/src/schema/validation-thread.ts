@@ -462,7 +462,8 @@ function overrunAnswer(
       issues: [
         {
           path: '(root)',
-          message: `could not be checked against the schema in time (${spent} in the schema validation thread, which checks other calls too: this schema costs more to check than the value's size); send a smaller or less deeply nested value`,
+          // a tool's result is not sent again: the words say what happened, not what to send
+          message: `could not be checked against the schema in time (${spent} in the schema validation thread, which checks other calls too: this schema costs more to check than the value's size)${message.which === 'output' ? '' : '; send a smaller or less deeply nested value'}`,
         },
       ],
     },

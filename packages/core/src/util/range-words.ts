@@ -1,3 +1,5 @@
+import { type Voice, wantedWords } from './voice.js';
+
 const plural = (count: number, unit: string) =>
   `${count.toLocaleString('en')} ${unit}${count === 1 ? '' : 's'}`;
 
@@ -36,8 +38,10 @@ export function rangeWords(options: {
   got: unknown;
   integer: boolean;
   showNumbers: boolean;
+  /** Whose value it is: a tool's result is told what its output schema asks for (see `wantedWords`). */
+  voice?: Voice;
 }): string {
-  const { origin, small, bound, lower, upper, got, showNumbers } = options;
+  const { origin, small, bound, lower, upper, got, showNumbers, voice } = options;
   const sized = SIZE_UNITS[origin];
   if (sized) {
     const [noun, unit] = sized;
@@ -61,7 +65,7 @@ export function rangeWords(options: {
           : typeof got === 'string' && got.length === 0
             ? 'is empty'
             : `is too ${small ? 'short' : 'long'}`;
-    return `${wrong}: send ${noun} of ${size}`;
+    return wantedWords(wrong, `${noun} of ${size}`, voice);
   }
   const isDate = origin === 'date';
   const show = (value: number) => (isDate ? new Date(value).toISOString() : value.toLocaleString('en'));
@@ -85,7 +89,11 @@ export function rangeWords(options: {
   }
   const shown =
     showNumbers && (typeof got === 'number' || typeof got === 'bigint') ? ` (got ${String(got)})` : '';
-  return `is too ${isDate ? (small ? 'early' : 'late') : small ? 'small' : 'large'}${shown}: send ${noun} ${limits.join(' and ')}`;
+  return wantedWords(
+    `is too ${isDate ? (small ? 'early' : 'late') : small ? 'small' : 'large'}${shown}`,
+    `${noun} ${limits.join(' and ')}`,
+    voice,
+  );
 }
 
 /** What a string of each format is, in words (and an example where it helps). */

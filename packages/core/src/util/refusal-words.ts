@@ -1,6 +1,7 @@
 import { didYouMean, type NameMatcher } from './closest-names.js';
 import { kindOf } from './range-words.js';
 import { leadingText, quotedString } from './stored-text.js';
+import { type Voice, wantedWords } from './voice.js';
 
 /**
  * The words of a refused value that both a zod schema's issues and a JSON Schema's (Ajv's errors)
@@ -64,19 +65,27 @@ export function choiceWords(values: readonly unknown[]): string {
  * A value not among the allowed ones: `unknown value "c"; use one of a, b. Did you mean "a"?` (an
  * object or array is not shown: it may hold anything, credentials too); `is required: …` where no
  * value is. `names`: the allowed values' texts to find the closest of (a kept matcher for a long
- * list), or nothing to give no hint.
+ * list), or nothing to give no hint. A tool's result (`voice` output) is told what its output schema
+ * asks for, without a hint: `unknown value "c" where the output schema asks for one of a, b.`
  */
 export function unknownValueWords(
   got: unknown,
   values: readonly unknown[],
   names?: Iterable<string> | NameMatcher,
+  voice: Voice = 'arguments',
 ): string {
   const use = choiceWords(values);
+  const fault =
+    got === undefined
+      ? 'is missing'
+      : typeof got === 'object' && got !== null
+        ? `is ${Array.isArray(got) ? 'an array' : 'an object'}`
+        : `unknown value ${refusedValue(got)}`;
+  if (voice === 'output') return `${wantedWords(fault, use, voice)}.`;
   if (got === undefined) return `is required: ${use}.`;
-  if (typeof got === 'object' && got !== null)
-    return `is ${Array.isArray(got) ? 'an array' : 'an object'}: use ${use}.`;
+  if (typeof got === 'object' && got !== null) return `${fault}: use ${use}.`;
   const hint = typeof got === 'string' && names !== undefined ? didYouMean(got, names) : '';
-  return `unknown value ${refusedValue(got)}; use ${use}.${hint}`;
+  return `${fault}; use ${use}.${hint}`;
 }
 
 /**
@@ -87,34 +96,41 @@ export function unknownValueWords(
 export function typeMismatchWords(
   got: unknown,
   expected: string,
-  options: { wantsInteger: boolean; showNumbers: boolean },
+  options: { wantsInteger: boolean; showNumbers: boolean; voice?: Voice },
 ): string {
   const number = options.showNumbers && typeof got === 'number' ? ` (got ${got})` : '';
   // NaN and ±Infinity are numbers to typeof, and JSON has none of them: "is a number: send a number"
   // said nothing
-  if (typeof got === 'number' && !Number.isFinite(got))
-    return `is not a finite number${number}: send ${expected}`;
-  if (options.wantsInteger && typeof got === 'number')
-    return `is not a whole number${number}: send ${expected}`;
-  return `is ${kindOf(got)}: send ${expected}`;
+  const fault =
+    typeof got === 'number' && !Number.isFinite(got)
+      ? `is not a finite number${number}`
+      : options.wantsInteger && typeof got === 'number'
+        ? `is not a whole number${number}`
+        : `is ${kindOf(got)}`;
+  return wantedWords(fault, expected, options.voice);
 }
 
 /** A number not a multiple of `divisor`. */
-export function multipleOfWords(divisor: string): string {
-  return `is not a multiple of ${divisor}: send a multiple of ${divisor}`;
+export function multipleOfWords(divisor: string, voice?: Voice): string {
+  return wantedWords(`is not a multiple of ${divisor}`, `a multiple of ${divisor}`, voice);
 }
 
 /** Text that does not match a schema's regular expression. */
-export function patternWords(pattern: string): string {
-  return `does not match the pattern ${pattern}: send text that matches it`;
+export function patternWords(pattern: string, voice?: Voice): string {
+  return wantedWords(`does not match the pattern ${pattern}`, 'text that matches it', voice);
 }
 
 /** A value that matches none of a union's forms, `expected` (what they take) when known. */
-export function noFormWords(got: unknown, expected: string | undefined): string {
+export function noFormWords(got: unknown, expected: string | undefined, voice?: Voice): string {
   return expected === undefined
-    ? 'matches none of the forms this field takes: send one of them (see the schema)'
-    : `is ${kindOf(got)} that matches none of the forms this field takes: send ${expected}`;
+    ? wantedWords('matches none of the forms this field takes', 'one of them (see the schema)', voice)
+    : wantedWords(`is ${kindOf(got)} that matches none of the forms this field takes`, expected, voice);
 }
 
 /** A value a check refused whose words say nothing more precise. */
 export const NOT_VALID_WORDS = 'is not valid: send a value this field accepts (see the schema)';
+
+/** {@link NOT_VALID_WORDS} in `voice`. */
+export function notValidWords(voice?: Voice): string {
+  return wantedWords('is not valid', 'a value this field accepts (see the schema)', voice);
+}

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { didYouMean } from './closest-names.js';
 import { kindOf } from './range-words.js';
 import { refusedValue, unknownValueWords } from './refusal-words.js';
+import type { Voice } from './voice.js';
 import { hasZodDefaultMessage, wordZodDefault } from './zod-issue-words.js';
 
 type Issue = z.core.$ZodIssue;
@@ -244,12 +245,15 @@ function knownKeysText(known: readonly string[], max: number): string {
 export function unknownKeysMessage(
   unknown: readonly string[],
   known: readonly string[],
-  options: { hint?: boolean; maxKnown?: number } = {},
+  options: { hint?: boolean; maxKnown?: number; voice?: Voice } = {},
 ): string {
   const keys = listOf(unknown, ',', quotedKey);
-  const hint = unknown.length === 1 && options.hint !== false ? didYouMean(unknown[0]!, known) : '';
   const maxKnown = options.maxKnown ?? MAX_KNOWN_KEYS;
   const listed = knownKeysText(known, maxKnown);
+  // a tool's result: what its output schema takes, with no hint (the tool, not a model, wrote the key)
+  if (options.voice === 'output')
+    return `unknown key${unknown.length === 1 ? '' : 's'} ${keys} where the output schema takes ${known.length > 0 ? `only the keys ${listed}` : 'no keys'}.`;
+  const hint = unknown.length === 1 && options.hint !== false ? didYouMean(unknown[0]!, known) : '';
   return `unknown key${unknown.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${listed}.` : ''}`;
 }
 

@@ -1713,8 +1713,11 @@ describe('MCP results and output schemas (official client)', () => {
     expect(result.isError).toBe(true);
     expect(result.structuredContent).toBeUndefined();
     expect(text(result)).toContain("does not match the tool's declared output schema");
-    expect(text(result)).toContain('count: is a string: send a number');
-    expect(text(result)).toContain('label: is required');
+    // the tool returned the value: told what the output schema asks for, not what to send
+    expect(text(result)).toContain(
+      '(label: is missing where the output schema requires a string; count: is a string where the output schema asks for a number)',
+    );
+    expect(text(result)).not.toMatch(/\bsend\b|is required/);
     expect(text(result)).toContain('"count":"one"');
     expect(logger.warnings).toContainEqual(
       expect.stringContaining('SHAPES_WRONG_SHAPE returned a result that does not match'),
@@ -1730,16 +1733,16 @@ describe('MCP results and output schemas (official client)', () => {
     expect(wrong.isError).toBe(true);
     expect(wrong.structuredContent).toBeUndefined();
     expect(text(wrong)).toMatch(
-      /^SHAPES_LARGE ran, but its result does not match .*count: is a string: send a number/,
+      /^SHAPES_LARGE ran, but its result does not match .*count: is a string where the output schema asks for a number/,
     );
     expect(text(wrong).endsWith(`The result:\n${JSON.stringify(largeShape(true))}`)).toBe(true);
   });
 
   it('sends a result that is not an object the same way', async () => {
     for (const [kind, shown, problem] of [
-      ['string', 'seven', '(root): is a string: send an object'],
-      ['array', '[7]', '(root): is an array: send an object'],
-      ['null', 'null', '(root): is null: send an object'],
+      ['string', 'seven', '(root): is a string where the output schema asks for an object'],
+      ['array', '[7]', '(root): is an array where the output schema asks for an object'],
+      ['null', 'null', '(root): is null where the output schema asks for an object'],
     ] as const) {
       const result = await callTool('SHAPES_NOT_OBJECT', { kind });
       expect(result.isError).toBe(true);
