@@ -130,7 +130,7 @@ describe('tools whose schemas are written in older JSON Schema drafts, with the 
       });
       expect(results.toolu_broken!.error).toBe(true);
       expect(results.toolu_broken!.text).toMatch(
-        /^Error \(TOOL_DEFINITION_INVALID\): .*minimum must be number/,
+        /^Error \(TOOL_DEFINITION_INVALID\): .*inputSchema\.properties\.count\.minimum: is a string: write a number/,
       );
       for (const id of ['toolu_pay', 'toolu_pair', 'toolu_echo']) expect(results[id]!.error).toBe(false);
       expect(received).toEqual({

@@ -1,5 +1,6 @@
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
+import { checkSchemaDefinition } from '../schema/validate.js';
 import { jsonDepthError, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { JsonShapeWalk } from '../util/json-slices.js';
 import { runSteps, runStepsSliced, type Steps, type WorkSlice } from '../util/slices.js';
@@ -123,6 +124,9 @@ function* declaredToolSteps(declaration: ToolDeclaration): Steps<Tool> {
       });
     },
   });
+  // its schemas are refused now, in words that name each place, not at its first listing or call
+  checkSchemaDefinition(tool.inputSchema, tool.slug, 'input');
+  if (tool.outputSchema !== undefined) checkSchemaDefinition(tool.outputSchema, tool.slug, 'output');
   declared.add(tool);
   return tool;
 }

@@ -187,7 +187,7 @@ export const MAX_HINTS = 5;
 /** A value not among `values` (an `enum`, a `const`, the values of a union's forms). */
 export function unknownAmong(got: unknown, values: readonly unknown[], budget: WordBudget): string {
   // a tool's result gets no hint: the tool, not the model, wrote the value
-  const hinted = typeof got === 'string' && budget.hints > 0 && budget.voice === 'arguments';
+  const hinted = typeof got === 'string' && budget.hints > 0 && budget.voice !== 'output';
   if (hinted) budget.hints--;
   return unknownValueWords(got, values, hinted ? enumMatcher(values) : undefined, budget.voice).replace(
     /\.$/,
@@ -198,7 +198,7 @@ export function unknownAmong(got: unknown, values: readonly unknown[], budget: W
 /** A key of an object its schema does not take, with the keys it takes (of many, the first ones). */
 function unknownKeyWords(key: string, schema: Schema, budget: WordBudget): string {
   const known = isSchema(schema.properties) ? Object.keys(schema.properties) : [];
-  const hint = budget.hints > 0 && budget.voice === 'arguments';
+  const hint = budget.hints > 0 && budget.voice !== 'output';
   if (hint) budget.hints--;
   return unknownKeysMessage([key], known, { hint, voice: budget.voice }).replace(/\.$/, '');
 }

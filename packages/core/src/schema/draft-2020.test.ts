@@ -191,7 +191,11 @@ describe('a tool defined with an older draft schema', () => {
       expect(received.LEGACY_PAY).toEqual([{ amount: 0.5 }]);
       const broken = await session.execute('LEGACY_BROKEN', { count: 6 });
       expect(broken.code).toBe('TOOL_DEFINITION_INVALID');
-      expect(broken.error).toContain('minimum must be number');
+      // the place in the schema in argument paths, and what to write there (was Ajv's
+      // `schema is invalid: data/properties/count/minimum must be number`)
+      expect(broken.error).toBe(
+        'Tool LEGACY_BROKEN: its input schema is not valid JSON Schema (inputSchema.properties.count.minimum: is a string: write a number). Fix the schema or define it with zod.',
+      );
       // what every provider is handed: valid draft 2020-12, each tool's
       for (const tool of toolkit.tools) expect(draft2020Violations(toolSpecOf(tool).inputSchema)).toEqual([]);
       expect(toolSpecOf(toolkit.tools[2]!).inputSchema).toEqual({
@@ -210,15 +214,25 @@ describe('shapeInputSchema', () => {
     expect(
       shapeInputSchema(object({ n: { type: 'number', minimum: 0, exclusiveMinimum: true } })).schema,
     ).toEqual(object({ n: { type: 'number', exclusiveMinimum: 0 } }));
-    for (const invalid of [
-      object({ n: { type: 'number', minimum: '5' } }),
-      object({ n: { type: 'string' } }, { required: true }),
-      object({ n: { type: 'strings' } }),
-    ]) {
+    for (const [invalid, problem] of [
+      [
+        object({ n: { type: 'number', minimum: '5' } }),
+        'inputSchema.properties.n.minimum: is a string: write a number',
+      ],
+      [
+        object({ n: { type: 'string' } }, { required: true }),
+        'inputSchema.required: is a boolean: write an array',
+      ],
+      [
+        object({ n: { type: 'strings' } }),
+        'inputSchema.properties.n.type: unknown value "strings"; use one of array, boolean, integer, null, number, object, string. Did you mean "string"?',
+      ],
+    ] as const) {
       const shaped = shapeInputSchema(invalid);
       expect(shaped.schema).toEqual({ type: 'object', properties: {}, additionalProperties: true });
-      expect(shaped.warnings.at(-1)).toMatch(
-        /^The input schema is not valid JSON Schema \(\/.+\); the model sees an object with any properties\.$/,
+      // in argument paths and words, not Ajv's (`/properties/n/minimum must be number`)
+      expect(shaped.warnings.at(-1)).toBe(
+        `The input schema is not valid JSON Schema (${problem}); the model sees an object with any properties.`,
       );
     }
   });

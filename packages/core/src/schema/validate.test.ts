@@ -487,3 +487,43 @@ describe('compiled schemas in memory', () => {
     expect(first({ field1: 3 })).toMatchObject({ success: false, issues: [{ path: 'field1' }] });
   });
 });
+
+describe('a tool schema that is not valid JSON Schema', () => {
+  const refusal = (schema: unknown, which: 'input' | 'output' = 'input') => {
+    try {
+      compileJsonSchemaValidator(schema as JSONSchema, 'ACME_LOOKUP', which)({});
+    } catch (error) {
+      if (ToolMuxError.isInstance(error)) return [error.code, error.message];
+    }
+    return undefined;
+  };
+
+  it('names each place in the paths of argument refusals and what to write there, not Ajv’s words', () => {
+    // before: `schema is invalid: data/properties/tags/items/type must be equal to one of the allowed
+    // values, data/properties/tags/items/type must be array, … must match a schema in anyOf`
+    expect(
+      refusal({
+        type: 'object',
+        properties: { tags: { type: 'array', items: { type: 5 } }, 'a.b': { maxLength: -1 } },
+        required: ['tags', 7],
+      }),
+    ).toEqual([
+      'TOOL_DEFINITION_INVALID',
+      'Tool ACME_LOOKUP: its input schema is not valid JSON Schema (inputSchema.properties.tags.items.type: is a number: write one of array, boolean, integer, null, number, object, string; inputSchema.properties["a.b"].maxLength: is too small: write an integer of at least 0; inputSchema.required[1]: is a number: write a string). Fix the schema or define it with zod.',
+    ]);
+    expect(refusal({ type: 'object', properties: { when: { type: 'strin' } } }, 'output')?.[1]).toBe(
+      'Tool ACME_LOOKUP: its output schema is not valid JSON Schema (outputSchema.properties.when.type: unknown value "strin"; use one of array, boolean, integer, null, number, object, string. Did you mean "string"?). Fix the schema or define it with zod.',
+    );
+  });
+
+  it('names the first 20 places of many, and how many more', () => {
+    const properties = Object.fromEntries(
+      Array.from({ length: 25 }, (_, index) => [`f${index}`, { minimum: 'x' }]),
+    );
+    const message = refusal({ type: 'object', properties })?.[1] ?? '';
+    expect(message).toContain(
+      'inputSchema.properties.f19.minimum: is a string: write a number; and 5 more).',
+    );
+    expect(message).not.toContain('f20');
+  });
+});

@@ -4,13 +4,12 @@ import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import type { RE2JS } from 're2js';
 import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
 import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
-import { argumentPath } from '../util/argument-path.js';
+import { argumentPath, pathUnder } from '../util/argument-path.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { workerThreadsPermitted } from '../util/module-thread.js';
 import { noFormWords } from '../util/refusal-words.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
-import { leadingText } from '../util/stored-text.js';
 import type { Voice } from '../util/voice.js';
 import {
   ajvErrorWords,
@@ -161,9 +160,56 @@ const metaSchemaChecker = new Ajv2020(AJV_OPTIONS);
  */
 export function draft2020Problem(schema: JSONSchema): string | undefined {
   if (metaSchemaChecker.validateSchema(schema) === true) return invalidPatternProblem(schema);
-  const [first] = metaSchemaChecker.errors ?? [];
-  if (first === undefined) return 'it does not match the draft 2020-12 meta-schema';
-  return `${leadingText(first.instancePath || '(root)', 200)} ${first.message ?? `fails "${first.keyword}"`}`;
+  const [first] = metaSchemaIssues(metaSchemaChecker.errors ?? [], schema, 'inputSchema');
+  return first === undefined
+    ? 'it does not match the draft 2020-12 meta-schema'
+    : quotedText(`${first.path}: ${first.message}`, [], MAX_QUOTED_CHARS);
+}
+
+/**
+ * The meta-schema's errors of a tool schema (`schema`, which the tool's definition holds at `root`:
+ * `inputSchema`, `outputSchema`) as issues in the words and paths of argument refusals, telling the
+ * schema's author what to write: `inputSchema.properties.x.type: unknown value "strng"; use one of
+ * array, boolean, integer, null, number, object, string. Did you mean "string"?`,
+ * `inputSchema.required: is a string: write an array`. A keyword the meta-schema takes in one of
+ * several forms (`type`: a name or an array of them) is one issue, not one per form.
+ */
+function metaSchemaIssues(
+  errors: readonly ErrorObject[],
+  schema: JSONSchema,
+  root: string,
+): ValidationIssue[] {
+  const budget: WordBudget = { hints: MAX_HINTS, voice: 'definition' };
+  const unions = new Set(
+    errors.filter((error) => UNION_KEYWORDS.has(error.keyword)).map((error) => error.instancePath),
+  );
+  const issues: ValidationIssue[] = [];
+  const told = new Set<string>();
+  for (const error of errors) {
+    const pointer = error.instancePath;
+    if (hasAncestorIn(pointer, unions)) continue;
+    let message: string;
+    let at = pointer;
+    if (unions.has(pointer)) {
+      if (told.has(pointer)) continue;
+      // what the forms the meta-schema takes here allow at their top: values, then types
+      const kinds = errors.filter((each) => each.instancePath === pointer && KIND_KEYWORDS.has(each.keyword));
+      const allowed = allowedAtTop(kinds.map((each) => ({ ...each, instancePath: '' })));
+      const got = error.data;
+      message =
+        allowed === undefined
+          ? noFormWords(got, undefined, 'definition')
+          : typeof got === 'string' && allowed.values.length > 0
+            ? unknownAmong(got, allowed.values, budget)
+            : noFormTakesWords(got, allowed.values, allowed.types, 'definition');
+    } else ({ pointer: at, message } = ajvErrorWords(error, budget));
+    const key = `${at}\u0000${message}`;
+    if (told.has(key)) continue;
+    told.add(key);
+    told.add(pointer);
+    issues.push({ path: pathUnder(root, keysOf(at, schema)), message });
+  }
+  return issues;
 }
 
 /**
@@ -592,8 +638,8 @@ function compile(
   slug: string,
   which: 'input' | 'output',
 ): { ajv: Ajv2020; validate: ValidateFunction } {
+  refuseInvalidDocument(document, slug, which);
   try {
-    metaSchemaChecker.validateSchema(document, true);
     const ajv = documentAjv();
     ajv.addSchema(document, DOCUMENT_KEY);
     const validate = ajv.getSchema(DOCUMENT_KEY);
@@ -606,6 +652,45 @@ function compile(
       cause: error,
     });
   }
+}
+
+/**
+ * Refuses a tool schema that is not valid JSON Schema (draft 2020-12, older drafts' forms rewritten
+ * as a compile rewrites them), in the words of {@link metaSchemaIssues}, without compiling it: for an
+ * entry point that registers a schema whose tool is compiled later, or elsewhere (a remote client's
+ * declared custom tool, refused when its session is made rather than at its first listing or call).
+ *
+ * @throws {ToolMuxError} `TOOL_DEFINITION_INVALID`, naming the tool, each place and what to write there.
+ */
+export function checkSchemaDefinition(schema: JSONSchema, slug: string, which: 'input' | 'output'): void {
+  const { $id: _id, ...withoutId } = schema;
+  refuseInvalidDocument(transformSchemaTree(withoutId, modernKeywords), slug, which);
+}
+
+function refuseInvalidDocument(document: JSONSchema, slug: string, which: 'input' | 'output'): void {
+  if (metaSchemaChecker.validateSchema(document) === true) return;
+  throw new ToolMuxError({
+    code: 'TOOL_DEFINITION_INVALID',
+    message: invalidSchemaMessage(slug, which, metaSchemaChecker.errors ?? [], document),
+  });
+}
+
+/**
+ * A tool schema refused by the meta-schema, naming the tool, each place (as `inputSchema.properties.x.type`)
+ * and what to write there (see {@link metaSchemaIssues}), the first {@link MAX_SHOWN_ISSUES} of them.
+ */
+function invalidSchemaMessage(
+  slug: string,
+  which: 'input' | 'output',
+  errors: readonly ErrorObject[],
+  document: JSONSchema,
+): string {
+  const issues = metaSchemaIssues(errors, document, `${which}Schema`);
+  const shown = issues
+    .slice(0, MAX_SHOWN_ISSUES)
+    .map(({ path, message }) => quotedText(`${path}: ${message}`));
+  const more = issues.length - shown.length;
+  return `Tool ${slug}: its ${which} schema is not valid JSON Schema (${shown.join('; ') || 'it does not match the draft 2020-12 meta-schema'}${more > 0 ? `; and ${more} more` : ''}). Fix the schema or define it with zod.`;
 }
 
 /** The key of the document in its own Ajv instance. */
@@ -1020,7 +1105,13 @@ function issue(pointer: string, message: string): ValidationIssue {
  */
 function readablePath(pointer: string, value: unknown): string {
   if (pointer === '') return '(root)';
-  const keys: PropertyKey[] = [];
+  return argumentPath(keysOf(pointer, value));
+}
+
+/** The keys of a JSON Pointer into `value`: an index where the value holds an array, else the key. */
+function keysOf(pointer: string, value: unknown): (string | number)[] {
+  if (pointer === '') return [];
+  const keys: (string | number)[] = [];
   let current = value;
   for (const segment of pointer.slice(1).split('/')) {
     const key = segment.replaceAll('~1', '/').replaceAll('~0', '~');
@@ -1031,7 +1122,7 @@ function readablePath(pointer: string, value: unknown): string {
         ? (current as Record<string, unknown>)[key]
         : undefined;
   }
-  return argumentPath(keys);
+  return keys;
 }
 
 /** Whether a path above `path` (a JSON Pointer: `/a/b` is below `/a` and ``) is in `paths`. */

@@ -671,3 +671,69 @@ describe('a session the application made with custom tools, served by an embedde
     expect(text).not.toContain('use(sessionId');
   });
 });
+
+describe('a custom tool whose schema is not valid JSON Schema', () => {
+  const declared = (schemas: { inputSchema: unknown; outputSchema?: unknown }) => ({
+    slug: 'MY_LOOKUP',
+    name: 'Lookup',
+    description: 'Looks a customer up.',
+    toolkit: '',
+    ...schemas,
+    annotations: {},
+    tags: [],
+  });
+
+  it('is refused when the session is made, naming the tool, the place in its schema and what to write there', async () => {
+    // before: 201, the session stored with a tool every call of which was refused in Ajv's words
+    // (`schema is invalid: data/properties/x/type must be equal to one of the allowed values, …`)
+    const typo = await rest('POST', '/sessions', {
+      user_id: 'schema_author',
+      config: {
+        experimental: {
+          customTools: [
+            declared({
+              inputSchema: { type: 'object', properties: { id: { type: 'strng' }, n: { minimum: '5' } } },
+            }),
+          ],
+        },
+      },
+    });
+    expect(typo).toEqual({
+      status: 400,
+      code: 'TOOL_DEFINITION_INVALID',
+      message:
+        'Tool MY_LOOKUP: its input schema is not valid JSON Schema (inputSchema.properties.id.type: unknown value "strng"; use one of array, boolean, integer, null, number, object, string. Did you mean "string"?; inputSchema.properties.n.minimum: is a string: write a number). Fix the schema or define it with zod.',
+    });
+    // an output schema, and a tool of a custom toolkit, alike
+    const output = await rest('POST', '/sessions', {
+      user_id: 'schema_author',
+      config: {
+        experimental: {
+          customToolkits: [
+            {
+              slug: 'crm',
+              name: 'CRM',
+              description: 'The CRM.',
+              categories: [],
+              tools: [
+                {
+                  ...declared({
+                    inputSchema: { type: 'object' },
+                    outputSchema: { type: 'object', required: 'id' },
+                  }),
+                  slug: 'CRM_LOOKUP',
+                },
+              ],
+            },
+          ],
+        },
+      },
+    });
+    expect(output).toEqual({
+      status: 400,
+      code: 'TOOL_DEFINITION_INVALID',
+      message:
+        'Tool CRM_LOOKUP: its output schema is not valid JSON Schema (outputSchema.required: is a string: write an array). Fix the schema or define it with zod.',
+    });
+  });
+});
