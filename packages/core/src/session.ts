@@ -1061,14 +1061,22 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
               await Promise.all([cellStored, leftover?.held.stored()]);
             }
             // the model reads the cell's error in its answer; providers flag the call as failed
-            return cellFailure && result.successful ? { ...result, cellFailed: true as const } : result;
+            return cellFailure && result.successful
+              ? { ...result, cellFailed: true as const, cellError: { ...cellFailure } }
+              : result;
           }),
         )
       : executed);
     // Messages that point the model to a meta-tool name the session's own meta-tools.
     const names = metaToolNamesOf(this.#config);
-    return result.error && names !== 'toolmux'
-      ? { ...result, error: renameMetaTools(result.error, names) }
+    if (names === 'toolmux') return result;
+    if (!result.successful) return { ...result, error: renameMetaTools(result.error, names) };
+    // a failed cell's error as its answer tells it (the workbench names toolmux's meta-tools)
+    return result.cellError
+      ? {
+          ...result,
+          cellError: { ...result.cellError, message: renameMetaTools(result.cellError.message, names) },
+        }
       : result;
   }
 

@@ -30,6 +30,14 @@ export interface SuccessfulToolResult<TData = unknown> {
    * `error-text`, LangChain's `status: 'error'`. Absent on every other success.
    */
   cellFailed?: true;
+  /**
+   * The error of a workbench cell that failed, with `cellFailed`: its code (`WORKBENCH_CODE_ERROR`,
+   * `WORKBENCH_TIMEOUT`, …) and message, its meta-tools named as the session names them, as the
+   * cell's answer tells it to the model. Read it here, not out of `data`, whose shape is the
+   * workbench meta-tool's (toolmux's `{ result, logs, error }`, Composio's `{ results, stdout,
+   * stderr, error }`) and which an `afterExecute` modifier may change. Absent on every other success.
+   */
+  cellError?: { code: string; message: string };
 }
 
 /** A tool call that failed: a message the model can act on, and its stable code. */

@@ -1108,3 +1108,34 @@ describe('workbench files on the host', () => {
     await store.close();
   });
 });
+
+describe('a failed workbench cell carries its error in the result, not only in its data', () => {
+  it('has cellError beside cellFailed, as its answer tells it, in the session’s meta-tool names', async () => {
+    const { mux } = setup();
+    try {
+      const session = await mux.create('user_1');
+      const thrown = await session.execute(MetaToolSlug.WORKBENCH, {
+        code: "throw new Error('look it up with TOOLMUX_SEARCH_TOOLS first')",
+      });
+      expect(thrown).toMatchObject({ successful: true, cellFailed: true });
+      // before: absent; a consumer (Composio's API) read the error out of the cell's data
+      if (!thrown.successful) throw new Error('the cell ran');
+      expect(thrown.cellError).toEqual((thrown.data as Cell).error);
+      expect(thrown.cellError?.code).toBe('WORKBENCH_CODE_ERROR');
+      const fine = await session.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' });
+      expect(fine).not.toHaveProperty('cellError');
+      // Composio's names: its data says `CODE: message` with its meta-tools' names, and so does the field
+      const composio = await mux.create('user_1', { metaToolNames: 'composio' });
+      const named = await composio.execute(ComposioMetaToolSlug.WORKBENCH, {
+        code_to_execute: "throw new Error('look it up with TOOLMUX_SEARCH_TOOLS first')",
+      });
+      if (!named.successful) throw new Error('the cell ran');
+      expect(named.cellError?.message).toContain('COMPOSIO_SEARCH_TOOLS');
+      expect(`${named.cellError?.code}: ${named.cellError?.message}`).toBe(
+        (named.data as { error: string }).error,
+      );
+    } finally {
+      await mux.close();
+    }
+  });
+});

@@ -122,16 +122,12 @@ function dataObject(data: unknown): Record<string, unknown> {
 }
 
 /**
- * The error of a workbench cell that failed (`cellFailed`), from its data: Composio's workbench
- * answers `{ results, stdout, stderr, error }` with the error as `CODE: message` text, toolmux's own
- * `{ result, logs, error: { code, message } }`.
+ * The error of a workbench cell that failed (`cellFailed`) as Composio's workbench words it, `CODE:
+ * message`, from the error core carries (`cellError`), whatever the cell's data holds.
  */
-function cellError(data: unknown): string {
-  const error = (data as { error?: unknown } | null)?.error;
-  if (typeof error === 'string' && error !== '') return error;
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  const named = typeof code === 'string' ? code : 'WORKBENCH_CODE_ERROR';
-  return typeof message === 'string' ? `${named}: ${message}` : `The workbench cell failed (${named}).`;
+function cellErrorText(result: ToolResult): string {
+  const error = result.successful ? result.cellError : undefined;
+  return error ? `${error.code}: ${error.message}` : 'The workbench cell failed (WORKBENCH_CODE_ERROR).';
 }
 
 /**
@@ -142,7 +138,7 @@ function cellError(data: unknown): string {
 export function executeJson(result: ToolResult): Record<string, unknown> {
   const error = result.successful
     ? result.cellFailed
-      ? cellError(result.data)
+      ? cellErrorText(result)
       : null
     : (result.error ?? 'The tool failed.');
   return {
