@@ -41,9 +41,11 @@ export {
 } from './execution/mcp-result.js';
 export {
   ALL_META_TOOL_SLUGS,
+  CELL_CALL_HOOKS,
   META_TOOLKIT,
   META_TOOLS,
   type MetaToolKind,
+  type MultiExecuteOptions,
   metaToolKind,
   metaToolSlugs,
   metaToolsOf,

@@ -17,12 +17,15 @@ import {
   withPortableKeys,
 } from '@toolmux/core';
 import {
+  CELL_CALL_HOOKS,
   embeddedSession,
   JsonTextError,
   jsonTextPiecesSliced,
   MAX_OBJECT_KEYS,
+  type MultiExecuteOptions,
   mcpOutputSchemaOf,
   mcpToolResultOf,
+  metaToolKind,
   type OutputValidator,
   shownValue,
   shownValueUpTo,
@@ -745,9 +748,17 @@ export class McpEndpoint {
         // a stream the client stops reading aborts the call, also where a runtime aborts no
         // request's signal when its client goes away
         const unread = new AbortController();
-        const answering = this.#answer(rpcRequest, entry, AbortSignal.any([signal, unread.signal]), origin);
+        // the calls a workbench cell has made so far, which its progress names
+        const cell: CellCalls = { count: 0 };
+        const answering = this.#answer(
+          rpcRequest,
+          entry,
+          AbortSignal.any([signal, unread.signal]),
+          origin,
+          cell,
+        );
         const { name } = rpcRequest.params as { name?: unknown };
-        return this.#answerWithProgress(answering, rpcRequest.id, progressToken, name, unread);
+        return this.#answerWithProgress(answering, rpcRequest.id, progressToken, name, unread, cell);
       }
       const answer = await this.#answer(rpcRequest, entry, signal, origin);
       // A cancelled request gets no response (the client has stopped waiting for it).
@@ -783,6 +794,7 @@ export class McpEndpoint {
     progressToken: string | number,
     name: unknown,
     unread: AbortController,
+    cell: CellCalls,
   ): Promise<Response> {
     const intervalMs = this.#progressIntervalMs;
     const started = performance.now();
@@ -800,6 +812,10 @@ export class McpEndpoint {
       });
     answerGoesOn(written);
     const tool = typeof name === 'string' ? shown(name) : 'The tool';
+    const isCell = typeof name === 'string' && metaToolKind(name) === 'WORKBENCH';
+    // a cell's progress says how far its code has got: how many tool calls it has made
+    const calls = () =>
+      isCell ? `; ${cell.count.toLocaleString('en')} tool call${cell.count === 1 ? '' : 's'} so far` : '';
     const progress = (count: number) =>
       JSON.stringify({
         jsonrpc: '2.0',
@@ -807,7 +823,7 @@ export class McpEndpoint {
         params: {
           progressToken,
           progress: count,
-          message: `${tool} is still running (${elapsedText(performance.now() - started)}).`,
+          message: `${tool} is still running (${elapsedText(performance.now() - started)}${calls()}).`,
         },
       });
     const events = progressEvents(written, intervalMs, progress);
@@ -962,6 +978,7 @@ export class McpEndpoint {
     entry: CachedSession,
     signal: AbortSignal,
     origin: RequestOrigin,
+    cell?: CellCalls,
   ): Promise<unknown> {
     const { id } = message;
     const key = runningKey(origin.sessionId, origin.connection, origin.id);
@@ -1025,9 +1042,10 @@ export class McpEndpoint {
           try {
             // a failure names what the application does in the REST API's words, as this endpoint's
             // own errors do (an MCP client is no SDK caller: not `session.authorize("mail")`)
-            result = await embeddedSession(entry.session).executeFor('rest', name, args ?? {}, {
-              signal: AbortSignal.any([signal, cancel.signal]),
-            });
+            const options: MultiExecuteOptions = { signal: AbortSignal.any([signal, cancel.signal]) };
+            // a workbench cell counts the tool calls its code makes, for its progress
+            if (cell) options[CELL_CALL_HOOKS] = countingCalls(cell);
+            result = await embeddedSession(entry.session).executeFor('rest', name, args ?? {}, options);
           } finally {
             running.delete(cancel);
             if (running.size === 0 && this.#running.get(key) === running) this.#running.delete(key);
@@ -1111,6 +1129,22 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | ty
 }
 
 /** A time in a progress message: `850 ms`, `12 s`. */
+/** How many tool calls a workbench cell has made so far (a call that asks for progress). */
+interface CellCalls {
+  count: number;
+}
+
+/** Cell hooks that count the calls of a cell's code, and leave their arguments and results as they are. */
+function countingCalls(cell: CellCalls): NonNullable<MultiExecuteOptions[typeof CELL_CALL_HOOKS]> {
+  return {
+    before: async (_slug, args) => {
+      cell.count++;
+      return args;
+    },
+    after: async (_slug, result) => result,
+  };
+}
+
 function elapsedText(ms: number): string {
   return ms < 1_000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 1_000)} s`;
 }

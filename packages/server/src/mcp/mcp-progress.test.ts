@@ -244,7 +244,18 @@ describe('a tools/call that asks for progress, with the official client', () => 
     expect(result.isError).toBeFalsy();
     expect(JSON.parse(text(result))).toEqual({ result: 2 * TIMEOUT_MS, logs: [] });
     expect(seen.length).toBeGreaterThanOrEqual(2);
-    expect(seen[0]!.message).toContain('"TOOLMUX_WORKBENCH" is still running');
+    // each says how many tool calls the cell's code has made so far (before: only how long it ran),
+    // first the one, then both
+    const calls = seen.map(({ message }) => {
+      const [, count] =
+        /^"TOOLMUX_WORKBENCH" is still running \(\d+ (?:ms|s); (\d+) tool calls? so far\)\.$/.exec(
+          message ?? '',
+        ) ?? [];
+      return count === undefined ? message : Number(count);
+    });
+    expect(calls[0]).toBe(1);
+    expect(calls.at(-1)).toBe(2);
+    expect(calls).toEqual([...calls].sort());
   });
 
   it('a client that aborts the call mid-stream cancels the tool; the stream ends without a response', async () => {
