@@ -97,6 +97,8 @@ export interface ToolResultWire {
   log_id: string;
   /** `true` on a workbench cell that failed (`ToolResult.cellFailed`). Absent from older servers. */
   cell_failed?: boolean;
+  /** The error of a workbench cell that failed (`ToolResult.cellError`). Absent from older servers. */
+  cell_error?: { code: string; message: string };
 }
 
 export interface ToolkitWire {
@@ -729,6 +731,7 @@ const SHAPES = {
     code: optional(ERROR_CODE),
     log_id: ID,
     cell_failed: optional('boolean'),
+    cell_error: optional({ code: 'string', message: stringUpTo(MAX_REMOTE_MESSAGE_LENGTH) }),
   },
   toolkit: {
     slug: 'string',
@@ -1069,6 +1072,9 @@ export const toolResultOf = reader('a tool result', SHAPES.toolResult, (wire: To
       error: null,
       logId: wire.log_id,
       ...(wire.cell_failed === true ? { cellFailed: true as const } : {}),
+      ...(wire.cell_failed === true && wire.cell_error
+        ? { cellError: { code: wire.cell_error.code, message: wire.cell_error.message } }
+        : {}),
     };
   }
   return {

@@ -113,6 +113,7 @@ function toolResultJson(result: ToolResult): Wire<typeof ToolResultSchema> {
     ...(result.code ? { code: result.code } : {}),
     log_id: result.logId,
     ...(result.successful && result.cellFailed ? { cell_failed: true as const } : {}),
+    ...(result.successful && result.cellError ? { cell_error: { ...result.cellError } } : {}),
   };
 }
 

@@ -497,6 +497,12 @@ export const ToolResultSchema = component(
       .describe(
         "True on a successful workbench call whose cell failed (its code threw or reached a limit): data holds the cell's error, and the model is to read the call as failed.",
       ),
+    cell_error: z
+      .object({ code: z.string(), message: z.string() })
+      .optional()
+      .describe(
+        "With cell_failed: the cell's error, as its data tells it to the model; read it here, not out of data.",
+      ),
   }),
   'What every tool call returns: failures are results, not HTTP errors.',
 );
