@@ -110,7 +110,9 @@ describe('tools whose schemas are written in older JSON Schema drafts, with the 
       expect(results.call_zero).toBe(
         'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for LEGACY_PAY: amount: is too small: send a number greater than 0',
       );
-      expect(results.call_broken).toMatch(/^Error \(TOOL_DEFINITION_INVALID\): .*minimum must be number/);
+      expect(results.call_broken).toMatch(
+        /^Error \(TOOL_DEFINITION_INVALID\): .*inputSchema\.properties\.count\.minimum: is a string: write a number/,
+      );
       expect(received).toEqual({
         LEGACY_PAY: [{ amount: 0.5, percent: 99.5 }],
         LEGACY_PAIR: [{ pair: ['a', 1] }],

@@ -155,7 +155,7 @@ const metaSchemaChecker = new Ajv2020(AJV_OPTIONS);
 
 /**
  * What makes `schema` invalid as draft 2020-12 JSON Schema (its meta-schema's first complaint, such
- * as `/properties/n/minimum must be number`), or `undefined` when it is valid. Older drafts' forms
+ * as `inputSchema.properties.n.minimum: is a string: write a number`), or `undefined` when it is valid. Older drafts' forms
  * are not rewritten here: see `draft2020Keywords`.
  */
 export function draft2020Problem(schema: JSONSchema): string | undefined {
