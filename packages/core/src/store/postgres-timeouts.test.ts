@@ -219,6 +219,19 @@ describe.skipIf(skipPostgres !== undefined)(`PostgreSQL that drops packets ${ski
     expect(performance.now() - started).toBeLessThan(300 + 1_000);
     await other.query('SELECT pg_advisory_unlock(hashtext($1))', lock);
   });
+
+  it('migrates with the longest migration_timeout it accepts, which no timer of this side may overflow', async () => {
+    const database = await createTestPostgresUrl();
+    cleanups.push(database.cleanup);
+    // Node runs a timer of more than 2^31 - 1 ms after 1 ms: every statement would time out at once
+    const store = await PostgresStore.create({
+      connectionString: database.url,
+      migrationTimeoutMs: 2_147_483_647,
+    });
+    cleanups.push(() => store.close());
+    await expect(store.migrate()).resolves.toBeUndefined();
+    expect((await store.appliedMigrations()).length).toBeGreaterThan(0);
+  });
 });
 
 describe('PostgreSQL wait settings', () => {

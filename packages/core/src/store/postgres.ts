@@ -979,12 +979,10 @@ export class PostgresStore implements Store {
     // each statement may wait for another instance's migrations (the lock) or build a large index;
     // the server ends it at migrationTimeoutMs (statement_timeout, below), this side waits a little
     // longer for the server's answer, so that a build never runs on after this side gave up on it
+    // (within Node's longest timer: a longer one runs after 1 ms)
+    const clientTimeoutMs = Math.min(timeoutMs + SERVER_TIMEOUT_LEAD_MS, MAX_TIMER_MS);
     const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
-      client.query<R>({
-        text,
-        values,
-        query_timeout: timeoutMs + SERVER_TIMEOUT_LEAD_MS,
-      } as QueryConfig);
+      client.query<R>({ text, values, query_timeout: clientTimeoutMs } as QueryConfig);
     try {
       const { rows } = await query<{ schema: string | null }>(MIGRATION_SESSION_SQL, [
         String(timeoutMs),
