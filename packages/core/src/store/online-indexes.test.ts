@@ -344,6 +344,71 @@ describe.skipIf(skip !== undefined)(`PostgreSQL: index migrations of a large log
     }
   });
 
+  it('let a store whose schema search_path names wait for a build of the previous release, which locks one key for every such schema', {
+    timeout: 60_000,
+  }, async () => {
+    const database = await createTestPostgresStore();
+    try {
+      await database.store.migrate();
+      await database.query('DROP INDEX toolmux_execution_logs_tool_slug_id');
+      await database.withClient(async (previous) => {
+        // the previous release builds it: its index-build lock, the key of every search_path store
+        await previous.query('SELECT pg_advisory_lock(hashtext($1))', ['toolmux_migration_indexes:']);
+        const store = await PostgresStore.create({
+          connectionString: urlWith(database, {
+            options: `-c search_path=${database.schema}`,
+            migration_timeout: '1000',
+          }),
+        });
+        try {
+          // not a second build beside it (nor an ALTER TABLE queued behind it): the lock is waited for
+          await expect(store.migrate()).rejects.toMatchObject({
+            code: 'STORE_ERROR',
+            message: expect.stringContaining(
+              'another toolmux instance has been migrating or building indexes',
+            ),
+          });
+          expect(await indexValidity(database, ['toolmux_execution_logs_tool_slug_id'])).toEqual({
+            toolmux_execution_logs_tool_slug_id: null,
+          });
+        } finally {
+          await store.close();
+        }
+        await previous.query('SELECT pg_advisory_unlock(hashtext($1))', ['toolmux_migration_indexes:']);
+      });
+      await (await database.openAnotherStore()).migrate();
+      expect(await indexValidity(database, ['toolmux_execution_logs_tool_slug_id'])).toEqual({
+        toolmux_execution_logs_tool_slug_id: true,
+      });
+    } finally {
+      await database.cleanup();
+    }
+  });
+
+  it('keep the previous release of a store whose schema search_path names from building beside one that builds', {
+    timeout: 60_000,
+  }, async () => {
+    await whileBuildWaits(
+      19,
+      async ({ database, reader, migrated }) => {
+        // the previous release's start meanwhile asks for its index-build lock, and does not get it
+        const [{ locked }] = (await database.query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+          ['toolmux_migration_indexes:'],
+        )) as [{ locked: boolean }];
+        expect(locked).toBe(false);
+        await reader.commit();
+        expect(await migrated).toBeUndefined();
+      },
+      async (database) => {
+        const store = await PostgresStore.create({
+          connectionString: urlWith(database, { options: `-c search_path=${database.schema}` }),
+        });
+        return store.migrate().finally(() => store.close());
+      },
+    );
+  });
+
   it('apply a migration that alters the table after another instance’s build of it, not against it: the log stays writable', {
     timeout: 60_000,
   }, async () => {

@@ -218,6 +218,14 @@ export const ONLINE_INDEX_FROM_BYTES = 8 * 1024 * 1024;
 /** How often a migration asks again for the index-build lock another instance holds (see `lockIndexBuilds`). */
 const MIGRATION_LOCK_POLL_MS = 100;
 
+/**
+ * The index-build lock of every store of the search_path in releases before the lock was keyed by
+ * the schema migrated: such a release holds it while it builds, any schema's. A store of the
+ * search_path holds it in shared mode through its migration as well, so that it neither alters nor
+ * builds the indexes of a table that release builds (in a rolling deploy), nor that release of its.
+ */
+const LEGACY_INDEX_LOCK = 'toolmux_migration_indexes:';
+
 /** How much longer than the server (statement_timeout) a migration's connection waits for a statement. */
 const SERVER_TIMEOUT_LEAD_MS = 2_000;
 
@@ -991,7 +999,10 @@ export class PostgresStore implements Store {
       // the schema the migrations go to: a search_path's first existing schema when none is given
       const schema = rows[0]?.schema ?? '';
       const indexLock = `toolmux_migration_indexes:${schema}`;
-      await this.lockIndexBuilds(query, indexLock);
+      // a store of the search_path: earlier releases build under one key for every such schema,
+      // which this one shares with its kind (stores of other schemas do not wait for each other)
+      const sharedLock = this.schema === undefined && schema !== '' ? LEGACY_INDEX_LOCK : undefined;
+      await this.lockIndexBuilds(query, indexLock, sharedLock);
       await query('BEGIN');
       // a store of the search_path: the key of earlier releases ('' for every such schema) as well
       if (this.schema === undefined)
@@ -1026,6 +1037,8 @@ export class PostgresStore implements Store {
       await query('COMMIT');
       await this.ensureIndexes(query, deferred);
       await query('SELECT pg_advisory_unlock(hashtext($1))', [indexLock]);
+      if (sharedLock !== undefined)
+        await query('SELECT pg_advisory_unlock_shared(hashtext($1))', [sharedLock]);
       // not back to the pool: its statement_timeout would bound the store's own statements
       client.release(true);
     } catch (error) {
@@ -1070,17 +1083,21 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Takes the index-build lock `key` (of the schema migrated) for the connection, asked for every
-   * {@link MIGRATION_LOCK_POLL_MS}, so that no one waits for it holding a snapshot (which another
+   * Takes the index-build lock `key` (of the schema migrated) for the connection, and `shared` (see
+   * {@link LEGACY_INDEX_LOCK}) in shared mode, both or neither, asked for every
+   * {@link MIGRATION_LOCK_POLL_MS}, so that no one waits for them holding a snapshot (which another
    * instance's concurrent build would wait for); gives up after migrationTimeoutMs.
    */
-  private async lockIndexBuilds(query: MigrationQuery, key: string): Promise<void> {
+  private async lockIndexBuilds(query: MigrationQuery, key: string, shared?: string): Promise<void> {
     const timeoutMs = this.timeouts.migrationTimeoutMs;
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const { rows } = await query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
-        [key],
+        shared === undefined
+          ? 'SELECT pg_try_advisory_lock(hashtext($1)) AS locked'
+          : `SELECT CASE WHEN pg_try_advisory_lock(hashtext($1)) THEN CASE WHEN
+              pg_try_advisory_lock_shared(hashtext($2)) THEN true ELSE NOT pg_advisory_unlock(hashtext($1)) END END AS locked`,
+        shared === undefined ? [key] : [key, shared],
       );
       if (rows[0]?.locked === true) return;
       if (performance.now() >= deadline) {
