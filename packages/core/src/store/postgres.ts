@@ -2408,21 +2408,25 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A failure of `operation`: TOOLMUX_CLOSED after `close()`; a wait past its bound as STORE_ERROR
-   * that names the wait and the setting that bounds it; else {@link storeError}.
-   */
-  /**
-   * Migrations refused a privilege (PostgreSQL 15 and later give a new role no CREATE on `public`):
-   * STORE_ERROR whose message, and `details.fix` for the CLI, say what to grant.
+   * Migrations refused a privilege (PostgreSQL 15 and later give a new role no CREATE on `public`;
+   * tables another role created, which only their owner may alter or index): STORE_ERROR whose
+   * message, and `details.fix` for the CLI, say what to grant.
    */
   private privilegeFailure(operation: string, error: Error): ToolMuxError {
+    // PostgreSQL's "must be owner of table toolmux_execution_logs": a schema or database privilege
+    // does not let a role alter another's table
+    const owned = /^must be owner of .*?(\S+)$/.exec(error.message)?.[1];
     // the schema the refusal names (a URL's search_path, or the `schema` option), else the option's
     const schema = /\bfor schema (\S+)/.exec(error.message)?.[1] ?? this.schema ?? 'public';
     const fix =
-      `Connect as a role that owns the database (CREATE DATABASE toolmux OWNER <role>) or holds CREATE on its schema ` +
-      `(GRANT CREATE ON SCHEMA ${schema} TO <role>` +
-      `${this.schema === undefined ? '' : `; GRANT CREATE ON DATABASE for a schema that does not exist yet`}): ` +
-      `toolmux creates and alters its tables when a store is opened`;
+      owned !== undefined
+        ? `Connect as the role that owns toolmux's tables (the one that created them), or make this role their owner ` +
+          `(ALTER TABLE ${this.schema === undefined ? '' : `${this.schema}.`}${owned} OWNER TO <role>, and so for each toolmux_ table): ` +
+          'only the owner of a table may alter or index it, which toolmux does when a store is opened'
+        : `Connect as a role that owns the database (CREATE DATABASE toolmux OWNER <role>) or holds CREATE on its schema ` +
+          `(GRANT CREATE ON SCHEMA ${schema} TO <role>` +
+          `${this.schema === undefined ? '' : `; GRANT CREATE ON DATABASE for a schema that does not exist yet`}): ` +
+          `toolmux creates and alters its tables when a store is opened`;
     return new ToolMuxError({
       code: 'STORE_ERROR',
       message: `The postgres store failed to ${operation}: ${error.message} (PostgreSQL error ${INSUFFICIENT_PRIVILEGE}). ${fix}.`,
@@ -2431,6 +2435,10 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * A failure of `operation`: TOOLMUX_CLOSED after `close()`; a wait past its bound as STORE_ERROR
+   * that names the wait and the setting that bounds it; else {@link storeError}.
+   */
   private failure(
     operation: string,
     error: unknown,
