@@ -3,6 +3,7 @@ import { apiRef, configField } from '../api-refs.js';
 import type { FieldAuthScheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
+import { missingAuthConfigWay, readerError } from '../meta-tools/hints.js';
 import {
   ATTEMPT_REPLACED_REASON,
   type AuthConfigRecord,
@@ -697,15 +698,21 @@ export class ConnectionRequests {
   async #sessionAuthConfig(toolkit: Toolkit, id: string): Promise<AuthConfigRecord> {
     const record = await this.#records.store.getAuthConfig(lookupId('authConfig', id));
     if (record) return record;
-    throw new ToolMuxError({
-      code: 'AUTH_CONFIG_NOT_FOUND',
-      message:
-        `This session connects ${toolkit.name} (${toolkit.slug}) through auth config "${id}" (its ` +
-        `${configField(`authConfigs.${toolkit.slug}`)}), which does not exist: it was deleted, and its accounts with it. ` +
-        `Create another with ${apiRef('authConfigs.create', { toolkit: toolkit.slug })} and give it to the session with ` +
-        `${apiRef('session.update.authConfigs', { toolkit: toolkit.slug })}.`,
-      details: { authConfigId: id },
-    });
+    // a model (TOOLMUX_MANAGE_CONNECTIONS with an alias) cannot change the session: it asks the user
+    throw readerError(
+      (reader) =>
+        new ToolMuxError({
+          code: 'AUTH_CONFIG_NOT_FOUND',
+          message:
+            reader.metaTools.size > 0
+              ? `This session connects ${toolkit.name} (${toolkit.slug}) through auth config "${id}", which was deleted (and its accounts with it). ${missingAuthConfigWay(toolkit, reader)}.`
+              : `This session connects ${toolkit.name} (${toolkit.slug}) through auth config "${id}" (its ` +
+                `${configField(`authConfigs.${toolkit.slug}`)}), which does not exist: it was deleted, and its accounts with it. ` +
+                `Create another with ${apiRef('authConfigs.create', { toolkit: toolkit.slug })} and give it to the session with ` +
+                `${apiRef('session.update.authConfigs', { toolkit: toolkit.slug })}.`,
+          details: { authConfigId: id },
+        }),
+    );
   }
 
   /** `session.authorize()`: a connection request through the auth config the session would use. */

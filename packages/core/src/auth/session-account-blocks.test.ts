@@ -260,6 +260,24 @@ describe('a session whose auth config was deleted', () => {
     const wait = await session.waitForConnections(['acme'], { timeoutMs: 5_000 });
     expect(wait.toolkits.acme).toMatchObject({ status: 'FAILED' });
   });
+
+  it('a link for another account (an alias): the model is told to ask the application, which reads its API', async () => {
+    const mux = setup();
+    const config = await mux.authConfigs.create('acme', { type: 'api_key' });
+    const session = await mux.create('u1', { authConfigs: { acme: config.id } });
+    await mux.authConfigs.delete(config.id);
+    for (const args of [{ alias: 'work' }, { alias: 'work', reinitiate: true }]) {
+      const [entry] = await manage(session, { toolkits: ['acme'], ...args });
+      expect(entry).toMatchObject({ toolkit: 'acme', connected: false, code: 'AUTH_CONFIG_NOT_FOUND' });
+      expect(entry!.message).toContain('the application must give this session another Acme auth config');
+      // what only the application can do is not the model's to do
+      expect(entry!.message).not.toContain('session.update');
+      expect(entry!.message).not.toContain('authConfigs.create');
+    }
+    await expect(session.authorize('acme', { alias: 'work' })).rejects.toThrow(
+      'give it to the session with session.update({ authConfigs: { acme: authConfigId } })',
+    );
+  });
 });
 
 describe('TOOLMUX_MANAGE_CONNECTIONS over several toolkits', () => {
