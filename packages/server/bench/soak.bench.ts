@@ -49,6 +49,8 @@ if (process.argv[2] === 'serve') {
   const running = await server
     .createServer({ toolmux: mux, apiKey: API_KEY, logger: silent })
     .serve({ port: 0 });
+  // the bench that forked it ended (failed, or interrupted): no server runs on for no one
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message) => {
     if (message !== 'heap') process.exit(0);
     const gc = (globalThis as { gc?: () => void }).gc!;
@@ -65,6 +67,19 @@ if (process.argv[2] === 'serve') {
   const child = fork(new URL(import.meta.url).pathname, ['serve', store], {
     execArgv: ['--no-warnings', '--expose-gc'],
   });
+  // a failed round or a server that died: the server stopped and the files and schema removed, the
+  // error printed (they were left behind, the server running on with no parent)
+  let stopping = false;
+  const fail = async (error: unknown) => {
+    if (stopping) return;
+    stopping = true;
+    child.kill();
+    rmSync(dir, { recursive: true, force: true });
+    await postgres?.cleanup();
+    console.error(error);
+    process.exit(1);
+  };
+  child.once('exit', (code, signal) => void fail(new Error(`the server exited (${signal ?? code})`)));
   const next = <T>() => new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T)));
   const { url } = await next<{ url: string }>();
   const heap = () => {
@@ -155,8 +170,9 @@ if (process.argv[2] === 'serve') {
       samples.push({ ...(await heap()), seconds: at, rounds });
     }
   })();
-  await Promise.all([...clients, sampler]);
+  await Promise.all([...clients, sampler]).catch(fail);
   samples.push({ ...(await heap()), seconds: Math.round((Date.now() - started) / 1000), rounds });
+  stopping = true;
   child.send('stop');
   await new Promise((resolve) => child.once('exit', resolve));
   rmSync(dir, { recursive: true, force: true });
