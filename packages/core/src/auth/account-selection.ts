@@ -17,7 +17,7 @@ import type { AccountCache } from './account-cache.js';
 import type { AuthConfigs } from './auth-configs.js';
 import type { AuthRecords } from './auth-records.js';
 import { type CredentialLoader, connectionExpiredError, credentialSecrets } from './credentials.js';
-import { schemeOf } from './schemes.js';
+import { credentialOnlySchemeOf, schemeOf } from './schemes.js';
 
 /** How many accounts of one user and auth config the account pool reads (maxAccountsPerToolkit is at most 10). */
 const POOL_LIMIT = 50;
@@ -125,7 +125,17 @@ function notDrawnFromError(
   userId: string,
   chosen: string | undefined,
   elsewhere: readonly ConnectedAccountRecord[],
+  managed: boolean,
 ): ToolMuxError {
+  // what the session draws from: its auth config, else the one toolmux manages (or makes on the
+  // first connection), else none (an OAuth toolkit without managedAuth), through which no connection
+  // can be made either
+  const source =
+    chosen !== undefined
+      ? `the session's ${configField(`authConfigs.${toolkit.slug}`)} ("${chosen}")`
+      : managed
+        ? 'the auth config toolmux manages for it'
+        : undefined;
   const label = `${toolkit.name} (${toolkit.slug})`;
   const one = elsewhere.length === 1;
   return readerError(
@@ -137,13 +147,13 @@ function notDrawnFromError(
             ? `${label} needs a connected account for user ${shownValue(userId)} that this session may use, and none is connected: ` +
               `the user's ${toolkit.name} ${one ? 'account is' : 'accounts are'} connected for another use, which this session does not draw from. ` +
               `Ask the user to connect ${toolkit.name} (${connectWay(toolkit.slug, reader)}), then retry.`
-            : `${label} needs a connected account for user ${shownValue(userId)}, and none is connected through ` +
-              `${chosen === undefined ? 'the auth config toolmux manages for it' : `the session's ${configField(`authConfigs.${toolkit.slug}`)} ("${chosen}")`}, ` +
-              `which is what this session draws from. The user's ACTIVE ${one ? 'account' : 'accounts'} ` +
+            : `${label} needs a connected account for user ${shownValue(userId)}, and ` +
+              `${source === undefined ? `this session names no auth config for ${toolkit.name} and toolmux manages none, so it draws from none` : `none is connected through ${source}, which is what this session draws from`}. ` +
+              `The user's ACTIVE ${one ? 'account' : 'accounts'} ` +
               `${elsewhere.map((account) => `${accountName(account)} (on auth config ${account.authConfigId})`).join(', ')} ` +
               `${one ? 'is' : 'are'} on another auth config: to use ${one ? 'it' : 'one'}, name it with ${apiRef('session.update.connectedAccounts', { toolkit: toolkit.slug })} ` +
-              `or its auth config with ${apiRef('session.update.authConfigs', { toolkit: toolkit.slug })}; ` +
-              `or connect the user through the session (${connectWay(toolkit.slug, reader)}), then retry.`,
+              `or its auth config with ${apiRef('session.update.authConfigs', { toolkit: toolkit.slug })}` +
+              `${source === undefined ? '' : `; or connect the user through the session (${connectWay(toolkit.slug, reader)})`}, then retry.`,
         details: { toolkit: toolkit.slug },
       }),
   );
@@ -347,7 +357,14 @@ export class AccountSelector {
         limit: 5,
       });
       const elsewhere = items.filter((account) => !isAttempt(account));
-      if (elsewhere.length > 0) return notDrawnFromError(toolkit, request.userId, chosen, elsewhere);
+      if (elsewhere.length > 0) {
+        const managed =
+          chosen === undefined &&
+          (this.#records.options.managedAuth[toolkit.slug] !== undefined ||
+            credentialOnlySchemeOf(toolkit) !== undefined ||
+            (await this.#configs.managed(toolkit, { create: false })) !== undefined);
+        return notDrawnFromError(toolkit, request.userId, chosen, elsewhere, managed);
+      }
     }
     return this.#notUsable(toolkit, request.userId, seen);
   }

@@ -413,6 +413,27 @@ describe('an account the precedence rules do not reach', () => {
     expect(result.error).toContain(`(on auth config ${other.id})`);
   });
 
+  it('says the session draws from no auth config when it names none and toolmux manages none', async () => {
+    const { mux } = setup({ managed: false });
+    const own = await mux.authConfigs.create('octo', {
+      type: 'oauth2',
+      clientId: oauthServer.clientId,
+      clientSecret: oauthServer.clientSecret,
+    });
+    const through = await mux.create('user_1', { toolkits: ['octo'], authConfigs: { octo: own.id } });
+    await finish(mux, (await through.authorize('octo')).redirectUrl);
+    const direct = await mux.create('user_1', { toolkits: ['octo'], sessionPreset: 'DIRECT_TOOLS' });
+    const result = await direct.execute('OCTO_WHOAMI', {});
+    expect(result).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+    // there is no auth config toolmux manages for Octo (no managedAuth), nor can there be one
+    expect(result.error).not.toContain('toolmux manages for it');
+    expect(result.error).toContain('this session names no auth config for Octo and toolmux manages none');
+    expect(result.error).toContain(`(on auth config ${own.id}) is on another auth config`);
+    // nor a connection through the session, which it refuses with no auth config to connect through
+    expect(result.error).not.toContain('session.authorize');
+    await rejection(direct.authorize('octo'), 'AUTH_CONFIG_NOT_FOUND');
+  });
+
   it('a user with no account anywhere is still told none is connected', async () => {
     const { mux } = setup();
     const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
