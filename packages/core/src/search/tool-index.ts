@@ -292,9 +292,6 @@ export class ToolIndex {
    */
   #heldWord = new Float64Array(0);
   #wordNumber = 0;
-  /** Per document, its toolkit and the terms of its object ({@link objectTerms}; none without keywords). */
-  #toolkitOf: string[] = [];
-  #objectsOf: (readonly string[])[] = [];
   /**
    * Per toolkit whose tools have keywords, how many of its indexed tools act on each object term:
    * its main object ({@link mainObjectOf}) is read from all of them, whichever batch each came in.
@@ -370,12 +367,11 @@ export class ToolIndex {
     this.#onMainObject = undefined;
   }
 
-  /** Records the toolkit and object of a new document (the next one), and counts its object. */
+  /** Lists a new document (the next one) under its objects, and counts them for its toolkit when it has keywords. */
   #countObjects(document: SearchDocument): void {
-    const objects = document.toolkitKeywords?.length ? objectTerms(document) : [];
-    this.#toolkitOf.push(document.toolkit);
-    const keys = [...new Set(objectTerms(document))].map((term) => objectKey(document.toolkit, term));
+    const terms = [...new Set(objectTerms(document))];
     const id = this.#objectKeysOf.length;
+    const keys = terms.map((term) => objectKey(document.toolkit, term));
     this.#objectKeysOf.push(keys);
     for (const key of keys) {
       const own = this.#ownObjectLists.has(key);
@@ -384,11 +380,10 @@ export class ToolIndex {
       this.#byObject.set(key, list);
       this.#ownObjectLists.add(key);
     }
-    this.#objectsOf.push(objects);
-    if (objects.length === 0) return;
+    if (!document.toolkitKeywords?.length) return;
     const counts = this.#objectCounts.get(document.toolkit) ?? new Map<string, number>();
     this.#objectCounts.set(document.toolkit, counts);
-    for (const term of new Set(objects)) counts.set(term, (counts.get(term) ?? 0) + 1);
+    for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1);
   }
 
   /**
@@ -405,11 +400,12 @@ export class ToolIndex {
     this.#byMainObject = new Map();
     for (const [toolkit, object] of main)
       this.#byMainObject.set(object, [...(this.#byMainObject.get(object) ?? []), toolkit]);
+    // the tools on each main object are listed under it already (a tool of the toolkit without
+    // keywords may be among them: its keyword field is empty, so doubling it changes nothing)
     const flags = new Uint8Array(this.#slugs.length);
-    this.#objectsOf.forEach((objects, document) => {
-      const object = main.get(this.#toolkitOf[document]!);
-      if (object !== undefined && objects.includes(object)) flags[document] = 1;
-    });
+    for (const [toolkit, object] of main) {
+      for (const document of this.#byObject.get(objectKey(toolkit, object)) ?? []) flags[document] = 1;
+    }
     this.#onMainObject = flags;
     this.#index.repeatField(KEYWORDS_FIELD, flags);
   }
@@ -436,10 +432,8 @@ export class ToolIndex {
     copy.#keywordTerms = new Set(this.#keywordTerms);
     copy.#effects = [...this.#effects];
     copy.#requiredCounts = [...this.#requiredCounts];
-    copy.#toolkitOf = [...this.#toolkitOf];
     copy.#byObject = new Map(this.#byObject);
     copy.#objectKeysOf = [...this.#objectKeysOf];
-    copy.#objectsOf = [...this.#objectsOf];
     copy.#objectCounts = new Map(
       [...this.#objectCounts].map(([toolkit, counts]) => [toolkit, new Map(counts)]),
     );
