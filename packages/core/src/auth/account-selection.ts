@@ -146,7 +146,10 @@ function notDrawnFromError(
           reader.metaTools.size > 0
             ? `${label} needs a connected account for user ${shownValue(userId)} that this session may use, and none is connected: ` +
               `the user's ${toolkit.name} ${one ? 'account is' : 'accounts are'} connected for another use, which this session does not draw from. ` +
-              `Ask the user to connect ${toolkit.name} (${connectWay(toolkit.slug, reader)}), then retry.`
+              (source === undefined
+                ? // nothing to connect through either (see the application's words below)
+                  `A new connection cannot help, as this session has no way to connect ${toolkit.name}: the application must let this session use it. Tell the user so.`
+                : `Ask the user to connect ${toolkit.name} (${connectWay(toolkit.slug, reader)}), then retry.`)
             : `${label} needs a connected account for user ${shownValue(userId)}, and ` +
               `${source === undefined ? `this session names no auth config for ${toolkit.name} and toolmux manages none, so it draws from none` : `none is connected through ${source}, which is what this session draws from`}. ` +
               `The user's ACTIVE ${one ? 'account' : 'accounts'} ` +

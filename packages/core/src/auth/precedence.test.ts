@@ -432,6 +432,12 @@ describe('an account the precedence rules do not reach', () => {
     // nor a connection through the session, which it refuses with no auth config to connect through
     expect(result.error).not.toContain('session.authorize');
     await rejection(direct.authorize('octo'), 'AUTH_CONFIG_NOT_FOUND');
+    // a model is not sent to connect either: no connection can help this session
+    const agent = await mux.create('user_1', { toolkits: ['octo'] });
+    const told = await agent.execute('OCTO_WHOAMI', {});
+    expect(told).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+    expect(told.error).toContain('the application must let this session use it');
+    expect(told.error).not.toContain('Ask the user to connect');
   });
 
   it('a user with no account anywhere is still told none is connected', async () => {
